@@ -1,0 +1,4 @@
+export * from './errors.js';
+export * from './logger.js';
+export * from './hash.js';
+export * from './types.js';

@@ -1,0 +1,39 @@
+/** The two encodings of the daily pvdata archive. */
+export type PvdataFormat = 'parquet' | 'csv';
+
+/** One object in a source, as listed or headed. */
+export interface ObjectInfo {
+  /** Key relative to the source root, e.g. `parquet/pvdata/system_id=4/year=2020/month=1/day=23/…`. */
+  key: string;
+  /** Entity tag without quotes; for `file://` a hash of size and mtime. */
+  etag: string;
+  /** Size in bytes. */
+  size: number;
+  /** Last modification time. */
+  lastModified?: Date;
+}
+
+/**
+ * What a transform returns for one object: where its normalized rows were
+ * staged and what they span. Small enough to travel in a job payload.
+ */
+export interface StagedManifest {
+  /** Source key (relative to the source root). */
+  key: string;
+  etag: string;
+  ss_id: number;
+  /** The object's day, `YYYY-MM-DD`, from its key. */
+  day: string;
+  format: PvdataFormat;
+  /** Fact rows in the staged file. */
+  rows: number;
+  /** Absolute path of the staged Parquet file, or null when `rows` is 0. */
+  staged: string | null;
+  /** Size of the staged file in bytes. */
+  bytes: number;
+  /** Smallest and largest UTC timestamp, epoch microseconds as decimal strings (null when empty). */
+  minTimestamp: string | null;
+  maxTimestamp: string | null;
+  /** Readings dropped as missing (empty, NaN, sentinels) and as in-object duplicates. */
+  dropped: { missing: number; duplicate: number };
+}

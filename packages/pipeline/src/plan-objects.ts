@@ -1,0 +1,95 @@
+import type { ObjectInfo, PvdataFormat } from '@pv-pipeline/core';
+import {
+  monthsInRange,
+  type ObjectStore,
+  parsePvdataKey,
+  parseSystemFolder,
+  pvdataMonthPrefix,
+  pvdataRootPrefix,
+} from '@pv-pipeline/pvdaq';
+import type { Sink } from '@pv-pipeline/sinks';
+import { mapConcurrent } from './map-concurrent.js';
+import type { RunRequest } from './run-request.js';
+
+/** One source object the run must transform (or that was skipped). */
+export interface PlannedObject extends ObjectInfo {
+  format: PvdataFormat;
+  /** From the key, or from its system folder when the key is outside the layout. */
+  ssId: number;
+  /** `YYYY-MM-DD` from the key; null when the key is outside the layout (it will fail with the reason). */
+  day: string | null;
+}
+
+/** What the planner found. */
+export interface Plan {
+  /** New or changed objects, in key order. */
+  toLoad: PlannedObject[];
+  /** Objects whose (key, ETag) is already in the ledger. */
+  skipped: PlannedObject[];
+  /** Systems that had at least one object in range. */
+  systems: number[];
+}
+
+/** Options of {@link planObjects}. */
+export interface PlanOptions {
+  /** Listing requests in flight at once. Default 8. */
+  listConcurrency?: number;
+}
+
+/**
+ * Lists the objects of a run by `system_id=/year=/month=` prefixes (a whole
+ * `year=` prefix when the range covers that year), never the whole bucket, and
+ * splits them into new-or-changed and already-loaded by the sink's ledger.
+ */
+export async function planObjects(store: ObjectStore, sink: Sink, req: RunRequest, options: PlanOptions = {}): Promise<Plan> {
+  const systems = req.systems === 'all' ? await listSystems(store, req.format) : req.systems;
+  const perSystem = await mapConcurrent(systems, options.listConcurrency ?? 8, (ssId) =>
+    listSystemObjects(store, req, ssId),
+  );
+  const objects = perSystem.flat().sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const ledger = await sink.ledgerEtags({ ssIds: systems, from: req.from, to: req.to });
+  const toLoad: PlannedObject[] = [];
+  const skipped: PlannedObject[] = [];
+  for (const o of objects) (ledger.get(o.key) === o.etag ? skipped : toLoad).push(o);
+  const found = [...new Set(objects.map((o) => o.ssId))].sort((a, b) => a - b);
+  return { toLoad, skipped, systems: found };
+}
+
+/** System ids with a folder under `{format}/pvdata/`. */
+export async function listSystems(store: ObjectStore, format: PvdataFormat): Promise<number[]> {
+  const { prefixes } = await store.listChildren(pvdataRootPrefix(format));
+  return prefixes
+    .map(parseSystemFolder)
+    .filter((id): id is number => id !== null)
+    .sort((a, b) => a - b);
+}
+
+async function listSystemObjects(store: ObjectStore, req: RunRequest, ssId: number): Promise<PlannedObject[]> {
+  const months = monthsInRange(req.from, req.to);
+  const fromYear = Number(req.from.slice(0, 4));
+  const toYear = Number(req.to.slice(0, 4));
+  const prefixes: string[] = [];
+  for (let y = fromYear; y <= toYear; y++) {
+    const whole = req.from <= `${y}-01-01` && req.to >= `${y}-12-31`;
+    if (whole) prefixes.push(pvdataMonthPrefix(req.format, ssId, y, 1).replace(/month=1\/$/, ''));
+    else for (const m of months.filter((x) => x.year === y)) prefixes.push(pvdataMonthPrefix(req.format, ssId, y, m.month));
+  }
+  const out: PlannedObject[] = [];
+  for (const prefix of prefixes) {
+    for await (const info of store.listObjects(prefix)) {
+      if (info.key.endsWith('/')) continue; // folder marker
+      let day: string | null = null;
+      let keySsId = ssId;
+      try {
+        const k = parsePvdataKey(info.key);
+        day = k.day;
+        keySsId = k.ssId;
+      } catch {
+        // outside the layout: planned anyway so that it fails with its reason
+      }
+      if (day !== null && (day < req.from || day > req.to)) continue;
+      out.push({ ...info, format: req.format, ssId: keySsId, day });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,63 @@
+import * as arrow from 'apache-arrow';
+
+/** Microseconds per unit of an Arrow TimeUnit (SECOND, MILLISECOND, MICROSECOND, NANOSECOND). */
+const US_PER_UNIT = [1_000_000, 1_000, 1, 0.001];
+
+/** Whether an Arrow type is a timestamp, date or numeric type usable as a number column. */
+export function isNumericLike(type: arrow.DataType): boolean {
+  return (
+    arrow.DataType.isTimestamp(type) ||
+    arrow.DataType.isDate(type) ||
+    arrow.DataType.isInt(type) ||
+    arrow.DataType.isFloat(type) ||
+    arrow.DataType.isDecimal(type)
+  );
+}
+
+/**
+ * Copies a column into a Float64Array: numbers as they are, timestamps and
+ * dates as epoch microseconds, nulls as NaN. Dictionary and string columns are
+ * not handled here (callers decide how to parse them).
+ */
+export function columnToFloat64(vector: arrow.Vector): Float64Array {
+  const out = new Float64Array(vector.length);
+  const type = vector.type as arrow.DataType;
+  let pos = 0;
+  for (const data of vector.data) {
+    const n = data.length;
+    const values = data.values as ArrayLike<number | bigint>;
+    const off = data.offset;
+    let scale = 1;
+    if (arrow.DataType.isTimestamp(type)) scale = US_PER_UNIT[(type as arrow.Timestamp).unit] ?? 1;
+    else if (arrow.DataType.isDate(type)) scale = (type as arrow.Date_).unit === arrow.DateUnit.DAY ? 86_400_000_000 : 1000;
+    if (arrow.DataType.isDecimal(type)) {
+      for (let i = 0; i < n; i++) {
+        const v = vector.get(pos + i) as unknown;
+        out[pos + i] = v == null ? Number.NaN : Number(String(v));
+      }
+    } else if (typeof values[0] === 'bigint' || values instanceof BigInt64Array || values instanceof BigUint64Array) {
+      const big = values as ArrayLike<bigint>;
+      for (let i = 0; i < n; i++) {
+        const v = Number(big[off + i]) * scale;
+        out[pos + i] = scale < 1 ? Math.round(v) : v;
+      }
+    } else {
+      const num = values as ArrayLike<number>;
+      for (let i = 0; i < n; i++) out[pos + i] = num[off + i]! * scale;
+    }
+    if (data.nullCount > 0 && data.nullBitmap) {
+      const bm = data.nullBitmap;
+      for (let i = 0; i < n; i++) {
+        const bit = off + i;
+        if ((bm[bit >> 3]! & (1 << (bit & 7))) === 0) out[pos + i] = Number.NaN;
+      }
+    }
+    pos += n;
+  }
+  return out;
+}
+
+/** The time zone attached to an Arrow timestamp type, if any. */
+export function timestampZone(type: arrow.DataType): string | null {
+  return arrow.DataType.isTimestamp(type) ? ((type as arrow.Timestamp).timezone ?? null) : null;
+}

@@ -1,0 +1,118 @@
+import { BadInputError } from '@pv-pipeline/core';
+import { parse } from 'csv-parse/sync';
+import { parseCellNumber } from './parquet-pvdata-reader.js';
+import { RawReadingsBuilder, type RawReadings } from './raw-readings.js';
+import { parseTimestampText } from './timestamp-text.js';
+
+/** One column of a wide pvdata CSV header. */
+export type WideColumn =
+  | { kind: 'time'; name: string }
+  | { kind: 'system_id'; name: string }
+  | { kind: 'sensor'; name: string; sensor: string; metricId: number }
+  | { kind: 'other'; name: string };
+
+/** What the reader needs to know about the object. */
+export interface CsvPvdataContext {
+  /** System id from the key; a `system_id` column must agree with it. */
+  ssId: number;
+  /**
+   * Metric ids of the system's dictionary. A single-underscore suffix
+   * (`ac_power_kw_1137`) is read as a metric id only when it is one of these,
+   * so a renamed column like `module_temp_1` is not taken for metric 1.
+   */
+  knownMetricIds: ReadonlySet<number>;
+}
+
+const TIME_NAMES = new Set(['measured_on', '', 'unnamed: 0', 'timestamp', 'datetime', 'date_time', 'date', 'time']);
+
+/** Classifies the header of a wide pvdata CSV (`measured_on, <sensor>__<metric_id>…, system_id`). */
+export function classifyWideHeader(header: readonly string[], ctx: CsvPvdataContext): WideColumn[] {
+  const lower = header.map((h) => h.trim().toLowerCase());
+  let timeIdx = lower.indexOf('measured_on');
+  if (timeIdx < 0 && TIME_NAMES.has(lower[0] ?? 'x')) timeIdx = 0;
+  return header.map((raw, i): WideColumn => {
+    const name = raw.trim();
+    if (i === timeIdx) return { kind: 'time', name };
+    if (lower[i] === 'system_id') return { kind: 'system_id', name };
+    const dbl = /^(.+?)__(\d+)$/.exec(name);
+    if (dbl) return { kind: 'sensor', name, sensor: dbl[1]!, metricId: Number(dbl[2]) };
+    const single = /^(.+?)_(\d+)$/.exec(name);
+    if (single && ctx.knownMetricIds.has(Number(single[2]))) {
+      return { kind: 'sensor', name, sensor: single[1]!, metricId: Number(single[2]) };
+    }
+    return { kind: 'other', name };
+  });
+}
+
+/**
+ * Reads a daily wide pvdata CSV into long raw readings, in file order (row by
+ * row, column by column). Empty cells give no entry; `NaN`/`null`/`NA` give an
+ * entry with value NaN (dropped later as missing); any other non-number fails
+ * the object with the row and column named. A timestamp with an offset
+ * (`…-07:00`) carries its own UTC instant.
+ */
+export function readCsvPvdata(key: string, bytes: Uint8Array, ctx: CsvPvdataContext): RawReadings {
+  if (bytes.length === 0) throw new BadInputError(key, 'empty object (0 bytes)');
+  let records: string[][];
+  try {
+    records = parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
+      bom: true,
+      skip_empty_lines: true,
+      relax_column_count: false,
+      max_record_size: 1_000_000,
+    }) as string[][];
+  } catch (err) {
+    throw new BadInputError(key, `malformed CSV: ${(err as Error).message}`, err);
+  }
+  const header = records[0];
+  if (!header) throw new BadInputError(key, 'CSV has no header');
+  const cols = classifyWideHeader(header, ctx);
+  const timeIdx = cols.findIndex((c) => c.kind === 'time');
+  if (timeIdx < 0) throw new BadInputError(key, `CSV header has no measured_on column (header: ${header.join(',').slice(0, 200)})`);
+  const sensors: Array<{ idx: number; metricId: number }> = [];
+  const seen = new Map<number, string>();
+  for (let i = 0; i < cols.length; i++) {
+    const c = cols[i]!;
+    if (c.kind !== 'sensor') continue;
+    const prev = seen.get(c.metricId);
+    if (prev !== undefined) {
+      throw new BadInputError(key, `duplicate column for metric_id ${c.metricId} ("${prev}" and "${c.name}")`);
+    }
+    seen.set(c.metricId, c.name);
+    sensors.push({ idx: i, metricId: c.metricId });
+  }
+  if (sensors.length === 0) {
+    throw new BadInputError(
+      key,
+      `CSV header has no metric ids (expected <sensor>__<metric_id> columns; header: ${header.join(',').slice(0, 200)})`,
+    );
+  }
+  const sysIdx = cols.findIndex((c) => c.kind === 'system_id');
+  const b = new RawReadingsBuilder((records.length - 1) * sensors.length, true);
+  for (let r = 1; r < records.length; r++) {
+    const rec = records[r]!;
+    const line = r + 1;
+    const tsText = rec[timeIdx] ?? '';
+    const ts = parseTimestampText(tsText);
+    if (!ts) throw new BadInputError(key, `line ${line}: measured_on "${tsText.slice(0, 40)}" is not a timestamp`);
+    if (sysIdx >= 0) {
+      const s = (rec[sysIdx] ?? '').trim();
+      if (s !== '' && Number(s) !== ctx.ssId) {
+        throw new BadInputError(key, `line ${line}: system_id ${s.slice(0, 20)} disagrees with system_id=${ctx.ssId} in the key`);
+      }
+    }
+    for (const s of sensors) {
+      const cell = rec[s.idx] ?? '';
+      if (cell === '' || cell.trim() === '') {
+        b.emptyCells++;
+        continue;
+      }
+      const v = parseCellNumber(cell);
+      if (v === undefined) {
+        throw new BadInputError(key, `line ${line}, column "${header[s.idx]}": "${cell.slice(0, 40)}" is not a number`);
+      }
+      b.push(ts.localUs, ts.utcUs, s.metricId, v);
+    }
+  }
+  return b.build(seen);
+}

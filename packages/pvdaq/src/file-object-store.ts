@@ -1,0 +1,283 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, type Dirent, type Stats } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { pathToFileURL } from 'node:url';
+import { BadInputError, type ObjectInfo, PermanentError, RetryableError } from '@pv-pipeline/core';
+import type { GetBytesOptions, GetStreamOptions, ObjectStore } from './object-store.js';
+import { checkRange, readLimited, tooLargeError } from './s3-object-store.js';
+
+/** I/O error codes that mean "busy, try again later". */
+const RETRYABLE_CODES = new Set(['EMFILE', 'ENFILE', 'EAGAIN', 'EBUSY']);
+/** I/O error codes that mean "there is no such object". */
+const MISSING_CODES = new Set(['ENOENT', 'ENOTDIR', 'EISDIR']);
+
+function codeOf(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null ? (err as { code?: string }).code : undefined;
+}
+
+/** Compares keys as S3 does: by their UTF-8 bytes. */
+function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/**
+ * A read-only {@link ObjectStore} over a local directory (`file://DIR`), laid
+ * out like the S3 root: key `a/b/c.csv` is the file `DIR/a/b/c.csv`.
+ *
+ * - Listing walks directories recursively and yields files (and symlinks to
+ *   files) in S3 key order (UTF-8 byte order of the full key), lazily. Only
+ *   directories, sockets/FIFOs/devices, dangling links and names containing a
+ *   backslash (which cannot be keys) are left out.
+ * - The ETag is the MD5 hex digest of the content (what S3 gives a single-part
+ *   upload), computed by streaming each file when it is listed or headed.
+ * - Keys that are absolute, contain `..` segments, backslashes or NUL, or
+ *   resolve outside the root throw `BadInputError(key, 'key escapes the source root')`;
+ *   keys with empty or `.` segments (`a//b`, `./a`) throw `BadInputError` too,
+ *   since they would alias another key. A key ending in `/` is never a file.
+ * - Missing files: `head` gives null, `getStream`/`getBytes` throw
+ *   `BadInputError(key, 'object not found')`. EMFILE/ENFILE/EAGAIN/EBUSY throw
+ *   `RetryableError`; other I/O errors `PermanentError`.
+ */
+export class FileObjectStore implements ObjectStore {
+  readonly url: string;
+  /** The absolute root directory. */
+  readonly root: string;
+
+  /** @param root the source directory; resolved against the cwd when relative. */
+  constructor(root: string) {
+    this.root = path.resolve(root);
+    this.url = pathToFileURL(this.root).href;
+  }
+
+  /**
+   * The absolute path of a key or prefix, after checking that it stays inside
+   * the root. One trailing `/` is allowed (a "directory" key: never a file).
+   */
+  private pathOf(key: string): string {
+    const escape = () => new BadInputError(key, 'key escapes the source root');
+    if (key.includes('\\') || key.includes('\0') || key.startsWith('/') || path.isAbsolute(key) || (path.sep === '\\' && /^[A-Za-z]:/.test(key))) {
+      throw escape();
+    }
+    const body = key.endsWith('/') ? key.slice(0, -1) : key;
+    const segments = body === '' ? [] : body.split('/');
+    if (segments.includes('..')) throw escape();
+    if (segments.some((seg) => seg === '' || seg === '.')) {
+      throw new BadInputError(key, 'key has an empty or "." path segment');
+    }
+    const full = path.resolve(this.root, body);
+    const rel = path.relative(this.root, full);
+    if (rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) throw escape();
+    return full;
+  }
+
+  private mapError(err: unknown, subject: string, operation: string): Error {
+    if (err instanceof BadInputError || err instanceof RetryableError || err instanceof PermanentError) return err;
+    const code = codeOf(err);
+    const reason = err instanceof Error ? err.message : String(err);
+    const name = subject === '' ? '(root)' : subject;
+    const message = `${name}: ${operation} in ${this.url} failed: ${reason}`;
+    if (code && RETRYABLE_CODES.has(code)) return new RetryableError(message, err);
+    return new PermanentError(message, err);
+  }
+
+  private async etagOf(file: string): Promise<string> {
+    const hash = createHash('md5');
+    await pipeline(createReadStream(file), hash);
+    return hash.digest('hex');
+  }
+
+  private async info(key: string, file: string, st: Stats): Promise<ObjectInfo> {
+    return { key, etag: await this.etagOf(file), size: st.size, lastModified: st.mtime };
+  }
+
+  /** Whether a directory entry is a file (following symlinks), a directory, or neither. */
+  private async kindOf(dir: string, entry: Dirent): Promise<{ kind: 'file' | 'dir' | 'other'; stats?: Stats }> {
+    if (entry.isDirectory()) return { kind: 'dir' };
+    if (entry.isFile()) return { kind: 'file' };
+    if (entry.isSymbolicLink()) {
+      try {
+        const st = await stat(path.join(dir, entry.name));
+        if (st.isDirectory()) return { kind: 'dir' };
+        if (st.isFile()) return { kind: 'file', stats: st };
+      } catch (err) {
+        if (MISSING_CODES.has(codeOf(err) ?? '')) return { kind: 'other' }; // a dangling link
+        throw err;
+      }
+    }
+    return { kind: 'other' };
+  }
+
+  /**
+   * The entries of the directory `dirKey` (`''` or ending with `/`), sorted so
+   * that a recursive walk yields keys in S3 order: a directory sorts as `name/`.
+   * Null when the directory does not exist.
+   */
+  private async sortedEntries(
+    dirKey: string,
+  ): Promise<Array<{ key: string; kind: 'file' | 'dir'; stats?: Stats }> | null> {
+    const dir = this.pathOf(dirKey);
+    let entries: Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if (MISSING_CODES.has(codeOf(err) ?? '')) return null;
+      throw err;
+    }
+    const out: Array<{ key: string; kind: 'file' | 'dir'; stats?: Stats }> = [];
+    for (const entry of entries) {
+      // Names that cannot be keys (they would be rejected by pathOf) are skipped.
+      if (entry.name.includes('\\')) continue;
+      const { kind, stats } = await this.kindOf(dir, entry);
+      if (kind === 'dir') out.push({ key: `${dirKey}${entry.name}/`, kind });
+      else if (kind === 'file') out.push(stats ? { key: `${dirKey}${entry.name}`, kind, stats } : { key: `${dirKey}${entry.name}`, kind });
+    }
+    out.sort((a, b) => compareKeys(a.key, b.key));
+    return out;
+  }
+
+  private async checkRoot(): Promise<void> {
+    try {
+      const st = await stat(this.root);
+      if (!st.isDirectory()) throw new PermanentError(`${this.url}: the source root is not a directory`);
+    } catch (err) {
+      if (codeOf(err) === 'ENOENT') throw new PermanentError(`${this.url}: the source root does not exist`, err);
+      throw this.mapError(err, '', 'stat');
+    }
+  }
+
+  /** Files under `dirKey` whose key starts with `prefix`, recursively, in key order. */
+  private async *walk(dirKey: string, prefix: string): AsyncGenerator<ObjectInfo> {
+    const entries = await this.sortedEntries(dirKey);
+    if (!entries) return;
+    for (const entry of entries) {
+      if (entry.kind === 'dir') {
+        if (entry.key.startsWith(prefix) || prefix.startsWith(entry.key)) yield* this.walk(entry.key, prefix);
+      } else if (entry.key.startsWith(prefix)) {
+        const file = path.join(this.root, entry.key);
+        let st = entry.stats;
+        try {
+          st ??= await stat(file);
+        } catch (err) {
+          if (MISSING_CODES.has(codeOf(err) ?? '')) continue; // removed while listing
+          throw err;
+        }
+        yield await this.info(entry.key, file, st);
+      }
+    }
+  }
+
+  /** The directory key (`''` or ending with `/`) holding every key that starts with `prefix`. */
+  private dirKeyOf(prefix: string): string {
+    if (prefix !== '') this.pathOf(prefix);
+    const slash = prefix.lastIndexOf('/');
+    return slash < 0 ? '' : prefix.slice(0, slash + 1);
+  }
+
+  async *listObjects(prefix: string): AsyncIterable<ObjectInfo> {
+    const dirKey = this.dirKeyOf(prefix);
+    await this.checkRoot();
+    try {
+      yield* this.walk(dirKey, prefix);
+    } catch (err) {
+      throw this.mapError(err, prefix, 'listing');
+    }
+  }
+
+  async listChildren(prefix: string): Promise<{ prefixes: string[]; objects: ObjectInfo[] }> {
+    const dirKey = this.dirKeyOf(prefix);
+    await this.checkRoot();
+    const prefixes: string[] = [];
+    const objects: ObjectInfo[] = [];
+    try {
+      for (const entry of (await this.sortedEntries(dirKey)) ?? []) {
+        if (!entry.key.startsWith(prefix)) continue;
+        if (entry.kind === 'dir') {
+          prefixes.push(entry.key);
+        } else {
+          const file = path.join(this.root, entry.key);
+          let st = entry.stats;
+          try {
+            st ??= await stat(file);
+          } catch (err) {
+            if (MISSING_CODES.has(codeOf(err) ?? '')) continue;
+            throw err;
+          }
+          objects.push(await this.info(entry.key, file, st));
+        }
+      }
+    } catch (err) {
+      throw this.mapError(err, prefix, 'listing');
+    }
+    return { prefixes, objects };
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    const file = this.pathOf(key);
+    try {
+      const st = await stat(file);
+      if (!st.isFile()) return null;
+      return await this.info(key, file, st);
+    } catch (err) {
+      if (MISSING_CODES.has(codeOf(err) ?? '')) return null;
+      throw this.mapError(err, key, 'head');
+    }
+  }
+
+  /** Stats the object, throwing `object not found` for anything but a file. */
+  private async statObject(key: string, file: string): Promise<Stats> {
+    try {
+      const st = await stat(file);
+      if (!st.isFile()) throw new BadInputError(key, 'object not found');
+      return st;
+    } catch (err) {
+      if (MISSING_CODES.has(codeOf(err) ?? '')) throw new BadInputError(key, 'object not found', err);
+      throw this.mapError(err, key, 'stat');
+    }
+  }
+
+  /** Opens a read stream, waiting until the file is actually open so that open errors are mapped here. */
+  private async open(key: string, file: string, range?: { start: number; end: number }): Promise<Readable> {
+    const stream = createReadStream(file, range ? { start: range.start, end: range.end } : {});
+    try {
+      await new Promise<void>((resolve, reject) => {
+        stream.once('ready', () => resolve());
+        stream.once('error', reject);
+      });
+    } catch (err) {
+      stream.destroy();
+      if (MISSING_CODES.has(codeOf(err) ?? '')) throw new BadInputError(key, 'object not found', err);
+      throw this.mapError(err, key, 'open');
+    }
+    return stream;
+  }
+
+  async getStream(key: string, options: GetStreamOptions = {}): Promise<Readable> {
+    const file = this.pathOf(key);
+    if (options.range) checkRange(key, options.range);
+    const st = await this.statObject(key, file);
+    if (options.range && options.range.start >= st.size) {
+      throw new BadInputError(
+        key,
+        `requested range ${options.range.start}-${options.range.end} is not satisfiable: the object is ${st.size} bytes`,
+      );
+    }
+    return this.open(key, file, options.range);
+  }
+
+  async getBytes(key: string, options: GetBytesOptions): Promise<Uint8Array> {
+    const file = this.pathOf(key);
+    const st = await this.statObject(key, file);
+    if (st.size > options.maxBytes) throw tooLargeError(key, st.size, options.maxBytes);
+    const stream = await this.open(key, file);
+    try {
+      return await readLimited(stream, key, options.maxBytes, undefined);
+    } catch (err) {
+      throw this.mapError(err, key, 'read');
+    }
+  }
+
+  async close(): Promise<void> {}
+}

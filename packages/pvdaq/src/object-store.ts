@@ -1,0 +1,42 @@
+import type { Readable } from 'node:stream';
+import type { ObjectInfo } from '@pv-pipeline/core';
+
+/** Options of {@link ObjectStore.getBytes}. */
+export interface GetBytesOptions {
+  /** Refuse (BadInputError naming the key) objects larger than this many bytes. */
+  maxBytes: number;
+}
+
+/** Options of {@link ObjectStore.getStream}. */
+export interface GetStreamOptions {
+  /** Inclusive byte range to read; the whole object when absent. */
+  range?: { start: number; end: number };
+}
+
+/**
+ * A read-only view of a PVDAQ root: `s3://bucket/prefix`, any S3-compatible
+ * endpoint, or `file://DIR`. Keys are relative to the root and use `/`.
+ *
+ * Errors: transient faults (5xx, throttling, resets) throw `RetryableError`;
+ * a missing object or a key that escapes the root throws `BadInputError`
+ * naming the key; anything else `PermanentError`.
+ */
+export interface ObjectStore {
+  /** The root as a URL, for messages (never carries credentials). */
+  readonly url: string;
+  /** Every object under `prefix`, recursively, in key order, following pagination. */
+  listObjects(prefix: string): AsyncIterable<ObjectInfo>;
+  /**
+   * The immediate children of `prefix` (which ends with `/`): sub-"folders"
+   * (ending with `/`, relative to the root) and objects directly under it.
+   */
+  listChildren(prefix: string): Promise<{ prefixes: string[]; objects: ObjectInfo[] }>;
+  /** Size and ETag of one object, or null when it does not exist. */
+  head(key: string): Promise<ObjectInfo | null>;
+  /** The object's bytes as a stream. */
+  getStream(key: string, options?: GetStreamOptions): Promise<Readable>;
+  /** The whole object in memory, refusing objects above `maxBytes`. */
+  getBytes(key: string, options: GetBytesOptions): Promise<Uint8Array>;
+  /** Releases connections. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,47 @@
+import { BadInputError } from '@pv-pipeline/core';
+import * as arrow from 'apache-arrow';
+import * as pw from 'parquet-wasm/node';
+
+/**
+ * Decodes a whole Parquet object into an Arrow table (parquet-wasm, i.e. the
+ * Rust arrow-rs reader compiled to WebAssembly). A corrupt or truncated file is
+ * a BadInputError naming `key`.
+ */
+export function decodeParquet(key: string, bytes: Uint8Array): arrow.Table {
+  if (bytes.length === 0) throw new BadInputError(key, 'empty object (0 bytes)');
+  if (bytes.length < 12 || !isParquetMagic(bytes)) {
+    throw new BadInputError(key, 'not a Parquet file (no PAR1 magic at start and end; corrupt or truncated)');
+  }
+  try {
+    const table = pw.readParquet(bytes);
+    return arrow.tableFromIPC(table.intoIPCStream());
+  } catch (err) {
+    throw new BadInputError(key, `corrupt Parquet: ${String((err as Error)?.message ?? err).split('\n')[0]}`, err);
+  }
+}
+
+function isParquetMagic(b: Uint8Array): boolean {
+  const n = b.length;
+  // "PAR1" at both ends
+  return (
+    b[0] === 0x50 && b[1] === 0x41 && b[2] === 0x52 && b[3] === 0x31 &&
+    b[n - 4] === 0x50 && b[n - 3] === 0x41 && b[n - 2] === 0x52 && b[n - 1] === 0x31
+  );
+}
+
+/** Rows of a small table as plain objects (numbers for int64, strings as they are). */
+export function tableToObjects(table: arrow.Table): Array<Record<string, unknown>> {
+  const names = table.schema.fields.map((f) => f.name);
+  const cols = names.map((n) => table.getChild(n)!);
+  const out: Array<Record<string, unknown>> = [];
+  for (let i = 0; i < table.numRows; i++) {
+    const row: Record<string, unknown> = {};
+    for (let c = 0; c < names.length; c++) {
+      let v = cols[c]!.get(i) as unknown;
+      if (typeof v === 'bigint') v = Number(v);
+      row[names[c]!] = v;
+    }
+    out.push(row);
+  }
+  return out;
+}

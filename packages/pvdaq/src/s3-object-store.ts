@@ -1,0 +1,446 @@
+import { PassThrough, type Readable } from 'node:stream';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  type ListObjectsV2CommandInput,
+  type ListObjectsV2CommandOutput,
+  paginateListObjectsV2,
+  S3Client,
+  type S3ClientConfig,
+  type _Object,
+} from '@aws-sdk/client-s3';
+import { BadInputError, type ObjectInfo, PermanentError, RetryableError } from '@pv-pipeline/core';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { GetBytesOptions, GetStreamOptions, ObjectStore } from './object-store.js';
+
+/** The public OEDI bucket, readable without credentials. */
+export const OEDI_BUCKET = 'oedi-data-lake';
+
+/** Options of {@link S3ObjectStore}. */
+export interface S3ObjectStoreOptions {
+  /** Bucket name, e.g. `oedi-data-lake`. Required. */
+  bucket: string;
+  /**
+   * The root inside the bucket, without leading or trailing `/`, e.g. `pvdaq`.
+   * Keys are read as `${prefix}/${key}`. Default `''` (the bucket root).
+   */
+  prefix?: string;
+  /** AWS region of the bucket (also the signing region). Default `us-west-2`. */
+  region?: string;
+  /**
+   * Endpoint of an S3-compatible server, e.g. `http://127.0.0.1:4569`.
+   * Default: none (AWS S3 itself, endpoint derived from `region`).
+   */
+  endpoint?: string;
+  /**
+   * Address buckets as `endpoint/bucket/key` instead of `bucket.endpoint/key`.
+   * Default: `true` when `endpoint` is set, else `false`.
+   */
+  forcePathStyle?: boolean;
+  /**
+   * Send unsigned (anonymous) requests; no credential provider is ever consulted.
+   * Default: `true` when no `endpoint` is set and `bucket` is `oedi-data-lake`
+   * (the public OEDI bucket), else `false`. Ignored (treated as false) when
+   * `credentials` are given.
+   */
+  anonymous?: boolean;
+  /**
+   * Explicit credentials. Default: the standard AWS default chain (environment,
+   * shared config files, SSO, container/instance metadata), unless `anonymous`.
+   */
+  credentials?: S3ClientConfig['credentials'];
+  /** Attempts per request, including the first, with the SDK's `standard` retry mode. Default 5. */
+  maxAttempts?: number;
+  /** Milliseconds allowed to establish a TCP/TLS connection. Default 10 000. */
+  connectionTimeoutMs?: number;
+  /** Milliseconds a socket may stay idle (also while streaming a body) before it fails. Default 60 000. */
+  socketTimeoutMs?: number;
+  /** Maximum parallel sockets of the client. Default 64. */
+  maxSockets?: number;
+}
+
+const DEFAULT_REGION = 'us-west-2';
+
+type NodeBody = Readable & { transformToByteArray?: () => Promise<Uint8Array> };
+
+/** Error names (S3 codes or SDK error names) that mean "try again later". */
+const RETRYABLE_NAMES = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'BandwidthLimitExceeded',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'TimeoutError',
+  'InternalError',
+  'ServiceUnavailable',
+  'ServerError',
+  'PriorRequestNotComplete',
+  'OperationAborted',
+]);
+
+/** Node/system error codes of network faults. */
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ENOTCONN',
+  'ESOCKETTIMEDOUT',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+interface SdkErrorShape {
+  name?: string;
+  code?: string;
+  message?: string;
+  $retryable?: unknown;
+  $metadata?: { httpStatusCode?: number; attempts?: number };
+  Code?: string;
+}
+
+function shape(err: unknown): SdkErrorShape {
+  return typeof err === 'object' && err !== null ? (err as SdkErrorShape) : { message: String(err) };
+}
+
+function statusOf(err: unknown): number | undefined {
+  return shape(err).$metadata?.httpStatusCode;
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = shape(err);
+  return e.name === 'NoSuchKey' || e.name === 'NotFound' || (statusOf(err) === 404 && e.name !== 'NoSuchBucket');
+}
+
+/** A short description of an SDK or network error: name/code, status, message, attempts. */
+function reasonOf(err: unknown): string {
+  const e = shape(err);
+  const parts: string[] = [];
+  const status = statusOf(err);
+  const label = e.code && e.code !== e.name ? `${e.name ?? 'Error'} ${e.code}` : (e.name ?? 'Error');
+  parts.push(status ? `HTTP ${status} ${label}` : label);
+  const message = (e.message ?? '').split('\n')[0]?.trim();
+  if (message && message !== e.name && message !== 'UnknownError') parts.push(message);
+  let text = parts.join(': ');
+  const attempts = e.$metadata?.attempts;
+  if (attempts && attempts > 1) text += ` (after ${attempts} attempts)`;
+  return text;
+}
+
+function isRetryableFault(err: unknown): boolean {
+  const e = shape(err);
+  const status = statusOf(err);
+  if (status !== undefined && (status >= 500 || status === 408 || status === 429)) return true;
+  if (e.name && RETRYABLE_NAMES.has(e.name)) return true;
+  if (e.code && (NETWORK_CODES.has(e.code) || RETRYABLE_NAMES.has(e.code))) return true;
+  if (e.$retryable) return true;
+  // No HTTP response at all: the request never completed (socket, DNS, TLS, abort by the peer).
+  if (status === undefined && e.name !== 'CredentialsProviderError' && /socket|network|connect|hang up|EOF/i.test(e.message ?? '')) {
+    return true;
+  }
+  return false;
+}
+
+/** The size-limit refusal shared by both stores. */
+export function tooLargeError(key: string, size: number, maxBytes: number, exact = true): BadInputError {
+  return new BadInputError(
+    key,
+    `object is ${exact ? '' : 'at least '}${size} bytes, larger than the limit of ${maxBytes} bytes`,
+  );
+}
+
+/**
+ * Reads a stream into memory, destroying it (and throwing the refusal) as soon
+ * as more than `maxBytes` arrive.
+ */
+export async function readLimited(
+  stream: Readable,
+  key: string,
+  maxBytes: number,
+  expectedSize: number | undefined,
+): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of stream) {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      total += buf.length;
+      if (total > maxBytes) {
+        throw tooLargeError(key, expectedSize !== undefined && expectedSize >= total ? expectedSize : total, maxBytes, expectedSize !== undefined && expectedSize >= total);
+      }
+      chunks.push(buf);
+    }
+  } finally {
+    if (!stream.destroyed) stream.destroy();
+  }
+  const out = Buffer.concat(chunks, total);
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/** Checks an inclusive byte range, throwing BadInputError naming the key. */
+export function checkRange(key: string, range: { start: number; end: number }): void {
+  const { start, end } = range;
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
+    throw new BadInputError(key, `invalid byte range ${start}-${end}`);
+  }
+}
+
+/**
+ * A read-only {@link ObjectStore} over S3 or an S3-compatible server, via
+ * `@aws-sdk/client-s3`. Listing follows continuation tokens; transient faults
+ * are retried by the SDK (`standard` mode, `maxAttempts`) and, when they persist,
+ * surface as `RetryableError`. Checksums are only computed/validated when an
+ * operation requires them (`WHEN_REQUIRED`), which S3-compatible servers such as
+ * s3rver need. Keys ending in `/` (zero-byte "folder markers") are not listed.
+ */
+export class S3ObjectStore implements ObjectStore {
+  readonly url: string;
+  readonly bucket: string;
+  /** The root inside the bucket, without slashes at either end (may be empty). */
+  readonly prefix: string;
+  /** Whether requests go out unsigned. */
+  readonly anonymous: boolean;
+  private readonly client: S3Client;
+
+  constructor(options: S3ObjectStoreOptions) {
+    if (!options.bucket) throw new BadInputError('bucket', 'bucket name is empty');
+    this.bucket = options.bucket;
+    this.prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
+    const endpoint = options.endpoint?.replace(/\/+$/, '');
+    this.anonymous =
+      options.credentials === undefined &&
+      (options.anonymous ?? (endpoint === undefined && options.bucket === OEDI_BUCKET));
+    this.url = `s3://${this.bucket}${this.prefix ? `/${this.prefix}` : ''}${endpoint ? ` via ${redactEndpoint(endpoint)}` : ''}`;
+
+    const config: S3ClientConfig = {
+      region: options.region ?? DEFAULT_REGION,
+      maxAttempts: options.maxAttempts ?? 5,
+      retryMode: 'standard',
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      requestHandler: new NodeHttpHandler({
+        connectionTimeout: options.connectionTimeoutMs ?? 10_000,
+        socketTimeout: options.socketTimeoutMs ?? 60_000,
+        httpAgent: { keepAlive: true, maxSockets: options.maxSockets ?? 64 },
+        httpsAgent: { keepAlive: true, maxSockets: options.maxSockets ?? 64 },
+      }),
+    };
+    if (endpoint !== undefined) {
+      config.endpoint = endpoint;
+      config.forcePathStyle = options.forcePathStyle ?? true;
+    } else if (options.forcePathStyle !== undefined) {
+      config.forcePathStyle = options.forcePathStyle;
+    }
+    if (this.anonymous) {
+      Object.assign(config, anonymousAuthConfig());
+    } else if (options.credentials !== undefined) {
+      config.credentials = options.credentials;
+    }
+    this.client = new S3Client(config);
+  }
+
+  private fullKey(key: string): string {
+    return this.prefix ? `${this.prefix}/${key}` : key;
+  }
+
+  private relativeKey(fullKey: string): string {
+    return this.prefix ? fullKey.slice(this.prefix.length + 1) : fullKey;
+  }
+
+  /** Maps any SDK/network error to the pipeline's classes; `subject` is the key or prefix. */
+  private mapError(err: unknown, subject: string, operation: string): Error {
+    if (err instanceof BadInputError || err instanceof RetryableError || err instanceof PermanentError) return err;
+    const e = shape(err);
+    const status = statusOf(err);
+    const name = subject === '' ? '(root)' : subject;
+    const where = `S3 ${operation} on ${this.url}`;
+    if (isRetryableFault(err)) return new RetryableError(`${name}: ${where} failed: ${reasonOf(err)}`, err);
+    if (e.name === 'InvalidRange' || status === 416) {
+      return new BadInputError(name, `requested range is not satisfiable (${reasonOf(err)})`, err);
+    }
+    if (e.name === 'CredentialsProviderError') {
+      return new PermanentError(
+        `${name}: ${where} failed: no AWS credentials found (configure credentials or use anonymous access): ${reasonOf(err)}`,
+        err,
+      );
+    }
+    if (e.name === 'NoSuchBucket') {
+      return new PermanentError(`${name}: ${where} failed: bucket ${this.bucket} does not exist`, err);
+    }
+    if (status === 403 || e.name === 'AccessDenied' || e.name === 'Forbidden') {
+      return new PermanentError(`${name}: ${where} failed: access denied: ${reasonOf(err)}`, err);
+    }
+    return new PermanentError(`${name}: ${where} failed: ${reasonOf(err)}`, err);
+  }
+
+  private toInfo(obj: _Object): ObjectInfo | null {
+    if (obj.Key === undefined || obj.Key.endsWith('/')) return null;
+    const info: ObjectInfo = {
+      key: this.relativeKey(obj.Key),
+      etag: unquote(obj.ETag),
+      size: obj.Size ?? 0,
+    };
+    if (obj.LastModified) info.lastModified = obj.LastModified;
+    return info;
+  }
+
+  private async *pages(prefix: string, delimiter: string | undefined): AsyncGenerator<ListObjectsV2CommandOutput> {
+    const input: ListObjectsV2CommandInput = { Bucket: this.bucket, Prefix: this.fullKey(prefix) };
+    if (!this.prefix && prefix === '') delete input.Prefix;
+    if (delimiter) input.Delimiter = delimiter;
+    const paginator = paginateListObjectsV2({ client: this.client, pageSize: 1000 }, input);
+    while (true) {
+      let step: IteratorResult<ListObjectsV2CommandOutput>;
+      try {
+        step = await paginator.next();
+      } catch (err) {
+        throw this.mapError(err, prefix, 'ListObjectsV2');
+      }
+      if (step.done) return;
+      yield step.value;
+    }
+  }
+
+  async *listObjects(prefix: string): AsyncIterable<ObjectInfo> {
+    for await (const page of this.pages(prefix, undefined)) {
+      for (const obj of page.Contents ?? []) {
+        const info = this.toInfo(obj);
+        if (info) yield info;
+      }
+    }
+  }
+
+  async listChildren(prefix: string): Promise<{ prefixes: string[]; objects: ObjectInfo[] }> {
+    const prefixes: string[] = [];
+    const objects: ObjectInfo[] = [];
+    for await (const page of this.pages(prefix, '/')) {
+      for (const cp of page.CommonPrefixes ?? []) {
+        if (cp.Prefix !== undefined) prefixes.push(this.relativeKey(cp.Prefix));
+      }
+      for (const obj of page.Contents ?? []) {
+        const info = this.toInfo(obj);
+        if (info) objects.push(info);
+      }
+    }
+    return { prefixes, objects };
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
+      const info: ObjectInfo = { key, etag: unquote(out.ETag), size: out.ContentLength ?? 0 };
+      if (out.LastModified) info.lastModified = out.LastModified;
+      return info;
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw this.mapError(err, key, 'HeadObject');
+    }
+  }
+
+  private async getObject(key: string, range?: { start: number; end: number }) {
+    try {
+      return await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: this.fullKey(key),
+          ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}),
+        }),
+      );
+    } catch (err) {
+      if (isNotFound(err)) throw new BadInputError(key, 'object not found', err);
+      throw this.mapError(err, key, 'GetObject');
+    }
+  }
+
+  async getStream(key: string, options: GetStreamOptions = {}): Promise<Readable> {
+    if (options.range) checkRange(key, options.range);
+    const out = await this.getObject(key, options.range);
+    const body = out.Body as NodeBody | undefined;
+    if (!body) throw new PermanentError(`${key}: S3 GetObject on ${this.url} returned no body`);
+    // Errors while the caller reads (a reset mid-body, a socket timeout) are mapped too.
+    const mapped = new PassThrough();
+    body.on('error', (err) => mapped.destroy(this.mapError(err, key, 'GetObject (reading the body)')));
+    mapped.on('close', () => {
+      if (!body.destroyed) body.destroy();
+    });
+    body.pipe(mapped);
+    return mapped;
+  }
+
+  async getBytes(key: string, options: GetBytesOptions): Promise<Uint8Array> {
+    const out = await this.getObject(key);
+    const body = out.Body as NodeBody | undefined;
+    if (!body) throw new PermanentError(`${key}: S3 GetObject on ${this.url} returned no body`);
+    const size = out.ContentLength;
+    if (size !== undefined && size > options.maxBytes) {
+      body.destroy();
+      throw tooLargeError(key, size, options.maxBytes);
+    }
+    try {
+      return await readLimited(body, key, options.maxBytes, size);
+    } catch (err) {
+      throw this.mapError(err, key, 'GetObject (reading the body)');
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+}
+
+function unquote(etag: string | undefined): string {
+  return (etag ?? '').replace(/^(W\/)?"|"$/g, '');
+}
+
+/** An endpoint for messages, without any `user:password@`. */
+function redactEndpoint(endpoint: string): string {
+  try {
+    const u = new URL(endpoint);
+    u.username = '';
+    u.password = '';
+    return u.href.replace(/\/+$/, '');
+  } catch {
+    return endpoint.replace(/\/\/[^/@]*@/, '//');
+  }
+}
+
+/**
+ * Client settings for unsigned requests: the only auth scheme offered is
+ * `smithy.api#noAuth`, whose identity is empty and whose signer returns the
+ * request unchanged, so neither `credentials` nor the default provider chain is
+ * ever called. The legacy `signer` and a `credentials` provider that throws are
+ * set as well, so any code path that still tried to sign would fail loudly
+ * instead of reaching the default chain.
+ */
+function anonymousAuthConfig(): Partial<S3ClientConfig> {
+  const passThroughSigner = { sign: async <T>(request: T): Promise<T> => request };
+  const noCredentials = async (): Promise<never> => {
+    throw new PermanentError('anonymous S3 client: credentials must not be resolved');
+  };
+  return {
+    httpAuthSchemes: [
+      {
+        schemeId: 'smithy.api#noAuth',
+        identityProvider: () => async () => ({}),
+        signer: passThroughSigner,
+      },
+    ],
+    httpAuthSchemeProvider: () => [{ schemeId: 'smithy.api#noAuth' }],
+    signer: passThroughSigner,
+    credentials: noCredentials,
+  };
+}

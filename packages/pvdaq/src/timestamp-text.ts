@@ -1,0 +1,68 @@
+/** A timestamp parsed from text. */
+export interface ParsedTimestamp {
+  /** Local wall time as written, epoch µs as if UTC. */
+  localUs: number;
+  /** The UTC instant when the text carries an offset (`Z`, `+02:00`), else NaN. */
+  utcUs: number;
+}
+
+const ISO = /^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/;
+const US = /^(\d{1,2})\/(\d{1,2})\/(\d{4})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?)?$/;
+
+/**
+ * Parses the timestamp forms found in PVDAQ CSVs: ISO `YYYY-MM-DD HH:MM:SS`
+ * (also with `T`, fractional seconds, an offset), a bare date, and the
+ * spreadsheet form `M/D/YYYY H:MM[:SS] [AM|PM]`. Returns null when the text is
+ * none of them or names an impossible date or time.
+ */
+export function parseTimestampText(text: string): ParsedTimestamp | null {
+  const s = text.trim();
+  let y: number;
+  let mo: number;
+  let d: number;
+  let h = 0;
+  let mi = 0;
+  let sec = 0;
+  let frac = 0;
+  let offsetMin: number | null = null;
+  let m = ISO.exec(s);
+  if (m) {
+    y = +m[1]!;
+    mo = +m[2]!;
+    d = +m[3]!;
+    if (m[4] !== undefined) {
+      h = +m[4];
+      mi = +m[5]!;
+      sec = m[6] ? +m[6] : 0;
+      frac = m[7] ? Math.round(+`0.${m[7]}` * 1e6) : 0;
+    }
+    if (m[8]) {
+      if (m[8] === 'Z') offsetMin = 0;
+      else {
+        const o = m[8].replace(':', '');
+        offsetMin = (o[0] === '-' ? -1 : 1) * (+o.slice(1, 3) * 60 + +(o.slice(3, 5) || 0));
+      }
+    }
+  } else {
+    m = US.exec(s);
+    if (!m) return null;
+    mo = +m[1]!;
+    d = +m[2]!;
+    y = +m[3]!;
+    if (m[4] !== undefined) {
+      h = +m[4];
+      mi = +m[5]!;
+      sec = m[6] ? +m[6] : 0;
+      if (m[7]) {
+        if (h < 1 || h > 12) return null;
+        const pm = m[7].toLowerCase() === 'pm';
+        h = (h % 12) + (pm ? 12 : 0);
+      }
+    }
+  }
+  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 60) return null;
+  const ms = Date.UTC(y, mo - 1, d, h, mi, sec);
+  if (new Date(ms).getUTCDate() !== d && sec !== 60) return null;
+  const localUs = ms * 1000 + frac;
+  return { localUs, utcUs: offsetMin === null ? Number.NaN : localUs - offsetMin * 60_000_000 };
+}

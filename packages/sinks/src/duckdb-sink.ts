@@ -1,0 +1,241 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { BadInputError, PermanentError, type StagedManifest } from '@pv-pipeline/core';
+import type { SensorEntry, SystemRow } from '@pv-pipeline/pvdaq';
+import {
+  ALL_TABLES,
+  duckdbCreateTable,
+  duckdbType,
+  PV_INGEST_LEDGER,
+  PV_READINGS,
+  PV_SENSORS,
+  PV_SYSTEMS,
+  quoteIdent,
+  type TableDef,
+} from '@pv-pipeline/schema';
+import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
+import type { CommitResult, LedgerFilter, Sink } from './sink.js';
+
+/** Options of {@link DuckDbSink}. */
+export interface DuckDbSinkOptions {
+  /** Database file; `:memory:` for an in-memory database. */
+  path: string;
+  /** DuckDB `memory_limit`. Default `512MB`. */
+  memoryLimit?: string;
+  /** DuckDB `threads`. Default: DuckDB's own (the number of cores). */
+  threads?: number;
+}
+
+const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+/**
+ * The embedded default sink: a DuckDB database file holding the four tables.
+ *
+ * A batch commits in one transaction: the old rows of every object in the
+ * batch (by `source_key`) and any existing row with the same
+ * (ss_id, timestamp, sensor) as an incoming one are deleted, the staged
+ * Parquet files are inserted with one `read_parquet` scan, and the ledger rows
+ * are written. So re-runs add nothing, a changed object replaces exactly its
+ * rows, and the fact key stays unique even when two objects deliver the same
+ * reading (CSV and Parquet of one day, or a day file that repeats midnight).
+ */
+export class DuckDbSink implements Sink {
+  readonly url: string;
+  readonly #options: DuckDbSinkOptions;
+  #instance: DuckDBInstance | null = null;
+  #conn: DuckDBConnection | null = null;
+
+  constructor(options: DuckDbSinkOptions) {
+    this.#options = options;
+    this.url = `duckdb://${options.path}`;
+  }
+
+  /** The open connection (for queries in tests and summaries). */
+  get connection(): DuckDBConnection {
+    if (!this.#conn) throw new PermanentError(`${this.url}: sink used before init()`);
+    return this.#conn;
+  }
+
+  async init(): Promise<void> {
+    const { path } = this.#options;
+    if (path !== ':memory:') {
+      try {
+        mkdirSync(dirname(path), { recursive: true });
+      } catch (err) {
+        throw new BadInputError('--sink', `cannot create the folder of ${path}: ${(err as Error).message}`);
+      }
+    }
+    const config: Record<string, string> = { memory_limit: this.#options.memoryLimit ?? '512MB' };
+    if (this.#options.threads) config.threads = String(this.#options.threads);
+    try {
+      this.#instance = await DuckDBInstance.create(path, config);
+      this.#conn = await this.#instance.connect();
+    } catch (err) {
+      throw new BadInputError('--sink', `cannot open DuckDB database ${path}: ${(err as Error).message}`);
+    }
+    // Every TIMESTAMPTZ is read and written in UTC, whatever the machine's zone.
+    await this.#conn.run("SET TimeZone = 'UTC'");
+    for (const table of ALL_TABLES) {
+      await this.#conn.run(duckdbCreateTable(table, { primaryKey: table !== PV_READINGS }));
+      await this.#checkSchema(table);
+    }
+  }
+
+  /** An existing table must have every column of the schema with the same type. */
+  async #checkSchema(table: TableDef): Promise<void> {
+    const res = await this.connection.runAndReadAll(
+      'SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $1 AND table_schema = current_schema()',
+      [table.name],
+    );
+    const have = new Map(res.getRowObjectsJS().map((r) => [String(r.column_name), String(r.data_type)]));
+    const wrong = table.columns
+      .filter((c) => have.get(c.name) !== duckdbType(c.type).replace('TIMESTAMPTZ', 'TIMESTAMP WITH TIME ZONE'))
+      .map((c) => `${c.name} (expected ${duckdbType(c.type)}, found ${have.get(c.name) ?? 'nothing'})`);
+    if (wrong.length > 0) {
+      throw new PermanentError(`${this.url}: table ${table.name} has an incompatible schema: ${wrong.join(', ')}`);
+    }
+  }
+
+  async ledgerEtags(filter: LedgerFilter): Promise<Map<string, string>> {
+    const params: DuckDBValue[] = [filter.from, filter.to];
+    let sql = `SELECT source_key, etag FROM ${PV_INGEST_LEDGER.name} WHERE day BETWEEN CAST($1 AS DATE) AND CAST($2 AS DATE)`;
+    if (filter.ssIds !== 'all') {
+      if (filter.ssIds.length === 0) return new Map();
+      sql += ` AND ss_id IN (${filter.ssIds.map((id) => Number(id)).join(',')})`;
+    }
+    const res = await this.connection.runAndReadAll(sql, params);
+    return new Map(res.getRowObjectsJS().map((r) => [String(r.source_key), String(r.etag)]));
+  }
+
+  async upsertSystems(rows: readonly SystemRow[]): Promise<void> {
+    await this.#upsert(PV_SYSTEMS, rows as unknown as ReadonlyArray<Record<string, unknown>>);
+  }
+
+  async upsertSensors(rows: readonly SensorEntry[]): Promise<void> {
+    await this.#upsert(
+      PV_SENSORS,
+      rows.map((r) => ({ ...r, sensor: r.sensor })) as unknown as ReadonlyArray<Record<string, unknown>>,
+    );
+  }
+
+  /** INSERT OR REPLACE in chunks of parameterized VALUES rows, in one transaction. */
+  async #upsert(table: TableDef, rows: ReadonlyArray<Record<string, unknown>>): Promise<void> {
+    if (rows.length === 0) return;
+    const cols = table.columns.map((c) => c.name);
+    const casts = table.columns.map((c) => duckdbType(c.type));
+    const chunk = Math.max(1, Math.floor(1000 / cols.length));
+    await this.#transaction(async (conn) => {
+      for (let i = 0; i < rows.length; i += chunk) {
+        const part = rows.slice(i, i + chunk);
+        const params: DuckDBValue[] = [];
+        const tuples = part.map((row) => {
+          const slots = cols.map((c, j) => {
+            const v = row[c];
+            params.push(v === undefined || v === null ? null : (v as DuckDBValue));
+            return `CAST($${params.length} AS ${casts[j]})`;
+          });
+          return `(${slots.join(', ')})`;
+        });
+        await conn.run(
+          `INSERT OR REPLACE INTO ${table.name} (${cols.map(quoteIdent).join(', ')}) VALUES ${tuples.join(', ')}`,
+          params,
+        );
+      }
+    });
+  }
+
+  async commit(batch: readonly StagedManifest[], runId: string): Promise<CommitResult> {
+    if (batch.length === 0) return { rows: 0, replaced: 0 };
+    const keysList = batch.map((m) => sqlString(m.key)).join(', ');
+    const files = batch.filter((m) => m.rows > 0 && m.staged);
+    return this.#transaction(async (conn) => {
+      let replaced = 0;
+      const count = async (sql: string) => {
+        const r = await conn.runAndReadAll(sql);
+        return Number(r.getRows()[0]?.[0] ?? 0);
+      };
+      const previous = await count(`SELECT count(*) FROM pv_readings WHERE source_key IN (${keysList})`);
+      if (previous > 0) {
+        await conn.run(`DELETE FROM pv_readings WHERE source_key IN (${keysList})`);
+        replaced += previous;
+      }
+      let inserted = 0;
+      if (files.length > 0) {
+        const mapping = files.map((m) => `(${sqlString(m.staged!)}, ${sqlString(m.key)})`).join(', ');
+        const fileList = files.map((m) => sqlString(m.staged!)).join(', ');
+        await conn.run(`CREATE OR REPLACE TEMP TABLE pv_incoming AS
+          SELECT CAST(r.ss_id AS BIGINT) AS ss_id, r.timestamp, r.measured_on, CAST(r.sensor AS VARCHAR) AS sensor,
+                 CAST(r.metric_id AS BIGINT) AS metric_id, CAST(r.units AS VARCHAR) AS units, r.value, k.source_key
+          FROM read_parquet([${fileList}], filename = true) r
+          JOIN (VALUES ${mapping}) k(file, source_key) ON r.filename = k.file`);
+        const ssIds = [...new Set(files.map((m) => m.ss_id))].join(', ');
+        const lo = Math.min(...files.map((m) => Number(m.minTimestamp)));
+        const hi = Math.max(...files.map((m) => Number(m.maxTimestamp)));
+        // Same reading delivered by another object: the incoming row wins.
+        const overlap = await count(`SELECT count(*) FROM pv_readings r JOIN pv_incoming n
+            ON r.ss_id = n.ss_id AND r.timestamp = n.timestamp AND r.sensor = n.sensor
+          WHERE r.ss_id IN (${ssIds}) AND r.timestamp BETWEEN make_timestamp(${lo})::TIMESTAMPTZ AND make_timestamp(${hi})::TIMESTAMPTZ`);
+        if (overlap > 0) {
+          await conn.run(`DELETE FROM pv_readings r USING pv_incoming n
+            WHERE r.ss_id = n.ss_id AND r.timestamp = n.timestamp AND r.sensor = n.sensor
+              AND r.ss_id IN (${ssIds}) AND r.timestamp BETWEEN make_timestamp(${lo})::TIMESTAMPTZ AND make_timestamp(${hi})::TIMESTAMPTZ`);
+          replaced += overlap;
+        }
+        const cols = PV_READINGS.columns.map((c) => quoteIdent(c.name)).join(', ');
+        await conn.run(`INSERT INTO pv_readings (${cols}) SELECT ${cols} FROM pv_incoming`);
+        inserted = await count('SELECT count(*) FROM pv_incoming');
+        await conn.run('DROP TABLE pv_incoming');
+        const expected = files.reduce((s, m) => s + m.rows, 0);
+        if (inserted !== expected) {
+          throw new PermanentError(`${this.url}: staged files held ${inserted} rows, manifests say ${expected}`);
+        }
+      }
+      const params: DuckDBValue[] = [];
+      const tuples = batch.map((m) => {
+        params.push(m.key, m.etag, m.ss_id, m.day, m.rows, runId);
+        const b = params.length - 5;
+        return `($${b}, $${b + 1}, $${b + 2}, CAST($${b + 3} AS DATE), $${b + 4}, $${b + 5}, now())`;
+      });
+      await conn.run(`INSERT OR REPLACE INTO ${PV_INGEST_LEDGER.name} VALUES ${tuples.join(', ')}`, params);
+      return { rows: inserted, replaced };
+    });
+  }
+
+  async #transaction<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+    const conn = this.connection;
+    await conn.run('BEGIN TRANSACTION');
+    try {
+      const out = await fn(conn);
+      await conn.run('COMMIT');
+      return out;
+    } catch (err) {
+      await conn.run('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#conn?.closeSync();
+    this.#conn = null;
+    this.#instance?.closeSync();
+    this.#instance = null;
+  }
+}
+
+/** Parses `duckdb:///abs/file.duckdb`, `duckdb://rel/file.duckdb` or `duckdb://:memory:` (query: memory_limit, threads). */
+export function openDuckDbSink(url: string): DuckDbSink {
+  const m = /^duckdb:\/\/([^?]*)(?:\?(.*))?$/.exec(url);
+  if (!m || m[1] === '') throw new BadInputError('--sink', `"${url}" is not a duckdb:// URL (duckdb:///abs/file.duckdb)`);
+  const params = new URLSearchParams(m[2] ?? '');
+  const raw = decodeURIComponent(m[1]!);
+  const path = raw === ':memory:' ? raw : resolve(raw);
+  const threads = params.get('threads');
+  if (threads !== null && !/^[1-9]\d*$/.test(threads)) {
+    throw new BadInputError('--sink', `threads=${threads} is not a positive integer`);
+  }
+  return new DuckDbSink({
+    path,
+    ...(params.get('memory_limit') ? { memoryLimit: params.get('memory_limit')! } : {}),
+    ...(threads ? { threads: Number(threads) } : {}),
+  });
+}

@@ -1,0 +1,572 @@
+import { access, constants as fsConstants, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
+import { BadInputError, derivedId, type StagedManifest } from '@pv-pipeline/core';
+import type { SensorEntry, SystemRow } from '@pv-pipeline/pvdaq';
+import {
+  duckdbCreateTable,
+  duckdbType,
+  PV_INGEST_LEDGER,
+  PV_READINGS,
+  PV_SENSORS,
+  PV_SYSTEMS,
+  quoteIdent,
+  type TableDef,
+} from '@pv-pipeline/schema';
+import type { CommitResult, LedgerFilter, Sink } from './sink.js';
+
+/** Options of {@link ParquetDatasetSink}. */
+export interface ParquetDatasetSinkOptions {
+  /** Root directory of the dataset; resolved against the working directory when relative. Created by `init()`. */
+  root: string;
+  /** The URL reported by {@link ParquetDatasetSink.url}. Default: `parquet://` + the absolute root. */
+  url?: string;
+  /** DuckDB worker threads used to rewrite files. Default: DuckDB's own (one per core). */
+  threads?: number;
+}
+
+/** A file written to a temporary name, waiting to be renamed over its final name. */
+interface PendingFile {
+  tmp: string;
+  final: string;
+}
+
+/** What one object of a batch will do to its readings file. */
+interface ObjectPlan {
+  manifest: StagedManifest;
+  /** Final path of the object's readings file. */
+  file: string;
+  /** Temporary file holding its new rows; null when the object has no rows (delete) or once published. */
+  tmp: string | null;
+  /** Rows written to `tmp`. */
+  rows: number;
+  /** Rows of the file it replaces (0 when absent). */
+  replaced: number;
+}
+
+/** The tables of the dataset, one directory each. */
+const TABLES: readonly TableDef[] = [PV_READINGS, PV_INGEST_LEDGER, PV_SYSTEMS, PV_SENSORS];
+const DAY = /^(\d{4})-(\d{2})-\d{2}$/;
+const GLOB_CHARS = /[*?[\]{}]/;
+/** DuckDB error classes that mean the staged file itself is unusable (rather than the disk or the sink). */
+const BAD_STAGED = /^(Binder|Conversion|Invalid Input|Constraint|Parser) Error/;
+
+/** A SQL string literal. */
+const sqlString = (s: string): string => `'${s.replaceAll("'", "''")}'`;
+
+/** The DuckDB engine of a sink; the sink awaits it once per call. */
+interface Engine {
+  instance: DuckDBInstance;
+  conn: DuckDBConnection;
+}
+
+/**
+ * A {@link Sink} writing the star schema as a Parquet dataset for ML training,
+ * readable as one dataset by DuckDB, Arrow, Spark or pandas with hive partitioning:
+ *
+ * ```
+ * ROOT/pv_readings/ss_id={id}/year={YYYY}/month={M}/part-{derivedId(source_key)}.parquet
+ * ROOT/pv_ingest_ledger/ledger-{derivedId(runId, …source keys)}.parquet
+ * ROOT/pv_systems/pv_systems.parquet
+ * ROOT/pv_sensors/pv_sensors.parquet
+ * ```
+ *
+ * Each readings file holds every row of ONE source object (the columns of
+ * `PV_READINGS`, ZSTD, sorted by timestamp and sensor), in the partition of the
+ * object's day; `ss_id` is both a column and a path segment, with the same value,
+ * so hive-partitioned readers show it once. The ledger is append-only: one file
+ * per committed batch, the latest `loaded_at` per source key wins.
+ *
+ * Every file is written by DuckDB to a `*.tmp` name in its final directory,
+ * fsync'd, then renamed over its final name, so readers see a file whole or not
+ * at all.
+ *
+ * Crash safety: a readings file is named after its source object alone, so writing
+ * it again replaces it instead of adding to it (idempotent by name), and the
+ * ledger file of a batch is written only after every readings file of the batch is
+ * in place. A crash at any point therefore leaves at worst readings files whose
+ * ledger row is missing (or still names the previous ETag): the planner sees the
+ * object as new or changed, plans it again, and its file is rewritten under the
+ * same name — never duplicated. `*.tmp` files left by a crash are invisible to
+ * `*.parquet` globs and are removed by {@link ParquetDatasetSink.init}.
+ *
+ * A batch is published in two phases: every new file is first written to its temp
+ * name (an unusable staged file fails the batch with nothing visible), then all are
+ * renamed (and emptied objects deleted) before the ledger. Rows are replaced per
+ * source object; two objects delivering the same `(ss_id, timestamp, sensor)` both
+ * keep their rows here.
+ *
+ * Calls are serialized: the sink holds one in-memory DuckDB connection.
+ */
+export class ParquetDatasetSink implements Sink {
+  /** The sink URL, e.g. `parquet:///data/pvdaq`. */
+  readonly url: string;
+  /** Absolute root directory of the dataset. */
+  readonly root: string;
+
+  private readonly threads: number | undefined;
+  private engine: Promise<Engine> | null = null;
+  /** Tail of the call queue (see {@link serial}). */
+  private queue: Promise<unknown> = Promise.resolve();
+  private tmpSeq = 0;
+  private lastLoadedAtUs = 0n;
+
+  constructor(options: ParquetDatasetSinkOptions) {
+    this.root = path.resolve(options.root);
+    this.url = options.url ?? `parquet://${this.root}`;
+    this.threads = options.threads;
+  }
+
+  /** Directory of a table. */
+  private dir(table: TableDef): string {
+    return path.join(this.root, table.name);
+  }
+
+  /**
+   * Checks the root (a writable directory, or absent), creates the table
+   * directories, removes `*.tmp` files left by a crash, starts DuckDB, and checks
+   * the columns of existing `pv_systems` / `pv_sensors` files against the schema.
+   *
+   * @throws BadInputError `--sink` when the root is not a directory, not writable,
+   *   cannot be created, or holds a dimension file of another schema.
+   */
+  init(): Promise<void> {
+    return this.serial(async () => {
+      if (GLOB_CHARS.test(this.root)) {
+        throw new BadInputError('--sink', `${this.root}: the directory name must not contain * ? [ ] { }`);
+      }
+      const st = await stat(this.root).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return null;
+        throw new BadInputError('--sink', `${this.root}: ${err.code ?? err.message}`, err);
+      });
+      if (st && !st.isDirectory()) throw new BadInputError('--sink', `${this.root} exists and is not a directory`);
+      for (const table of TABLES) {
+        await mkdir(this.dir(table), { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+          throw new BadInputError('--sink', `cannot create ${this.dir(table)}: ${err.code ?? err.message}`, err);
+        });
+      }
+      for (const dir of [this.root, ...TABLES.map((t) => this.dir(t))]) {
+        await access(dir, fsConstants.W_OK).catch((err: NodeJS.ErrnoException) => {
+          throw new BadInputError('--sink', `${dir} is not writable`, err);
+        });
+      }
+      await this.removeStaleTmp();
+      await this.db();
+      for (const table of [PV_SYSTEMS, PV_SENSORS]) await this.checkWholeTable(table);
+    });
+  }
+
+  /**
+   * Source key → ETag of the latest ledger row of every object in the filter's
+   * systems and days (inclusive). Empty when nothing was committed yet.
+   */
+  ledgerEtags(filter: LedgerFilter): Promise<Map<string, string>> {
+    return this.serial(async () => {
+      const out = new Map<string, string>();
+      for (const d of [filter.from, filter.to]) {
+        if (!DAY.test(d)) throw new BadInputError('ledger filter', `day "${d}" is not YYYY-MM-DD`);
+      }
+      if (filter.ssIds !== 'all') {
+        if (filter.ssIds.length === 0) return out;
+        for (const id of filter.ssIds) {
+          if (!Number.isSafeInteger(id)) throw new BadInputError('ledger filter', `ss_id ${id} is not an integer`);
+        }
+      }
+      const dir = this.dir(PV_INGEST_LEDGER);
+      const files = (await readdir(dir).catch(() => [] as string[])).filter(isLedgerFile);
+      if (files.length === 0) return out;
+      const systems = filter.ssIds === 'all' ? '' : ` AND ss_id IN (${filter.ssIds.join(', ')})`;
+      const { conn } = await this.db();
+      // Latest row per key first, then the filter (a key's ss_id and day never change).
+      const reader = await conn.runAndReadAll(
+        `SELECT source_key, etag FROM (
+           SELECT source_key, etag, ss_id, "day" FROM read_parquet(${sqlString(path.join(dir, 'ledger-*.parquet'))}, union_by_name = true)
+           QUALIFY row_number() OVER (PARTITION BY source_key ORDER BY loaded_at DESC) = 1
+         ) WHERE "day" BETWEEN CAST($1 AS DATE) AND CAST($2 AS DATE)${systems}`,
+        [filter.from, filter.to],
+      );
+      for (const [key, etag] of reader.getRowsJS()) out.set(String(key), String(etag));
+      return out;
+    });
+  }
+
+  /** Merges rows into `pv_systems.parquet` by `ss_id` (new rows win) and rewrites it atomically. */
+  upsertSystems(rows: readonly SystemRow[]): Promise<void> {
+    return this.serial(() => this.upsertWholeTable(PV_SYSTEMS, rows));
+  }
+
+  /** Merges rows into `pv_sensors.parquet` by `(ss_id, metric_id)` (new rows win) and rewrites it atomically. */
+  upsertSensors(rows: readonly SensorEntry[]): Promise<void> {
+    return this.serial(() => this.upsertWholeTable(PV_SENSORS, rows));
+  }
+
+  /**
+   * Writes one readings file per object of the batch (replacing the object's
+   * previous file, or deleting it when the manifest has 0 rows), then one ledger
+   * file for the batch. When a key occurs twice in a batch, its last manifest wins.
+   *
+   * @returns `rows`: rows written; `replaced`: rows of the files overwritten or deleted.
+   * @throws BadInputError naming the object when a manifest or its staged file is
+   *   unusable; nothing of the batch is then published.
+   */
+  commit(batch: readonly StagedManifest[], runId: string): Promise<CommitResult> {
+    return this.serial(async () => {
+      const byKey = new Map<string, StagedManifest>();
+      for (const m of batch) {
+        validateManifest(m);
+        byKey.delete(m.key); // keep batch order of the winning manifest
+        byKey.set(m.key, m);
+      }
+      if (byKey.size === 0) return { rows: 0, replaced: 0 };
+
+      // Phase 1: every new file to its temp name; nothing visible yet.
+      const plans: ObjectPlan[] = [];
+      try {
+        for (const m of byKey.values()) plans.push(await this.prepareObject(m));
+      } catch (err) {
+        await Promise.all(plans.map((p) => (p.tmp ? rm(p.tmp, { force: true }) : undefined)));
+        throw err;
+      }
+
+      // Phase 2: publish the readings files. A failure here leaves objects without
+      // their ledger row, which the next plan redoes (see the class comment).
+      const touched = new Set<string>();
+      try {
+        for (const p of plans) {
+          if (p.tmp) await rename(p.tmp, p.file);
+          else await rm(p.file, { force: true });
+          p.tmp = null;
+          touched.add(path.dirname(p.file));
+        }
+      } catch (err) {
+        await Promise.all(plans.map((p) => (p.tmp ? rm(p.tmp, { force: true }) : undefined)));
+        throw err;
+      }
+      for (const dir of touched) await fsyncDir(dir);
+
+      // Phase 3: the ledger, last.
+      const loadedAt = this.nextLoadedAt();
+      const ledgerRows = plans.map((p) => ({
+        source_key: p.manifest.key,
+        etag: p.manifest.etag,
+        ss_id: p.manifest.ss_id,
+        day: p.manifest.day,
+        rows: p.rows,
+        run_id: runId,
+        loaded_at: loadedAt,
+      }));
+      const keys = [...byKey.keys()].sort();
+      const ledgerFile = path.join(this.dir(PV_INGEST_LEDGER), `ledger-${derivedId(runId, ...keys)}.parquet`);
+      await this.publish(await this.writeRows(PV_INGEST_LEDGER, ledgerRows, ledgerFile, null));
+
+      return {
+        rows: plans.reduce((n, p) => n + p.rows, 0),
+        replaced: plans.reduce((n, p) => n + p.replaced, 0),
+      };
+    });
+  }
+
+  /** Waits for pending calls and closes the DuckDB instance. Idempotent. */
+  close(): Promise<void> {
+    return this.serial(async () => {
+      const engine = this.engine;
+      this.engine = null;
+      if (!engine) return;
+      const { conn, instance } = await engine.catch(() => ({ conn: null, instance: null }));
+      conn?.closeSync();
+      instance?.closeSync();
+    });
+  }
+
+  // ── internals ──────────────────────────────────────────────────────────────
+
+  /** Runs calls one at a time, in call order. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The DuckDB engine, started on first use. */
+  private db(): Promise<Engine> {
+    if (!this.engine) {
+      this.engine = (async () => {
+        const instance = await DuckDBInstance.create(':memory:', {
+          ...(this.threads ? { threads: String(this.threads) } : {}),
+        });
+        const conn = await instance.connect();
+        await conn.run(`SET TimeZone = 'UTC'`);
+        return { instance, conn };
+      })();
+      this.engine.catch(() => {
+        this.engine = null;
+      });
+    }
+    return this.engine;
+  }
+
+  /** Path of the readings file of an object. */
+  private readingsFile(m: StagedManifest): string {
+    const [, year, month] = DAY.exec(m.day)!;
+    return path.join(
+      this.dir(PV_READINGS),
+      `ss_id=${m.ss_id}`,
+      `year=${year}`,
+      `month=${Number(month)}`,
+      `part-${derivedId(m.key)}.parquet`,
+    );
+  }
+
+  /** A fresh temp name beside `final` (never matched by `*.parquet`). */
+  private tmpName(final: string): string {
+    return `${final}.${process.pid}-${++this.tmpSeq}.tmp`;
+  }
+
+  /** Phase 1 of one object: counts the rows it replaces, writes its new file to a temp name. */
+  private async prepareObject(m: StagedManifest): Promise<ObjectPlan> {
+    const file = this.readingsFile(m);
+    const replaced = await this.parquetRowCount(file);
+    if (m.rows === 0) return { manifest: m, file, tmp: null, rows: 0, replaced };
+
+    const staged = m.staged!;
+    if (!(await exists(staged))) throw new BadInputError(m.key, `staged file ${staged} is missing`);
+    await mkdir(path.dirname(file), { recursive: true });
+    const tmp = this.tmpName(file);
+    const { conn } = await this.db();
+    let rows: number;
+    try {
+      const result = await conn.run(
+        `COPY (SELECT ${readingsSelect(m)} FROM read_parquet(${sqlString(staged)}) ORDER BY "timestamp", sensor)
+         TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
+      );
+      rows = Number(result.rowsChanged);
+      if (rows !== m.rows) {
+        throw new BadInputError(m.key, `staged file ${staged} has ${rows} rows, its manifest says ${m.rows}`);
+      }
+      await fsyncFile(tmp);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      if (err instanceof Error && BAD_STAGED.test(err.message)) {
+        throw new BadInputError(m.key, `staged file ${staged}: ${err.message.split('\n')[0]}`, err);
+      }
+      throw err;
+    }
+    return { manifest: m, file, tmp, rows, replaced };
+  }
+
+  /** Row count of a Parquet file from its footer; 0 when absent or unreadable. */
+  private async parquetRowCount(file: string): Promise<number> {
+    if (!(await exists(file))) return 0;
+    const { conn } = await this.db();
+    try {
+      const reader = await conn.runAndReadAll(
+        `SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata(${sqlString(file)})`,
+      );
+      return Number(reader.getRowsJS()[0]?.[0] ?? 0);
+    } catch {
+      return 0; // a damaged file is simply overwritten
+    }
+  }
+
+  /**
+   * Writes `rows` (after the rows of `mergeFrom` whose key they do not repeat) to a
+   * temp file beside `final`, sorted by the table's key. Values are checked against
+   * the schema by the NOT NULL constraints of the load table and the INT64 check below.
+   */
+  private async writeRows(
+    table: TableDef,
+    rows: readonly object[],
+    final: string,
+    mergeFrom: string | null,
+  ): Promise<PendingFile> {
+    const { conn } = await this.db();
+    await mkdir(path.dirname(final), { recursive: true });
+    const load: TableDef = { ...table, name: `_load_${table.name}` };
+    const loadName = quoteIdent(load.name);
+    await conn.run(`DROP TABLE IF EXISTS ${loadName}`);
+    await conn.run(duckdbCreateTable(load, { primaryKey: false }));
+    const tmp = this.tmpName(final);
+    try {
+      const width = table.columns.length;
+      const chunk = Math.max(1, Math.floor(2000 / width));
+      for (let i = 0; i < rows.length; i += chunk) {
+        const part = rows.slice(i, i + chunk);
+        const values = part.flatMap((r) => table.columns.map((c) => toValue(table, c.name, c.type, r)));
+        const tuple = `(${table.columns.map(() => '?').join(', ')})`;
+        await conn.run(`INSERT INTO ${loadName} VALUES ${part.map(() => tuple).join(', ')}`, values);
+      }
+      if (mergeFrom) {
+        // Old rows whose key is not in the new ones; BY NAME tolerates a file lacking newer nullable columns.
+        const on = table.key.map((k) => `n.${quoteIdent(k)} = e.${quoteIdent(k)}`).join(' AND ');
+        await conn.run(
+          `INSERT INTO ${loadName} BY NAME
+           SELECT * FROM read_parquet(${sqlString(mergeFrom)}) e
+           WHERE NOT EXISTS (SELECT 1 FROM ${loadName} n WHERE ${on})`,
+        );
+      }
+      await conn.run(
+        `COPY (SELECT * FROM ${loadName} ORDER BY ${table.key.map(quoteIdent).join(', ')})
+         TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
+      );
+      await fsyncFile(tmp);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    } finally {
+      await conn.run(`DROP TABLE IF EXISTS ${loadName}`);
+    }
+    return { tmp, final };
+  }
+
+  /** Renames a temp file over its final name and syncs the directory. */
+  private async publish(f: PendingFile): Promise<void> {
+    await rename(f.tmp, f.final);
+    await fsyncDir(path.dirname(f.final));
+  }
+
+  /** Upsert of a whole-table dimension file; the new rows win, last one per key. */
+  private async upsertWholeTable(table: TableDef, rows: readonly object[]): Promise<void> {
+    if (rows.length === 0) return;
+    const byKey = new Map<string, object>();
+    for (const r of rows) byKey.set(JSON.stringify(table.key.map((k) => field(r, k))), r);
+    const final = path.join(this.dir(table), `${table.name}.parquet`);
+    const mergeFrom = (await exists(final)) ? final : null;
+    await this.publish(await this.writeRows(table, [...byKey.values()], final, mergeFrom));
+  }
+
+  /** Checks that an existing dimension file has the table's columns (nullable ones may be missing). */
+  private async checkWholeTable(table: TableDef): Promise<void> {
+    const file = path.join(this.dir(table), `${table.name}.parquet`);
+    if (!(await exists(file))) return;
+    const { conn } = await this.db();
+    const reader = await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${sqlString(file)})`);
+    const have = new Set(reader.getRowObjectsJS().map((r) => String(r.column_name)));
+    const known = new Set(table.columns.map((c) => c.name));
+    const extra = [...have].filter((n) => !known.has(n));
+    const missing = table.columns.filter((c) => !c.nullable && !have.has(c.name)).map((c) => c.name);
+    if (extra.length > 0 || missing.length > 0) {
+      const what = [
+        extra.length ? `unknown columns ${extra.join(', ')}` : '',
+        missing.length ? `missing ${missing.join(', ')}` : '',
+      ];
+      throw new BadInputError('--sink', `${file}: not a ${table.name} file (${what.filter(Boolean).join('; ')})`);
+    }
+  }
+
+  /** Removes `*.tmp` files left in the table directories by a crashed writer. */
+  private async removeStaleTmp(): Promise<void> {
+    for (const table of TABLES) {
+      const dir = this.dir(table);
+      const names = await readdir(dir, { recursive: true });
+      await Promise.all(names.filter((n) => n.endsWith('.tmp')).map((n) => rm(path.join(dir, n), { force: true })));
+    }
+  }
+
+  /** The commit time as an ISO instant with microseconds, strictly increasing within the process. */
+  private nextLoadedAt(): string {
+    let us = BigInt(Date.now()) * 1000n;
+    if (us <= this.lastLoadedAtUs) us = this.lastLoadedAtUs + 1n;
+    this.lastLoadedAtUs = us;
+    const iso = new Date(Number(us / 1000n)).toISOString(); // …sss Z
+    return `${iso.slice(0, -1)}${String(us % 1000n).padStart(3, '0')}Z`;
+  }
+}
+
+/**
+ * Opens a Parquet dataset sink from its URL: `parquet:///abs/dir`, or
+ * `parquet://./rel` / `parquet://rel/dir` (relative to the working directory).
+ * Percent-escapes in the path are decoded. Call `init()` before use.
+ *
+ * @throws BadInputError `--sink` when the URL is not a `parquet://` URL with a path.
+ */
+export function openParquetSink(url: string): ParquetDatasetSink {
+  const m = /^parquet:\/\/([^?#]*)$/i.exec(url.trim());
+  if (!m) throw new BadInputError('--sink', `"${url}" is not a parquet:// URL (expected parquet:///abs/dir)`);
+  let dir: string;
+  try {
+    dir = decodeURIComponent(m[1]!);
+  } catch {
+    throw new BadInputError('--sink', `"${url}": malformed percent-escape in the path`);
+  }
+  if (dir === '' || dir.includes('\0')) throw new BadInputError('--sink', `"${url}": missing directory`);
+  return new ParquetDatasetSink({ root: dir, url: url.trim() });
+}
+
+// ── helpers ──────────────────────────────────────────────────────────────────
+
+/** Checks what the sink relies on in a manifest: a day, an integer system, a staged file when it has rows. */
+function validateManifest(m: StagedManifest): void {
+  if (!DAY.test(m.day)) throw new BadInputError(m.key, `manifest day "${m.day}" is not YYYY-MM-DD`);
+  if (!Number.isSafeInteger(m.ss_id) || m.ss_id < 0) {
+    throw new BadInputError(m.key, `manifest ss_id ${m.ss_id} is not a system id`);
+  }
+  if (!Number.isSafeInteger(m.rows) || m.rows < 0) throw new BadInputError(m.key, `manifest rows ${m.rows} is invalid`);
+  if (m.rows > 0 && !m.staged) throw new BadInputError(m.key, `manifest has ${m.rows} rows but no staged file`);
+}
+
+/**
+ * The SELECT list turning a staged file into `PV_READINGS` columns: every column
+ * cast to its schema type, `source_key` from the manifest, non-nullable columns
+ * checked, and `ss_id` checked against the manifest (it is also the partition path).
+ */
+function readingsSelect(m: StagedManifest): string {
+  return PV_READINGS.columns
+    .map((c) => {
+      const name = quoteIdent(c.name);
+      if (c.name === 'source_key') return `CAST(${sqlString(m.key)} AS ${duckdbType(c.type)}) AS ${name}`;
+      const cast = `CAST(${name} AS ${duckdbType(c.type)})`;
+      if (c.name === 'ss_id') {
+        return `CASE WHEN ${name} IS DISTINCT FROM ${m.ss_id} THEN error('ss_id ' || coalesce(${name}::VARCHAR, 'NULL') || ' differs from the manifest (${m.ss_id})') ELSE ${cast} END AS ${name}`;
+      }
+      if (!c.nullable) return `CASE WHEN ${name} IS NULL THEN error('NULL in ${c.name}') ELSE ${cast} END AS ${name}`;
+      return `${cast} AS ${name}`;
+    })
+    .join(', ');
+}
+
+const field = (row: object, name: string): unknown => (row as Record<string, unknown>)[name];
+
+/** A row's field as a DuckDB parameter; INT64 fields must be integers (DuckDB would round). */
+function toValue(table: TableDef, name: string, type: string, row: object): DuckDBValue {
+  const v = field(row, name);
+  if (v === undefined || v === null) return null;
+  if (type === 'INT64' && typeof v === 'number' && !Number.isSafeInteger(v)) {
+    throw new BadInputError(`${table.name}.${name}`, `${v} is not an integer`);
+  }
+  if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean' || typeof v === 'bigint') return v;
+  if (v instanceof Date) return v.toISOString();
+  throw new BadInputError(`${table.name}.${name}`, `unsupported value ${JSON.stringify(v)}`);
+}
+
+function isLedgerFile(name: string): boolean {
+  return name.startsWith('ledger-') && name.endsWith('.parquet');
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return false;
+      throw err;
+    },
+  );
+}
+
+async function fsyncFile(file: string): Promise<void> {
+  const fh = await open(file, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Makes renames and unlinks in `dir` durable. */
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

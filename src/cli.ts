@@ -1,0 +1,15 @@
+import { Command } from 'commander';
+import { registerRunCommand } from './commands/run-command.js';
+
+const program = new Command()
+  .name('pv-pipeline')
+  .description('NREL PVDAQ (OEDI S3) → long-format star schema → DuckDB, Parquet or BigQuery')
+  .showHelpAfterError()
+  .exitOverride((err) => {
+    // usage errors: exit 1 with commander's one-line message (already printed)
+    process.exit(err.exitCode === 0 ? 0 : 1);
+  });
+
+registerRunCommand(program);
+
+await program.parseAsync(process.argv);

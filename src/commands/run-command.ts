@@ -1,0 +1,131 @@
+import { BadInputError, createLogger, describeError, PipelineError } from '@pv-pipeline/core';
+import { parseSystemsOption, type RunCounts, runInline, validateRunRequest } from '@pv-pipeline/pipeline';
+import { openObjectStore } from '@pv-pipeline/pvdaq';
+import { DEFAULT_SINK_URL, openSink } from '@pv-pipeline/sinks';
+import cliProgress from 'cli-progress';
+import { type Command, InvalidArgumentError } from 'commander';
+import { formatSummary } from '../format-summary.js';
+
+/** The public OEDI PVDAQ root, read anonymously. */
+export const DEFAULT_SOURCE_URL = 's3://oedi-data-lake/pvdaq';
+
+const positiveInt = (name: string) => (v: string) => {
+  if (!/^[1-9]\d*$/.test(v)) throw new InvalidArgumentError(`${name} must be a positive integer`);
+  return Number(v);
+};
+
+/** Options of `pv-pipeline run`, as commander parses them. */
+interface RunCliOptions {
+  source: string;
+  format: string;
+  systems: string;
+  from?: string;
+  to?: string;
+  sink: string;
+  concurrency: number;
+  staging?: string;
+  maxObjectMb: number;
+  batchRows: number;
+  s3Endpoint?: string;
+  s3PathStyle?: boolean;
+  json?: boolean;
+  progress: boolean;
+  logLevel?: string;
+}
+
+/** `pv-pipeline run`: the whole pipeline in one process (inline executor). */
+export function registerRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description('extract PVDAQ objects for systems × days, normalize them and load the sink')
+    .option('--source <url>', 's3://bucket/prefix or file://DIR holding the PVDAQ layout', process.env.PV_SOURCE ?? DEFAULT_SOURCE_URL)
+    .option('--format <format>', 'parquet or csv daily files', 'parquet')
+    .option('--systems <ids>', 'comma-separated system ids, or all', 'all')
+    .option('--from <day>', 'first day, YYYY-MM-DD')
+    .option('--to <day>', 'last day, YYYY-MM-DD (inclusive)')
+    .option('--sink <url>', 'duckdb://FILE or parquet://DIR', process.env.PV_SINK ?? DEFAULT_SINK_URL)
+    .option('--concurrency <n>', 'objects transformed at once', positiveInt('--concurrency'), 4)
+    .option('--staging <dir>', 'staging directory (default: a temp dir)')
+    .option('--max-object-mb <n>', 'refuse objects larger than this', positiveInt('--max-object-mb'), 256)
+    .option('--batch-rows <n>', 'fact rows per sink commit', positiveInt('--batch-rows'), 1_000_000)
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint (default: AWS)', process.env.S3_ENDPOINT)
+    .option('--s3-path-style', 'path-style S3 addressing (default with --s3-endpoint)')
+    .option('--json', 'print the summary as JSON on stdout')
+    .option('--no-progress', 'no progress bar even on a terminal')
+    .option('--log-level <level>', 'pino log level for the JSON lines on stderr')
+    .action(async (opts: RunCliOptions) => {
+      process.exitCode = await runCommand(opts);
+    });
+}
+
+async function runCommand(opts: RunCliOptions): Promise<number> {
+  const tty = Boolean(process.stderr.isTTY) && !opts.json && opts.progress;
+  const logger = createLogger({ service: 'cli' }, { level: opts.logLevel ?? (tty ? 'warn' : 'info') });
+  let bar: cliProgress.SingleBar | null = null;
+  let ticker: NodeJS.Timeout | null = null;
+  try {
+    if (!opts.from || !opts.to) throw new BadInputError(opts.from ? '--to' : '--from', 'is required (YYYY-MM-DD)');
+    const request = validateRunRequest({
+      systems: parseSystemsOption(opts.systems),
+      from: opts.from,
+      to: opts.to,
+      format: opts.format,
+    });
+    const store = openObjectStore(opts.source, {
+      ...(opts.s3Endpoint ? { s3Endpoint: opts.s3Endpoint } : {}),
+      ...(opts.s3PathStyle ? { s3ForcePathStyle: true } : {}),
+    });
+    const sink = openSink(opts.sink);
+    await sink.init();
+    let last: RunCounts | null = null;
+    if (tty) {
+      bar = new cliProgress.SingleBar(
+        {
+          format: ' {bar} {percentage}% | {value}/{total} objects | {readings} readings | {failed} failed | ETA {eta_formatted}',
+          stream: process.stderr,
+          hideCursor: true,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+    } else {
+      ticker = setInterval(() => {
+        if (last) logger.info({ ...last }, 'progress');
+      }, 5000);
+      ticker.unref();
+    }
+    try {
+      const summary = await runInline({
+        request,
+        store,
+        sink,
+        logger,
+        concurrency: opts.concurrency,
+        maxObjectBytes: opts.maxObjectMb * 1024 * 1024,
+        batchRows: opts.batchRows,
+        ...(opts.staging ? { stagingDir: opts.staging } : {}),
+        onProgress: (c) => {
+          last = { ...c };
+          if (!bar) return;
+          const done = c.skipped + c.loaded + c.failed;
+          if (!bar.isActive) bar.start(Math.max(c.planned, 1), done, { readings: 0, failed: 0 });
+          bar.setTotal(Math.max(c.planned, 1));
+          bar.update(done, { readings: c.readings.toLocaleString('en-US'), failed: c.failed });
+        },
+      });
+      bar?.stop();
+      process.stdout.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
+      return summary.counts.failed > 0 ? 2 : 0;
+    } finally {
+      await sink.close();
+      await store.close();
+    }
+  } catch (err) {
+    bar?.stop();
+    const reason = err instanceof PipelineError ? err.message : describeError(err);
+    logger.error({ err: reason }, 'run failed');
+    process.stderr.write(`pv-pipeline run: ${reason}\n`);
+    return 1;
+  } finally {
+    if (ticker) clearInterval(ticker);
+  }
+}
