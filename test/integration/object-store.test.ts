@@ -5,14 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { BadInputError, type ObjectInfo, PermanentError, RetryableError } from '@pv-pipeline/core';
-import {
-  FileObjectStore,
-  type ObjectStore,
-  openObjectStore,
-  S3ObjectStore,
-} from '@pv-pipeline/pvdaq';
+import { FileObjectStore, type ObjectStore, openObjectStore, S3ObjectStore } from '@pv-pipeline/pvdaq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, type S3Server, S3RVER_CREDENTIALS, startS3Server } from '../support/s3-server.js';
+import { freePort, S3RVER_CREDENTIALS, type S3Server, startS3Server } from '../support/s3-server.js';
 
 const PAGED = 1205;
 const BIG = 5000;
@@ -84,7 +79,7 @@ beforeAll(async () => {
   for (const [key, body] of FILES) writes.push(writeFile(path.join(localDir, key), body));
   await Promise.all(writes);
   s3 = await startS3Server();
-  const uploaded = await s3.uploadDir(localDir, 'pvbucket', 'pvdaq', 48);
+  const uploaded = await s3.uploadDir(localDir, 'pvbucket', 'pvdaq', 64);
   expect(uploaded).toBe(FILES.size);
   stores = {
     file: new FileObjectStore(localDir),
@@ -122,7 +117,11 @@ describe.each(['file', 's3'] as const)('%s object store', (kind) => {
     expect(keys).toHaveLength(PAGED);
     expect(new Set(keys).size).toBe(PAGED);
     expect(keys).toEqual(SORTED_KEYS.filter((k) => k.startsWith('x/')));
-    expect(listed[7]).toMatchObject({ key: 'x/k0007.txt', size: 'object 7'.length, etag: md5(Buffer.from('object 7')) });
+    expect(listed[7]).toMatchObject({
+      key: 'x/k0007.txt',
+      size: 'object 7'.length,
+      etag: md5(Buffer.from('object 7')),
+    });
     expect(listed[7]?.lastModified).toBeInstanceOf(Date);
   });
 
@@ -298,7 +297,9 @@ describe('S3ObjectStore', () => {
       ]) {
         const err = await caught(call);
         expect(err).toBeInstanceOf(RetryableError);
-        expect((err as Error).message).toMatch(/^a\.txt: S3 \w+ on s3:\/\/pvbucket\/pvdaq via http:\/\/127\.0\.0\.1:\d+ failed: .*ECONNREFUSED/);
+        expect((err as Error).message).toMatch(
+          /^a\.txt: S3 \w+ on s3:\/\/pvbucket\/pvdaq via http:\/\/127\.0\.0\.1:\d+ failed: .*ECONNREFUSED/,
+        );
       }
       const listErr = await caught(collect(store.listObjects('x/')));
       expect(listErr).toBeInstanceOf(RetryableError);
@@ -311,10 +312,17 @@ describe('S3ObjectStore', () => {
   it('maps 503 SlowDown / 500 to RetryableError and 403 to PermanentError', async () => {
     const fake = await fakeS3((url) => {
       if (url.includes('slow')) return { status: 503, body: errorXml('SlowDown', 'Please reduce your request rate.') };
-      if (url.includes('boom')) return { status: 500, body: errorXml('InternalError', 'We encountered an internal error.') };
+      if (url.includes('boom'))
+        return { status: 500, body: errorXml('InternalError', 'We encountered an internal error.') };
       return { status: 403, body: errorXml('AccessDenied', 'Access Denied') };
     });
-    const store = new S3ObjectStore({ bucket: 'b-fake', prefix: 'p', endpoint: fake.endpoint, anonymous: true, maxAttempts: 1 });
+    const store = new S3ObjectStore({
+      bucket: 'b-fake',
+      prefix: 'p',
+      endpoint: fake.endpoint,
+      anonymous: true,
+      maxAttempts: 1,
+    });
     try {
       const slow = await caught(store.getBytes('slow.csv', { maxBytes: 10 }));
       expect(slow).toBeInstanceOf(RetryableError);
@@ -333,6 +341,47 @@ describe('S3ObjectStore', () => {
     }
   });
 
+  it('aborts a body without Content-Length once it passes maxBytes; maps a reset mid-body to RetryableError', async () => {
+    const sockets = new Set<import('node:net').Socket>();
+    const server = createServer((req, res) => {
+      if (req.url?.includes('chunked')) {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' }); // chunked: no Content-Length
+        res.write(Buffer.alloc(150, 1));
+        setTimeout(() => res.write(Buffer.alloc(150, 2)), 10);
+        return; // never ends: the reader must stop by itself
+      }
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': '1000' });
+      res.write(Buffer.alloc(10, 1));
+      setTimeout(() => req.socket.destroy(), 20);
+    });
+    server.on('connection', (s) => sockets.add(s));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as import('node:net').AddressInfo;
+    const store = new S3ObjectStore({
+      bucket: 'b-fake',
+      prefix: 'p',
+      endpoint: `http://127.0.0.1:${port}`,
+      anonymous: true,
+      maxAttempts: 1,
+    });
+    try {
+      const big = await caught(store.getBytes('chunked.bin', { maxBytes: 200 }));
+      expect(big).toBeInstanceOf(BadInputError);
+      expect((big as Error).message).toMatch(
+        /^chunked\.bin: object is at least \d+ bytes, larger than the limit of 200 bytes$/,
+      );
+      const reset = await caught(store.getBytes('reset.bin', { maxBytes: 5000 }));
+      expect(reset).toBeInstanceOf(RetryableError);
+      expect((reset as Error).message).toMatch(/^reset\.bin: S3 GetObject \(reading the body\)/);
+      const streamed = await caught(async () => readAll(await store.getStream('reset.bin')));
+      expect(streamed).toBeInstanceOf(RetryableError);
+    } finally {
+      await store.close();
+      for (const s of sockets) s.destroy();
+      server.close();
+    }
+  });
+
   it('sends unsigned requests when anonymous, never touching a credential provider', async () => {
     const fake = await fakeS3(() => ({
       status: 200,
@@ -345,9 +394,16 @@ describe('S3ObjectStore', () => {
     process.env.AWS_SHARED_CREDENTIALS_FILE = path.join(localDir, 'missing-credentials');
     process.env.AWS_EC2_METADATA_DISABLED = 'true';
     for (const name of Object.keys(process.env)) {
-      if (/^AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN|CONTAINER_|WEB_IDENTITY|ROLE_ARN)/.test(name)) delete process.env[name];
+      if (/^AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN|CONTAINER_|WEB_IDENTITY|ROLE_ARN)/.test(name))
+        delete process.env[name];
     }
-    const store = new S3ObjectStore({ bucket: 'b-fake', prefix: 'p', endpoint: fake.endpoint, anonymous: true, maxAttempts: 1 });
+    const store = new S3ObjectStore({
+      bucket: 'b-fake',
+      prefix: 'p',
+      endpoint: fake.endpoint,
+      anonymous: true,
+      maxAttempts: 1,
+    });
     try {
       expect(store.anonymous).toBe(true);
       expect(await collect(store.listObjects(''))).toEqual([{ key: 'a.txt', etag: 'abc', size: 3 }]);
@@ -370,7 +426,9 @@ describe('S3ObjectStore', () => {
 
   it('defaults to anonymous only for the public OEDI bucket on AWS', () => {
     expect(new S3ObjectStore({ bucket: 'oedi-data-lake', prefix: 'pvdaq' }).anonymous).toBe(true);
-    expect(new S3ObjectStore({ bucket: 'oedi-data-lake', prefix: 'pvdaq', endpoint: s3.endpoint }).anonymous).toBe(false);
+    expect(new S3ObjectStore({ bucket: 'oedi-data-lake', prefix: 'pvdaq', endpoint: s3.endpoint }).anonymous).toBe(
+      false,
+    );
     expect(new S3ObjectStore({ bucket: 'other', prefix: 'pvdaq' }).anonymous).toBe(false);
     expect(
       new S3ObjectStore({ bucket: 'oedi-data-lake', prefix: 'pvdaq', credentials: S3RVER_CREDENTIALS }).anonymous,
@@ -382,7 +440,7 @@ describe('S3ObjectStore', () => {
     const store = new S3ObjectStore({ bucket: 'pvbucket', prefix: 'pvdaq', endpoint: s3.endpoint, anonymous: true });
     try {
       expect(Buffer.from(await store.getBytes('a.txt', { maxBytes: 100 })).toString()).toBe(A_TXT);
-      expect((await collect(store.listObjects('x/'))).length).toBe(PAGED);
+      expect((await collect(store.listObjects('dir/'))).map((o) => o.key)).toEqual(['dir/sub/one.csv', 'dir/two.csv']);
     } finally {
       await store.close();
     }

@@ -19,8 +19,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -45,7 +45,11 @@ export interface S3Server {
   /** Stores one object (a Buffer body, so the bytes are stored verbatim). */
   putObject(bucket: string, key: string, body: string | Uint8Array): Promise<void>;
   /** Stores many objects, `concurrency` at a time (default 32). */
-  putObjects(bucket: string, objects: Iterable<{ key: string; body: string | Uint8Array }>, concurrency?: number): Promise<number>;
+  putObjects(
+    bucket: string,
+    objects: Iterable<{ key: string; body: string | Uint8Array }>,
+    concurrency?: number,
+  ): Promise<number>;
   /** A client for this server (S3RVER credentials, path style, WHEN_REQUIRED checksums). */
   readonly client: S3Client;
   /** Kills the child (SIGTERM, then SIGKILL after 3 s) and removes its data directory. */
@@ -117,7 +121,12 @@ function exitPromise(child: ChildProcess): Promise<void> {
 }
 
 /** Polls the endpoint until any HTTP answer arrives, the child dies or the time is up. */
-async function waitUntilReady(endpoint: string, child: ChildProcess, stderr: () => string, timeoutMs: number): Promise<void> {
+async function waitUntilReady(
+  endpoint: string,
+  child: ChildProcess,
+  stderr: () => string,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError = '';
   while (Date.now() < deadline) {
@@ -195,7 +204,8 @@ function makeServer(endpoint: string, child: ChildProcess, dataDir: string): S3S
     created.add(name);
   };
   const putObject = async (bucketName: string, key: string, body: string | Uint8Array) => {
-    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    const bytes =
+      typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     await client.send(new PutObjectCommand({ Bucket: bucketName, Key: key, Body: bytes, ContentLength: bytes.length }));
   };
   const putObjects = async (

@@ -1,5 +1,6 @@
 import type { ObjectInfo, PvdataFormat } from '@pv-pipeline/core';
 import {
+  METRICS_PREFIX,
   monthsInRange,
   type ObjectStore,
   parsePvdataKey,
@@ -55,13 +56,27 @@ export async function planObjects(store: ObjectStore, sink: Sink, req: RunReques
   return { toLoad, skipped, systems: found };
 }
 
-/** System ids with a folder under `{format}/pvdata/`. */
+/**
+ * System ids for `systems: 'all'`: those with a folder under `{format}/pvdata/`
+ * plus those with a metrics dictionary (one delimiter listing each). The
+ * dictionaries make the list complete even where an S3-compatible server
+ * leaves deep "folders" out of CommonPrefixes (s3rver does).
+ */
 export async function listSystems(store: ObjectStore, format: PvdataFormat): Promise<number[]> {
-  const { prefixes } = await store.listChildren(pvdataRootPrefix(format));
-  return prefixes
-    .map(parseSystemFolder)
-    .filter((id): id is number => id !== null)
-    .sort((a, b) => a - b);
+  const [data, metrics] = await Promise.all([
+    store.listChildren(pvdataRootPrefix(format)),
+    store.listChildren(METRICS_PREFIX),
+  ]);
+  const ids = new Set<number>();
+  for (const p of data.prefixes) {
+    const id = parseSystemFolder(p);
+    if (id !== null) ids.add(id);
+  }
+  for (const o of metrics.objects) {
+    const m = /metrics__system_(\d+)__part\d+\.parquet$/.exec(o.key);
+    if (m) ids.add(Number(m[1]));
+  }
+  return [...ids].sort((a, b) => a - b);
 }
 
 async function listSystemObjects(store: ObjectStore, req: RunRequest, ssId: number): Promise<PlannedObject[]> {

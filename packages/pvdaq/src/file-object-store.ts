@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, type Dirent, type Stats } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -9,6 +9,10 @@ import { BadInputError, type ObjectInfo, PermanentError, RetryableError } from '
 import type { GetBytesOptions, GetStreamOptions, ObjectStore } from './object-store.js';
 import { checkRange, readLimited, tooLargeError } from './s3-object-store.js';
 
+/** Files up to this size are hashed from one read; larger ones are streamed. */
+const SMALL_FILE = 1 << 20;
+/** Files hashed concurrently while listing. */
+const HASH_AHEAD = 16;
 /** I/O error codes that mean "busy, try again later". */
 const RETRYABLE_CODES = new Set(['EMFILE', 'ENFILE', 'EAGAIN', 'EBUSY']);
 /** I/O error codes that mean "there is no such object". */
@@ -57,19 +61,25 @@ export class FileObjectStore implements ObjectStore {
    * the root. One trailing `/` is allowed (a "directory" key: never a file).
    */
   private pathOf(key: string): string {
-    const escape = () => new BadInputError(key, 'key escapes the source root');
-    if (key.includes('\\') || key.includes('\0') || key.startsWith('/') || path.isAbsolute(key) || (path.sep === '\\' && /^[A-Za-z]:/.test(key))) {
-      throw escape();
+    const escapes = () => new BadInputError(key, 'key escapes the source root');
+    if (
+      key.includes('\\') ||
+      key.includes('\0') ||
+      key.startsWith('/') ||
+      path.isAbsolute(key) ||
+      (path.sep === '\\' && /^[A-Za-z]:/.test(key))
+    ) {
+      throw escapes();
     }
     const body = key.endsWith('/') ? key.slice(0, -1) : key;
     const segments = body === '' ? [] : body.split('/');
-    if (segments.includes('..')) throw escape();
+    if (segments.includes('..')) throw escapes();
     if (segments.some((seg) => seg === '' || seg === '.')) {
       throw new BadInputError(key, 'key has an empty or "." path segment');
     }
     const full = path.resolve(this.root, body);
     const rel = path.relative(this.root, full);
-    if (rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) throw escape();
+    if (rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) throw escapes();
     return full;
   }
 
@@ -83,14 +93,27 @@ export class FileObjectStore implements ObjectStore {
     return new PermanentError(message, err);
   }
 
-  private async etagOf(file: string): Promise<string> {
+  /** MD5 hex of the content: small files in one read, larger ones streamed. */
+  private async etagOf(file: string, size: number): Promise<string> {
     const hash = createHash('md5');
-    await pipeline(createReadStream(file), hash);
+    if (size <= SMALL_FILE) hash.update(await readFile(file));
+    else await pipeline(createReadStream(file), hash);
     return hash.digest('hex');
   }
 
   private async info(key: string, file: string, st: Stats): Promise<ObjectInfo> {
-    return { key, etag: await this.etagOf(file), size: st.size, lastModified: st.mtime };
+    return { key, etag: await this.etagOf(file, st.size), size: st.size, lastModified: st.mtime };
+  }
+
+  /** The info of a listed file, or null when it vanished since the directory was read. */
+  private async listedInfo(entry: { key: string; stats?: Stats }): Promise<ObjectInfo | null> {
+    const file = path.join(this.root, entry.key);
+    try {
+      return await this.info(entry.key, file, entry.stats ?? (await stat(file)));
+    } catch (err) {
+      if (MISSING_CODES.has(codeOf(err) ?? '')) return null;
+      throw err;
+    }
   }
 
   /** Whether a directory entry is a file (following symlinks), a directory, or neither. */
@@ -132,7 +155,8 @@ export class FileObjectStore implements ObjectStore {
       if (entry.name.includes('\\')) continue;
       const { kind, stats } = await this.kindOf(dir, entry);
       if (kind === 'dir') out.push({ key: `${dirKey}${entry.name}/`, kind });
-      else if (kind === 'file') out.push(stats ? { key: `${dirKey}${entry.name}`, kind, stats } : { key: `${dirKey}${entry.name}`, kind });
+      else if (kind === 'file')
+        out.push(stats ? { key: `${dirKey}${entry.name}`, kind, stats } : { key: `${dirKey}${entry.name}`, kind });
     }
     out.sort((a, b) => compareKeys(a.key, b.key));
     return out;
@@ -152,20 +176,31 @@ export class FileObjectStore implements ObjectStore {
   private async *walk(dirKey: string, prefix: string): AsyncGenerator<ObjectInfo> {
     const entries = await this.sortedEntries(dirKey);
     if (!entries) return;
-    for (const entry of entries) {
-      if (entry.kind === 'dir') {
-        if (entry.key.startsWith(prefix) || prefix.startsWith(entry.key)) yield* this.walk(entry.key, prefix);
-      } else if (entry.key.startsWith(prefix)) {
-        const file = path.join(this.root, entry.key);
-        let st = entry.stats;
-        try {
-          st ??= await stat(file);
-        } catch (err) {
-          if (MISSING_CODES.has(codeOf(err) ?? '')) continue; // removed while listing
-          throw err;
-        }
-        yield await this.info(entry.key, file, st);
+    // Files are hashed up to HASH_AHEAD at a time, but yielded in key order.
+    const pending: Array<Promise<ObjectInfo | null>> = [];
+    const flush = async function* (keep: number) {
+      while (pending.length > keep) {
+        const info = await (pending.shift() as Promise<ObjectInfo | null>);
+        if (info) yield info;
       }
+    };
+    try {
+      for (const entry of entries) {
+        if (entry.kind === 'dir') {
+          if (entry.key.startsWith(prefix) || prefix.startsWith(entry.key)) {
+            yield* flush(0);
+            yield* this.walk(entry.key, prefix);
+          }
+        } else if (entry.key.startsWith(prefix)) {
+          const info = this.listedInfo(entry);
+          info.catch(() => {}); // awaited in order below; avoid an unhandled rejection meanwhile
+          pending.push(info);
+          yield* flush(HASH_AHEAD - 1);
+        }
+      }
+      yield* flush(0);
+    } finally {
+      pending.length = 0;
     }
   }
 
@@ -191,22 +226,16 @@ export class FileObjectStore implements ObjectStore {
     await this.checkRoot();
     const prefixes: string[] = [];
     const objects: ObjectInfo[] = [];
+    const files: Array<{ key: string; stats?: Stats }> = [];
     try {
       for (const entry of (await this.sortedEntries(dirKey)) ?? []) {
         if (!entry.key.startsWith(prefix)) continue;
-        if (entry.kind === 'dir') {
-          prefixes.push(entry.key);
-        } else {
-          const file = path.join(this.root, entry.key);
-          let st = entry.stats;
-          try {
-            st ??= await stat(file);
-          } catch (err) {
-            if (MISSING_CODES.has(codeOf(err) ?? '')) continue;
-            throw err;
-          }
-          objects.push(await this.info(entry.key, file, st));
-        }
+        if (entry.kind === 'dir') prefixes.push(entry.key);
+        else files.push(entry);
+      }
+      for (let i = 0; i < files.length; i += HASH_AHEAD) {
+        const infos = await Promise.all(files.slice(i, i + HASH_AHEAD).map((f) => this.listedInfo(f)));
+        for (const info of infos) if (info) objects.push(info);
       }
     } catch (err) {
       throw this.mapError(err, prefix, 'listing');

@@ -63,7 +63,7 @@ function openS3(url: string, text: string, options: OpenObjectStoreOptions): Obj
   if (!BUCKET.test(bucket)) {
     throw new BadInputError(
       SOURCE,
-      `malformed S3 URL "${url}": "${bucket}" is not a valid bucket name (3–63 lowercase letters, digits, ".", "-")`,
+      `malformed S3 URL "${url}": "${bucket}" is not a valid bucket name (3–63 lowercase letters, digits, ".", "-", "_")`,
     );
   }
   const prefix = (m[2] ?? '').replace(/^\/+|\/+$/g, '');
@@ -90,7 +90,10 @@ function openS3(url: string, text: string, options: OpenObjectStoreOptions): Obj
 
 function openFile(url: string, text: string): ObjectStore {
   if (!/^file:\/\//i.test(text)) {
-    throw new BadInputError(SOURCE, `malformed file URL "${url}": expected file:///ABSOLUTE/DIR or file://RELATIVE/DIR`);
+    throw new BadInputError(
+      SOURCE,
+      `malformed file URL "${url}": expected file:///ABSOLUTE/DIR or file://RELATIVE/DIR`,
+    );
   }
   const rest = text.slice('file://'.length);
   if (rest === '' || rest === '/') {

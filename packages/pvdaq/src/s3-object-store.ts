@@ -1,5 +1,6 @@
 import { PassThrough, type Readable } from 'node:stream';
 import {
+  type _Object,
   GetObjectCommand,
   HeadObjectCommand,
   type ListObjectsV2CommandInput,
@@ -7,7 +8,6 @@ import {
   paginateListObjectsV2,
   S3Client,
   type S3ClientConfig,
-  type _Object,
 } from '@aws-sdk/client-s3';
 import { BadInputError, type ObjectInfo, PermanentError, RetryableError } from '@pv-pipeline/core';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -149,7 +149,11 @@ function isRetryableFault(err: unknown): boolean {
   if (e.code && (NETWORK_CODES.has(e.code) || RETRYABLE_NAMES.has(e.code))) return true;
   if (e.$retryable) return true;
   // No HTTP response at all: the request never completed (socket, DNS, TLS, abort by the peer).
-  if (status === undefined && e.name !== 'CredentialsProviderError' && /socket|network|connect|hang up|EOF/i.test(e.message ?? '')) {
+  if (
+    status === undefined &&
+    e.name !== 'CredentialsProviderError' &&
+    /socket|network|connect|hang up|EOF/i.test(e.message ?? '')
+  ) {
     return true;
   }
   return false;
@@ -180,7 +184,12 @@ export async function readLimited(
       const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
       total += buf.length;
       if (total > maxBytes) {
-        throw tooLargeError(key, expectedSize !== undefined && expectedSize >= total ? expectedSize : total, maxBytes, expectedSize !== undefined && expectedSize >= total);
+        throw tooLargeError(
+          key,
+          expectedSize !== undefined && expectedSize >= total ? expectedSize : total,
+          maxBytes,
+          expectedSize !== undefined && expectedSize >= total,
+        );
       }
       chunks.push(buf);
     }
