@@ -332,7 +332,7 @@ const MIRROR_SYSTEMS: MirrorSystem[] = [
   {
     id: 15,
     zone: '7',
-    days: dayRange('2019-02-01', '2019-02-07'),
+    days: dayRange('2019-03-18', '2019-03-24'),
     nullUtc: false,
     publicName: 'NREL Golden System 15',
     siteId: 10,

@@ -14,6 +14,11 @@ const positiveInt = (name: string) => (v: string) => {
   return Number(v);
 };
 
+const nonNegativeInt = (name: string) => (v: string) => {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a whole number`);
+  return Number(v);
+};
+
 /** Options of `pv-pipeline run`, as commander parses them. */
 interface RunCliOptions {
   source: string;
@@ -23,6 +28,7 @@ interface RunCliOptions {
   to?: string;
   sink: string;
   concurrency: number;
+  threads?: number;
   staging?: string;
   maxObjectMb: number;
   batchRows: number;
@@ -38,13 +44,22 @@ export function registerRunCommand(program: Command): void {
   program
     .command('run')
     .description('extract PVDAQ objects for systems × days, normalize them and load the sink')
-    .option('--source <url>', 's3://bucket/prefix or file://DIR holding the PVDAQ layout', process.env.PV_SOURCE ?? DEFAULT_SOURCE_URL)
+    .option(
+      '--source <url>',
+      's3://bucket/prefix or file://DIR holding the PVDAQ layout',
+      process.env.PV_SOURCE ?? DEFAULT_SOURCE_URL,
+    )
     .option('--format <format>', 'parquet or csv daily files', 'parquet')
     .option('--systems <ids>', 'comma-separated system ids, or all', 'all')
     .option('--from <day>', 'first day, YYYY-MM-DD')
     .option('--to <day>', 'last day, YYYY-MM-DD (inclusive)')
     .option('--sink <url>', 'duckdb://FILE or parquet://DIR', process.env.PV_SINK ?? DEFAULT_SINK_URL)
     .option('--concurrency <n>', 'objects transformed at once', positiveInt('--concurrency'), 4)
+    .option(
+      '--threads <n>',
+      'worker threads for decoding (default: cores, for runs of 100+ objects)',
+      nonNegativeInt('--threads'),
+    )
     .option('--staging <dir>', 'staging directory (default: a temp dir)')
     .option('--max-object-mb <n>', 'refuse objects larger than this', positiveInt('--max-object-mb'), 256)
     .option('--batch-rows <n>', 'fact rows per sink commit', positiveInt('--batch-rows'), 1_000_000)
@@ -81,7 +96,8 @@ async function runCommand(opts: RunCliOptions): Promise<number> {
     if (tty) {
       bar = new cliProgress.SingleBar(
         {
-          format: ' {bar} {percentage}% | {value}/{total} objects | {readings} readings | {failed} failed | ETA {eta_formatted}',
+          format:
+            ' {bar} {percentage}% | {value}/{total} objects | {readings} readings | {failed} failed | ETA {eta_formatted}',
           stream: process.stderr,
           hideCursor: true,
         },
@@ -100,6 +116,7 @@ async function runCommand(opts: RunCliOptions): Promise<number> {
         sink,
         logger,
         concurrency: opts.concurrency,
+        ...(opts.threads !== undefined ? { workerThreads: opts.threads } : {}),
         maxObjectBytes: opts.maxObjectMb * 1024 * 1024,
         batchRows: opts.batchRows,
         ...(opts.staging ? { stagingDir: opts.staging } : {}),

@@ -8,7 +8,7 @@ import { exec, query } from '../support/duckdb.js';
 const day = (fmt: 'parquet' | 'csv', ss: number, d: number, name?: string) =>
   `${fmt}/pvdata/system_id=${ss}/year=2015/month=6/day=${d}/${name ?? `system_${ss}__date_2015_06_${String(d).padStart(2, '0')}${fmt === 'parquet' ? '.snappy.000.parquet' : '.csv'}`}`;
 const GOOD_PARQUET = day('parquet', 4, 1);
-const GOOD_CSV = day('csv', 4, 1);
+const _GOOD_CSV = day('csv', 4, 1);
 
 /** Each bad object, with the reason its failure must give. */
 const BAD_PARQUET: Array<[string, string, RegExp]> = [
@@ -16,14 +16,26 @@ const BAD_PARQUET: Array<[string, string, RegExp]> = [
   [day('parquet', 4, 11), 'truncated', /not a Parquet file \(no PAR1 magic/],
   [day('parquet', 4, 12), '', /empty object \(0 bytes\)/],
   [day('parquet', 77, 13), 'copy', /metrics dictionary of system 77 not found/],
-  [day('parquet', 4, 14, 'system_4__date_2015_06_15.snappy.000.parquet'), 'copy', /disagrees with its year\/month\/day folders/],
+  [
+    day('parquet', 4, 14, 'system_4__date_2015_06_15.snappy.000.parquet'),
+    'copy',
+    /disagrees with its year\/month\/day folders/,
+  ],
   [day('parquet', 4, 16, 'notes.parquet'), 'copy', /key outside the PVDAQ layout/],
   [day('parquet', 4, 17), 'unknown-metric', /metric id 9999 not in the metrics dictionary/],
   [day('parquet', 4, 18), 'wrong-schema', /Parquet schema lacks metric_id, value/],
 ];
 const BAD_CSV: Array<[string, string, RegExp]> = [
-  [day('csv', 4, 10), 'measured_on,module_temp_1__321,system_id\n2015-06-10 00:00:00,21.5,4\n2015-06-10 00:15:00,2', /malformed CSV/],
-  [day('csv', 4, 11), 'measured_on,module_temp_1__321,system_id\n2015-06-11 00:00:00,21.5,4\n2015-06-11 00:15:00,warm,4\n', /line 3, column "module_temp_1__321": "warm" is not a number/],
+  [
+    day('csv', 4, 10),
+    'measured_on,module_temp_1__321,system_id\n2015-06-10 00:00:00,21.5,4\n2015-06-10 00:15:00,2',
+    /malformed CSV/,
+  ],
+  [
+    day('csv', 4, 11),
+    'measured_on,module_temp_1__321,system_id\n2015-06-11 00:00:00,21.5,4\n2015-06-11 00:15:00,warm,4\n',
+    /line 3, column "module_temp_1__321": "warm" is not a number/,
+  ],
   [day('csv', 4, 12), 'measured_on,module_temp_1,system_id\n2015-06-12 00:00:00,21.5,4\n', /no metric ids/],
   [day('csv', 4, 13), '', /empty object/],
 ];
@@ -48,9 +60,15 @@ describe('bad input fails only its own object', () => {
       } else if (kind === 'truncated') writeFileSync(path, good.subarray(0, Math.floor(good.length / 2)));
       else if (kind === 'copy') writeFileSync(path, good);
       else if (kind === 'unknown-metric') {
-        await exec(null, `COPY (SELECT measured_on, utc_measured_on, CASE WHEN row_number() OVER () = 5 THEN 9999 ELSE metric_id END AS metric_id, value FROM read_parquet('${join(mirror, GOOD_PARQUET)}')) TO '${path}' (FORMAT parquet)`);
+        await exec(
+          null,
+          `COPY (SELECT measured_on, utc_measured_on, CASE WHEN row_number() OVER () = 5 THEN 9999 ELSE metric_id END AS metric_id, value FROM read_parquet('${join(mirror, GOOD_PARQUET)}')) TO '${path}' (FORMAT parquet)`,
+        );
       } else if (kind === 'wrong-schema') {
-        await exec(null, `COPY (SELECT measured_on, value AS reading FROM read_parquet('${join(mirror, GOOD_PARQUET)}')) TO '${path}' (FORMAT parquet)`);
+        await exec(
+          null,
+          `COPY (SELECT measured_on, value AS reading FROM read_parquet('${join(mirror, GOOD_PARQUET)}')) TO '${path}' (FORMAT parquet)`,
+        );
       } else writeFileSync(path, kind);
     }
     for (const [key, body] of BAD_CSV) {
@@ -65,8 +83,22 @@ describe('bad input fails only its own object', () => {
       const db = join(work, `${format}.duckdb`);
       const bad = format === 'parquet' ? BAD_PARQUET : BAD_CSV;
       const r = await runCli([
-        'run', '--source', `file://${mirror}`, '--format', format, '--systems', '4,77',
-        '--from', '2015-06-01', '--to', '2015-06-30', '--sink', `duckdb://${db}`, '--json',
+        'run',
+        '--source',
+        `file://${mirror}`,
+        '--format',
+        format,
+        '--systems',
+        '4,77',
+        '--from',
+        '2015-06-01',
+        '--to',
+        '2015-06-30',
+        '--sink',
+        `duckdb://${db}`,
+        '--json',
+        // parquet: decode on worker threads, so error classes must survive the thread boundary
+        ...(format === 'parquet' ? ['--threads', '2'] : ['--threads', '0']),
       ]);
       expect(r.code, r.stderr).toBe(2);
       const s = JSON.parse(r.stdout);
@@ -89,7 +121,17 @@ describe('bad input fails only its own object', () => {
   }
 
   it('a fatal problem exits 1 with a one-line reason', async () => {
-    const r = await runCli(['run', '--source', 'ftp://nowhere/pvdaq', '--from', '2015-06-01', '--to', '2015-06-02', '--sink', `duckdb://${join(work, 'x.duckdb')}`]);
+    const r = await runCli([
+      'run',
+      '--source',
+      'ftp://nowhere/pvdaq',
+      '--from',
+      '2015-06-01',
+      '--to',
+      '2015-06-02',
+      '--sink',
+      `duckdb://${join(work, 'x.duckdb')}`,
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/pv-pipeline run: --source: .*ftp:\/\/nowhere/);
     const r2 = await runCli(['run', '--source', `file://${mirror}`, '--from', '2015-06-09', '--to', '2015-06-01']);

@@ -32,14 +32,32 @@ describe('pv-pipeline run against an S3-protocol server holding the mirror', () 
     const range = ['--from', '2010-01-01', '--to', '2025-12-31'];
     const s3Db = join(work, 's3.duckdb');
     const fileDb = join(work, 'file.duckdb');
-    const args = ['run', '--source', 's3://oedi-mirror/pvdaq', '--s3-endpoint', s3.endpoint, ...range, '--sink', `duckdb://${s3Db}`, '--json'];
+    const args = [
+      'run',
+      '--source',
+      's3://oedi-mirror/pvdaq',
+      '--s3-endpoint',
+      s3.endpoint,
+      ...range,
+      '--sink',
+      `duckdb://${s3Db}`,
+      '--json',
+    ];
     const r = await runCli(args, { env });
     expect(r.code, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout);
     expect(summary.counts.failed).toBe(0);
     expect(summary.counts.loaded).toBeGreaterThan(30);
 
-    const f = await runCli(['run', '--source', `file://${SAMPLE_MIRROR}`, ...range, '--sink', `duckdb://${fileDb}`, '--json']);
+    const f = await runCli([
+      'run',
+      '--source',
+      `file://${SAMPLE_MIRROR}`,
+      ...range,
+      '--sink',
+      `duckdb://${fileDb}`,
+      '--json',
+    ]);
     expect(f.code, f.stderr).toBe(0);
     expect(await query(s3Db, PER_SENSOR)).toEqual(await query(fileDb, PER_SENSOR));
     // S3 ETags and file ETags are both content MD5s: the ledgers agree

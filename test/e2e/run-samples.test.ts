@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,7 +47,15 @@ describe('pv-pipeline run on the sample mirror → DuckDB', () => {
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it('loads every reading once, with dictionary units and UTC times', async () => {
-    const r = await runCli(['run', '--source', `file://${SAMPLE_MIRROR}`, ...RANGE, '--sink', `duckdb://${db}`, '--json']);
+    const r = await runCli([
+      'run',
+      '--source',
+      `file://${SAMPLE_MIRROR}`,
+      ...RANGE,
+      '--sink',
+      `duckdb://${db}`,
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout);
     expect(summary.counts).toMatchObject({ planned: objectCount, loaded: objectCount, skipped: 0, failed: 0 });
@@ -68,13 +76,21 @@ describe('pv-pipeline run on the sample mirror → DuckDB', () => {
 
     // system 4: fixed UTC−7 (no DST in June); system 50: America/Denver (MDT in mid-March 2022)
     const at = async (ss: number, local: string) =>
-      (await query(db, `SELECT strftime(timestamp, '%Y-%m-%d %H:%M') AS utc FROM pv_readings WHERE ss_id = ${ss} AND measured_on = TIMESTAMP '${local}' LIMIT 1`))[0]?.utc;
+      (
+        await query(
+          db,
+          `SELECT strftime(timestamp, '%Y-%m-%d %H:%M') AS utc FROM pv_readings WHERE ss_id = ${ss} AND measured_on = TIMESTAMP '${local}' LIMIT 1`,
+        )
+      )[0]?.utc;
     expect(await at(4, '2015-06-02 12:00:00')).toBe('2015-06-02 19:00');
     expect(await at(50, '2022-03-18 12:00:00')).toBe('2022-03-18 18:00');
     expect(await at(50, '2011-11-07 12:00:00')).toBe('2011-11-07 19:00');
 
     // dimensions: one typed row per system; the duplicate orientation rows of 1332 merged
-    const systems = await query(db, `SELECT ss_id, orientations, typeof(latitude) AS t FROM pv_systems WHERE ss_id IN (4, 1332) ORDER BY 1`);
+    const systems = await query(
+      db,
+      `SELECT ss_id, orientations, typeof(latitude) AS t FROM pv_systems WHERE ss_id IN (4, 1332) ORDER BY 1`,
+    );
     expect(systems).toEqual([
       { ss_id: 4, orientations: 1, t: 'DOUBLE' },
       { ss_id: 1332, orientations: 2, t: 'DOUBLE' },
@@ -84,7 +100,15 @@ describe('pv-pipeline run on the sample mirror → DuckDB', () => {
   });
 
   it('re-running the range loads nothing', async () => {
-    const r = await runCli(['run', '--source', `file://${SAMPLE_MIRROR}`, ...RANGE, '--sink', `duckdb://${db}`, '--json']);
+    const r = await runCli([
+      'run',
+      '--source',
+      `file://${SAMPLE_MIRROR}`,
+      ...RANGE,
+      '--sink',
+      `duckdb://${db}`,
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).counts).toMatchObject({ loaded: 0, skipped: objectCount, readings: 0 });
     expect(await query(db, PER_METRIC)).toEqual(truth);
@@ -95,9 +119,20 @@ describe('pv-pipeline run on the sample mirror → DuckDB', () => {
     cpSync(SAMPLE_MIRROR, mirror, { recursive: true });
     const changedDb = join(work, 'changed.duckdb');
     const key = 'parquet/pvdata/system_id=4/year=2015/month=6/day=3/system_4__date_2015_06_03.snappy.000.parquet';
-    let r = await runCli(['run', '--source', `file://${mirror}`, ...RANGE, '--sink', `duckdb://${changedDb}`, '--json']);
+    let r = await runCli([
+      'run',
+      '--source',
+      `file://${mirror}`,
+      ...RANGE,
+      '--sink',
+      `duckdb://${changedDb}`,
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
-    const before = await query(changedDb, `SELECT count(*) AS n, sum(value) AS s FROM pv_readings WHERE source_key = '${key}'`);
+    const before = await query(
+      changedDb,
+      `SELECT count(*) AS n, sum(value) AS s FROM pv_readings WHERE source_key = '${key}'`,
+    );
     // rewrite the object: every value doubled, one reading gone
     await exec(
       null,
@@ -107,7 +142,10 @@ describe('pv-pipeline run on the sample mirror → DuckDB', () => {
     r = await runCli(['run', '--source', `file://${mirror}`, ...RANGE, '--sink', `duckdb://${changedDb}`, '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).counts).toMatchObject({ loaded: 1, skipped: objectCount - 1 });
-    const after = await query(changedDb, `SELECT count(*) AS n, sum(value) AS s FROM pv_readings WHERE source_key = '${key}'`);
+    const after = await query(
+      changedDb,
+      `SELECT count(*) AS n, sum(value) AS s FROM pv_readings WHERE source_key = '${key}'`,
+    );
     expect(after[0]!.n).toBe(Number(before[0]!.n) - 1);
     expect(await query(changedDb, PER_METRIC)).toEqual(await query(null, groundTruthSql(mirror)));
     expect((await query(changedDb, DUPLICATE_KEYS))[0]!.n).toBe(0);
@@ -115,7 +153,17 @@ describe('pv-pipeline run on the sample mirror → DuckDB', () => {
 
   it('CSV and Parquet give the same facts except the repeated fall-back hour', async () => {
     const csvDb = join(work, 'csv.duckdb');
-    const r = await runCli(['run', '--source', `file://${SAMPLE_MIRROR}`, '--format', 'csv', ...RANGE, '--sink', `duckdb://${csvDb}`, '--json']);
+    const r = await runCli([
+      'run',
+      '--source',
+      `file://${SAMPLE_MIRROR}`,
+      '--format',
+      'csv',
+      ...RANGE,
+      '--sink',
+      `duckdb://${csvDb}`,
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const diff = await query(
       null,

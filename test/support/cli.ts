@@ -14,7 +14,10 @@ export interface CliResult {
 }
 
 /** Runs `pv-pipeline …` as a child process (as a user would), with a bounded wait. */
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [`${ROOT}bin/pv-pipeline.js`, ...args], {
       cwd: ROOT,
@@ -27,7 +30,9 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; timeo
     child.stderr.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`pv-pipeline ${args.join(' ')} did not finish in ${options.timeoutMs ?? 120_000} ms\n${stderr}`));
+      reject(
+        new Error(`pv-pipeline ${args.join(' ')} did not finish in ${options.timeoutMs ?? 120_000} ms\n${stderr}`),
+      );
     }, options.timeoutMs ?? 120_000);
     child.on('error', reject);
     child.on('close', (code) => {

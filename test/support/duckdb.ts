@@ -7,9 +7,11 @@ export async function query(file: string | null, sql: string): Promise<Array<Rec
   try {
     await conn.run("SET TimeZone = 'UTC'");
     const res = await conn.runAndReadAll(sql);
-    return res.getRowObjectsJS().map((row) =>
-      Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])),
-    );
+    return res
+      .getRowObjectsJS()
+      .map((row) =>
+        Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])),
+      );
   } finally {
     conn.closeSync();
     instance.closeSync();

@@ -1,4 +1,4 @@
 export * from './errors.js';
-export * from './logger.js';
 export * from './hash.js';
+export * from './logger.js';
 export * from './types.js';

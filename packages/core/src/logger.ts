@@ -1,4 +1,4 @@
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { type Logger, type LoggerOptions, pino } from 'pino';
 
 /** Fields that scope a log line: which service, run, job, system and object it is about. */
 export interface LogScope {

@@ -5,7 +5,7 @@ export type PvdataFormat = 'parquet' | 'csv';
 export interface ObjectInfo {
   /** Key relative to the source root, e.g. `parquet/pvdata/system_id=4/year=2020/month=1/day=23/…`. */
   key: string;
-  /** Entity tag without quotes; for `file://` a hash of size and mtime. */
+  /** Entity tag without quotes; for `file://` the MD5 of the content (as S3 gives a single-part upload). */
   etag: string;
   /** Size in bytes. */
   size: number;

@@ -76,7 +76,10 @@ export class BatchLoader {
         logger.error({ key: batch[0]!.key, err: describeError(err) }, 'commit failed');
         this.#o.onFailed?.(batch[0]!, `commit failed: ${describeError(err)}`);
       } else {
-        logger.warn({ objects: batch.length, err: describeError(err) }, 'batch commit failed; retrying object by object');
+        logger.warn(
+          { objects: batch.length, err: describeError(err) },
+          'batch commit failed; retrying object by object',
+        );
         for (const m of batch) await this.#commit([m]);
         return;
       }

@@ -42,7 +42,12 @@ export interface PlanOptions {
  * `year=` prefix when the range covers that year), never the whole bucket, and
  * splits them into new-or-changed and already-loaded by the sink's ledger.
  */
-export async function planObjects(store: ObjectStore, sink: Sink, req: RunRequest, options: PlanOptions = {}): Promise<Plan> {
+export async function planObjects(
+  store: ObjectStore,
+  sink: Sink,
+  req: RunRequest,
+  options: PlanOptions = {},
+): Promise<Plan> {
   const systems = req.systems === 'all' ? await listSystems(store, req.format) : req.systems;
   const perSystem = await mapConcurrent(systems, options.listConcurrency ?? 8, (ssId) =>
     listSystemObjects(store, req, ssId),
@@ -87,7 +92,9 @@ async function listSystemObjects(store: ObjectStore, req: RunRequest, ssId: numb
   for (let y = fromYear; y <= toYear; y++) {
     const whole = req.from <= `${y}-01-01` && req.to >= `${y}-12-31`;
     if (whole) prefixes.push(pvdataMonthPrefix(req.format, ssId, y, 1).replace(/month=1\/$/, ''));
-    else for (const m of months.filter((x) => x.year === y)) prefixes.push(pvdataMonthPrefix(req.format, ssId, y, m.month));
+    else
+      for (const m of months.filter((x) => x.year === y))
+        prefixes.push(pvdataMonthPrefix(req.format, ssId, y, m.month));
   }
   const out: PlannedObject[] = [];
   for (const prefix of prefixes) {

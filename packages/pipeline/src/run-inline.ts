@@ -1,5 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { derivedId, describeError, isRetryable, type Logger } from '@pv-pipeline/core';
 import { type ObjectStore, type SensorEntry, SystemCatalog } from '@pv-pipeline/pvdaq';
@@ -10,6 +10,7 @@ import { mapConcurrent } from './map-concurrent.js';
 import { planObjects } from './plan-objects.js';
 import type { RunRequest } from './run-request.js';
 import { emptyCounts, type ObjectFailure, type RunCounts, type RunSummary } from './run-summary.js';
+import { StagePool } from './stage-pool.js';
 import { StagingArea } from './staging-area.js';
 import { transformObject } from './transform-object.js';
 
@@ -22,6 +23,13 @@ export interface InlineRunOptions {
   logger: Logger;
   /** Objects transformed at once. Default 4. */
   concurrency?: number;
+  /**
+   * Worker threads that decode and encode; 0 or 1 decodes in-process. Default:
+   * the number of cores (at most `concurrency`) when at least
+   * {@link POOL_MIN_OBJECTS} objects are to load, else in-process (starting
+   * workers costs more than it saves on a handful of small objects).
+   */
+  workerThreads?: number;
   /** Staging directory; default a fresh temp dir removed at the end. */
   stagingDir?: string;
   /** Largest object transformed, bytes. Default 256 MiB. */
@@ -36,6 +44,9 @@ export interface InlineRunOptions {
   onProgress?: (counts: Readonly<RunCounts>) => void;
 }
 
+/** Objects to load from which the inline executor starts worker threads by default. */
+export const POOL_MIN_OBJECTS = 100;
+
 /**
  * The inline executor: plan → transform (N at a time) → batched load, in one
  * process with no Redis. The embedded default behind `pv-pipeline run`.
@@ -44,7 +55,8 @@ export async function runInline(options: InlineRunOptions): Promise<RunSummary> 
   const started = performance.now();
   const { request, store, sink } = options;
   const runId =
-    options.runId ?? `run-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${derivedId(JSON.stringify(request), Date.now()).slice(0, 8)}`;
+    options.runId ??
+    `run-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${derivedId(JSON.stringify(request), Date.now()).slice(0, 8)}`;
   const logger = options.logger.child({ run: runId });
   const counts = emptyCounts();
   const failures: ObjectFailure[] = [];
@@ -95,9 +107,22 @@ export async function runInline(options: InlineRunOptions): Promise<RunSummary> 
     onFailed: (m, reason) => fail(m.key, reason),
   });
 
-  const deps = { store, catalog, staging, maxObjectBytes: options.maxObjectBytes ?? 256 * 1024 * 1024 };
+  const concurrency = options.concurrency ?? 4;
+  const threads = Math.min(
+    options.workerThreads ?? (plan.toLoad.length >= POOL_MIN_OBJECTS ? availableParallelism() : 1),
+    concurrency,
+    plan.toLoad.length,
+  );
+  const pool = threads > 1 ? new StagePool(threads) : null;
+  const deps = {
+    store,
+    catalog,
+    staging,
+    maxObjectBytes: options.maxObjectBytes ?? 256 * 1024 * 1024,
+    ...(pool ? { runStage: pool.run } : {}),
+  };
   try {
-    await mapConcurrent(plan.toLoad, options.concurrency ?? 4, async (obj) => {
+    await mapConcurrent(plan.toLoad, concurrency, async (obj) => {
       try {
         const manifest = await pRetry(() => transformObject(obj, deps), {
           retries: (options.attempts ?? 4) - 1,
@@ -106,7 +131,8 @@ export async function runInline(options: InlineRunOptions): Promise<RunSummary> 
           randomize: true,
           shouldRetry: ({ error }) => isRetryable(error),
           onFailedAttempt: ({ error, retriesLeft }) => {
-            if (retriesLeft > 0 && isRetryable(error)) logger.info({ key: obj.key, err: describeError(error), retriesLeft }, 'retrying');
+            if (retriesLeft > 0 && isRetryable(error))
+              logger.info({ key: obj.key, err: describeError(error), retriesLeft }, 'retrying');
           },
         });
         counts.transformed++;
@@ -119,6 +145,7 @@ export async function runInline(options: InlineRunOptions): Promise<RunSummary> 
     });
     await loader.flush();
   } finally {
+    await pool?.close();
     if (ownStaging) await rm(staging.dir, { recursive: true, force: true });
   }
 

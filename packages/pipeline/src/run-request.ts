@@ -15,7 +15,10 @@ export interface RunRequest {
 const isoDay = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD')
-  .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s), 'is not a real date');
+  .refine(
+    (s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s),
+    'is not a real date',
+  );
 
 /** Zod schema of a run request (used by the CLI and the REST API). */
 export const runRequestSchema = z
@@ -32,7 +35,10 @@ export const runRequestSchema = z
 export function parseSystemsOption(text: string): number[] | 'all' {
   const t = text.trim().toLowerCase();
   if (t === 'all') return 'all';
-  const parts = t.split(',').map((s) => s.trim()).filter(Boolean);
+  const parts = t
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (parts.length === 0 || parts.some((p) => !/^\d+$/.test(p) || Number(p) <= 0)) {
     throw new BadInputError('--systems', `"${text}" is not "all" or a comma-separated list of system ids`);
   }

@@ -20,7 +20,10 @@ export class StagingArea {
   static fromUrl(url: string): StagingArea {
     if (url.startsWith('file://')) return new StagingArea(url.slice('file://'.length));
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
-      throw new BadInputError('--staging', `"${url}" is not a file:// URL (only local or shared-volume staging is supported)`);
+      throw new BadInputError(
+        '--staging',
+        `"${url}" is not a file:// URL (only local or shared-volume staging is supported)`,
+      );
     }
     return new StagingArea(url);
   }

@@ -29,7 +29,8 @@ export function columnToFloat64(vector: arrow.Vector): Float64Array {
     const off = data.offset;
     let scale = 1;
     if (arrow.DataType.isTimestamp(type)) scale = US_PER_UNIT[(type as arrow.Timestamp).unit] ?? 1;
-    else if (arrow.DataType.isDate(type)) scale = (type as arrow.Date_).unit === arrow.DateUnit.DAY ? 86_400_000_000 : 1000;
+    else if (arrow.DataType.isDate(type))
+      scale = (type as arrow.Date_).unit === arrow.DateUnit.DAY ? 86_400_000_000 : 1000;
     if (arrow.DataType.isDecimal(type)) {
       for (let i = 0; i < n; i++) {
         const v = vector.get(pos + i) as unknown;

@@ -1,7 +1,7 @@
 import { BadInputError } from '@pv-pipeline/core';
 import { parse } from 'csv-parse/sync';
 import { parseCellNumber } from './parquet-pvdata-reader.js';
-import { RawReadingsBuilder, type RawReadings } from './raw-readings.js';
+import { type RawReadings, RawReadingsBuilder } from './raw-readings.js';
 import { parseTimestampText } from './timestamp-text.js';
 
 /** One column of a wide pvdata CSV header. */
@@ -68,7 +68,8 @@ export function readCsvPvdata(key: string, bytes: Uint8Array, ctx: CsvPvdataCont
   if (!header) throw new BadInputError(key, 'CSV has no header');
   const cols = classifyWideHeader(header, ctx);
   const timeIdx = cols.findIndex((c) => c.kind === 'time');
-  if (timeIdx < 0) throw new BadInputError(key, `CSV header has no measured_on column (header: ${header.join(',').slice(0, 200)})`);
+  if (timeIdx < 0)
+    throw new BadInputError(key, `CSV header has no measured_on column (header: ${header.join(',').slice(0, 200)})`);
   const sensors: Array<{ idx: number; metricId: number }> = [];
   const seen = new Map<number, string>();
   for (let i = 0; i < cols.length; i++) {
@@ -98,7 +99,10 @@ export function readCsvPvdata(key: string, bytes: Uint8Array, ctx: CsvPvdataCont
     if (sysIdx >= 0) {
       const s = (rec[sysIdx] ?? '').trim();
       if (s !== '' && Number(s) !== ctx.ssId) {
-        throw new BadInputError(key, `line ${line}: system_id ${s.slice(0, 20)} disagrees with system_id=${ctx.ssId} in the key`);
+        throw new BadInputError(
+          key,
+          `line ${line}: system_id ${s.slice(0, 20)} disagrees with system_id=${ctx.ssId} in the key`,
+        );
       }
     }
     for (const s of sensors) {

@@ -89,8 +89,8 @@ export function monthsInRange(from: IsoDay, to: IsoDay): Array<{ year: number; m
   const [fy, fm] = from.split('-').map(Number) as [number, number];
   const [ty, tm] = to.split('-').map(Number) as [number, number];
   const out: Array<{ year: number; month: number }> = [];
-  for (let y = fy, m = fm; y < ty || (y === ty && m <= tm); m === 12 ? ((m = 1), y++) : m++) {
-    out.push({ year: y, month: m });
+  for (let i = fy * 12 + (fm - 1); i <= ty * 12 + (tm - 1); i++) {
+    out.push({ year: Math.floor(i / 12), month: (i % 12) + 1 });
   }
   return out;
 }

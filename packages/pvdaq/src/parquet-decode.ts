@@ -24,8 +24,14 @@ function isParquetMagic(b: Uint8Array): boolean {
   const n = b.length;
   // "PAR1" at both ends
   return (
-    b[0] === 0x50 && b[1] === 0x41 && b[2] === 0x52 && b[3] === 0x31 &&
-    b[n - 4] === 0x50 && b[n - 3] === 0x41 && b[n - 2] === 0x52 && b[n - 1] === 0x31
+    b[0] === 0x50 &&
+    b[1] === 0x41 &&
+    b[2] === 0x52 &&
+    b[3] === 0x31 &&
+    b[n - 4] === 0x50 &&
+    b[n - 3] === 0x41 &&
+    b[n - 2] === 0x52 &&
+    b[n - 1] === 0x31
   );
 }
 

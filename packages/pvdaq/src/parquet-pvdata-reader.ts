@@ -107,7 +107,8 @@ function numberColumn(key: string, name: string, v: arrow.Vector): Float64Array 
     for (let i = 0; i < v.length; i++) {
       const s = v.get(i) as string | null;
       const n = parseCellNumber(s);
-      if (n === undefined) throw new BadInputError(key, `row ${i + 1}: ${name} "${String(s).slice(0, 40)}" is not a number`);
+      if (n === undefined)
+        throw new BadInputError(key, `row ${i + 1}: ${name} "${String(s).slice(0, 40)}" is not a number`);
       out[i] = n;
     }
     return out;

@@ -229,7 +229,7 @@ export class S3ObjectStore implements ObjectStore {
     if (!options.bucket) throw new BadInputError('bucket', 'bucket name is empty');
     this.bucket = options.bucket;
     this.prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
-    const endpoint = options.endpoint?.replace(/\/+$/, '');
+    const endpoint = options.endpoint ? options.endpoint.replace(/\/+$/, '') : undefined;
     this.anonymous =
       options.credentials === undefined &&
       (options.anonymous ?? (endpoint === undefined && options.bucket === OEDI_BUCKET));

@@ -30,7 +30,13 @@ export class SystemCatalog {
   readonly #maxBytes: number;
   readonly #dictionaries = new Map<number, Promise<MetricsDictionary>>();
 
-  private constructor(store: ObjectStore, indexKey: string | null, rows: Map<number, SystemRow>, warnings: string[], maxBytes: number) {
+  private constructor(
+    store: ObjectStore,
+    indexKey: string | null,
+    rows: Map<number, SystemRow>,
+    warnings: string[],
+    maxBytes: number,
+  ) {
     this.#store = store;
     this.indexKey = indexKey;
     this.#rows = rows;

@@ -79,7 +79,12 @@ export function mergeSystemRow(src: SystemSources): SystemRow {
   const mount = src.mount ?? {};
   return {
     ss_id: src.ssId,
-    public_name: first(fromIndex('system_public_name'), fromIndex('name'), text(sys.public_name), text(site.public_name)),
+    public_name: first(
+      fromIndex('system_public_name'),
+      fromIndex('name'),
+      text(sys.public_name),
+      text(site.public_name),
+    ),
     site_id: first(num(sys.site_id), num(site.site_id), numIndex('site_id')),
     site_location: first(fromIndex('site_location'), text(site.location)),
     latitude: first(numIndex('latitude'), numIndex('site_latitude'), num(site.latitude)),

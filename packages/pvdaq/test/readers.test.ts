@@ -25,7 +25,12 @@ function dictionary(ssId: number, entries: Array<[number, string, string | null]
     aggregation_type: null,
     source_type: null,
   }));
-  return { ssId, key: `parquet/metrics/metrics__system_${ssId}__part000.parquet`, entries: list, byMetricId: new Map(list.map((e) => [e.metric_id, e])) };
+  return {
+    ssId,
+    key: `parquet/metrics/metrics__system_${ssId}__part000.parquet`,
+    entries: list,
+    byMetricId: new Map(list.map((e) => [e.metric_id, e])),
+  };
 }
 
 const KEY = 'csv/pvdata/system_id=4/year=2020/month=1/day=23/system_4__date_2020_01_23.csv';
@@ -63,7 +68,8 @@ describe('readCsvPvdata', () => {
   });
 
   it('gives no entry for an empty cell, a NaN entry for NaN text, and keeps CRLF/BOM/quotes working', () => {
-    const csv = '\uFEFFmeasured_on,ac_power__315,"ac_current__319",system_id\r\n2020-01-23 09:50:00,,1.5,4\r\n2020-01-23 09:51:00,NaN,"2.5",4\r\n';
+    const csv =
+      '\uFEFFmeasured_on,ac_power__315,"ac_current__319",system_id\r\n2020-01-23 09:50:00,,1.5,4\r\n2020-01-23 09:51:00,NaN,"2.5",4\r\n';
     const raw = readCsvPvdata(KEY, enc(csv), ctx);
     expect(raw.length).toBe(3);
     expect(raw.emptyCells).toBe(1);
@@ -71,12 +77,28 @@ describe('readCsvPvdata', () => {
   });
 
   const bad: Array<[string, string, RegExp]> = [
-    ['non-numeric cell', 'measured_on,ac_power__315\n2020-01-23 09:50:00,abc\n', /line 2, column "ac_power__315": "abc" is not a number/],
+    [
+      'non-numeric cell',
+      'measured_on,ac_power__315\n2020-01-23 09:50:00,abc\n',
+      /line 2, column "ac_power__315": "abc" is not a number/,
+    ],
     ['header with no metric ids', 'measured_on,ac_power,temp\n2020-01-23 09:50:00,1,2\n', /no metric ids/],
-    ['truncated row', 'measured_on,ac_power__315,ac_current__319\n2020-01-23 09:50:00,1,2\n2020-01-23 09:51:00,1', /malformed CSV/],
+    [
+      'truncated row',
+      'measured_on,ac_power__315,ac_current__319\n2020-01-23 09:50:00,1,2\n2020-01-23 09:51:00,1',
+      /malformed CSV/,
+    ],
     ['unparseable timestamp', 'measured_on,ac_power__315\nsoon,1\n', /line 2: measured_on "soon" is not a timestamp/],
-    ['duplicate metric column', 'measured_on,ac_power__315,ac_power_2__315\n2020-01-23 09:50:00,1,2\n', /duplicate column for metric_id 315/],
-    ['system id disagreeing with the key', 'measured_on,ac_power__315,system_id\n2020-01-23 09:50:00,1,5\n', /system_id 5 disagrees/],
+    [
+      'duplicate metric column',
+      'measured_on,ac_power__315,ac_power_2__315\n2020-01-23 09:50:00,1,2\n',
+      /duplicate column for metric_id 315/,
+    ],
+    [
+      'system id disagreeing with the key',
+      'measured_on,ac_power__315,system_id\n2020-01-23 09:50:00,1,5\n',
+      /system_id 5 disagrees/,
+    ],
     ['empty object', '', /empty object/],
   ];
   for (const [name, csv, reason] of bad) {

@@ -22,7 +22,9 @@ describe('parseTimeZone', () => {
     expect(parseTimeZone('America/Denver')).toMatchObject({ kind: 'iana', name: 'America/Denver' });
   });
   it('rejects garbage with the source named', () => {
-    expect(() => parseTimeZone('Mars/Olympus', 'systems.csv: system 9')).toThrow(/systems.csv: system 9.*Mars\/Olympus/);
+    expect(() => parseTimeZone('Mars/Olympus', 'systems.csv: system 9')).toThrow(
+      /systems.csv: system 9.*Mars\/Olympus/,
+    );
   });
 });
 

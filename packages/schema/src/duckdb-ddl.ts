@@ -26,9 +26,7 @@ export function quoteIdent(name: string): string {
  * fact table's key is kept unique by the sink's delete-then-insert commit).
  */
 export function duckdbCreateTable(table: TableDef, options: { primaryKey: boolean }): string {
-  const cols = table.columns.map(
-    (c) => `${quoteIdent(c.name)} ${duckdbType(c.type)}${c.nullable ? '' : ' NOT NULL'}`,
-  );
+  const cols = table.columns.map((c) => `${quoteIdent(c.name)} ${duckdbType(c.type)}${c.nullable ? '' : ' NOT NULL'}`);
   if (options.primaryKey) cols.push(`PRIMARY KEY (${table.key.map(quoteIdent).join(', ')})`);
   return `CREATE TABLE IF NOT EXISTS ${quoteIdent(table.name)} (\n  ${cols.join(',\n  ')}\n)`;
 }

@@ -1,2 +1,2 @@
-export * from './tables.js';
 export * from './duckdb-ddl.js';
+export * from './tables.js';

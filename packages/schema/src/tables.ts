@@ -40,7 +40,7 @@ export const PV_READINGS: TableDef = {
     col('ss_id', 'INT64', false, 'PVDAQ system id'),
     col('timestamp', 'TIMESTAMP', false, 'UTC instant of the reading'),
     col('measured_on', 'DATETIME', false, 'local time as recorded by the logger'),
-    col('sensor', 'STRING', false, "sensor name from the metrics dictionary (sensor_name)"),
+    col('sensor', 'STRING', false, 'sensor name from the metrics dictionary (sensor_name)'),
     col('metric_id', 'INT64', false, 'PVDAQ metric id'),
     col('units', 'STRING', true, 'units from the metrics dictionary'),
     col('value', 'FLOAT64', false, 'value as stored in the source'),

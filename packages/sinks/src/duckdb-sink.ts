@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import { BadInputError, PermanentError, type StagedManifest } from '@pv-pipeline/core';
 import type { SensorEntry, SystemRow } from '@pv-pipeline/pvdaq';
 import {
@@ -13,7 +14,6 @@ import {
   quoteIdent,
   type TableDef,
 } from '@pv-pipeline/schema';
-import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import type { CommitResult, LedgerFilter, Sink } from './sink.js';
 
 /** Options of {@link DuckDbSink}. */
@@ -225,7 +225,8 @@ export class DuckDbSink implements Sink {
 /** Parses `duckdb:///abs/file.duckdb`, `duckdb://rel/file.duckdb` or `duckdb://:memory:` (query: memory_limit, threads). */
 export function openDuckDbSink(url: string): DuckDbSink {
   const m = /^duckdb:\/\/([^?]*)(?:\?(.*))?$/.exec(url);
-  if (!m || m[1] === '') throw new BadInputError('--sink', `"${url}" is not a duckdb:// URL (duckdb:///abs/file.duckdb)`);
+  if (!m || m[1] === '')
+    throw new BadInputError('--sink', `"${url}" is not a duckdb:// URL (duckdb:///abs/file.duckdb)`);
   const params = new URLSearchParams(m[2] ?? '');
   const raw = decodeURIComponent(m[1]!);
   const path = raw === ':memory:' ? raw : resolve(raw);

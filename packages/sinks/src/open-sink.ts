@@ -20,6 +20,9 @@ export function openSink(url: string): Sink {
     case 'bigquery':
       throw new BadInputError('--sink', 'the BigQuery sink is not available yet (use duckdb:// or parquet://)');
     default:
-      throw new BadInputError('--sink', `"${url}" has no known scheme (duckdb://FILE, parquet://DIR, bigquery://PROJECT/DATASET)`);
+      throw new BadInputError(
+        '--sink',
+        `"${url}" has no known scheme (duckdb://FILE, parquet://DIR, bigquery://PROJECT/DATASET)`,
+      );
   }
 }
