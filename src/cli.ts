@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerRunCommand } from './commands/run-command.js';
+import { registerServeCommand } from './commands/serve-command.js';
 
 const program = new Command()
   .name('pv-pipeline')
@@ -11,5 +12,6 @@ const program = new Command()
   });
 
 registerRunCommand(program);
+registerServeCommand(program);
 
 await program.parseAsync(process.argv);

@@ -31,7 +31,7 @@ export interface Plan {
   systems: number[];
 }
 
-/** Options of {@link planObjects}. */
+/** Options of {@link planObjects} and {@link listRunObjects}. */
 export interface PlanOptions {
   /** Listing requests in flight at once. Default 8. */
   listConcurrency?: number;
@@ -39,26 +39,41 @@ export interface PlanOptions {
 
 /**
  * Lists the objects of a run by `system_id=/year=/month=` prefixes (a whole
- * `year=` prefix when the range covers that year), never the whole bucket, and
- * splits them into new-or-changed and already-loaded by the sink's ledger.
+ * `year=` prefix when the range covers that year), never the whole bucket.
+ * Returns them in key order with the systems that had any.
  */
-export async function planObjects(
+export async function listRunObjects(
   store: ObjectStore,
-  sink: Sink,
   req: RunRequest,
   options: PlanOptions = {},
-): Promise<Plan> {
+): Promise<{ objects: PlannedObject[]; systems: number[]; listedSystems: number[] }> {
   const systems = req.systems === 'all' ? await listSystems(store, req.format) : req.systems;
   const perSystem = await mapConcurrent(systems, options.listConcurrency ?? 8, (ssId) =>
     listSystemObjects(store, req, ssId),
   );
   const objects = perSystem.flat().sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  const ledger = await sink.ledgerEtags({ ssIds: systems, from: req.from, to: req.to });
+  const found = [...new Set(objects.map((o) => o.ssId))].sort((a, b) => a - b);
+  return { objects, systems: found, listedSystems: systems };
+}
+
+/** Splits listed objects into new-or-changed and already-loaded (same key and ETag in the ledger). */
+export function splitByLedger(objects: readonly PlannedObject[], ledger: ReadonlyMap<string, string>): Pick<Plan, 'toLoad' | 'skipped'> {
   const toLoad: PlannedObject[] = [];
   const skipped: PlannedObject[] = [];
   for (const o of objects) (ledger.get(o.key) === o.etag ? skipped : toLoad).push(o);
-  const found = [...new Set(objects.map((o) => o.ssId))].sort((a, b) => a - b);
-  return { toLoad, skipped, systems: found };
+  return { toLoad, skipped };
+}
+
+/** Lists a run's objects and splits them by the sink's ledger (the inline planner). */
+export async function planObjects(
+  store: ObjectStore,
+  sink: Pick<Sink, 'ledgerEtags'>,
+  req: RunRequest,
+  options: PlanOptions = {},
+): Promise<Plan> {
+  const { objects, systems, listedSystems } = await listRunObjects(store, req, options);
+  const ledger = await sink.ledgerEtags({ ssIds: listedSystems, from: req.from, to: req.to });
+  return { ...splitByLedger(objects, ledger), systems };
 }
 
 /**

@@ -53,6 +53,7 @@ export const POOL_MIN_OBJECTS = 100;
  */
 export async function runInline(options: InlineRunOptions): Promise<RunSummary> {
   const started = performance.now();
+  const startedAt = new Date().toISOString();
   const { request, store, sink } = options;
   const runId =
     options.runId ??
@@ -151,7 +152,7 @@ export async function runInline(options: InlineRunOptions): Promise<RunSummary> 
 
   const seconds = (performance.now() - started) / 1000;
   failures.sort((a, b) => (a.key < b.key ? -1 : 1));
-  return {
+  const summary: RunSummary = {
     runId,
     state: counts.failed > 0 ? 'partial' : 'completed',
     source: store.url,
@@ -165,4 +166,18 @@ export async function runInline(options: InlineRunOptions): Promise<RunSummary> 
     failures,
     warnings: [...catalog.warnings],
   };
+  await sink.recordRun({
+    run_id: runId,
+    state: summary.state,
+    request: JSON.stringify(request),
+    planned: counts.planned,
+    loaded: counts.loaded,
+    skipped: counts.skipped,
+    failed: counts.failed,
+    readings: counts.readings,
+    errors: failures.length > 0 ? JSON.stringify(failures) : null,
+    started_at: startedAt,
+    finished_at: new Date().toISOString(),
+  });
+  return summary;
 }

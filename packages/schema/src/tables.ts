@@ -116,5 +116,25 @@ export const PV_INGEST_LEDGER: TableDef = {
   key: ['source_key'],
 };
 
+/** One row per finished run: what it asked for and what it did. */
+export const PV_RUNS: TableDef = {
+  name: 'pv_runs',
+  description: 'Finished runs (inline or cluster) with their final counts and failed objects.',
+  columns: [
+    col('run_id', 'STRING', false, 'run id'),
+    col('state', 'STRING', false, 'completed / partial / failed'),
+    col('request', 'STRING', false, 'the run request, JSON'),
+    col('planned', 'INT64', false, 'objects in range'),
+    col('loaded', 'INT64', false, 'objects committed'),
+    col('skipped', 'INT64', false, 'objects already loaded'),
+    col('failed', 'INT64', false, 'objects that failed'),
+    col('readings', 'INT64', false, 'fact rows committed'),
+    col('errors', 'STRING', true, 'failed objects with reasons, JSON'),
+    col('started_at', 'TIMESTAMP', true, 'start'),
+    col('finished_at', 'TIMESTAMP', true, 'end'),
+  ],
+  key: ['run_id'],
+};
+
 /** Every table, in creation order. */
-export const ALL_TABLES: readonly TableDef[] = [PV_READINGS, PV_SYSTEMS, PV_SENSORS, PV_INGEST_LEDGER];
+export const ALL_TABLES: readonly TableDef[] = [PV_READINGS, PV_SYSTEMS, PV_SENSORS, PV_INGEST_LEDGER, PV_RUNS];

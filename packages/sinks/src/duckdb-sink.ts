@@ -9,12 +9,13 @@ import {
   duckdbType,
   PV_INGEST_LEDGER,
   PV_READINGS,
+  PV_RUNS,
   PV_SENSORS,
   PV_SYSTEMS,
   quoteIdent,
   type TableDef,
 } from '@pv-pipeline/schema';
-import type { CommitResult, LedgerFilter, Sink } from './sink.js';
+import type { CommitResult, LedgerFilter, RunRow, Sink } from './sink.js';
 
 /** Options of {@link DuckDbSink}. */
 export interface DuckDbSinkOptions {
@@ -142,6 +143,10 @@ export class DuckDbSink implements Sink {
         );
       }
     });
+  }
+
+  async recordRun(run: RunRow): Promise<void> {
+    await this.#upsert(PV_RUNS, [run as unknown as Record<string, unknown>]);
   }
 
   async commit(batch: readonly StagedManifest[], runId: string): Promise<CommitResult> {

@@ -8,12 +8,13 @@ import {
   duckdbType,
   PV_INGEST_LEDGER,
   PV_READINGS,
+  PV_RUNS,
   PV_SENSORS,
   PV_SYSTEMS,
   quoteIdent,
   type TableDef,
 } from '@pv-pipeline/schema';
-import type { CommitResult, LedgerFilter, Sink } from './sink.js';
+import type { CommitResult, LedgerFilter, RunRow, Sink } from './sink.js';
 
 /** Options of {@link ParquetDatasetSink}. */
 export interface ParquetDatasetSinkOptions {
@@ -45,7 +46,7 @@ interface ObjectPlan {
 }
 
 /** The tables of the dataset, one directory each. */
-const TABLES: readonly TableDef[] = [PV_READINGS, PV_INGEST_LEDGER, PV_SYSTEMS, PV_SENSORS];
+const TABLES: readonly TableDef[] = [PV_READINGS, PV_INGEST_LEDGER, PV_SYSTEMS, PV_SENSORS, PV_RUNS];
 const DAY = /^(\d{4})-(\d{2})-\d{2}$/;
 const GLOB_CHARS = /[*?[\]{}]/;
 /** DuckDB error classes that mean the staged file itself is unusable (rather than the disk or the sink). */
@@ -152,7 +153,7 @@ export class ParquetDatasetSink implements Sink {
       }
       await this.removeStaleTmp();
       await this.db();
-      for (const table of [PV_SYSTEMS, PV_SENSORS]) await this.checkWholeTable(table);
+      for (const table of [PV_SYSTEMS, PV_SENSORS, PV_RUNS]) await this.checkWholeTable(table);
     });
   }
 
@@ -198,6 +199,11 @@ export class ParquetDatasetSink implements Sink {
   /** Merges rows into `pv_sensors.parquet` by `(ss_id, metric_id)` (new rows win) and rewrites it atomically. */
   upsertSensors(rows: readonly SensorEntry[]): Promise<void> {
     return this.serial(() => this.upsertWholeTable(PV_SENSORS, rows));
+  }
+
+  /** Merges a finished run into `pv_runs.parquet` by `run_id` and rewrites it atomically. */
+  recordRun(run: RunRow): Promise<void> {
+    return this.serial(() => this.upsertWholeTable(PV_RUNS, [run]));
   }
 
   /**

@@ -10,6 +10,24 @@ export interface LedgerFilter {
   to: string;
 }
 
+/** A pv_runs row. */
+export interface RunRow {
+  run_id: string;
+  state: string;
+  /** The request, as JSON. */
+  request: string;
+  planned: number;
+  loaded: number;
+  skipped: number;
+  failed: number;
+  readings: number;
+  /** Failed objects with their reasons, as JSON. */
+  errors: string | null;
+  /** ISO instants. */
+  started_at: string | null;
+  finished_at: string | null;
+}
+
 /** The result of committing one batch. */
 export interface CommitResult {
   /** Fact rows inserted. */
@@ -38,6 +56,8 @@ export interface Sink {
   upsertSystems(rows: readonly SystemRow[]): Promise<void>;
   /** Inserts or replaces pv_sensors rows by (ss_id, metric_id). */
   upsertSensors(rows: readonly SensorEntry[]): Promise<void>;
+  /** Inserts or replaces the pv_runs row of a finished run. */
+  recordRun(run: RunRow): Promise<void>;
   /** Loads a batch of staged objects, atomically, with their ledger rows. */
   commit(batch: readonly StagedManifest[], runId: string): Promise<CommitResult>;
   /** Flushes and releases the destination. */

@@ -1,0 +1,39 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * A copy in Redis of the sink's ledger (source key → ETag), so that the
+ * planner can skip loaded objects without opening the sink (DuckDB allows one
+ * writer process). The sink stays the truth: the loader checks it again
+ * before every commit, and refills this cache from it at start-up.
+ */
+export class LedgerCache {
+  readonly #redis: Redis;
+  readonly #key: string;
+
+  constructor(redis: Redis, prefix: string) {
+    this.#redis = redis;
+    this.#key = `${prefix}:ledger`;
+  }
+
+  /** ETags of the given keys (missing keys are absent from the map). */
+  async get(keys: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (let i = 0; i < keys.length; i += 1000) {
+      const part = keys.slice(i, i + 1000);
+      const vals = await this.#redis.hmget(this.#key, ...part);
+      part.forEach((k, j) => {
+        const v = vals[j];
+        if (v) out.set(k, v);
+      });
+    }
+    return out;
+  }
+
+  /** Records committed objects. */
+  async set(entries: ReadonlyArray<readonly [string, string]>): Promise<void> {
+    for (let i = 0; i < entries.length; i += 1000) {
+      const part = entries.slice(i, i + 1000);
+      if (part.length > 0) await this.#redis.hset(this.#key, Object.fromEntries(part));
+    }
+  }
+}

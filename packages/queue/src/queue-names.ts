@@ -1,0 +1,18 @@
+/**
+ * Queue names and the key prefix. The prefix is a Redis Cluster hash tag
+ * (`{pv}`), so every key of every queue and run lands in one slot and BullMQ's
+ * multi-key scripts work on a cluster.
+ */
+export const DEFAULT_PREFIX = '{pv}';
+
+/** The three queues: plan → transform → load. */
+export const QUEUE_NAMES = {
+  /** One job per run: list objects, enqueue transforms. */
+  plan: 'plan',
+  /** One job per source object (id = hash of key + ETag). */
+  transform: 'transform',
+  /** Staged manifests, dimension refreshes and run finalization, for the loader. */
+  load: 'load',
+} as const;
+
+export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];

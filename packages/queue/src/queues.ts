@@ -1,0 +1,48 @@
+import { type Job, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { defaultJobOptions, type QueueTuning } from './job-options.js';
+import type { LoadJobData, PlanJobData, TransformJobData } from './job-payloads.js';
+import { QUEUE_NAMES } from './queue-names.js';
+
+/** The three queues of a deployment, sharing one connection. */
+export interface PipelineQueues {
+  plan: Queue<PlanJobData>;
+  transform: Queue<TransformJobData>;
+  load: Queue<LoadJobData>;
+  /** Closes the queues (not the connection). */
+  close(): Promise<void>;
+}
+
+/** Opens the plan, transform and load queues with the shared retention, retry and stream settings. */
+export function openQueues(connection: Redis, prefix: string, tuning: QueueTuning): PipelineQueues {
+  const common = {
+    connection,
+    prefix,
+    defaultJobOptions: defaultJobOptions(tuning),
+    streams: { events: { maxLen: tuning.eventsMaxLen } },
+  };
+  const plan = new Queue<PlanJobData>(QUEUE_NAMES.plan, common);
+  const transform = new Queue<TransformJobData>(QUEUE_NAMES.transform, common);
+  const load = new Queue<LoadJobData>(QUEUE_NAMES.load, common);
+  return {
+    plan,
+    transform,
+    load,
+    async close() {
+      await Promise.all([plan.close(), transform.close(), load.close()]);
+    },
+  };
+}
+
+/**
+ * Adds a job with a derived id. A job with that id that already finished
+ * (completed or failed, still retained) is removed first so that the work is
+ * done again; one that is waiting or active is left alone (adding is then a
+ * no-op, which is what makes planning twice enqueue nothing twice).
+ */
+export async function addFresh<T>(queue: Queue<T>, name: string, data: T, jobId: string): Promise<Job<T>> {
+  const state = await queue.getJobState(jobId);
+  if (state === 'completed' || state === 'failed') await queue.remove(jobId);
+  // biome-ignore lint/suspicious/noExplicitAny: BullMQ's generic name/data typing is not inferable here
+  return (queue as Queue<any>).add(name, data, { jobId }) as Promise<Job<T>>;
+}

@@ -1,0 +1,62 @@
+import { describeError, isRetryable, type Logger } from '@pv-pipeline/core';
+import { type StageRunner, type StagingArea, transformObject } from '@pv-pipeline/pipeline';
+import type { ObjectStore, SystemCatalog } from '@pv-pipeline/pvdaq';
+import { type Job, UnrecoverableError } from 'bullmq';
+import { JOB_NAMES, type TransformJobData } from './job-payloads.js';
+import { addFresh, type PipelineQueues } from './queues.js';
+import type { RunStore } from './run-store.js';
+import { loadJobId } from './transform-job-id.js';
+
+/** What a transform worker needs. */
+export interface TransformProcessorDeps {
+  store: ObjectStore;
+  /** The current catalog (refreshed by the caller now and then). */
+  catalog: () => Promise<SystemCatalog>;
+  staging: StagingArea;
+  queues: PipelineQueues;
+  runs: RunStore;
+  maxObjectBytes: number;
+  /** Decoding off the main thread, so lock renewal never waits on CPU work. */
+  runStage?: StageRunner;
+  logger: Logger;
+}
+
+/**
+ * The transform worker: one source object → a staged Parquet file → a load
+ * job (id derived from key + ETag). Bad input fails at once (no retry) with
+ * its reason; retryable faults are retried with backoff, and the last failure
+ * is reported to the runs.
+ */
+export function createTransformProcessor(deps: TransformProcessorDeps) {
+  return async (job: Job<TransformJobData>): Promise<{ rows: number }> => {
+    const { runId, object } = job.data;
+    const jobId = job.id!;
+    try {
+      const manifest = await transformObject(object, {
+        store: deps.store,
+        catalog: await deps.catalog(),
+        staging: deps.staging,
+        maxObjectBytes: deps.maxObjectBytes,
+        ...(deps.runStage ? { runStage: deps.runStage } : {}),
+      });
+      await deps.runs.recordOutcome(jobId, object.key, 'transformed');
+      await addFresh(
+        deps.queues.load,
+        JOB_NAMES.readings,
+        { kind: 'readings', runId, manifest },
+        loadJobId(object.key, object.etag),
+      );
+      return { rows: manifest.rows };
+    } catch (err) {
+      const reason = describeError(err);
+      const last = !isRetryable(err) || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      deps.logger.warn({ run: runId, job: jobId, key: object.key, err: reason, last }, 'transform failed');
+      if (!last) throw err;
+      const completed = await deps.runs.recordOutcome(jobId, object.key, 'failed', 0, reason);
+      for (const r of completed) {
+        await addFresh(deps.queues.load, JOB_NAMES.finalize, { kind: 'finalize', runId: r }, `f-${r}`);
+      }
+      throw new UnrecoverableError(reason);
+    }
+  };
+}

@@ -1,0 +1,70 @@
+import type { Logger } from '@pv-pipeline/core';
+import { StagingArea } from '@pv-pipeline/pipeline';
+import {
+  catalogProvider,
+  createRedisConnection,
+  LedgerCache,
+  LoadProcessor,
+  openQueues,
+  openSource,
+  QUEUE_NAMES,
+  RunStore,
+  type RunningService,
+  type ServiceConfig,
+  tuningFrom,
+  withGrace,
+  workerOptions,
+} from '@pv-pipeline/queue';
+import { openSink } from '@pv-pipeline/sinks';
+import { Worker } from 'bullmq';
+
+/**
+ * The loader role: the sink's only writer. Warms the Redis ledger cache from
+ * the sink, then commits staged manifests in batches (rows / objects / age).
+ * Run one loader per sink.
+ */
+export async function startLoader(config: ServiceConfig, logger: Logger): Promise<RunningService> {
+  const connection = createRedisConnection(config.REDIS_URL, { blocking: true, name: 'pv-loader' });
+  const prefix = config.PV_QUEUE_PREFIX;
+  const sink = openSink(config.PV_SINK);
+  await sink.init();
+  const ledger = new LedgerCache(connection, prefix);
+  const known = await sink.ledgerEtags({ ssIds: 'all', from: '0001-01-01', to: '9999-12-31' });
+  await ledger.set([...known]);
+  logger.info({ objects: known.size }, 'ledger cache warmed from the sink');
+  const store = openSource(config);
+  const queues = openQueues(connection, prefix, tuningFrom(config));
+  const staging = StagingArea.fromUrl(config.PV_STAGING);
+  await staging.init();
+  const processor = new LoadProcessor({
+    sink,
+    staging,
+    runs: new RunStore(connection, prefix),
+    ledger,
+    queues,
+    catalog: catalogProvider(store, logger),
+    redis: connection,
+    prefix,
+    logger,
+    batchRows: config.PV_LOAD_BATCH_ROWS,
+    batchObjects: config.PV_LOAD_BATCH_OBJECTS,
+    maxWaitMs: config.PV_LOAD_MAX_WAIT_MS,
+  });
+  const worker = new Worker(
+    QUEUE_NAMES.load,
+    processor.process,
+    workerOptions(config, connection, config.PV_LOAD_BATCH_OBJECTS + 16),
+  );
+  worker.on('error', (err) => logger.error({ err: err.message }, 'loader worker error'));
+  return {
+    async close() {
+      const closing = worker.close();
+      await processor.drain();
+      await withGrace(() => closing, config.PV_SHUTDOWN_GRACE_MS);
+      await queues.close();
+      await sink.close();
+      await store.close();
+      connection.disconnect();
+    },
+  };
+}

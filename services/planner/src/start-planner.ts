@@ -1,0 +1,40 @@
+import type { Logger } from '@pv-pipeline/core';
+import {
+  createPlanProcessor,
+  createRedisConnection,
+  LedgerCache,
+  openQueues,
+  openSource,
+  QUEUE_NAMES,
+  RunStore,
+  type RunningService,
+  type ServiceConfig,
+  tuningFrom,
+  workerOptions,
+} from '@pv-pipeline/queue';
+import { Worker } from 'bullmq';
+import { scheduleRescan } from './rescan-schedule.js';
+
+/** The planner role: one plan job at a time; optionally the periodic re-scan schedule. */
+export async function startPlanner(config: ServiceConfig, logger: Logger): Promise<RunningService> {
+  const connection = createRedisConnection(config.REDIS_URL, { blocking: true, name: 'pv-planner' });
+  const store = openSource(config);
+  const prefix = config.PV_QUEUE_PREFIX;
+  const queues = openQueues(connection, prefix, tuningFrom(config));
+  const runs = new RunStore(connection, prefix);
+  await scheduleRescan(config, queues, logger);
+  const worker = new Worker(
+    QUEUE_NAMES.plan,
+    createPlanProcessor({ store, runs, ledger: new LedgerCache(connection, prefix), queues, logger }),
+    workerOptions(config, connection, 1),
+  );
+  worker.on('error', (err) => logger.error({ err: err.message }, 'planner worker error'));
+  return {
+    async close() {
+      await worker.close();
+      await queues.close();
+      await store.close();
+      connection.disconnect();
+    },
+  };
+}

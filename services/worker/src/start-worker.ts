@@ -1,0 +1,61 @@
+import { describeError, type Logger } from '@pv-pipeline/core';
+import { StagePool, StagingArea } from '@pv-pipeline/pipeline';
+import {
+  catalogProvider,
+  createRedisConnection,
+  createTransformProcessor,
+  openQueues,
+  openSource,
+  QUEUE_NAMES,
+  RunStore,
+  type RunningService,
+  type ServiceConfig,
+  tuningFrom,
+  withGrace,
+  workerOptions,
+} from '@pv-pipeline/queue';
+import { Worker } from 'bullmq';
+
+/**
+ * The transform worker role: `PV_WORKER_CONCURRENCY` objects at once, decoded
+ * on `PV_WORKER_THREADS` worker threads so that the main thread stays free to
+ * renew job locks. Scale it out with more processes (`kubectl scale`).
+ */
+export async function startWorker(config: ServiceConfig, logger: Logger): Promise<RunningService> {
+  const connection = createRedisConnection(config.REDIS_URL, { blocking: true, name: 'pv-worker' });
+  const store = openSource(config);
+  const prefix = config.PV_QUEUE_PREFIX;
+  const queues = openQueues(connection, prefix, tuningFrom(config));
+  const staging = StagingArea.fromUrl(config.PV_STAGING);
+  await staging.init();
+  const pool = config.PV_WORKER_THREADS > 0 ? new StagePool(config.PV_WORKER_THREADS) : null;
+  const worker = new Worker(
+    QUEUE_NAMES.transform,
+    createTransformProcessor({
+      store,
+      catalog: catalogProvider(store, logger),
+      staging,
+      queues,
+      runs: new RunStore(connection, prefix),
+      maxObjectBytes: config.PV_MAX_OBJECT_MB * 1024 * 1024,
+      ...(pool ? { runStage: pool.run } : {}),
+      logger,
+    }),
+    workerOptions(config, connection, config.PV_WORKER_CONCURRENCY),
+  );
+  worker.on('error', (err) => logger.error({ err: err.message }, 'transform worker error'));
+  return {
+    async close() {
+      // stop taking jobs; let active ones finish within the grace period
+      const r = await withGrace(() => worker.close(), config.PV_SHUTDOWN_GRACE_MS);
+      if (r === 'timeout') {
+        logger.warn('grace period over; leaving active jobs to be picked up as stalled');
+        await worker.close(true).catch((err) => logger.error({ err: describeError(err) }, 'force close failed'));
+      }
+      await pool?.close();
+      await queues.close();
+      await store.close();
+      connection.disconnect();
+    },
+  };
+}
