@@ -46,8 +46,8 @@ const schema = z.object({
   PV_LOAD_BATCH_ROWS: int(1).default(1_000_000),
   PV_LOAD_BATCH_OBJECTS: int(1).default(500),
   PV_LOAD_MAX_WAIT_MS: int(10).default(2000),
-  /** Longest day span a single API trigger may ask for. */
-  PV_MAX_RUN_DAYS: int(1).default(3660),
+  /** Longest day span a single API trigger may ask for (default about 33 years: the whole archive since 1994). */
+  PV_MAX_RUN_DAYS: int(1).default(12_000),
   /** Grace period for active jobs on SIGTERM, ms. */
   PV_SHUTDOWN_GRACE_MS: int(0).default(30_000),
   /** Optional periodic re-scan: a cron pattern (e.g. `0 3 * * *`), the systems and how many days back. */

@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedisConnection } from '../src/redis-connection.js';
+import { RunStore } from '../src/run-store.js';
+
+const request = { systems: [4], from: '2020-01-01', to: '2020-01-31', format: 'parquet' as const };
+
+describe('RunStore (real Redis, own prefix)', () => {
+  const prefix = `{pvtest-${randomBytes(4).toString('hex')}}`;
+  const redis = createRedisConnection(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', { blocking: false });
+  const runs = new RunStore(redis, prefix);
+
+  beforeAll(async () => {
+    await redis.ping();
+  });
+  afterAll(async () => {
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  });
+
+  it('counts each object once however often its outcome is reported, and completes the run', async () => {
+    await runs.create('r1', request);
+    await runs.start('r1');
+    await runs.attach('r1', ['j1', 'j2', 'j3']);
+    await runs.skip('r1', ['k0', 'k0']);
+    expect(await runs.recordOutcome('j1', 'k1', 'transformed')).toEqual([]);
+    expect(await runs.recordOutcome('j1', 'k1', 'transformed')).toEqual([]);
+    expect(await runs.recordOutcome('j1', 'k1', 'loaded', 10)).toEqual([]);
+    // a redo after a crash reports again: no double count (the object's run set is gone)
+    expect(await runs.recordOutcome('j1', 'k1', 'loaded', 10)).toEqual([]);
+    expect(await runs.recordOutcome('j2', 'k2', 'failed', 0, 'k2: corrupt Parquet')).toEqual([]);
+    expect(await runs.finishPlanning('r1', 4)).toBe(false);
+    expect(await runs.recordOutcome('j3', 'k3', 'loaded', 5)).toEqual(['r1']);
+    const r = await runs.get('r1');
+    expect(r).toMatchObject({
+      state: 'completed',
+      counts: { planned: 4, transformed: 1, loaded: 2, skipped: 1, failed: 1, readings: 15 },
+      errors: [{ key: 'k2', reason: 'k2: corrupt Parquet' }],
+    });
+    expect(r!.finishedAt).not.toBeNull();
+  });
+
+  it('an object shared by overlapping runs reports to both', async () => {
+    await runs.create('a', request);
+    await runs.create('b', request);
+    await runs.start('a');
+    await runs.start('b');
+    await runs.attach('a', ['shared']);
+    await runs.attach('b', ['shared']);
+    await runs.finishPlanning('a', 1);
+    await runs.finishPlanning('b', 1);
+    expect((await runs.recordOutcome('shared', 'ks', 'loaded', 7)).sort()).toEqual(['a', 'b']);
+    expect((await runs.get('a'))!.counts).toMatchObject({ loaded: 1, readings: 7 });
+    expect((await runs.get('b'))!.counts).toMatchObject({ loaded: 1, readings: 7 });
+  });
+
+  it('a run with nothing to load completes when planning ends; unknown runs are null; lists newest first', async () => {
+    await runs.create('empty', request);
+    await runs.start('empty');
+    await runs.skip('empty', ['x', 'y']);
+    expect(await runs.finishPlanning('empty', 2)).toBe(true);
+    expect((await runs.get('empty'))!.state).toBe('completed');
+    expect(await runs.get('nope')).toBeNull();
+    const ids = (await runs.list(10)).map((r) => r.id);
+    expect(ids[0]).toBe('empty');
+    expect(ids).toContain('r1');
+  });
+
+  it('a failed planning is a failed run with the reason', async () => {
+    await runs.create('bad', request);
+    await runs.fail('bad', 'planning failed: s3://x: AccessDenied');
+    const r = await runs.get('bad');
+    expect(r!.state).toBe('failed');
+    expect(r!.errors[0]!.reason).toMatch(/AccessDenied/);
+  });
+});

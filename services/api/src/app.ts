@@ -1,0 +1,236 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import { BadInputError, type Logger } from '@pv-pipeline/core';
+import type { SystemRow } from '@pv-pipeline/pvdaq';
+import { JOB_NAMES, type PipelineQueues, type RunStore, type ServiceConfig } from '@pv-pipeline/queue';
+import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
+import { rateLimit } from 'express-rate-limit';
+import helmet from 'helmet';
+import type { Redis } from 'ioredis';
+import { pinoHttp } from 'pino-http';
+import { requireToken, tokenMatcher } from './auth.js';
+import { createMetricsRegistry } from './metrics.js';
+import { openApiDocument } from './openapi.js';
+import { checkTrigger, newRunId, RUN_ID_PATTERN } from './run-trigger.js';
+
+/** What {@link createApiApp} is built from. */
+export interface ApiDeps {
+  /** The service configuration; `PV_API_TOKEN` must be set. */
+  config: ServiceConfig;
+  runs: RunStore;
+  queues: PipelineQueues;
+  /** A non-blocking connection (fails fast while Redis is down): readiness and metrics. */
+  redis: Redis;
+  /** The systems of the source catalog (the caller caches them). */
+  systems: () => Promise<SystemRow[]>;
+  logger: Logger;
+  /** Triggers (`POST /api/runs`) one client may send per window. Default 30 per 60,000 ms. */
+  rateLimit?: { limit: number; windowMs: number };
+  /** How long `pv_job_duration_seconds` reuses the job durations it read, ms. Default 15,000. */
+  metricsCacheMs?: number;
+}
+
+/** Largest trigger body. */
+const BODY_LIMIT = '16kb';
+/** Readiness: longest wait for Redis' PING. */
+const READY_TIMEOUT_MS = 1000;
+/** Paths not logged per request (probes and scrapes). */
+const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * The REST API: run triggers and status, the systems list, the Bull Board
+ * dashboard, health, readiness and metrics. Errors are JSON `{error}`; a 500
+ * says only "internal error" and the detail goes to the log.
+ */
+export function createApiApp(deps: ApiDeps): express.Express {
+  const { config, runs, queues, redis, logger } = deps;
+  const token = config.PV_API_TOKEN;
+  if (!token) throw new BadInputError('PV_API_TOKEN', 'is required: the API never runs without a token');
+  const matches = tokenMatcher(token);
+  const nonce = randomBytes(8).toString('hex');
+  let counter = 0;
+
+  const app = express();
+  app.disable('x-powered-by');
+  // No upgrade-insecure-requests: the dashboard is often reached over plain HTTP inside a cluster.
+  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
+  app.use(
+    pinoHttp<IncomingMessage, ServerResponse>({
+      logger,
+      genReqId: (_req, res) => {
+        const id = randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      // Only these fields of a request are logged: never headers (Authorization) nor bodies.
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+      autoLogging: { ignore: (req) => QUIET_PATHS.has((req.url ?? '').split('?')[0]!) },
+      customLogLevel: (_req, res, err) =>
+        err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+    }),
+  );
+
+  // ---- public ----------------------------------------------------------------
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', async (_req, res) => {
+    const ac = new AbortController();
+    const ok = await Promise.race([
+      redis.ping().then(
+        () => true,
+        () => false,
+      ),
+      sleep(READY_TIMEOUT_MS, false, { signal: ac.signal }).catch(() => false),
+    ]);
+    ac.abort();
+    if (ok) res.json({ status: 'ok' });
+    else res.status(503).json({ status: 'unavailable', error: 'redis unreachable' });
+  });
+
+  const registry = createMetricsRegistry({
+    queues,
+    redis,
+    prefix: config.PV_QUEUE_PREFIX,
+    logger,
+    ...(deps.metricsCacheMs !== undefined ? { durationCacheMs: deps.metricsCacheMs } : {}),
+  });
+  app.get('/metrics', async (_req, res) => {
+    const text = await registry.metrics();
+    res.type(registry.contentType).send(text);
+  });
+
+  app.get('/api/openapi.json', (_req, res) => {
+    res.json(openApiDocument);
+  });
+
+  // ---- behind the token --------------------------------------------------------
+  app.use('/api', requireToken(matches));
+
+  const triggerLimit = rateLimit({
+    windowMs: deps.rateLimit?.windowMs ?? 60_000,
+    limit: deps.rateLimit?.limit ?? 30,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    handler: (_req, res) => {
+      res.status(429).json({ error: 'too many run triggers; retry later' });
+    },
+  });
+
+  app.post('/api/runs', triggerLimit, express.json({ limit: BODY_LIMIT }), async (req, res) => {
+    if (!req.is('application/json')) {
+      res.status(400).json({ error: 'the body must be JSON (Content-Type: application/json)' });
+      return;
+    }
+    const check = checkTrigger(req.body, { sink: config.PV_SINK.trim(), maxDays: config.PV_MAX_RUN_DAYS });
+    if (!check.ok) {
+      res.status(400).json({ error: check.issues[0]!.message, issues: check.issues });
+      return;
+    }
+    const { request } = check;
+    const id = newRunId(request, new Date(), nonce, counter++);
+    await runs.create(id, request);
+    try {
+      await queues.plan.add(JOB_NAMES.plan, { runId: id, request }, { jobId: id });
+    } catch (err) {
+      // Not left "queued" forever: the run record says why it never started.
+      await runs.fail(id, 'the run could not be queued').catch(() => {});
+      throw err;
+    }
+    req.log.info({ run: id, request }, 'run queued');
+    const self = `/api/runs/${id}`;
+    res.status(202).location(self).json({ id, state: 'queued', request, links: { self } });
+  });
+
+  app.get('/api/runs', async (req, res) => {
+    const raw = req.query.limit;
+    let limit = 50;
+    if (raw !== undefined) {
+      limit = typeof raw === 'string' && /^\d{1,3}$/.test(raw) ? Number(raw) : Number.NaN;
+      if (!(limit >= 1 && limit <= 200)) {
+        res.status(400).json({ error: 'limit must be an integer from 1 to 200' });
+        return;
+      }
+    }
+    res.json({ runs: await runs.list(limit) });
+  });
+
+  app.get('/api/runs/:id', async (req, res) => {
+    const id = req.params.id;
+    const run = RUN_ID_PATTERN.test(id) ? await runs.get(id) : null;
+    if (!run) {
+      res.status(404).json({ error: `no run "${id.slice(0, 128)}"` });
+      return;
+    }
+    res.json(run);
+  });
+
+  app.get('/api/systems', async (_req, res) => {
+    res.json({ systems: await deps.systems() });
+  });
+
+  // ---- dashboard ----------------------------------------------------------------
+  const board = new ExpressAdapter();
+  board.setBasePath('/admin/queues');
+  createBullBoard({
+    queues: [new BullMQAdapter(queues.plan), new BullMQAdapter(queues.transform), new BullMQAdapter(queues.load)],
+    // @bull-board/express 9.10.1 pins its own @bull-board/api 9.10.1: same shape, separate declarations.
+    serverAdapter: board as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
+    options: { uiConfig: { boardTitle: 'pv-pipeline' } },
+  });
+  app.use('/admin/queues', requireToken(matches, { allowBasic: true }), board.getRouter() as RequestHandler);
+
+  // ---- fallbacks ----------------------------------------------------------------
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not found' });
+  });
+  app.use(errorHandler);
+  return app;
+}
+
+/** Client messages of the body parser's errors, by their `type`. */
+const BODY_ERRORS: Record<string, string> = {
+  'entity.too.large': `the body is larger than ${BODY_LIMIT.replace('kb', ' kB')}`,
+  'entity.parse.failed': 'the body is not valid JSON',
+  'encoding.unsupported': 'unsupported Content-Encoding',
+  'charset.unsupported': 'unsupported charset (use UTF-8)',
+  'request.aborted': 'the request was aborted',
+  'entity.verify.failed': 'the body was refused',
+  'request.size.invalid': 'the body does not match its Content-Length',
+};
+
+/**
+ * The final error handler: a client error (4xx from the body parser or an
+ * http-error) keeps its status with a fixed, safe message; anything else is a
+ * logged 500 `{"error":"internal error"}`, never a stack or a path.
+ */
+const errorHandler: ErrorRequestHandler = (err, req: Request, res, next) => {
+  if (res.headersSent) {
+    next(err);
+    return;
+  }
+  const e = (err ?? {}) as {
+    status?: unknown;
+    statusCode?: unknown;
+    type?: unknown;
+    expose?: unknown;
+    message?: unknown;
+  };
+  const status = Number(e.status ?? e.statusCode);
+  if (Number.isInteger(status) && status >= 400 && status < 500) {
+    const known = typeof e.type === 'string' ? BODY_ERRORS[e.type] : undefined;
+    const message = known ?? (e.expose === true && typeof e.message === 'string' ? e.message : 'bad request');
+    res.status(status).json({ error: message });
+    return;
+  }
+  req.log.error({ err }, 'request failed');
+  res.status(500).json({ error: 'internal error' });
+};

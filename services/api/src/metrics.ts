@@ -1,0 +1,173 @@
+import type { Logger } from '@pv-pipeline/core';
+import type { MetricField, PipelineQueues, QueueName } from '@pv-pipeline/queue';
+import type { JobType, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { Counter, collectDefaultMetrics, Gauge, Registry, Summary } from 'prom-client';
+
+/** Options of {@link createMetricsRegistry}. */
+export interface ApiMetricsOptions {
+  queues: PipelineQueues;
+  redis: Redis;
+  /** Key prefix of the deployment (`PV_QUEUE_PREFIX`); totals are read from the hash `<prefix>:metrics`. */
+  prefix: string;
+  /** How long the job durations read for `pv_job_duration_seconds` are reused, ms. Default 15,000. */
+  durationCacheMs?: number;
+  /** Longest a scrape waits for Redis, ms. Default 2,000. */
+  redisTimeoutMs?: number;
+  logger: Logger;
+}
+
+/** Job states reported by `pv_queue_jobs`. */
+export const JOB_STATES = [
+  'waiting',
+  'active',
+  'delayed',
+  'prioritized',
+  'waiting-children',
+  'completed',
+  'failed',
+] as const satisfies readonly JobType[];
+
+/** Fields of the `<prefix>:metrics` hash that the worker and loader increment, and the counters exposing them. */
+export const REDIS_TOTALS = {
+  readings_loaded: { name: 'pv_readings_loaded_total', help: 'Readings committed to the sink.' },
+  objects_loaded: { name: 'pv_objects_loaded_total', help: 'Source objects committed to the sink.' },
+  objects_failed: { name: 'pv_objects_failed_total', help: 'Source objects that failed permanently.' },
+  objects_skipped: { name: 'pv_objects_skipped_total', help: 'Source objects found already loaded (ledger).' },
+} as const satisfies Record<MetricField, { name: string; help: string }>;
+
+/** How many completed jobs per queue `pv_job_duration_seconds` is computed from. */
+const DURATION_SAMPLE = 1000;
+
+/**
+ * A Prometheus registry of its own (not prom-client's global one, so several
+ * apps can live in one process): queue depths and job durations read from
+ * BullMQ on scrape, pipeline totals read from Redis, default process metrics.
+ * When Redis does not answer, the Redis-backed series are left out of that
+ * scrape (the scrape itself still succeeds) and `pv_redis_up` is 0.
+ */
+export function createMetricsRegistry(options: ApiMetricsOptions): Registry {
+  const registry = new Registry();
+  const { queues, redis } = options;
+  const cacheMs = options.durationCacheMs ?? 15_000;
+  const timeoutMs = options.redisTimeoutMs ?? 2000;
+  const named: Array<[QueueName, Queue]> = [
+    ['plan', queues.plan],
+    ['transform', queues.transform],
+    ['load', queues.load],
+  ];
+  const log = options.logger;
+
+  /** Runs a Redis read with a deadline; a failure is logged and yields undefined. */
+  const read = async <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> => {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        fn(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+    } catch (err) {
+      log.warn({ err, metric: what }, 'metrics: redis read failed');
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  new Gauge({
+    name: 'pv_queue_jobs',
+    help: 'Jobs per queue and state.',
+    labelNames: ['queue', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      await Promise.all(
+        named.map(async ([name, queue]) => {
+          const counts = await read('pv_queue_jobs', () => queue.getJobCounts(...JOB_STATES));
+          if (!counts) return;
+          for (const state of JOB_STATES) this.set({ queue: name, state }, counts[state] ?? 0);
+        }),
+      );
+    },
+  });
+
+  for (const [field, { name, help }] of Object.entries(REDIS_TOTALS)) {
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        const raw = await read(name, () => redis.hget(`${options.prefix}:metrics`, field));
+        if (raw === undefined) return;
+        const n = Number(raw ?? 0);
+        this.reset();
+        this.inc(Number.isFinite(n) && n > 0 ? n : 0);
+      },
+    });
+  }
+
+  let durations: { at: number; byQueue: Map<QueueName, number[]> } | null = null;
+  const readDurations = async (): Promise<Map<QueueName, number[]> | undefined> => {
+    if (durations && Date.now() - durations.at < cacheMs) return durations.byQueue;
+    const byQueue = new Map<QueueName, number[]>();
+    for (const [name, queue] of named) {
+      const jobs = await read('pv_job_duration_seconds', () => queue.getJobs(['completed'], 0, DURATION_SAMPLE - 1));
+      if (!jobs) return undefined;
+      byQueue.set(
+        name,
+        jobs
+          .filter((j) => j?.finishedOn !== undefined && j.processedOn !== undefined)
+          .map((j) => (j.finishedOn! - j.processedOn!) / 1000)
+          .filter((s) => s >= 0),
+      );
+    }
+    durations = { at: Date.now(), byQueue };
+    return byQueue;
+  };
+
+  new Summary({
+    name: 'pv_job_duration_seconds',
+    help: `Processing time (finishedOn - processedOn) of the last ${DURATION_SAMPLE} completed jobs of each queue.`,
+    labelNames: ['queue'] as const,
+    percentiles: [0.5, 0.9, 0.99],
+    registers: [registry],
+    async collect() {
+      const byQueue = await readDurations();
+      if (!byQueue) return;
+      this.reset();
+      for (const [queue, secs] of byQueue) {
+        for (const s of secs) this.observe({ queue }, s);
+      }
+    },
+  });
+
+  new Gauge({
+    name: 'pv_queue_paused',
+    help: 'Whether a queue is paused (1) or not (0).',
+    labelNames: ['queue'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      await Promise.all(
+        named.map(async ([name, queue]) => {
+          const paused = await read('pv_queue_paused', () => queue.isPaused());
+          if (paused !== undefined) this.set({ queue: name }, paused ? 1 : 0);
+        }),
+      );
+    },
+  });
+
+  new Gauge({
+    name: 'pv_redis_up',
+    help: 'Whether Redis answered a PING during this scrape (1) or not (0).',
+    registers: [registry],
+    async collect() {
+      this.set((await read('pv_redis_up', () => redis.ping())) === undefined ? 0 : 1);
+    },
+  });
+
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}

@@ -1,0 +1,314 @@
+import { runRequestSchema } from '@pv-pipeline/pipeline';
+import { z } from 'zod';
+import { triggerBodySchema } from './run-trigger.js';
+
+/** A JSON Schema (draft 2020-12, as OpenAPI 3.1 uses) of a zod schema, without its `$schema` tag. */
+function jsonSchema(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _tag, ...rest } = z.toJSONSchema(schema, {
+    io: 'input',
+    target: 'draft-2020-12',
+    unrepresentable: 'any',
+  }) as Record<string, unknown>;
+  return rest;
+}
+
+const nullable = (type: 'string' | 'number' | 'integer', description?: string) => ({
+  type: [type, 'null'],
+  ...(description ? { description } : {}),
+});
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+const json = (schema: object, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+const error = (description: string) => json(ref('Error'), description);
+
+const unauthorized = {
+  description: 'No token, or not the right one. `WWW-Authenticate: Bearer` tells the scheme.',
+  headers: { 'WWW-Authenticate': { schema: { type: 'string' } } },
+  content: { 'application/json': { schema: ref('Error') } },
+};
+
+const PUBLIC = { security: [] as unknown[] };
+
+/**
+ * The OpenAPI 3.1 document of the REST API, served at `GET /api/openapi.json`.
+ * Every route of {@link createApiApp} is listed (a test checks it); routes
+ * with `security: []` are public.
+ */
+export const openApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'pv-pipeline API',
+    version: '0.1.0',
+    description:
+      'Triggers PVDAQ load runs and reports their progress. Every `/api/*` route and the dashboard need ' +
+      '`Authorization: Bearer <PV_API_TOKEN>`; `/healthz`, `/readyz`, `/metrics` and `/api/openapi.json` are public. ' +
+      'Errors are JSON `{"error": "<message>"}`.',
+  },
+  security: [{ bearerAuth: [] }],
+  tags: [
+    { name: 'runs', description: 'Trigger and follow load runs.' },
+    { name: 'systems', description: 'The PVDAQ systems the source knows.' },
+    { name: 'operations', description: 'Health, readiness, metrics, dashboard.' },
+  ],
+  paths: {
+    '/api/runs': {
+      post: {
+        tags: ['runs'],
+        operationId: 'triggerRun',
+        summary: 'Trigger a run',
+        description:
+          'Queues a run over systems × an inclusive day range. Unknown fields are rejected; `from` must not be after ' +
+          '`to`; the span may not exceed `PV_MAX_RUN_DAYS` days. When `sink` is given it must equal the sink this ' +
+          'deployment loads (`PV_SINK`). Bodies over 16 kB are refused with 413. Rate limited per client (429).',
+        requestBody: { required: true, content: { 'application/json': { schema: ref('RunTrigger') } } },
+        responses: {
+          '202': {
+            description: 'Queued. `Location` names the run.',
+            headers: { Location: { schema: { type: 'string' }, description: '`/api/runs/<id>`' } },
+            content: { 'application/json': { schema: ref('RunAccepted') } },
+          },
+          '400': error(
+            'Not a JSON object, an unknown field, a bad value, from after to, too long a span, a foreign sink.',
+          ),
+          '401': unauthorized,
+          '413': error('The body is larger than 16 kB.'),
+          '429': error('Too many triggers; `RateLimit` headers tell when to retry.'),
+          '500': error('Internal error (details are logged, not returned).'),
+        },
+      },
+      get: {
+        tags: ['runs'],
+        operationId: 'listRuns',
+        summary: 'The newest runs first',
+        parameters: [
+          {
+            name: 'limit',
+            in: 'query',
+            required: false,
+            schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
+          },
+        ],
+        responses: {
+          '200': json(
+            { type: 'object', properties: { runs: { type: 'array', items: ref('Run') } }, required: ['runs'] },
+            'Runs still kept in Redis (finished runs expire after 7 days).',
+          ),
+          '400': error('limit is not an integer in 1..200.'),
+          '401': unauthorized,
+        },
+      },
+    },
+    '/api/runs/{id}': {
+      get: {
+        tags: ['runs'],
+        operationId: 'getRun',
+        summary: 'One run with its counts and errors',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: {
+          '200': json(ref('Run'), 'The run.'),
+          '401': unauthorized,
+          '404': error('No such run (or it expired).'),
+        },
+      },
+    },
+    '/api/systems': {
+      get: {
+        tags: ['systems'],
+        operationId: 'listSystems',
+        summary: 'Systems of the source catalog (cached for 10 minutes)',
+        responses: {
+          '200': json(
+            {
+              type: 'object',
+              properties: { systems: { type: 'array', items: ref('System') } },
+              required: ['systems'],
+            },
+            'Every system of the newest systems index, merged with the metadata tables.',
+          ),
+          '401': unauthorized,
+          '500': error('The source could not be read.'),
+        },
+      },
+    },
+    '/api/openapi.json': {
+      get: {
+        ...PUBLIC,
+        tags: ['operations'],
+        operationId: 'openApi',
+        summary: 'This document (public)',
+        responses: { '200': json({ type: 'object' }, 'The OpenAPI 3.1 document.') },
+      },
+    },
+    '/healthz': {
+      get: {
+        ...PUBLIC,
+        tags: ['operations'],
+        operationId: 'health',
+        summary: 'Liveness (public): the process answers',
+        responses: { '200': json(ref('Status'), '`{"status":"ok"}`') },
+      },
+    },
+    '/readyz': {
+      get: {
+        ...PUBLIC,
+        tags: ['operations'],
+        operationId: 'ready',
+        summary: 'Readiness (public): Redis answers PING within 1 s',
+        responses: {
+          '200': json(ref('Status'), '`{"status":"ok"}`'),
+          '503': json(ref('Status'), '`{"status":"unavailable","error":"redis unreachable"}`'),
+        },
+      },
+    },
+    '/metrics': {
+      get: {
+        ...PUBLIC,
+        tags: ['operations'],
+        operationId: 'metrics',
+        summary: 'Prometheus metrics (public)',
+        description:
+          '`pv_queue_jobs{queue,state}`, `pv_job_duration_seconds{queue}` (summary over the last 1,000 completed ' +
+          'jobs per queue), `pv_queue_paused{queue}`, `pv_readings_loaded_total`, `pv_objects_loaded_total`, `pv_objects_failed_total`, `pv_objects_skipped_total`, ' +
+          '`pv_redis_up`, and the default Node.js process metrics.',
+        responses: {
+          '200': {
+            description: 'Prometheus text exposition format.',
+            content: { 'text/plain': { schema: { type: 'string' } } },
+          },
+        },
+      },
+    },
+    '/admin/queues': {
+      get: {
+        tags: ['operations'],
+        operationId: 'dashboard',
+        summary: 'Bull Board dashboard of the plan, transform and load queues (read-write)',
+        description:
+          'An HTML application; it and everything under `/admin/queues/` (its static files and its own JSON API) ' +
+          'need the token, as a bearer token or, so that a browser can use it, as the password of HTTP Basic ' +
+          'credentials (any user name).',
+        security: [{ bearerAuth: [] }, { dashboardBasic: [] }],
+        responses: {
+          '200': { description: 'The dashboard.', content: { 'text/html': { schema: { type: 'string' } } } },
+          '401': unauthorized,
+        },
+      },
+    },
+  },
+  components: {
+    securitySchemes: {
+      bearerAuth: { type: 'http', scheme: 'bearer', description: 'The deployment token, `PV_API_TOKEN`.' },
+      dashboardBasic: {
+        type: 'http',
+        scheme: 'basic',
+        description: 'Dashboard only: any user name, the token as password.',
+      },
+    },
+    schemas: {
+      RunTrigger: {
+        ...jsonSchema(triggerBodySchema),
+        description: 'A run request; `sink`, if given, must be the sink this deployment loads.',
+        examples: [{ systems: [4, 50], from: '2020-01-01', to: '2020-12-31', format: 'parquet' }],
+      },
+      RunRequest: jsonSchema(runRequestSchema),
+      RunAccepted: {
+        type: 'object',
+        properties: {
+          id: { type: 'string', examples: ['run-20240501T120000-1a2b3c4d'] },
+          state: { const: 'queued' },
+          request: ref('RunRequest'),
+          links: { type: 'object', properties: { self: { type: 'string' } }, required: ['self'] },
+        },
+        required: ['id', 'state', 'request', 'links'],
+      },
+      RunCounts: {
+        type: 'object',
+        properties: Object.fromEntries(
+          ['planned', 'transformed', 'loaded', 'skipped', 'failed', 'readings'].map((k) => [
+            k,
+            { type: 'integer', minimum: 0 },
+          ]),
+        ),
+        required: ['planned', 'transformed', 'loaded', 'skipped', 'failed', 'readings'],
+      },
+      Run: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' },
+          state: { enum: ['queued', 'running', 'completed', 'failed'] },
+          request: ref('RunRequest'),
+          counts: ref('RunCounts'),
+          errors: {
+            type: 'array',
+            description: 'Failed objects with their reasons (at most 1,000); a fatal error has an empty key.',
+            items: {
+              type: 'object',
+              properties: { key: { type: 'string' }, reason: { type: 'string' } },
+              required: ['key', 'reason'],
+            },
+          },
+          createdAt: { type: 'string', format: 'date-time' },
+          startedAt: { type: ['string', 'null'], format: 'date-time' },
+          finishedAt: { type: ['string', 'null'], format: 'date-time' },
+        },
+        required: ['id', 'state', 'request', 'counts', 'errors', 'createdAt', 'startedAt', 'finishedAt'],
+      },
+      System: {
+        type: 'object',
+        description: 'A `pv_systems` row.',
+        properties: {
+          ss_id: { type: 'integer' },
+          public_name: nullable('string'),
+          site_id: nullable('integer'),
+          site_location: nullable('string'),
+          latitude: nullable('number'),
+          longitude: nullable('number'),
+          elevation: nullable('number', 'metres'),
+          av_pressure: nullable('number'),
+          av_temp: nullable('number'),
+          climate_type: nullable('string'),
+          mount_azimuth: nullable('number', 'degrees'),
+          mount_tilt: nullable('number', 'degrees'),
+          orientations: nullable('integer'),
+          tracking: nullable('string'),
+          mount_type: nullable('string'),
+          dc_capacity_kw: nullable('number'),
+          area_m2: nullable('number'),
+          timezone: nullable('string'),
+          started_on: nullable('string', 'ISO instant (UTC)'),
+          ended_on: nullable('string', 'ISO instant (UTC)'),
+          qa_status: nullable('string'),
+          qa_issue: nullable('string'),
+          available_sensor_channels: nullable('integer'),
+        },
+        required: ['ss_id'],
+      },
+      Status: {
+        type: 'object',
+        properties: { status: { enum: ['ok', 'unavailable'] }, error: { type: 'string' } },
+        required: ['status'],
+      },
+      Error: {
+        type: 'object',
+        properties: {
+          error: { type: 'string', description: 'What is wrong, naming the field at fault.' },
+          issues: {
+            type: 'array',
+            description: 'Every problem of a rejected trigger (the first one is `error`).',
+            items: {
+              type: 'object',
+              properties: { field: { type: 'string' }, message: { type: 'string' } },
+              required: ['field', 'message'],
+            },
+          },
+        },
+        required: ['error'],
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,606 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import { type AddressInfo, createServer } from 'node:net';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
+import { createLogger } from '@pv-pipeline/core';
+import type { SystemRow } from '@pv-pipeline/pvdaq';
+import {
+  createRedisConnection,
+  DEFAULT_TUNING,
+  loadServiceConfig,
+  openQueues,
+  type PipelineQueues,
+  RunStore,
+  type ServiceConfig,
+} from '@pv-pipeline/queue';
+import { Worker } from 'bullmq';
+import type { Express } from 'express';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ApiDeps, createApiApp } from '../src/app.js';
+import type { openApiDocument } from '../src/openapi.js';
+import { startApi } from '../src/start-api.js';
+
+const REDIS_URL = 'redis://127.0.0.1:6379';
+const PREFIX = `{pvtest-${randomBytes(6).toString('hex')}}`;
+const TOKEN = `tok-${randomBytes(16).toString('hex')}`;
+const WRONG = `wrong-${randomBytes(16).toString('hex')}`;
+const SINK = 'duckdb://./api-test.duckdb';
+const GOOD = { systems: [4, 50], from: '2020-01-01', to: '2020-01-31', format: 'parquet' };
+
+const SYSTEM: SystemRow = {
+  ss_id: 4,
+  public_name: 'Test system',
+  site_id: null,
+  site_location: null,
+  latitude: 39.7,
+  longitude: -105.2,
+  elevation: null,
+  av_pressure: null,
+  av_temp: null,
+  climate_type: null,
+  mount_azimuth: 180,
+  mount_tilt: 40,
+  orientations: null,
+  tracking: null,
+  mount_type: null,
+  dc_capacity_kw: 2.5,
+  area_m2: null,
+  timezone: 'America/Denver',
+  started_on: null,
+  ended_on: null,
+  qa_status: null,
+  qa_issue: null,
+  available_sensor_channels: null,
+};
+
+let redis: Redis;
+let queues: PipelineQueues;
+let runs: RunStore;
+let config: ServiceConfig;
+let logText = '';
+const servers: Server[] = [];
+let systemsImpl: () => Promise<SystemRow[]> = async () => [SYSTEM];
+
+const logger = createLogger(
+  { service: 'api' },
+  {
+    level: 'debug',
+    destination: new Writable({
+      write(chunk, _enc, cb) {
+        logText += String(chunk);
+        cb();
+      },
+    }),
+  },
+);
+
+function build(over: Partial<ApiDeps> = {}): Express {
+  return createApiApp({
+    config,
+    runs,
+    queues,
+    redis,
+    systems: () => systemsImpl(),
+    logger,
+    metricsCacheMs: 0,
+    ...over,
+  });
+}
+
+async function serve(app: Express): Promise<string> {
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  servers.push(server);
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+const auth = (token = TOKEN) => ({ authorization: `Bearer ${token}` });
+
+function post(base: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${base}/api/runs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...auth(), ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+let base: string;
+
+beforeAll(async () => {
+  config = loadServiceConfig({
+    REDIS_URL,
+    PV_API_TOKEN: TOKEN,
+    PV_QUEUE_PREFIX: PREFIX,
+    PV_SINK: SINK,
+    PV_MAX_RUN_DAYS: '366',
+  });
+  redis = createRedisConnection(REDIS_URL, { blocking: false });
+  queues = openQueues(redis, PREFIX, DEFAULT_TUNING);
+  runs = new RunStore(redis, PREFIX);
+  await redis.ping();
+  base = await serve(build());
+});
+
+afterAll(async () => {
+  await Promise.all(
+    servers.map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          s.close(() => resolve());
+          s.closeAllConnections();
+        }),
+    ),
+  );
+  for (const q of [queues.plan, queues.transform, queues.load]) await q.obliterate({ force: true });
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+  await queues.close();
+  await redis.quit();
+});
+
+describe('auth', () => {
+  it('answers 401 with a Bearer challenge without a token or with a wrong one', async () => {
+    const none = await fetch(`${base}/api/runs`);
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toMatch(/^Bearer /);
+    expect((await none.json()).error).toMatch(/bearer token/);
+
+    const wrong = await fetch(`${base}/api/runs`, { headers: auth(WRONG) });
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get('www-authenticate')).toContain('error="invalid_token"');
+
+    const prefixOfToken = await fetch(`${base}/api/systems`, { headers: auth(TOKEN.slice(0, -1)) });
+    expect(prefixOfToken.status).toBe(401);
+
+    const trigger = await fetch(`${base}/api/runs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(GOOD),
+    });
+    expect(trigger.status).toBe(401);
+  });
+
+  it('protects the dashboard and its API, and serves them with the token', async () => {
+    for (const path of ['/admin/queues', '/admin/queues/api/queues']) {
+      const none = await fetch(`${base}${path}`);
+      expect(none.status).toBe(401);
+      expect(none.headers.get('www-authenticate')).toMatch(/^Bearer /);
+      expect((await fetch(`${base}${path}`, { headers: auth(WRONG) })).status).toBe(401);
+    }
+    const page = await fetch(`${base}/admin/queues`, { headers: auth() });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    const html = await page.text();
+    expect(html).toContain('<base href="/admin/queues/"');
+    const script = /src="(static\/js\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(script).toBeDefined();
+    expect((await fetch(`${base}/admin/queues/${script}`)).status).toBe(401);
+    const asset = await fetch(`${base}/admin/queues/${script}`, { headers: auth() });
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('content-type')).toMatch(/javascript/);
+
+    const api = await fetch(`${base}/admin/queues/api/queues`, { headers: auth() });
+    expect(api.status).toBe(200);
+    const names = ((await api.json()) as { queues: Array<{ name: string; readOnlyMode: boolean }> }).queues;
+    expect(names.map((q) => q.name).sort()).toEqual(['load', 'plan', 'transform']);
+    expect(names.every((q) => q.readOnlyMode === false)).toBe(true);
+  });
+
+  it('lets a browser in to the dashboard with Basic credentials carrying the token (dashboard only)', async () => {
+    const basic = (password: string) => ({
+      authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`,
+    });
+    expect((await fetch(`${base}/admin/queues`, { headers: basic(TOKEN) })).status).toBe(200);
+    expect((await fetch(`${base}/admin/queues`, { headers: basic(WRONG) })).status).toBe(401);
+    expect((await fetch(`${base}/api/runs`, { headers: basic(TOKEN) })).status).toBe(401);
+    const challenge = await fetch(`${base}/admin/queues`);
+    expect(challenge.headers.get('www-authenticate')).toContain('Basic realm=');
+  });
+
+  it('keeps /healthz, /readyz, /metrics and /api/openapi.json public', async () => {
+    for (const path of ['/healthz', '/readyz', '/metrics', '/api/openapi.json']) {
+      expect((await fetch(`${base}${path}`)).status, path).toBe(200);
+    }
+  });
+});
+
+describe('POST /api/runs validation', () => {
+  const cases: Array<[string, unknown, RegExp]> = [
+    ['an unknown field', { ...GOOD, sytems: [1], extra: true }, /unknown fields "sytems", "extra"/],
+    ['from after to', { ...GOOD, from: '2020-02-01', to: '2020-01-01' }, /from is after to/],
+    ['a malformed date', { ...GOOD, from: '2020-1-1' }, /^from .*YYYY-MM-DD/],
+    ['an impossible date', { ...GOOD, to: '2020-02-30' }, /^to .*not a real date/],
+    ['systems of strings', { ...GOOD, systems: ['4'] }, /systems must be "all" or a non-empty array/],
+    ['systems with zero', { ...GOOD, systems: [4, 0] }, /systems must be/],
+    ['systems with a fraction', { ...GOOD, systems: [4.5] }, /systems must be/],
+    ['an empty systems list', { ...GOOD, systems: [] }, /systems must be/],
+    ['systems "some"', { ...GOOD, systems: 'some' }, /systems must be/],
+    ['a bad format', { ...GOOD, format: 'xlsx' }, /format must be "parquet" or "csv"/],
+    ['a missing field', { systems: 'all', from: '2020-01-01', to: '2020-01-02' }, /format is required/],
+    ['too large a span', { ...GOOD, from: '2019-01-01', to: '2020-12-31' }, /spans 731 days; .* at most 366/],
+    [
+      'a foreign sink',
+      { ...GOOD, sink: 'bigquery://proj/ds' },
+      /"bigquery:\/\/proj\/ds" is not the sink this deployment loads/,
+    ],
+    ['a JSON array', [GOOD], /must be a JSON object/],
+  ];
+  for (const [what, body, message] of cases) {
+    it(`answers 400 for ${what}`, async () => {
+      const res = await post(base, body);
+      expect(res.status).toBe(400);
+      const json = (await res.json()) as { error: string; issues: unknown[] };
+      expect(json.error).toMatch(message);
+      expect(json.issues.length).toBeGreaterThan(0);
+    });
+  }
+
+  it('answers 400 for a body that is not JSON', async () => {
+    const bad = await post(base, '{"systems": all}');
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({ error: 'the body is not valid JSON' });
+
+    const text = await post(base, 'systems=all', { 'content-type': 'text/plain' });
+    expect(text.status).toBe(400);
+    expect((await text.json()).error).toMatch(/Content-Type: application\/json/);
+
+    const empty = await fetch(`${base}/api/runs`, { method: 'POST', headers: auth() });
+    expect(empty.status).toBe(400);
+  });
+
+  it('answers 413 for a body over 16 kB', async () => {
+    const res = await post(base, { ...GOOD, pad: 'x'.repeat(20_000) });
+    expect(res.status).toBe(413);
+    expect(await res.json()).toEqual({ error: 'the body is larger than 16 kB' });
+  });
+
+  it('queued nothing for any of the refused triggers', async () => {
+    expect(await queues.plan.count()).toBe(0);
+    expect(await runs.list()).toEqual([]);
+  });
+});
+
+describe('runs', () => {
+  let id = '';
+
+  it('answers 202 with the id and Location, and queues a plan job with that id', async () => {
+    const res = await post(base, { ...GOOD, sink: SINK });
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as { id: string; state: string; request: unknown; links: { self: string } };
+    id = body.id;
+    expect(id).toMatch(/^run-\d{8}T\d{6}-[0-9a-f]{8}$/);
+    expect(body.state).toBe('queued');
+    expect(body.request).toEqual(GOOD);
+    expect(body.links.self).toBe(`/api/runs/${id}`);
+    expect(res.headers.get('location')).toBe(`/api/runs/${id}`);
+
+    const job = await queues.plan.getJob(id);
+    expect(job).toBeDefined();
+    expect(job!.id).toBe(id);
+    expect(job!.data).toEqual({ runId: id, request: GOOD });
+    expect(await job!.getState()).toBe('waiting');
+  });
+
+  it('exports queue depths and Redis totals in /metrics', async () => {
+    await redis.hset(`${PREFIX}:metrics`, { readings_loaded: '1234', objects_loaded: '7' });
+    const res = await fetch(`${base}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    const text = await res.text();
+    expect(text).toContain('pv_queue_jobs{queue="plan",state="waiting"} 1');
+    expect(text).toContain('pv_queue_jobs{queue="transform",state="waiting"} 0');
+    expect(text).toContain('pv_readings_loaded_total 1234');
+    expect(text).toContain('pv_objects_loaded_total 7');
+    expect(text).toContain('pv_objects_failed_total 0');
+    expect(text).toContain('pv_objects_skipped_total 0');
+    expect(text).toContain('pv_redis_up 1');
+    expect(text).toContain('pv_queue_paused{queue="plan"} 0');
+    expect(text).toMatch(/^process_cpu_user_seconds_total /m);
+  });
+
+  it('exports job durations of completed jobs in /metrics', async () => {
+    const conn = createRedisConnection(REDIS_URL, { blocking: true });
+    const worker = new Worker(
+      'transform',
+      async () => {
+        await new Promise((r) => setTimeout(r, 50));
+        return 'ok';
+      },
+      { connection: conn, prefix: PREFIX },
+    );
+    try {
+      const done = new Promise<void>((resolve) => worker.once('completed', () => resolve()));
+      // biome-ignore lint/suspicious/noExplicitAny: a minimal payload; the worker above ignores it
+      await queues.transform.add('transform-object', { runId: 'x' } as any, { jobId: 'duration-probe' });
+      await done;
+    } finally {
+      await worker.close();
+      await conn.quit();
+    }
+    const text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).toContain('pv_job_duration_seconds_count{queue="transform"} 1');
+    const sum = Number(/^pv_job_duration_seconds_sum\{queue="transform"\} (\S+)$/m.exec(text)?.[1]);
+    expect(sum).toBeGreaterThanOrEqual(0.04);
+    expect(sum).toBeLessThan(30);
+    expect(text).toContain('pv_queue_jobs{queue="transform",state="completed"} 1');
+  });
+
+  it('reports the queued run with zero counts', async () => {
+    const res = await fetch(`${base}/api/runs/${id}`, { headers: auth() });
+    expect(res.status).toBe(200);
+    const run = await res.json();
+    expect(run).toMatchObject({
+      id,
+      state: 'queued',
+      request: GOOD,
+      counts: { planned: 0, transformed: 0, loaded: 0, skipped: 0, failed: 0, readings: 0 },
+      errors: [],
+      startedAt: null,
+      finishedAt: null,
+    });
+  });
+
+  it('answers 404 for unknown or malformed run ids', async () => {
+    for (const unknown of ['run-20200101T000000-deadbeef', '..%2F..%2Fetc', '%00', 'x'.repeat(200)]) {
+      const res = await fetch(`${base}/api/runs/${unknown}`, { headers: auth() });
+      expect(res.status, unknown).toBe(404);
+      expect((await res.json()).error).toMatch(/^no run/);
+    }
+    const other = await fetch(`${base}/api/nothing-here`, { headers: auth() });
+    expect(other.status).toBe(404);
+    expect(await other.json()).toEqual({ error: 'not found' });
+  });
+
+  it('accepts a trigger without sink and lists runs newest first, honouring limit', async () => {
+    const res = await post(base, { systems: 'all', from: '2021-06-01', to: '2021-06-01', format: 'csv' });
+    expect(res.status).toBe(202);
+    const second = ((await res.json()) as { id: string }).id;
+    expect(second).not.toBe(id);
+
+    const all = (await (await fetch(`${base}/api/runs`, { headers: auth() })).json()) as {
+      runs: Array<{ id: string }>;
+    };
+    expect(all.runs.map((r) => r.id).sort()).toEqual([id, second].sort());
+    const one = (await (await fetch(`${base}/api/runs?limit=1`, { headers: auth() })).json()) as {
+      runs: unknown[];
+    };
+    expect(one.runs).toHaveLength(1);
+    for (const bad of ['0', '201', 'abc', '1.5']) {
+      const r = await fetch(`${base}/api/runs?limit=${bad}`, { headers: auth() });
+      expect(r.status, bad).toBe(400);
+    }
+  });
+
+  it('answers 429 past the trigger rate limit', async () => {
+    const limited = await serve(build({ rateLimit: { limit: 3, windowMs: 60_000 } }));
+    for (let i = 0; i < 3; i++) {
+      expect((await post(limited, { ...GOOD, from: '2020-03-01', to: '2020-01-01' })).status).toBe(400);
+    }
+    const res = await post(limited, GOOD);
+    expect(res.status).toBe(429);
+    expect((await res.json()).error).toMatch(/too many/);
+    // Reads are not limited.
+    expect((await fetch(`${limited}/api/runs`, { headers: auth() })).status).toBe(200);
+  });
+});
+
+describe('systems', () => {
+  it('lists the catalog systems', async () => {
+    const res = await fetch(`${base}/api/systems`, { headers: auth() });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ systems: [SYSTEM] });
+  });
+
+  it('answers a bare 500 when loading them fails, and logs the detail', async () => {
+    const secret = '/srv/secret/path/catalog.parquet: EACCES';
+    systemsImpl = async () => {
+      throw new Error(secret);
+    };
+    try {
+      const res = await fetch(`${base}/api/systems`, { headers: auth() });
+      expect(res.status).toBe(500);
+      const text = await res.text();
+      expect(JSON.parse(text)).toEqual({ error: 'internal error' });
+      expect(text).not.toContain('secret');
+      expect(logText).toContain(secret);
+    } finally {
+      systemsImpl = async () => [SYSTEM];
+    }
+  });
+});
+
+describe('operations', () => {
+  it('answers /healthz and /readyz', async () => {
+    const h = await fetch(`${base}/healthz`);
+    expect(await h.json()).toEqual({ status: 'ok' });
+    const r = await fetch(`${base}/readyz`);
+    expect(r.status).toBe(200);
+    expect(await r.json()).toEqual({ status: 'ok' });
+  });
+
+  it('answers /readyz 503 (and /metrics still 200) when Redis is unreachable', async () => {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const closedPort = (probe.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const bad = createRedisConnection(`redis://127.0.0.1:${closedPort}`, { blocking: false });
+    bad.on('error', () => {});
+    try {
+      const down = await serve(build({ redis: bad }));
+      const started = Date.now();
+      const r = await fetch(`${down}/readyz`);
+      expect(r.status).toBe(503);
+      expect(await r.json()).toEqual({ status: 'unavailable', error: 'redis unreachable' });
+      expect(Date.now() - started).toBeLessThan(5000);
+      const m = await fetch(`${down}/metrics`);
+      expect(m.status).toBe(200);
+      expect(await m.text()).toContain('pv_redis_up 0');
+      expect((await fetch(`${down}/healthz`)).status).toBe(200);
+    } finally {
+      bad.disconnect();
+    }
+  });
+
+  it('sends security headers and no x-powered-by', async () => {
+    for (const path of ['/healthz', '/api/runs']) {
+      const res = await fetch(`${base}${path}`, { headers: auth() });
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+      expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
+      expect(res.headers.get('content-security-policy')).not.toContain('upgrade-insecure-requests');
+      expect(res.headers.get('x-powered-by')).toBeNull();
+    }
+  });
+
+  it('refuses to build without a token', () => {
+    expect(() => build({ config: { ...config, PV_API_TOKEN: undefined } })).toThrow(/PV_API_TOKEN/);
+  });
+});
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+const ROOT = path.resolve(import.meta.dirname, '../../..');
+
+describe('startApi and main', () => {
+  it('starts in-process on the sample mirror and closes cleanly', async () => {
+    const port = await freePort();
+    const cfg = loadServiceConfig({
+      REDIS_URL,
+      PV_API_TOKEN: TOKEN,
+      PV_QUEUE_PREFIX: PREFIX,
+      PV_SOURCE: pathToFileURL(path.join(ROOT, 'samples/pvdaq')).href,
+      PORT: String(port),
+      PV_API_HOST: '127.0.0.1',
+    });
+    const api = await startApi(cfg, logger);
+    try {
+      expect(api.port).toBe(port);
+      const url = `http://127.0.0.1:${port}`;
+      expect((await fetch(`${url}/readyz`)).status).toBe(200);
+      const res = await fetch(`${url}/api/systems`, { headers: auth() });
+      expect(res.status).toBe(200);
+      const { systems } = (await res.json()) as { systems: SystemRow[] };
+      expect(systems.length).toBeGreaterThan(0);
+      expect(systems.every((s) => Number.isInteger(s.ss_id))).toBe(true);
+    } finally {
+      await api.close();
+    }
+    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+  });
+
+  it('refuses to start without a long enough token, naming PV_API_TOKEN', async () => {
+    const cfg = loadServiceConfig({ REDIS_URL, PV_QUEUE_PREFIX: PREFIX });
+    await expect(startApi(cfg, logger)).rejects.toThrow(/^PV_API_TOKEN: is required/);
+    await expect(startApi({ ...cfg, PV_API_TOKEN: 'short' }, logger)).rejects.toThrow(/^PV_API_TOKEN: is 5 characters/);
+  });
+
+  function runMain(env: Record<string, string>) {
+    const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'services/api/src/main.ts')], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', REDIS_URL, PV_QUEUE_PREFIX: PREFIX, PV_LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += String(d);
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    return { child, exited, stderr: () => stderr };
+  }
+
+  it('main exits 1 naming the variable for a short token or a bad PORT', async () => {
+    const short = runMain({ PV_API_TOKEN: 'short' });
+    const port = runMain({ PV_API_TOKEN: TOKEN, PORT: 'eighty' });
+    expect(await short.exited).toBe(1);
+    expect(short.stderr()).toMatch(/^pv-pipeline api: PV_API_TOKEN: is 5 characters long/m);
+    expect(await port.exited).toBe(1);
+    expect(port.stderr()).toMatch(/^pv-pipeline api: PORT: /m);
+  });
+
+  it('main serves and exits 0 on SIGTERM', async () => {
+    const port = await freePort();
+    const main = runMain({ PV_API_TOKEN: TOKEN, PORT: String(port), PV_API_HOST: '127.0.0.1' });
+    try {
+      let up = false;
+      for (let i = 0; i < 100 && !up; i++) {
+        up = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        );
+        if (!up) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(up).toBe(true);
+      expect((await fetch(`http://127.0.0.1:${port}/api/runs`)).status).toBe(401);
+      main.child.kill('SIGTERM');
+      expect(await main.exited).toBe(0);
+      expect(main.stderr()).not.toContain(TOKEN);
+    } finally {
+      main.child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('OpenAPI document', () => {
+  type Layer = { route?: { path: string; methods: Record<string, boolean> }; name: string; rawPath?: unknown };
+
+  it('is served and lists every route the app serves', async () => {
+    const served = (await (await fetch(`${base}/api/openapi.json`)).json()) as typeof openApiDocument;
+    expect(served.openapi).toBe('3.1.0');
+    const paths = served.paths as Record<string, Record<string, { security?: unknown[] }>>;
+
+    const app = build();
+    const stack = (app as unknown as { router: { stack: Layer[] } }).router.stack;
+    const routes: Array<[string, string]> = [];
+    for (const layer of stack) {
+      if (layer.route) {
+        for (const method of Object.keys(layer.route.methods)) routes.push([method, layer.route.path]);
+      } else if ((layer.name === 'router' || layer.name === 'mounted_app') && typeof layer.rawPath === 'string') {
+        routes.push(['get', layer.rawPath]); // a mounted router or app: the dashboard
+      }
+    }
+    expect(routes.length).toBeGreaterThanOrEqual(9);
+    for (const [method, path] of routes) {
+      const documented = path.replace(/:(\w+)/g, '{$1}');
+      expect(paths[documented]?.[method], `${method.toUpperCase()} ${path}`).toBeDefined();
+    }
+    // … and nothing documented that the app does not serve.
+    const servedKeys = new Set(routes.map(([m, p]) => `${m} ${p.replace(/:(\w+)/g, '{$1}')}`));
+    for (const [path, ops] of Object.entries(paths)) {
+      for (const method of Object.keys(ops))
+        expect(servedKeys.has(`${method} ${path}`), `${method} ${path}`).toBe(true);
+    }
+    // Public routes say so; the others inherit the bearer requirement.
+    for (const path of ['/healthz', '/readyz', '/metrics', '/api/openapi.json']) {
+      expect(paths[path]?.get?.security).toEqual([]);
+    }
+    expect(paths['/api/runs']?.post?.security).toBeUndefined();
+    expect(served.security).toEqual([{ bearerAuth: [] }]);
+  });
+});
+
+describe('logs', () => {
+  it('logged requests but never the token', async () => {
+    expect(logText).toContain('"url":"/api/runs"');
+    expect(logText).toContain('run queued');
+    expect(logText).not.toContain(TOKEN);
+    expect(logText).not.toContain(WRONG);
+    expect(logText.toLowerCase()).not.toContain('bearer');
+  });
+});
