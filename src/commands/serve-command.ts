@@ -36,7 +36,9 @@ const startAll: ServiceStarter = async (config, logger) => {
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
-    .description('run a cluster-mode service: api | planner | worker | loader | all (configured by environment variables)')
+    .description(
+      'run a cluster-mode service: api | planner | worker | loader | all (configured by environment variables)',
+    )
     .argument('<role>', 'api, planner, worker, loader or all', (v) => {
       if (v !== 'all' && !(ROLE_NAMES as readonly string[]).includes(v)) {
         throw new InvalidArgumentError('must be api, planner, worker, loader or all');

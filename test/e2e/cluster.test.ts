@@ -123,12 +123,29 @@ describe('cluster mode on the sample mirror (api, planner, two workers, loader a
 
   beforeAll(async () => {
     await d.start(SAMPLE_MIRROR);
-    for (const [role, tag] of [['loader', 'loader'], ['planner', 'planner'], ['worker', 'worker-1'], ['worker', 'worker-2'], ['api', 'api']] as const) {
+    for (const [role, tag] of [
+      ['loader', 'loader'],
+      ['planner', 'planner'],
+      ['worker', 'worker-1'],
+      ['worker', 'worker-2'],
+      ['api', 'api'],
+    ] as const) {
       d.spawn(role, tag);
     }
     await d.ready();
     inlineDb = join(d.work, 'inline.duckdb');
-    const r = await runCli(['run', '--source', `file://${SAMPLE_MIRROR}`, '--from', '2010-01-01', '--to', '2025-12-31', '--sink', `duckdb://${inlineDb}`, '--json']);
+    const r = await runCli([
+      'run',
+      '--source',
+      `file://${SAMPLE_MIRROR}`,
+      '--from',
+      '2010-01-01',
+      '--to',
+      '2025-12-31',
+      '--sink',
+      `duckdb://${inlineDb}`,
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
   });
   afterAll(() => d.destroy());
@@ -163,18 +180,39 @@ describe('cluster mode on the sample mirror (api, planner, two workers, loader a
     d.spawn('loader');
   });
 
+  it('a worker stopped with SIGTERM finishes its active jobs and exits 0; the run completes', async () => {
+    const id = await d.trigger({ systems: 'all', from: '2010-01-01', to: '2025-12-31', format: 'csv' });
+    await waitFor(async () => (await d.run(id)).state !== 'queued', { timeoutMs: 30_000, what: 'the run to start' });
+    const code = await d.procs.get('worker-1')!.kill('SIGTERM');
+    d.procs.delete('worker-1');
+    expect(code).toBe(0);
+    const run = await d.finished(id);
+    expect(run.counts).toMatchObject({ planned: 34, loaded: 34, failed: 0 });
+  });
+
   it('rejects a missing or wrong token, a malformed body and unknown runs', async () => {
     const base = `http://127.0.0.1:${d.port}`;
     expect((await fetch(`${base}/api/runs`, { method: 'POST', body: '{}' })).status).toBe(401);
     expect((await fetch(`${base}/admin/queues`, { headers: { authorization: 'Bearer nope' } })).status).toBe(401);
-    const bad = await d.api('/api/runs', { method: 'POST', body: JSON.stringify({ systems: 'all', from: '2020-02-01', to: '2020-01-01', format: 'parquet' }) });
+    const bad = await d.api('/api/runs', {
+      method: 'POST',
+      body: JSON.stringify({ systems: 'all', from: '2020-02-01', to: '2020-01-01', format: 'parquet' }),
+    });
     expect(bad.status).toBe(400);
     expect((await d.api('/api/runs/run-19990101T000000-deadbeef')).status).toBe(404);
   });
 });
 
 /** A larger generated mirror, so that processes can be killed while work is in flight. */
-const KILL_PARAMS: MirrorParams = { generatorVersion: 1, systems: 4, year: 2023, month: 7, days: 12, channels: 8, minutesPerDay: 1440 };
+const KILL_PARAMS: MirrorParams = {
+  generatorVersion: 1,
+  systems: 4,
+  year: 2023,
+  month: 7,
+  days: 12,
+  channels: 8,
+  minutesPerDay: 1440,
+};
 
 describe('cluster mode under crashes: SIGKILLed worker, loader killed between staging and commit', () => {
   const d = new Deployment();
@@ -186,7 +224,13 @@ describe('cluster mode under crashes: SIGKILLed worker, loader killed between st
     await ensureMirror(mirror, KILL_PARAMS);
     ids = [1100, 1137, 1174, 1211];
     await d.start(mirror);
-    for (const [role, tag] of [['loader', 'loader'], ['planner', 'planner'], ['worker', 'worker-1'], ['worker', 'worker-2'], ['api', 'api']] as const) {
+    for (const [role, tag] of [
+      ['loader', 'loader'],
+      ['planner', 'planner'],
+      ['worker', 'worker-1'],
+      ['worker', 'worker-2'],
+      ['api', 'api'],
+    ] as const) {
       d.spawn(role, tag, { PV_WORKER_CONCURRENCY: '1' });
     }
     await d.ready();
@@ -198,10 +242,13 @@ describe('cluster mode under crashes: SIGKILLed worker, loader killed between st
       d.trigger({ systems: [ids[0], ids[1]], from: '2023-07-01', to: '2023-07-31', format: 'parquet' }),
       d.trigger({ systems: [ids[1]], from: '2023-07-05', to: '2023-07-09', format: 'parquet' }),
     ]);
-    const seen = await waitFor(async () => {
-      const r = await d.run(a);
-      return r.counts.transformed >= 2 ? r : null;
-    }, { timeoutMs: 60_000, intervalMs: 20, what: 'two objects transformed' });
+    const seen = await waitFor(
+      async () => {
+        const r = await d.run(a);
+        return r.counts.transformed >= 2 ? r : null;
+      },
+      { timeoutMs: 60_000, intervalMs: 20, what: 'two objects transformed' },
+    );
     expect(seen.counts.transformed).toBeLessThan(24); // still mid-run when the worker dies
     await d.stop('worker-1', 'SIGKILL');
     const [ra, rb] = await Promise.all([d.finished(a), d.finished(b)]);
@@ -213,10 +260,13 @@ describe('cluster mode under crashes: SIGKILLed worker, loader killed between st
   it('the loader killed after taking staged work but before committing it: the work is redone once', async () => {
     await d.stop('loader');
     const c = await d.trigger({ systems: [ids[2], ids[3]], from: '2023-07-01', to: '2023-07-31', format: 'parquet' });
-    await waitFor(async () => {
-      const r = await d.run(c);
-      return r.counts.transformed === r.counts.planned && r.counts.planned === 24;
-    }, { timeoutMs: 60_000, what: 'every object staged' });
+    await waitFor(
+      async () => {
+        const r = await d.run(c);
+        return r.counts.transformed === r.counts.planned && r.counts.planned === 24;
+      },
+      { timeoutMs: 60_000, what: 'every object staged' },
+    );
     expect((await d.run(c)).counts.loaded).toBe(0);
     // a loader that takes the jobs but would commit only much later; killed while they are active
     d.spawn('loader', 'loader-doomed', { PV_LOAD_MAX_WAIT_MS: '600000', PV_LOAD_BATCH_OBJECTS: '1000' });
@@ -232,7 +282,18 @@ describe('cluster mode under crashes: SIGKILLed worker, loader killed between st
 
     await d.stop('loader');
     const inlineDb = join(d.work, 'inline.duckdb');
-    const r = await runCli(['run', '--source', `file://${mirror}`, '--from', '2023-07-01', '--to', '2023-07-31', '--sink', `duckdb://${inlineDb}`, '--json']);
+    const r = await runCli([
+      'run',
+      '--source',
+      `file://${mirror}`,
+      '--from',
+      '2023-07-01',
+      '--to',
+      '2023-07-31',
+      '--sink',
+      `duckdb://${inlineDb}`,
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(await query(d.db, PER_SENSOR)).toEqual(await query(inlineDb, PER_SENSOR));
     expect((await query(d.db, DUPLICATE_KEYS))[0]!.n).toBe(0);

@@ -26,21 +26,43 @@ export async function startRedis(options: { aof?: boolean } = {}): Promise<TestR
   const start = async () => {
     child = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir, '--appendonly', options.aof ? 'yes' : 'no', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction'],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--dir',
+        dir,
+        '--appendonly',
+        options.aof ? 'yes' : 'no',
+        '--appendfsync',
+        'always',
+        '--maxmemory-policy',
+        'noeviction',
+      ],
       { stdio: 'ignore' },
     );
-    const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const probe = new Redis(port, '127.0.0.1', {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     probe.on('error', () => undefined); // refused until the server listens
     try {
-      await waitFor(async () => {
-        try {
-          await probe.connect().catch(() => undefined);
-          return (await probe.ping()) === 'PONG';
-        } catch {
-          probe.disconnect();
-          return false;
-        }
-      }, { timeoutMs: 10_000, what: `redis-server on port ${port}` });
+      await waitFor(
+        async () => {
+          try {
+            await probe.connect().catch(() => undefined);
+            return (await probe.ping()) === 'PONG';
+          } catch {
+            probe.disconnect();
+            return false;
+          }
+        },
+        { timeoutMs: 10_000, what: `redis-server on port ${port}` },
+      );
     } finally {
       probe.disconnect();
     }

@@ -57,7 +57,10 @@ export async function listRunObjects(
 }
 
 /** Splits listed objects into new-or-changed and already-loaded (same key and ETag in the ledger). */
-export function splitByLedger(objects: readonly PlannedObject[], ledger: ReadonlyMap<string, string>): Pick<Plan, 'toLoad' | 'skipped'> {
+export function splitByLedger(
+  objects: readonly PlannedObject[],
+  ledger: ReadonlyMap<string, string>,
+): Pick<Plan, 'toLoad' | 'skipped'> {
   const toLoad: PlannedObject[] = [];
   const skipped: PlannedObject[] = [];
   for (const o of objects) (ledger.get(o.key) === o.etag ? skipped : toLoad).push(o);

@@ -143,7 +143,8 @@ export class LoadProcessor {
       const finished = new Set<string>();
       for (const p of group) {
         const m = p.manifest;
-        for (const r of await runs.recordOutcome(transformJobId(m.key, m.etag), m.key, 'loaded', m.rows)) finished.add(r);
+        for (const r of await runs.recordOutcome(transformJobId(m.key, m.etag), m.key, 'loaded', m.rows))
+          finished.add(r);
       }
       for (const r of finished) await this.#enqueueFinalize(r);
       await addMetrics(this.#d.redis, this.#d.prefix, {

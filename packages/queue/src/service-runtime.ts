@@ -1,5 +1,5 @@
 import { BadInputError, createLogger, describeError, type Logger } from '@pv-pipeline/core';
-import { openObjectStore, type ObjectStore, SystemCatalog } from '@pv-pipeline/pvdaq';
+import { type ObjectStore, openObjectStore, SystemCatalog } from '@pv-pipeline/pvdaq';
 import type { WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { DEFAULT_TUNING, type QueueTuning } from './job-options.js';

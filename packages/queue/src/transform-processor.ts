@@ -2,7 +2,9 @@ import { describeError, isRetryable, type Logger } from '@pv-pipeline/core';
 import { type StageRunner, type StagingArea, transformObject } from '@pv-pipeline/pipeline';
 import type { ObjectStore, SystemCatalog } from '@pv-pipeline/pvdaq';
 import { type Job, UnrecoverableError } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { JOB_NAMES, type TransformJobData } from './job-payloads.js';
+import { addMetrics } from './pipeline-metrics.js';
 import { addFresh, type PipelineQueues } from './queues.js';
 import type { RunStore } from './run-store.js';
 import { loadJobId } from './transform-job-id.js';
@@ -16,6 +18,9 @@ export interface TransformProcessorDeps {
   queues: PipelineQueues;
   runs: RunStore;
   maxObjectBytes: number;
+  /** For the shared /metrics totals. */
+  redis: Redis;
+  prefix: string;
   /** Decoding off the main thread, so lock renewal never waits on CPU work. */
   runStage?: StageRunner;
   logger: Logger;
@@ -53,6 +58,7 @@ export function createTransformProcessor(deps: TransformProcessorDeps) {
       deps.logger.warn({ run: runId, job: jobId, key: object.key, err: reason, last }, 'transform failed');
       if (!last) throw err;
       const completed = await deps.runs.recordOutcome(jobId, object.key, 'failed', 0, reason);
+      await addMetrics(deps.redis, deps.prefix, { objects_failed: 1 });
       for (const r of completed) {
         await addFresh(deps.queues.load, JOB_NAMES.finalize, { kind: 'finalize', runId: r }, `f-${r}`);
       }

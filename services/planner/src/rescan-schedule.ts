@@ -26,7 +26,13 @@ export async function scheduleRescan(config: ServiceConfig, queues: PipelineQueu
       },
     );
   } catch (err) {
-    throw new BadInputError('PV_RESCAN_CRON', `"${config.PV_RESCAN_CRON}" is not a cron pattern: ${(err as Error).message}`);
+    throw new BadInputError(
+      'PV_RESCAN_CRON',
+      `"${config.PV_RESCAN_CRON}" is not a cron pattern: ${(err as Error).message}`,
+    );
   }
-  logger.info({ cron: config.PV_RESCAN_CRON, systems: config.PV_RESCAN_SYSTEMS, days: config.PV_RESCAN_DAYS }, 'rescan scheduled');
+  logger.info(
+    { cron: config.PV_RESCAN_CRON, systems: config.PV_RESCAN_SYSTEMS, days: config.PV_RESCAN_DAYS },
+    'rescan scheduled',
+  );
 }
