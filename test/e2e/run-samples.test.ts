@@ -151,6 +151,33 @@ describe('pv-pipeline run on the sample mirror → DuckDB', () => {
     expect((await query(changedDb, DUPLICATE_KEYS))[0]!.n).toBe(0);
   });
 
+  it('the Parquet dataset sink holds the same rows, readable as one hive-partitioned dataset', async () => {
+    const dir = join(work, 'dataset');
+    const r = await runCli([
+      'run',
+      '--source',
+      `file://${SAMPLE_MIRROR}`,
+      ...RANGE,
+      '--sink',
+      `parquet://${dir}`,
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const dataset = `read_parquet('${dir}/pv_readings/**/*.parquet', hive_partitioning = true)`;
+    expect(await query(null, PER_METRIC.replace('pv_readings', dataset))).toEqual(truth);
+    const again = await runCli([
+      'run',
+      '--source',
+      `file://${SAMPLE_MIRROR}`,
+      ...RANGE,
+      '--sink',
+      `parquet://${dir}`,
+      '--json',
+    ]);
+    expect(JSON.parse(again.stdout).counts).toMatchObject({ loaded: 0, skipped: objectCount });
+    expect(await query(null, PER_METRIC.replace('pv_readings', dataset))).toEqual(truth);
+  });
+
   it('CSV and Parquet give the same facts except the repeated fall-back hour', async () => {
     const csvDb = join(work, 'csv.duckdb');
     const r = await runCli([
