@@ -34,6 +34,7 @@ interface RunCliOptions {
   batchRows: number;
   s3Endpoint?: string;
   s3PathStyle?: boolean;
+  bigqueryEndpoint?: string;
   json?: boolean;
   progress: boolean;
   logLevel?: string;
@@ -53,11 +54,15 @@ export function registerRunCommand(program: Command): void {
     .option('--systems <ids>', 'comma-separated system ids, or all', 'all')
     .option('--from <day>', 'first day, YYYY-MM-DD')
     .option('--to <day>', 'last day, YYYY-MM-DD (inclusive)')
-    .option('--sink <url>', 'duckdb://FILE or parquet://DIR', process.env.PV_SINK ?? DEFAULT_SINK_URL)
+    .option(
+      '--sink <url>',
+      'duckdb://FILE, parquet://DIR or bigquery://PROJECT/DATASET[?mode=stream]',
+      process.env.PV_SINK ?? DEFAULT_SINK_URL,
+    )
     .option('--concurrency <n>', 'objects transformed at once', positiveInt('--concurrency'), 4)
     .option(
       '--threads <n>',
-      'worker threads for decoding (default: cores, for runs of 100+ objects)',
+      'worker threads for decoding (default: cores − 1 on 3+ cores for runs of 100+ objects, else 0)',
       nonNegativeInt('--threads'),
     )
     .option('--staging <dir>', 'staging directory (default: a temp dir)')
@@ -65,6 +70,11 @@ export function registerRunCommand(program: Command): void {
     .option('--batch-rows <n>', 'fact rows per sink commit', positiveInt('--batch-rows'), 1_000_000)
     .option('--s3-endpoint <url>', 'S3-compatible endpoint (default: AWS)', process.env.S3_ENDPOINT)
     .option('--s3-path-style', 'path-style S3 addressing (default with --s3-endpoint)')
+    .option(
+      '--bigquery-endpoint <url>',
+      'BigQuery API endpoint of an emulator or fake (no Google credentials are used with it)',
+      process.env.BIGQUERY_API_ENDPOINT,
+    )
     .option('--json', 'print the summary as JSON on stdout')
     .option('--no-progress', 'no progress bar even on a terminal')
     .option('--log-level <level>', 'pino log level for the JSON lines on stderr')
@@ -90,7 +100,7 @@ async function runCommand(opts: RunCliOptions): Promise<number> {
       ...(opts.s3Endpoint ? { s3Endpoint: opts.s3Endpoint } : {}),
       ...(opts.s3PathStyle ? { s3ForcePathStyle: true } : {}),
     });
-    const sink = openSink(opts.sink);
+    const sink = openSink(opts.sink, opts.bigqueryEndpoint ? { bigqueryApiEndpoint: opts.bigqueryEndpoint } : {});
     await sink.init();
     let last: RunCounts | null = null;
     if (tty) {

@@ -25,9 +25,10 @@ export interface InlineRunOptions {
   concurrency?: number;
   /**
    * Worker threads that decode and encode; 0 or 1 decodes in-process. Default:
-   * the number of cores (at most `concurrency`) when at least
-   * {@link POOL_MIN_OBJECTS} objects are to load, else in-process (starting
-   * workers costs more than it saves on a handful of small objects).
+   * cores − 1 on machines with more than two cores when at least
+   * {@link POOL_MIN_OBJECTS} objects are to load, else in-process. On two
+   * cores the sink's commits already take the second core, and threads only
+   * add memory (measured in bench/RESULTS.md).
    */
   workerThreads?: number;
   /** Staging directory; default a fresh temp dir removed at the end. */
@@ -110,7 +111,8 @@ export async function runInline(options: InlineRunOptions): Promise<RunSummary> 
 
   const concurrency = options.concurrency ?? 4;
   const threads = Math.min(
-    options.workerThreads ?? (plan.toLoad.length >= POOL_MIN_OBJECTS ? availableParallelism() : 1),
+    options.workerThreads ??
+      (plan.toLoad.length >= POOL_MIN_OBJECTS && availableParallelism() > 2 ? availableParallelism() - 1 : 0),
     concurrency,
     plan.toLoad.length,
   );

@@ -112,6 +112,8 @@ export const PV_INGEST_LEDGER: TableDef = {
     col('rows', 'INT64', false, 'fact rows loaded from it'),
     col('run_id', 'STRING', false, 'run that loaded it'),
     col('loaded_at', 'TIMESTAMP', false, 'commit time'),
+    col('min_timestamp', 'TIMESTAMP', true, 'earliest UTC timestamp of its rows (null when it has none)'),
+    col('max_timestamp', 'TIMESTAMP', true, 'latest UTC timestamp of its rows'),
   ],
   key: ['source_key'],
 };
