@@ -260,6 +260,8 @@ export class ParquetDatasetSink implements Sink {
         rows: p.rows,
         run_id: runId,
         loaded_at: loadedAt,
+        min_timestamp: usToIso(p.manifest.minTimestamp),
+        max_timestamp: usToIso(p.manifest.maxTimestamp),
       }));
       const keys = [...byKey.keys()].sort();
       const ledgerFile = path.join(this.dir(PV_INGEST_LEDGER), `ledger-${derivedId(runId, ...keys)}.parquet`);
@@ -542,6 +544,11 @@ function toValue(table: TableDef, name: string, type: string, row: object): Duck
   if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean' || typeof v === 'bigint') return v;
   if (v instanceof Date) return v.toISOString();
   throw new BadInputError(`${table.name}.${name}`, `unsupported value ${JSON.stringify(v)}`);
+}
+
+/** Epoch µs (decimal string) → ISO instant, for the ledger's time-range columns. */
+function usToIso(us: string | null): string | null {
+  return us === null ? null : new Date(Number(us) / 1000).toISOString();
 }
 
 function isLedgerFile(name: string): boolean {
