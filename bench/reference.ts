@@ -1,0 +1,88 @@
+import { rmSync } from 'node:fs';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { duckdbCreateTable, PV_READINGS, quoteIdent } from '@pv-pipeline/schema';
+
+const lit = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+/** Options of {@link runReference}. */
+export interface ReferenceOptions {
+  /** Absolute mirror root (the folder holding `csv/` and `parquet/`). */
+  root: string;
+  /** Fresh database file (deleted first). */
+  dbPath: string;
+  /** DuckDB threads. The benchmark uses 1. */
+  threads?: number;
+}
+
+/** What the reference loaded, and how long each statement took. */
+export interface ReferenceResult {
+  readings: number;
+  /** Seconds per step: setup (dimensions), insert (scan + transform + dedup + insert), close (checkpoint). */
+  steps: Record<string, number>;
+  memoryLimit: string;
+}
+
+/**
+ * The reference: plain DuckDB SQL on one thread doing what the pipeline does.
+ * Read every daily Parquet file (`system_id` from the hive path, file name and row
+ * number kept), join the metrics dictionary (sensor_name, units; blank → NULL),
+ * drop missing values (NULL, NaN, -999, -7999, -9999, -99999), UTC =
+ * `coalesce(utc_measured_on, measured_on localized in the system's zone)` where a bare
+ * number N is UTC−N all year and anything else goes through ICU `timezone()`, keep the
+ * last row in file order per (ss_id, timestamp, sensor), insert into `pv_readings`.
+ */
+export async function runReference(o: ReferenceOptions): Promise<ReferenceResult> {
+  for (const suffix of ['', '.wal']) rmSync(`${o.dbPath}${suffix}`, { force: true });
+  const steps: Record<string, number> = {};
+  let t = performance.now();
+  const lap = (name: string) => {
+    const now = performance.now();
+    steps[name] = (now - t) / 1000;
+    t = now;
+  };
+  const db = await DuckDBInstance.create(o.dbPath, { threads: String(o.threads ?? 1) });
+  const conn = await db.connect();
+  let readings = 0;
+  let memoryLimit = '';
+  try {
+    await conn.run("SET TimeZone = 'UTC'");
+    memoryLimit = String((await conn.runAndReadAll("SELECT current_setting('memory_limit')")).getRowsJS()[0]?.[0]);
+    await conn.run(duckdbCreateTable(PV_READINGS, { primaryKey: false }));
+    const root = o.root.replace(/\/+$/, '');
+    await conn.run(`CREATE TEMP TABLE zones AS
+      SELECT CAST(system_id AS BIGINT) AS ss_id, first(trim(timezone_or_utc_offset)) AS tz
+      FROM read_csv(${lit(`${root}/csv/systems_20250729.csv`)}, all_varchar = true, header = true)
+      WHERE regexp_full_match(system_id, '[0-9]+')
+      GROUP BY ALL`);
+    await conn.run(`CREATE TEMP TABLE dict AS
+      SELECT CAST(system_id AS BIGINT) AS ss_id, CAST(metric_id AS BIGINT) AS metric_id,
+             trim(sensor_name) AS sensor, nullif(trim(units), '') AS units
+      FROM read_parquet(${lit(`${root}/parquet/metrics/metrics__system_*__part000.parquet`)})`);
+    lap('setup');
+    const cols = PV_READINGS.columns.map((c) => quoteIdent(c.name)).join(', ');
+    await conn.run(`INSERT INTO pv_readings (${cols})
+      SELECT ${cols} FROM (
+        SELECT CAST(r.system_id AS BIGINT) AS ss_id,
+               coalesce(CAST(r.utc_measured_on AS TIMESTAMPTZ),
+                 CASE WHEN regexp_full_match(z.tz, '[+-]?[0-9]+([.][0-9]+)?')
+                      THEN CAST(r.measured_on + to_minutes(CAST(round(CAST(z.tz AS DOUBLE) * 60) AS BIGINT)) AS TIMESTAMPTZ)
+                      ELSE timezone(z.tz, r.measured_on) END) AS "timestamp",
+               r.measured_on, d.sensor, CAST(r.metric_id AS BIGINT) AS metric_id, d.units, r.value,
+               substr(r.filename, ${root.length + 2}) AS source_key, r.file_row_number
+        FROM read_parquet(${lit(`${root}/parquet/pvdata/system_id=*/year=*/month=*/day=*/*.parquet`)},
+                          hive_partitioning = true, filename = true, file_row_number = true) r
+        JOIN dict d ON d.ss_id = r.system_id AND d.metric_id = r.metric_id
+        LEFT JOIN zones z ON z.ss_id = r.system_id
+        WHERE r.value IS NOT NULL AND NOT isnan(r.value) AND r.value NOT IN (-999, -7999, -9999, -99999)
+      )
+      QUALIFY row_number() OVER (PARTITION BY ss_id, "timestamp", sensor ORDER BY source_key DESC, file_row_number DESC) = 1`);
+    lap('insert');
+    readings = Number((await conn.runAndReadAll('SELECT count(*) FROM pv_readings')).getRowsJS()[0]?.[0] ?? 0);
+    lap('count');
+  } finally {
+    conn.closeSync();
+    db.closeSync();
+    lap('close');
+  }
+  return { readings, steps, memoryLimit };
+}
