@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { StagedManifest } from '@pv-pipeline/core';
 import { DuckDBInstance } from '@duckdb/node-api';
+import type { StagedManifest } from '@pv-pipeline/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDbSink } from '../src/duckdb-sink.js';
 
@@ -72,7 +72,9 @@ describe('DuckDbSink.commit keeps (ss_id, timestamp, sensor) unique', () => {
     const d = manifest('d', await stage(dir, 'd', 4, 35, 10, 2000), 4, 35, 10);
     const r = await sink.commit([c, d], 'r2');
     expect(r.rows).toBe(15);
-    const at35 = await rows(`SELECT source_key, value FROM pv_readings WHERE timestamp = make_timestamp(${T0 + 35 * MIN})::TIMESTAMPTZ`);
+    const at35 = await rows(
+      `SELECT source_key, value FROM pv_readings WHERE timestamp = make_timestamp(${T0 + 35 * MIN})::TIMESTAMPTZ`,
+    );
     expect(at35).toEqual([{ source_key: 'd', value: 2000 }]);
   });
 
