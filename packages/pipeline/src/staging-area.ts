@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { BadInputError, PermanentError } from '@pv-pipeline/core';
@@ -40,7 +41,8 @@ export class StagingArea {
   /** Writes one staged file atomically and returns its absolute path. */
   async write(name: string, bytes: Uint8Array): Promise<string> {
     const final = join(this.dir, `${name}.parquet`);
-    const tmp = `${final}.${process.pid}.tmp`;
+    // unique per writer: containers sharing the volume often have the same pid
+    const tmp = `${final}.${randomBytes(6).toString('hex')}.tmp`;
     try {
       await writeFile(tmp, bytes);
       await rename(tmp, final);

@@ -16,6 +16,8 @@ const schema = z.object({
   PV_SOURCE: z.string().default('s3://oedi-data-lake/pvdaq'),
   /** Sink URL, as for `run --sink`. */
   PV_SINK: z.string().default('duckdb://./pvdaq.duckdb'),
+  /** BigQuery API endpoint of an emulator or fake, for a bigquery:// sink (unset: Google, with Application Default Credentials). */
+  BIGQUERY_API_ENDPOINT: z.string().url().optional(),
   /** Staging area shared by workers and the loader (file://DIR on a shared volume). */
   PV_STAGING: z.string().default('file://./.staging'),
   /** Bearer token of the REST API and the dashboard (required by the api role). */
