@@ -29,6 +29,21 @@ export class LedgerCache {
     return out;
   }
 
+  /**
+   * Replaces the whole cache with the sink's ledger (loader start-up), so that
+   * a restored older sink never leaves the planner skipping what it lacks.
+   * Built under a temporary key and renamed into place atomically.
+   */
+  async replaceAll(entries: ReadonlyArray<readonly [string, string]>): Promise<void> {
+    const next = `${this.#key}:next`;
+    await this.#redis.del(next);
+    for (let i = 0; i < entries.length; i += 1000) {
+      await this.#redis.hset(next, Object.fromEntries(entries.slice(i, i + 1000)));
+    }
+    if (entries.length === 0) await this.#redis.del(this.#key);
+    else await this.#redis.rename(next, this.#key);
+  }
+
   /** Records committed objects. */
   async set(entries: ReadonlyArray<readonly [string, string]>): Promise<void> {
     for (let i = 0; i < entries.length; i += 1000) {
