@@ -1,2 +1,3 @@
+export * from './bigquery-schema.js';
 export * from './duckdb-ddl.js';
 export * from './tables.js';

@@ -186,7 +186,9 @@ export class DuckDbSink implements Sink {
           FROM read_parquet([${fileList}], filename = true) r
           JOIN (VALUES ${mapping}) k(file, source_key, pos) ON r.filename = k.file`;
         const expected = files.reduce((s, m) => s + m.rows, 0);
-        const ranges = files.map((m) => `(${m.ss_id}, ${Number(m.minTimestamp)}, ${Number(m.maxTimestamp)})`).join(', ');
+        const ranges = files
+          .map((m) => `(${m.ss_id}, ${Number(m.minTimestamp)}, ${Number(m.maxTimestamp)})`)
+          .join(', ');
         // Another object loaded earlier whose time range meets one of ours may hold the same keys.
         const others = await count(`SELECT count(*) FROM pv_ingest_ledger l JOIN (VALUES ${ranges}) n(ss_id, lo, hi)
             ON l.ss_id = n.ss_id

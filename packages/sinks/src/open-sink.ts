@@ -1,4 +1,5 @@
 import { BadInputError } from '@pv-pipeline/core';
+import { type BigQueryConnectOptions, openBigQuerySink } from './bigquery-sink.js';
 import { openDuckDbSink } from './duckdb-sink.js';
 import { openParquetSink } from './parquet-sink.js';
 import type { Sink } from './sink.js';
@@ -6,11 +7,15 @@ import type { Sink } from './sink.js';
 /** The sink used when none is given: a DuckDB file in the working directory. */
 export const DEFAULT_SINK_URL = 'duckdb://./pvdaq.duckdb';
 
+/** What a sink may need besides its URL (filled by the CLI or the service config, never read from the environment here). */
+export type OpenSinkOptions = BigQueryConnectOptions;
+
 /**
  * Opens a sink by URL: `duckdb:///abs/file.duckdb` (default `./pvdaq.duckdb`),
- * `parquet:///abs/dir`. The sink still needs `init()`.
+ * `parquet:///abs/dir`, `bigquery://PROJECT/DATASET[?mode=stream]`. The sink
+ * still needs `init()`.
  */
-export function openSink(url: string): Sink {
+export function openSink(url: string, options: OpenSinkOptions = {}): Sink {
   const scheme = /^([a-z]+):\/\//.exec(url)?.[1];
   switch (scheme) {
     case 'duckdb':
@@ -18,7 +23,7 @@ export function openSink(url: string): Sink {
     case 'parquet':
       return openParquetSink(url);
     case 'bigquery':
-      throw new BadInputError('--sink', 'the BigQuery sink is not available yet (use duckdb:// or parquet://)');
+      return openBigQuerySink(url, options);
     default:
       throw new BadInputError(
         '--sink',

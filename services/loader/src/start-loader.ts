@@ -26,11 +26,14 @@ import { Worker } from 'bullmq';
 export async function startLoader(config: ServiceConfig, logger: Logger): Promise<RunningService> {
   const connection = createRedisConnection(config.REDIS_URL, { blocking: true, name: 'pv-loader' });
   const prefix = config.PV_QUEUE_PREFIX;
-  const sink = openSink(config.PV_SINK);
+  const sink = openSink(
+    config.PV_SINK,
+    config.BIGQUERY_API_ENDPOINT ? { bigqueryApiEndpoint: config.BIGQUERY_API_ENDPOINT } : {},
+  );
   await sink.init();
   const ledger = new LedgerCache(connection, prefix);
   const known = await sink.ledgerEtags({ ssIds: 'all', from: '0001-01-01', to: '9999-12-31' });
-  await ledger.set([...known]);
+  await ledger.replaceAll([...known]);
   logger.info({ objects: known.size }, 'ledger cache warmed from the sink');
   const store = openSource(config);
   const queues = openQueues(connection, prefix, tuningFrom(config));
