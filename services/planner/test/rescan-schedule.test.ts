@@ -32,9 +32,9 @@ describe('periodic re-scan schedule (real Redis, own prefix)', () => {
   });
 
   it('rejects a bad cron pattern naming the variable', async () => {
-    await expect(scheduleRescan(loadServiceConfig({ PV_RESCAN_CRON: 'every tuesday' }), queues, logger)).rejects.toThrow(
-      /PV_RESCAN_CRON/,
-    );
+    await expect(
+      scheduleRescan(loadServiceConfig({ PV_RESCAN_CRON: 'every tuesday' }), queues, logger),
+    ).rejects.toThrow(/PV_RESCAN_CRON/);
   });
 
   it('rejects bad configuration naming the variable', () => {
