@@ -31,6 +31,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { SYSTEMS_INDEX_COLUMNS } from '@pv-pipeline/pvdaq';
 
 /** Bumped whenever the generated content changes, so that old mirrors are rebuilt. */
 const GENERATOR_VERSION = 1;
@@ -366,34 +367,7 @@ function dictionarySql(sys: SyntheticSystem, p: MirrorParams): string {
     ORDER BY metric_id`;
 }
 
-const INDEX_COLUMNS = [
-  'system_id',
-  'system_public_name',
-  'site_location',
-  'timezone_or_utc_offset',
-  'latitude',
-  'longitude',
-  'elevation_m',
-  'dc_capacity_kW',
-  'kg_climate',
-  'pvcz_composite',
-  'pvcz_t_rack',
-  'pvcz_t_roof',
-  'pvcz_humidity',
-  'pvcz_wind',
-  'tracking',
-  'type',
-  'azimuth',
-  'tilt',
-  'first_timestamp',
-  'last_timestamp',
-  'years',
-  'number_records',
-  'dataset_size_mb',
-  'available_sensor_channels',
-  'qa_status',
-  'qa_issue',
-];
+const INDEX_COLUMNS = SYSTEMS_INDEX_COLUMNS;
 
 const SITES = [
   { loc: 'Golden, CO', lat: 39.7406, lon: -105.1774, elev: 1795.3, kg: 'BSk' },

@@ -19,6 +19,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { SYSTEMS_INDEX_COLUMNS } from '@pv-pipeline/pvdaq';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -513,34 +514,7 @@ const MIRROR_SYSTEMS: MirrorSystem[] = [
 
 // ───────────────────────────── systems index ─────────────────────────────
 
-const INDEX_COLUMNS = [
-  'system_id',
-  'system_public_name',
-  'site_location',
-  'timezone_or_utc_offset',
-  'latitude',
-  'longitude',
-  'elevation_m',
-  'dc_capacity_kW',
-  'kg_climate',
-  'pvcz_composite',
-  'pvcz_t_rack',
-  'pvcz_t_roof',
-  'pvcz_humidity',
-  'pvcz_wind',
-  'tracking',
-  'type',
-  'azimuth',
-  'tilt',
-  'first_timestamp',
-  'last_timestamp',
-  'years',
-  'number_records',
-  'dataset_size_mb',
-  'available_sensor_channels',
-  'qa_status',
-  'qa_issue',
-] as const;
+const INDEX_COLUMNS = SYSTEMS_INDEX_COLUMNS;
 type IndexColumn = (typeof INDEX_COLUMNS)[number];
 type IndexRow = Record<IndexColumn, string>;
 const UNNAMED_COLUMNS = [26, 27, 28, 29, 30].map((i) => `Unnamed: ${i}`);

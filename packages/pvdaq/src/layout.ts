@@ -125,3 +125,36 @@ export function newestSystemsIndexKey(keys: readonly string[]): string | null {
   if (dated[0]) return dated[0].k;
   return keys.includes('csv/systems.csv') ? 'csv/systems.csv' : null;
 }
+
+/**
+ * The 26 named columns of `systems_20250729.csv`, in file order (the real file
+ * adds five `Unnamed: N` spreadsheet columns after them).
+ */
+export const SYSTEMS_INDEX_COLUMNS = [
+  'system_id',
+  'system_public_name',
+  'site_location',
+  'timezone_or_utc_offset',
+  'latitude',
+  'longitude',
+  'elevation_m',
+  'dc_capacity_kW',
+  'kg_climate',
+  'pvcz_composite',
+  'pvcz_t_rack',
+  'pvcz_t_roof',
+  'pvcz_humidity',
+  'pvcz_wind',
+  'tracking',
+  'type',
+  'azimuth',
+  'tilt',
+  'first_timestamp',
+  'last_timestamp',
+  'years',
+  'number_records',
+  'dataset_size_mb',
+  'available_sensor_channels',
+  'qa_status',
+  'qa_issue',
+] as const;
