@@ -7,7 +7,7 @@
  *
  * `--batch-rows` (runInline's batchRows, CLI `--batch-rows`) and `--memory-limit` (the sink URL's
  * `?memory_limit=`, CLI `--sink duckdb://FILE?memory_limit=…`) default to the CLI defaults
- * (1,000,000 and 128MB); they are there to try configurations, the issue's figures use the defaults.
+ * (1,000,000 and 96MB); they are there to try configurations, the issue's figures use the defaults.
  *
  * - Makes sure the mirror exists (bench/generate-mirror.ts; reused when params.json matches).
  * - Reads every mirror file once (page cache warm for both phases).
@@ -302,7 +302,7 @@ async function main(): Promise<void> {
     for (const phase of order) {
       if (phase === 'pipeline') {
         out(
-          `\n[pipeline${tag}] runInline, concurrency ${args.concurrency}, batchRows ${fmtInt(args.batchRows ?? 1_000_000)}, sink memory_limit ${args.memoryLimit ?? '128MB'} → ${relative(process.cwd(), pipelineDb)}`,
+          `\n[pipeline${tag}] runInline, concurrency ${args.concurrency}, batchRows ${fmtInt(args.batchRows ?? 1_000_000)}, sink memory_limit ${args.memoryLimit ?? '96MB'} → ${relative(process.cwd(), pipelineDb)}`,
         );
         const pipe = await measurePhase(() => pipelinePhase(root, pipelineDb, params, args));
         pipeRuns.push(pipe);
@@ -380,7 +380,7 @@ async function main(): Promise<void> {
     duckdb: duckdbVersion,
     concurrency: args.concurrency,
     batchRows: args.batchRows ?? 1_000_000,
-    memoryLimit: args.memoryLimit ?? '128MB',
+    memoryLimit: args.memoryLimit ?? '96MB',
     order: `${order[0]} first, ${order[1]} second`,
     objects,
     mirrorBytes,

@@ -22,8 +22,8 @@ export interface DuckDbSinkOptions {
   /** Database file; `:memory:` for an in-memory database. */
   path: string;
   /**
-   * DuckDB `memory_limit`. Default `128MB`: loading is streaming (Parquet scan → insert),
-   * and the benchmark loads as fast with 128 MB as with 512 MB (bench/RESULTS.md).
+   * DuckDB `memory_limit`. Default `96MB`: loading is streaming (Parquet scan → insert),
+   * and the benchmark loads as fast with 96 MB as with 512 MB (bench/RESULTS.md).
    */
   memoryLimit?: string;
   /** DuckDB `threads`. Default: DuckDB's own (the number of cores). */
@@ -69,7 +69,7 @@ export class DuckDbSink implements Sink {
         throw new BadInputError('--sink', `cannot create the folder of ${path}: ${(err as Error).message}`);
       }
     }
-    const config: Record<string, string> = { memory_limit: this.#options.memoryLimit ?? '128MB' };
+    const config: Record<string, string> = { memory_limit: this.#options.memoryLimit ?? '96MB' };
     if (this.#options.threads) config.threads = String(this.#options.threads);
     try {
       this.#instance = await DuckDBInstance.create(path, config);
