@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureMirror, type MirrorParams } from '../../bench/generate-mirror.js';
 import { runCli, SAMPLE_MIRROR } from '../support/cli.js';
@@ -200,6 +201,37 @@ describe('cluster mode on the sample mirror (api, planner, two workers, loader a
     });
     expect(bad.status).toBe(400);
     expect((await d.api('/api/runs/run-19990101T000000-deadbeef')).status).toBe(404);
+  });
+});
+
+describe('cluster mode with staging on S3 (workers and loader share no volume)', () => {
+  const d = new Deployment();
+
+  beforeAll(async () => {
+    await d.start(SAMPLE_MIRROR);
+    await d.s3.bucket('pv-staging');
+    for (const [role, tag] of [
+      ['loader', 'loader'],
+      ['planner', 'planner'],
+      ['worker', 'worker-1'],
+      ['worker', 'worker-2'],
+      ['api', 'api'],
+    ] as const) {
+      d.spawn(role, tag, { PV_STAGING: 's3://pv-staging/staged' });
+    }
+    await d.ready();
+  });
+  afterAll(() => d.destroy());
+
+  it('loads the sample run through the bucket and leaves no staged object behind', async () => {
+    const id = await d.trigger({ systems: 'all', from: '2010-01-01', to: '2025-12-31', format: 'parquet' });
+    const run = await d.finished(id);
+    expect(run.counts).toMatchObject({ planned: 34, loaded: 34, failed: 0, readings: 17_426 });
+    const left = await d.s3.client.send(new ListObjectsV2Command({ Bucket: 'pv-staging' }));
+    expect(left.KeyCount ?? 0).toBe(0);
+    await d.stop('loader');
+    expect((await query(d.db, 'SELECT count(*) AS n FROM pv_readings'))[0]!.n).toBe(17_426);
+    expect((await query(d.db, DUPLICATE_KEYS))[0]!.n).toBe(0);
   });
 });
 

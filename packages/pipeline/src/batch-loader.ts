@@ -69,7 +69,16 @@ export class BatchLoader {
   async #commit(batch: StagedManifest[]): Promise<void> {
     const { sink, staging, runId, logger } = this.#o;
     try {
-      const r = await sink.commit(batch, runId);
+      const local = await staging.localize(batch.flatMap((m) => (m.staged ? [m.staged] : [])));
+      let r: Awaited<ReturnType<typeof sink.commit>>;
+      try {
+        r = await sink.commit(
+          batch.map((m) => (m.staged ? { ...m, staged: local.path(m.staged) } : m)),
+          runId,
+        );
+      } finally {
+        await local.release();
+      }
       this.#o.onCommitted?.(batch, r.rows, r.replaced);
     } catch (err) {
       if (batch.length === 1) {

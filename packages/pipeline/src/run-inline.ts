@@ -11,7 +11,7 @@ import { planObjects } from './plan-objects.js';
 import type { RunRequest } from './run-request.js';
 import { emptyCounts, type ObjectFailure, type RunCounts, type RunSummary } from './run-summary.js';
 import { StagePool } from './stage-pool.js';
-import { StagingArea } from './staging-area.js';
+import { LocalStagingArea } from './staging-area.js';
 import { transformObject } from './transform-object.js';
 
 /** Options of {@link runInline}. */
@@ -86,7 +86,7 @@ export async function runInline(options: InlineRunOptions): Promise<RunSummary> 
   await sink.upsertSensors(sensors);
 
   const ownStaging = options.stagingDir === undefined;
-  const staging = new StagingArea(options.stagingDir ?? (await mkdtemp(join(tmpdir(), 'pv-staging-'))));
+  const staging = new LocalStagingArea(options.stagingDir ?? (await mkdtemp(join(tmpdir(), 'pv-staging-'))));
   await staging.init();
   const fail = (key: string, reason: string) => {
     counts.failed++;

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
-import { BadInputError, PermanentError, PipelineError, type StagedManifest } from '@pv-pipeline/core';
+import { BadInputError, PermanentError, PipelineError } from '@pv-pipeline/core';
 import { Piscina } from 'piscina';
-import type { StageTask } from './stage-readings.js';
+import type { EncodedReadings, StageTask } from './stage-readings.js';
 
 /**
  * A pool of worker threads that run {@link stageReadings}, so that decoding
@@ -23,11 +23,11 @@ export class StagePool {
   }
 
   /** Runs one task on a worker, transferring the object's bytes. */
-  run = async (task: StageTask): Promise<StagedManifest> => {
+  run = async (task: StageTask): Promise<EncodedReadings> => {
     const buf = task.bytes.buffer;
     const transfer = buf instanceof ArrayBuffer && task.bytes.byteLength === buf.byteLength ? [buf] : [];
     try {
-      return (await this.#pool.run(task, { transferList: transfer })) as StagedManifest;
+      return (await this.#pool.run(task, { transferList: transfer })) as EncodedReadings;
     } catch (err) {
       throw reviveError(err);
     }

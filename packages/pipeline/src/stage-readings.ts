@@ -1,4 +1,4 @@
-import { derivedId, type PvdataFormat, type StagedManifest } from '@pv-pipeline/core';
+import type { PvdataFormat, StagedManifest } from '@pv-pipeline/core';
 import {
   arrowToStagedParquet,
   LocalTimeConverter,
@@ -9,7 +9,6 @@ import {
   readParquetPvdata,
   type TimeZoneSpec,
 } from '@pv-pipeline/pvdaq';
-import { StagingArea } from './staging-area.js';
 
 /**
  * Everything the CPU-heavy part of a transform needs, as plain data so that it
@@ -24,15 +23,21 @@ export interface StageTask {
   bytes: Uint8Array;
   dictionary: MetricsDictionary;
   zone: TimeZoneSpec | null;
-  /** Absolute staging directory. */
-  stagingDir: string;
+}
+
+/** What {@link stageReadings} produces: the manifest (not yet staged) and the staged file's bytes. */
+export interface EncodedReadings {
+  /** `staged` is null here; the caller stores `file` and fills it in. */
+  manifest: StagedManifest;
+  /** The staged Parquet file, or null when the object has no readings. */
+  file: Uint8Array | null;
 }
 
 /**
- * Decode (Parquet long or CSV wide) → normalize → write the staged Parquet
- * file. Pure CPU plus one file write; runs in-process or in a worker thread.
+ * Decode (Parquet long or CSV wide) → normalize → encode the staged Parquet
+ * file. Pure CPU; runs in-process or in a worker thread.
  */
-export async function stageReadings(task: StageTask): Promise<StagedManifest> {
+export async function stageReadings(task: StageTask): Promise<EncodedReadings> {
   const { key, bytes, dictionary } = task;
   const raw =
     task.format === 'parquet'
@@ -44,14 +49,11 @@ export async function stageReadings(task: StageTask): Promise<StagedManifest> {
     dictionary,
     zone: task.zone ? new LocalTimeConverter(task.zone) : null,
   });
-  let staged: string | null = null;
-  let size = 0;
+  let file: Uint8Array | null = null;
   let minTs: number | null = null;
   let maxTs: number | null = null;
   if (readings.length > 0) {
-    const file = arrowToStagedParquet(readingsToArrow(readings));
-    staged = await new StagingArea(task.stagingDir).write(derivedId('staged', key, task.etag), file);
-    size = file.byteLength;
+    file = arrowToStagedParquet(readingsToArrow(readings));
     minTs = Number.POSITIVE_INFINITY;
     maxTs = Number.NEGATIVE_INFINITY;
     for (const t of readings.timestamp) {
@@ -59,17 +61,18 @@ export async function stageReadings(task: StageTask): Promise<StagedManifest> {
       if (t > maxTs) maxTs = t;
     }
   }
-  return {
+  const manifest: StagedManifest = {
     key,
     etag: task.etag,
     ss_id: task.ssId,
     day: task.day,
     format: task.format,
     rows: readings.length,
-    staged,
-    bytes: size,
+    staged: null,
+    bytes: file?.byteLength ?? 0,
     minTimestamp: minTs === null ? null : String(minTs),
     maxTimestamp: maxTs === null ? null : String(maxTs),
     dropped: { missing: readings.missing, duplicate: readings.duplicates },
   };
+  return { manifest, file };
 }

@@ -1,35 +1,47 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BadInputError, PermanentError } from '@pv-pipeline/core';
+
+/** Local copies of staged files for a sink commit; `release` removes what was downloaded. */
+export interface LocalCopies {
+  /** The local path of a staged reference. */
+  path(ref: string): string;
+  release(): Promise<void>;
+}
 
 /**
  * Where workers put normalized rows for the loader: one Parquet file per
  * source object, named from its (key, ETag) so that a redone transform writes
- * the same file. Written to a temp name and renamed, so a crash never leaves a
- * half-written file under a final name.
+ * the same file, and never visible under its final name half-written.
+ * Implementations: a local or shared directory ({@link LocalStagingArea}) and
+ * an S3 prefix (`S3StagingArea`).
  */
-export class StagingArea {
+export interface StagingArea {
+  /** The staging URL (no credentials). */
+  readonly url: string;
+  /** Creates what is needed; fails with a clear reason when the area cannot be written. */
+  init(): Promise<void>;
+  /** Stores one staged file; returns the reference the manifest carries. */
+  write(name: string, bytes: Uint8Array): Promise<string>;
+  /** Makes staged files readable as local paths (a download for S3). */
+  localize(refs: readonly string[]): Promise<LocalCopies>;
+  /** Deletes staged files once their rows are committed (missing ones are fine). */
+  remove(refs: ReadonlyArray<string | null>): Promise<void>;
+}
+
+/** Staging in a directory (`file://DIR`, or a plain path), e.g. a volume shared by workers and the loader. */
+export class LocalStagingArea implements StagingArea {
   /** Absolute directory of the staged files. */
   readonly dir: string;
+  readonly url: string;
 
   constructor(dir: string) {
     this.dir = resolve(dir);
+    this.url = `file://${this.dir}`;
   }
 
-  /** Parses `file://DIR` or a plain path. */
-  static fromUrl(url: string): StagingArea {
-    if (url.startsWith('file://')) return new StagingArea(url.slice('file://'.length));
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
-      throw new BadInputError(
-        '--staging',
-        `"${url}" is not a file:// URL (only local or shared-volume staging is supported)`,
-      );
-    }
-    return new StagingArea(url);
-  }
-
-  /** Creates the directory; fails with a clear reason when it cannot be written. */
   async init(): Promise<void> {
     try {
       await mkdir(this.dir, { recursive: true });
@@ -38,7 +50,6 @@ export class StagingArea {
     }
   }
 
-  /** Writes one staged file atomically and returns its absolute path. */
   async write(name: string, bytes: Uint8Array): Promise<string> {
     const final = join(this.dir, `${name}.parquet`);
     // unique per writer: containers sharing the volume often have the same pid
@@ -53,8 +64,17 @@ export class StagingArea {
     return final;
   }
 
-  /** Deletes staged files once their rows are committed (missing files are fine). */
-  async remove(paths: ReadonlyArray<string | null>): Promise<void> {
-    await Promise.all(paths.filter((p): p is string => p !== null).map((p) => rm(p, { force: true })));
+  async localize(): Promise<LocalCopies> {
+    return { path: (ref) => ref, release: async () => undefined };
   }
+
+  async remove(refs: ReadonlyArray<string | null>): Promise<void> {
+    await Promise.all(refs.filter((p): p is string => p !== null).map((p) => rm(p, { force: true })));
+  }
+}
+
+/** A temp directory for downloaded copies, removed by `release`. */
+export async function downloadDir(): Promise<{ dir: string; release(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'pv-staged-'));
+  return { dir, release: () => rm(dir, { recursive: true, force: true }) };
 }

@@ -1,11 +1,11 @@
-import { BadInputError, type StagedManifest } from '@pv-pipeline/core';
+import { BadInputError, derivedId, type StagedManifest } from '@pv-pipeline/core';
 import { type MetricsDictionary, type ObjectStore, parsePvdataKey, type SystemCatalog } from '@pv-pipeline/pvdaq';
 import type { PlannedObject } from './plan-objects.js';
-import { type StageTask, stageReadings } from './stage-readings.js';
+import { type EncodedReadings, type StageTask, stageReadings } from './stage-readings.js';
 import type { StagingArea } from './staging-area.js';
 
 /** Runs the CPU-heavy part of a transform: in-process, or on a worker-thread pool. */
-export type StageRunner = (task: StageTask) => Promise<StagedManifest>;
+export type StageRunner = (task: StageTask) => Promise<EncodedReadings>;
 
 /** What the transform stage needs. */
 export interface TransformDeps {
@@ -45,7 +45,8 @@ export async function transformObject(obj: PlannedObject, deps: TransformDeps): 
     bytes,
     dictionary,
     zone,
-    stagingDir: deps.staging.dir,
   };
-  return (deps.runStage ?? stageReadings)(task);
+  const { manifest, file } = await (deps.runStage ?? stageReadings)(task);
+  if (file) manifest.staged = await deps.staging.write(derivedId('staged', key, obj.etag), file);
+  return manifest;
 }

@@ -122,10 +122,19 @@ export class LoadProcessor {
     for (const p of todo) byRun.set(p.runId, [...(byRun.get(p.runId) ?? []), p]);
     for (const [runId, group] of byRun) {
       try {
-        await sink.commit(
-          group.map((p) => p.manifest),
-          runId,
+        const local = await this.#d.staging.localize(
+          group.flatMap((p) => (p.manifest.staged ? [p.manifest.staged] : [])),
         );
+        try {
+          await sink.commit(
+            group.map((p) =>
+              p.manifest.staged ? { ...p.manifest, staged: local.path(p.manifest.staged) } : p.manifest,
+            ),
+            runId,
+          );
+        } finally {
+          await local.release();
+        }
         await this.#succeeded(group);
       } catch (err) {
         if (group.length > 1) {

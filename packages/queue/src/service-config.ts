@@ -18,7 +18,7 @@ const schema = z.object({
   PV_SINK: z.string().default('duckdb://./pvdaq.duckdb'),
   /** BigQuery API endpoint of an emulator or fake, for a bigquery:// sink (unset: Google, with Application Default Credentials). */
   BIGQUERY_API_ENDPOINT: z.string().url().optional(),
-  /** Staging area shared by workers and the loader (file://DIR on a shared volume). */
+  /** Staging area shared by workers and the loader: file://DIR on a shared volume, or s3://bucket/prefix (with S3_ENDPOINT for S3-compatible servers). */
   PV_STAGING: z.string().default('file://./.staging'),
   /** Bearer token of the REST API and the dashboard (required by the api role). */
   PV_API_TOKEN: z.string().optional(),

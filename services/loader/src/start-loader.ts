@@ -1,5 +1,5 @@
 import type { Logger } from '@pv-pipeline/core';
-import { StagingArea } from '@pv-pipeline/pipeline';
+import { openStagingArea } from '@pv-pipeline/pipeline';
 import {
   catalogProvider,
   createRedisConnection,
@@ -37,7 +37,7 @@ export async function startLoader(config: ServiceConfig, logger: Logger): Promis
   logger.info({ objects: known.size }, 'ledger cache warmed from the sink');
   const store = openSource(config);
   const queues = openQueues(connection, prefix, tuningFrom(config));
-  const staging = StagingArea.fromUrl(config.PV_STAGING);
+  const staging = openStagingArea(config.PV_STAGING, config.S3_ENDPOINT ? { s3Endpoint: config.S3_ENDPOINT } : {});
   await staging.init();
   const processor = new LoadProcessor({
     sink,

@@ -1,5 +1,5 @@
 import { describeError, type Logger } from '@pv-pipeline/core';
-import { StagePool, StagingArea } from '@pv-pipeline/pipeline';
+import { openStagingArea, StagePool } from '@pv-pipeline/pipeline';
 import {
   catalogProvider,
   createRedisConnection,
@@ -26,7 +26,7 @@ export async function startWorker(config: ServiceConfig, logger: Logger): Promis
   const store = openSource(config);
   const prefix = config.PV_QUEUE_PREFIX;
   const queues = openQueues(connection, prefix, tuningFrom(config));
-  const staging = StagingArea.fromUrl(config.PV_STAGING);
+  const staging = openStagingArea(config.PV_STAGING, config.S3_ENDPOINT ? { s3Endpoint: config.S3_ENDPOINT } : {});
   await staging.init();
   const pool = config.PV_WORKER_THREADS > 0 ? new StagePool(config.PV_WORKER_THREADS) : null;
   const worker = new Worker(
