@@ -69,6 +69,20 @@ class Deployment {
     return p;
   }
 
+  /** The loader, the planner, two workers and the api, each its own process; resolves when the api is ready. */
+  async spawnCluster(extra: NodeJS.ProcessEnv = {}): Promise<void> {
+    for (const [role, tag] of [
+      ['loader', 'loader'],
+      ['planner', 'planner'],
+      ['worker', 'worker-1'],
+      ['worker', 'worker-2'],
+      ['api', 'api'],
+    ] as const) {
+      this.spawn(role, tag, extra);
+    }
+    await this.ready();
+  }
+
   async stop(tag: string, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     await this.procs.get(tag)?.kill(signal);
     this.procs.delete(tag);
@@ -124,16 +138,7 @@ describe('cluster mode on the sample mirror (api, planner, two workers, loader a
 
   beforeAll(async () => {
     await d.start(SAMPLE_MIRROR);
-    for (const [role, tag] of [
-      ['loader', 'loader'],
-      ['planner', 'planner'],
-      ['worker', 'worker-1'],
-      ['worker', 'worker-2'],
-      ['api', 'api'],
-    ] as const) {
-      d.spawn(role, tag);
-    }
-    await d.ready();
+    await d.spawnCluster();
     inlineDb = join(d.work, 'inline.duckdb');
     const r = await runCli([
       'run',
@@ -210,16 +215,7 @@ describe('cluster mode with staging on S3 (workers and loader share no volume)',
   beforeAll(async () => {
     await d.start(SAMPLE_MIRROR);
     await d.s3.bucket('pv-staging');
-    for (const [role, tag] of [
-      ['loader', 'loader'],
-      ['planner', 'planner'],
-      ['worker', 'worker-1'],
-      ['worker', 'worker-2'],
-      ['api', 'api'],
-    ] as const) {
-      d.spawn(role, tag, { PV_STAGING: 's3://pv-staging/staged' });
-    }
-    await d.ready();
+    await d.spawnCluster({ PV_STAGING: 's3://pv-staging/staged' });
   });
   afterAll(() => d.destroy());
 
@@ -256,16 +252,7 @@ describe('cluster mode under crashes: SIGKILLed worker, loader killed between st
     await ensureMirror(mirror, KILL_PARAMS);
     ids = [1100, 1137, 1174, 1211];
     await d.start(mirror);
-    for (const [role, tag] of [
-      ['loader', 'loader'],
-      ['planner', 'planner'],
-      ['worker', 'worker-1'],
-      ['worker', 'worker-2'],
-      ['api', 'api'],
-    ] as const) {
-      d.spawn(role, tag, { PV_WORKER_CONCURRENCY: '1' });
-    }
-    await d.ready();
+    await d.spawnCluster({ PV_WORKER_CONCURRENCY: '1' });
   });
   afterAll(() => d.destroy());
 
