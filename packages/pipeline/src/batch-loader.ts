@@ -1,5 +1,6 @@
 import { describeError, type Logger, type StagedManifest } from '@pv-pipeline/core';
 import type { Sink } from '@pv-pipeline/sinks';
+import { commitStaged } from './commit-staged.js';
 import type { StagingArea } from './staging-area.js';
 
 /** Options of {@link BatchLoader}. */
@@ -69,16 +70,7 @@ export class BatchLoader {
   async #commit(batch: StagedManifest[]): Promise<void> {
     const { sink, staging, runId, logger } = this.#o;
     try {
-      const local = await staging.localize(batch.flatMap((m) => (m.staged ? [m.staged] : [])));
-      let r: Awaited<ReturnType<typeof sink.commit>>;
-      try {
-        r = await sink.commit(
-          batch.map((m) => (m.staged ? { ...m, staged: local.path(m.staged) } : m)),
-          runId,
-        );
-      } finally {
-        await local.release();
-      }
+      const r = await commitStaged(sink, staging, batch, runId);
       this.#o.onCommitted?.(batch, r.rows, r.replaced);
     } catch (err) {
       if (batch.length === 1) {

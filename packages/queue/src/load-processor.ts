@@ -1,5 +1,5 @@
 import { describeError, isRetryable, type Logger, type StagedManifest } from '@pv-pipeline/core';
-import type { StagingArea } from '@pv-pipeline/pipeline';
+import { commitStaged, type StagingArea } from '@pv-pipeline/pipeline';
 import type { SensorEntry, SystemCatalog } from '@pv-pipeline/pvdaq';
 import type { Sink } from '@pv-pipeline/sinks';
 import { type Job, UnrecoverableError } from 'bullmq';
@@ -122,19 +122,12 @@ export class LoadProcessor {
     for (const p of todo) byRun.set(p.runId, [...(byRun.get(p.runId) ?? []), p]);
     for (const [runId, group] of byRun) {
       try {
-        const local = await this.#d.staging.localize(
-          group.flatMap((p) => (p.manifest.staged ? [p.manifest.staged] : [])),
+        await commitStaged(
+          sink,
+          this.#d.staging,
+          group.map((p) => p.manifest),
+          runId,
         );
-        try {
-          await sink.commit(
-            group.map((p) =>
-              p.manifest.staged ? { ...p.manifest, staged: local.path(p.manifest.staged) } : p.manifest,
-            ),
-            runId,
-          );
-        } finally {
-          await local.release();
-        }
         await this.#succeeded(group);
       } catch (err) {
         if (group.length > 1) {
