@@ -23,6 +23,14 @@ export interface CsvPvdataContext {
   knownMetricIds: ReadonlySet<number>;
 }
 
+/** Up to `max` characters of input text for a message, control bytes and undecodable bytes escaped. */
+const shown = (text: string, max: number): string =>
+  text
+    .slice(0, max)
+    .replace(/[\p{Cc}\ufffd]/gu, (c) =>
+      c === '\ufffd' ? '\\ufffd' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+    );
+
 const TIME_NAMES = new Set(['measured_on', '', 'unnamed: 0', 'timestamp', 'datetime', 'date_time', 'date', 'time']);
 
 /** Classifies the header of a wide pvdata CSV (`measured_on, <sensor>__<metric_id>…, system_id`). */
@@ -69,7 +77,7 @@ export function readCsvPvdata(key: string, bytes: Uint8Array, ctx: CsvPvdataCont
   const cols = classifyWideHeader(header, ctx);
   const timeIdx = cols.findIndex((c) => c.kind === 'time');
   if (timeIdx < 0)
-    throw new BadInputError(key, `CSV header has no measured_on column (header: ${header.join(',').slice(0, 200)})`);
+    throw new BadInputError(key, `CSV header has no measured_on column (header: ${shown(header.join(','), 200)})`);
   const sensors: Array<{ idx: number; metricId: number }> = [];
   const seen = new Map<number, string>();
   for (let i = 0; i < cols.length; i++) {
@@ -85,7 +93,7 @@ export function readCsvPvdata(key: string, bytes: Uint8Array, ctx: CsvPvdataCont
   if (sensors.length === 0) {
     throw new BadInputError(
       key,
-      `CSV header has no metric ids (expected <sensor>__<metric_id> columns; header: ${header.join(',').slice(0, 200)})`,
+      `CSV header has no metric ids (expected <sensor>__<metric_id> columns; header: ${shown(header.join(','), 200)})`,
     );
   }
   const sysIdx = cols.findIndex((c) => c.kind === 'system_id');
@@ -95,13 +103,13 @@ export function readCsvPvdata(key: string, bytes: Uint8Array, ctx: CsvPvdataCont
     const line = r + 1;
     const tsText = rec[timeIdx] ?? '';
     const ts = parseTimestampText(tsText);
-    if (!ts) throw new BadInputError(key, `line ${line}: measured_on "${tsText.slice(0, 40)}" is not a timestamp`);
+    if (!ts) throw new BadInputError(key, `line ${line}: measured_on "${shown(tsText, 40)}" is not a timestamp`);
     if (sysIdx >= 0) {
       const s = (rec[sysIdx] ?? '').trim();
       if (s !== '' && Number(s) !== ctx.ssId) {
         throw new BadInputError(
           key,
-          `line ${line}: system_id ${s.slice(0, 20)} disagrees with system_id=${ctx.ssId} in the key`,
+          `line ${line}: system_id ${shown(s, 20)} disagrees with system_id=${ctx.ssId} in the key`,
         );
       }
     }
@@ -113,7 +121,10 @@ export function readCsvPvdata(key: string, bytes: Uint8Array, ctx: CsvPvdataCont
       }
       const v = parseCellNumber(cell);
       if (v === undefined) {
-        throw new BadInputError(key, `line ${line}, column "${header[s.idx]}": "${cell.slice(0, 40)}" is not a number`);
+        throw new BadInputError(
+          key,
+          `line ${line}, column "${shown(header[s.idx]!, 80)}": "${shown(cell, 40)}" is not a number`,
+        );
       }
       b.push(ts.localUs, ts.utcUs, s.metricId, v);
     }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, type Dirent, type Stats } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -17,6 +17,9 @@ const HASH_AHEAD = 16;
 const RETRYABLE_CODES = new Set(['EMFILE', 'ENFILE', 'EAGAIN', 'EBUSY']);
 /** I/O error codes that mean "there is no such object". */
 const MISSING_CODES = new Set(['ENOENT', 'ENOTDIR', 'EISDIR']);
+
+/** Whether a path relative to the root leaves it. */
+const leavesRoot = (rel: string): boolean => rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel);
 
 function codeOf(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null ? (err as { code?: string }).code : undefined;
@@ -38,7 +41,8 @@ function compareKeys(a: string, b: string): number {
  * - The ETag is the MD5 hex digest of the content (what S3 gives a single-part
  *   upload), computed by streaming each file when it is listed or headed.
  * - Keys that are absolute, contain `..` segments, backslashes or NUL, or
- *   resolve outside the root throw `BadInputError(key, 'key escapes the source root')`;
+ *   resolve outside the root throw `BadInputError(key, 'key escapes the source root')`,
+ *   and so does reading a file whose symlinks lead outside the root (it is still listed);
  *   keys with empty or `.` segments (`a//b`, `./a`) throw `BadInputError` too,
  *   since they would alias another key. A key ending in `/` is never a file.
  * - Missing files: `head` gives null, `getStream`/`getBytes` throw
@@ -78,9 +82,16 @@ export class FileObjectStore implements ObjectStore {
       throw new BadInputError(key, 'key has an empty or "." path segment');
     }
     const full = path.resolve(this.root, body);
-    const rel = path.relative(this.root, full);
-    if (rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) throw escapes();
+    if (leavesRoot(path.relative(this.root, full))) throw escapes();
     return full;
+  }
+
+  /** Throws `key escapes the source root` when the file, symlinks resolved, lies outside the (resolved) root. */
+  private async checkInside(key: string, file: string): Promise<void> {
+    const [root, real] = await Promise.all([realpath(this.root), realpath(file)]);
+    if (leavesRoot(path.relative(root, real))) {
+      throw new BadInputError(key, 'key escapes the source root (a symlink leads outside it)');
+    }
   }
 
   private mapError(err: unknown, subject: string, operation: string): Error {
@@ -248,6 +259,7 @@ export class FileObjectStore implements ObjectStore {
     try {
       const st = await stat(file);
       if (!st.isFile()) return null;
+      await this.checkInside(key, file);
       return await this.info(key, file, st);
     } catch (err) {
       if (MISSING_CODES.has(codeOf(err) ?? '')) return null;
@@ -260,6 +272,7 @@ export class FileObjectStore implements ObjectStore {
     try {
       const st = await stat(file);
       if (!st.isFile()) throw new BadInputError(key, 'object not found');
+      await this.checkInside(key, file);
       return st;
     } catch (err) {
       if (MISSING_CODES.has(codeOf(err) ?? '')) throw new BadInputError(key, 'object not found', err);
