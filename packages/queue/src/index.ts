@@ -1,3 +1,4 @@
+export * from './fault-point.js';
 export * from './job-options.js';
 export * from './job-payloads.js';
 export * from './ledger-cache.js';

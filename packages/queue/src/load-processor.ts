@@ -29,7 +29,28 @@ export interface LoadProcessorDeps {
   batchObjects: number;
   /** Commit what waits after this many ms. */
   maxWaitMs: number;
+  /** Called as the loader passes each of its steps (a test hook, see {@link LoaderStep}); default none. */
+  step?: (name: LoaderStep) => void;
 }
+
+/**
+ * The loader's steps, in order, as {@link LoadProcessorDeps.step} sees them:
+ * a batch was taken; the sink's ledger was checked; the batch was committed;
+ * the Redis ledger cache was updated; the runs were told (and finalization
+ * enqueued); the staged files were removed (next: the jobs complete). And,
+ * for a finished run, its `pv_runs` row was written (next: its keys expire).
+ */
+export const LOADER_STEPS = [
+  'batch',
+  'ledger-checked',
+  'committed',
+  'cached',
+  'recorded',
+  'removed',
+  'finalized',
+] as const;
+/** One of {@link LOADER_STEPS}. */
+export type LoaderStep = (typeof LOADER_STEPS)[number];
 
 interface Pending {
   job: Job<LoadJobData>;
@@ -62,6 +83,16 @@ export class LoadProcessor {
     const data = job.data;
     switch (data.kind) {
       case 'readings':
+        if (job.stalledCounter > 0) {
+          const m = data.manifest;
+          await this.#d.runs.recordRetry(
+            transformJobId(m.key, m.etag),
+            m.key,
+            `load-stall:${job.stalledCounter}`,
+            'load: loader lost before the commit was acknowledged (stalled), redone',
+            data.runId,
+          );
+        }
         return new Promise((resolve, reject) => {
           this.#pending.push({ job, manifest: data.manifest, runId: data.runId, resolve, reject });
           this.#pendingRows += data.manifest.rows;
@@ -102,6 +133,7 @@ export class LoadProcessor {
 
   async #commit(batch: Pending[]): Promise<void> {
     const { sink, logger } = this.#d;
+    this.#step('batch');
     // Objects a previous (crashed) attempt already committed: the sink's ledger is the truth.
     let done: Map<string, string>;
     try {
@@ -112,9 +144,10 @@ export class LoadProcessor {
         to: days[days.length - 1]!,
       });
     } catch (err) {
-      for (const p of batch) p.reject(err);
+      for (const p of batch) await this.#retry(p, err);
       return;
     }
+    this.#step('ledger-checked');
     const already = batch.filter((p) => done.get(p.manifest.key) === p.manifest.etag);
     if (already.length > 0) await this.#succeeded(already);
     const todo = batch.filter((p) => done.get(p.manifest.key) !== p.manifest.etag);
@@ -128,6 +161,7 @@ export class LoadProcessor {
           group.map((p) => p.manifest),
           runId,
         );
+        this.#step('committed');
         await this.#succeeded(group);
       } catch (err) {
         if (group.length > 1) {
@@ -142,6 +176,7 @@ export class LoadProcessor {
     const { runs, ledger, staging } = this.#d;
     try {
       await ledger.set(group.map((p) => [p.manifest.key, p.manifest.etag] as const));
+      this.#step('cached');
       const finished = new Set<string>();
       for (const p of group) {
         const m = p.manifest;
@@ -149,23 +184,45 @@ export class LoadProcessor {
           finished.add(r);
       }
       for (const r of finished) await this.#enqueueFinalize(r);
+      this.#step('recorded');
       await addMetrics(this.#d.redis, this.#d.prefix, {
         readings_loaded: group.reduce((s, p) => s + p.manifest.rows, 0),
         objects_loaded: group.length,
       });
       await staging.remove(group.map((p) => p.manifest.staged));
+      this.#step('removed');
       for (const p of group) p.resolve({ rows: p.manifest.rows });
     } catch (err) {
       // The rows are committed; a redo finds them in the ledger.
-      for (const p of group) p.reject(err);
+      for (const p of group) await this.#retry(p, err);
     }
+  }
+
+  /** Lets BullMQ try a job again, telling its runs why. */
+  async #retry(p: Pending, err: unknown): Promise<void> {
+    const m = p.manifest;
+    try {
+      await this.#d.runs.recordRetry(
+        transformJobId(m.key, m.etag),
+        m.key,
+        `load:${p.job.attemptsMade}`,
+        `load: ${describeError(err)}`,
+        p.runId,
+      );
+    } finally {
+      p.reject(err);
+    }
+  }
+
+  #step(name: LoaderStep): void {
+    this.#d.step?.(name);
   }
 
   async #failed(p: Pending, err: unknown): Promise<void> {
     const reason = `commit failed: ${describeError(err)}`;
     const last = !isRetryable(err) || p.job.attemptsMade + 1 >= (p.job.opts.attempts ?? 1);
     this.#d.logger.error({ key: p.manifest.key, err: reason, last }, 'commit failed');
-    if (!last) return p.reject(err);
+    if (!last) return this.#retry(p, err);
     try {
       const m = p.manifest;
       for (const r of await this.#d.runs.recordOutcome(transformJobId(m.key, m.etag), m.key, 'failed', 0, reason)) {
@@ -213,6 +270,7 @@ export class LoadProcessor {
       started_at: run.startedAt,
       finished_at: run.finishedAt,
     });
+    this.#step('finalized');
     await this.#d.runs.expire(runId);
     return { recorded: true };
   }

@@ -28,6 +28,9 @@ export function createPlanProcessor(deps: PlanProcessorDeps) {
     const { runId, request } = await resolveRun(job, deps.runs);
     const logger = deps.logger.child({ run: runId, job: job.id });
     try {
+      if (job.stalledCounter > 0) {
+        await deps.runs.recordPlanRetry(runId, `stall:${job.stalledCounter}`, 'plan: planner lost mid-job (stalled)');
+      }
       await deps.runs.start(runId);
       const { objects, systems } = await listRunObjects(deps.store, request);
       const cached = await deps.ledger.get(objects.map((o) => o.key));
@@ -58,6 +61,7 @@ export function createPlanProcessor(deps: PlanProcessorDeps) {
         await deps.runs.expire(runId);
         throw new UnrecoverableError(describeError(err));
       }
+      await deps.runs.recordPlanRetry(runId, `attempt:${job.attemptsMade}`, `plan: ${describeError(err)}`);
       throw err;
     }
   };

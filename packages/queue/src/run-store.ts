@@ -1,14 +1,26 @@
 import type { RunCounts, RunRequest } from '@pv-pipeline/pipeline';
 import type { Redis } from 'ioredis';
 
+/** An object (or the run's planning, key '') that was tried again, with the last reason. */
+export interface RunRetry {
+  key: string;
+  /** `stage: why`, e.g. `transform: … HTTP 503 SlowDown …` or `load: loader lost (job stalled), redone`. */
+  reason: string;
+  /** How many times it was tried again. */
+  count: number;
+}
+
 /** A run as the API reports it. */
 export interface RunRecord {
   id: string;
   state: 'queued' | 'running' | 'completed' | 'failed';
   request: RunRequest;
-  counts: RunCounts;
+  /** The live counts, plus `retried`: how many times work of this run was tried again. */
+  counts: RunCounts & { retried: number };
   /** Objects that failed, with their reasons (at most 1,000), and a fatal error if any. */
   errors: Array<{ key: string; reason: string }>;
+  /** What was retried (a retryable fault, a lost worker or loader), at most 1,000 entries, by key. */
+  retries: RunRetry[];
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
@@ -62,7 +74,26 @@ redis.call('HINCRBY', KEYS[1], 'skipped', n)
 return n
 `;
 
+const RETRY_SCRIPT = `
+-- KEYS[1] = object's run set; ARGV: prefix, key, event, reason, one more run id (or '')
+local prefix, key, event, reason, also = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local runs = redis.call('SMEMBERS', KEYS[1])
+if also ~= '' then table.insert(runs, also) end
+for _, run in ipairs(runs) do
+  local h = prefix .. ':run:' .. run
+  if redis.call('SADD', h .. ':retry-events', event) == 1 then
+    redis.call('HINCRBY', h, 'retried', 1)
+    if redis.call('HEXISTS', h .. ':retries', key) == 1 or redis.call('HLEN', h .. ':retries') < 1000 then
+      redis.call('HSET', h .. ':retries', key, reason)
+      redis.call('HINCRBY', h .. ':retry-counts', key, 1)
+    end
+  end
+end
+return #runs
+`;
+
 type ScriptedRedis = Redis & {
+  pvRecordRetry(runsKey: string, ...args: string[]): Promise<number>;
   pvSkip(runKey: string, ...keys: string[]): Promise<number>;
   pvRecordOutcome(runsKey: string, ...args: Array<string | number>): Promise<string[]>;
   pvFinishPlanning(runKey: string, planned: number, now: string): Promise<number>;
@@ -86,6 +117,7 @@ export class RunStore {
       r.defineCommand('pvRecordOutcome', { numberOfKeys: 1, lua: OUTCOME_SCRIPT });
       r.defineCommand('pvFinishPlanning', { numberOfKeys: 1, lua: FINISH_PLANNING_SCRIPT });
       r.defineCommand('pvSkip', { numberOfKeys: 1, lua: SKIP_SCRIPT });
+      r.defineCommand('pvRecordRetry', { numberOfKeys: 1, lua: RETRY_SCRIPT });
     }
     this.#redis = r;
     this.#prefix = prefix;
@@ -151,6 +183,22 @@ export class RunStore {
     );
   }
 
+  /**
+   * Reports that an object's work is tried again, to every run attached to it
+   * (and to `runId` when given, e.g. the run of a load job whose object already
+   * reported its outcome). `event` identifies this retry (e.g. `attempt:2`,
+   * `stall:1`), so that the same retry reported twice counts once; `reason` is
+   * `stage: why`.
+   */
+  async recordRetry(jobId: string, key: string, event: string, reason: string, runId = ''): Promise<void> {
+    await this.#redis.pvRecordRetry(this.#objectRuns(jobId), this.#prefix, key, `${jobId}:${event}`, reason, runId);
+  }
+
+  /** Reports that a run's planning is tried again (key '' in its retries). */
+  async recordPlanRetry(id: string, event: string, reason: string): Promise<void> {
+    await this.#redis.pvRecordRetry(this.#objectRuns(`plan-${id}`), this.#prefix, '', `plan:${event}`, reason, id);
+  }
+
   /** Planning is over: `planned` objects in range. Returns true when that already completes the run. */
   async finishPlanning(id: string, planned: number): Promise<boolean> {
     return (await this.#redis.pvFinishPlanning(this.#run(id), planned, new Date().toISOString())) === 1;
@@ -167,15 +215,18 @@ export class RunStore {
   /** Lets a finished run's keys expire. */
   async expire(id: string): Promise<void> {
     const m = this.#redis.multi();
-    for (const suffix of ['', ':done', ':transformed', ':errors']) m.expire(`${this.#run(id)}${suffix}`, this.#ttl);
+    for (const suffix of ['', ':done', ':transformed', ':errors', ':retry-events', ':retries', ':retry-counts'])
+      m.expire(`${this.#run(id)}${suffix}`, this.#ttl);
     await m.exec();
   }
 
   /** One run, or null when unknown (or expired). */
   async get(id: string): Promise<RunRecord | null> {
-    const [h, errors] = await Promise.all([
+    const [h, errors, retried, retryCounts] = await Promise.all([
       this.#redis.hgetall(this.#run(id)),
       this.#redis.hgetall(`${this.#run(id)}:errors`),
+      this.#redis.hgetall(`${this.#run(id)}:retries`),
+      this.#redis.hgetall(`${this.#run(id)}:retry-counts`),
     ]);
     if (!h.id) return null;
     const n = (f: string) => Number(h[f] ?? 0);
@@ -194,8 +245,12 @@ export class RunStore {
         skipped: n('skipped'),
         failed: n('failed'),
         readings: n('readings'),
+        retried: n('retried'),
       },
       errors: errs,
+      retries: Object.entries(retried)
+        .map(([key, reason]) => ({ key, reason, count: Number(retryCounts[key] ?? 1) }))
+        .sort((a, b) => (a.key < b.key ? -1 : 1)),
       createdAt: h.created_at ?? '',
       startedAt: h.started_at ?? null,
       finishedAt: h.finished_at ?? null,

@@ -36,6 +36,14 @@ export function createTransformProcessor(deps: TransformProcessorDeps) {
   return async (job: Job<TransformJobData>): Promise<{ rows: number }> => {
     const { runId, object } = job.data;
     const jobId = job.id!;
+    if (job.stalledCounter > 0) {
+      await deps.runs.recordRetry(
+        jobId,
+        object.key,
+        `stall:${job.stalledCounter}`,
+        'transform: worker lost mid-job (stalled), taken over',
+      );
+    }
     try {
       const manifest = await transformObject(object, {
         store: deps.store,
@@ -56,7 +64,10 @@ export function createTransformProcessor(deps: TransformProcessorDeps) {
       const reason = describeError(err);
       const last = !isRetryable(err) || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       deps.logger.warn({ run: runId, job: jobId, key: object.key, err: reason, last }, 'transform failed');
-      if (!last) throw err;
+      if (!last) {
+        await deps.runs.recordRetry(jobId, object.key, `attempt:${job.attemptsMade}`, `transform: ${reason}`);
+        throw err;
+      }
       const completed = await deps.runs.recordOutcome(jobId, object.key, 'failed', 0, reason);
       await addMetrics(deps.redis, deps.prefix, { objects_failed: 1 });
       for (const r of completed) {

@@ -67,6 +67,25 @@ describe('RunStore (real Redis, own prefix)', () => {
     expect(ids).toContain('r1');
   });
 
+  it('reports what was retried, each retry once however often it is reported, to every run of the object', async () => {
+    await runs.create('rt', request);
+    await runs.start('rt');
+    await runs.attach('rt', ['jr']);
+    await runs.recordRetry('jr', 'kr', 'attempt:0', 'transform: HTTP 503 SlowDown');
+    await runs.recordRetry('jr', 'kr', 'attempt:0', 'transform: HTTP 503 SlowDown'); // the same retry again
+    await runs.recordRetry('jr', 'kr', 'stall:1', 'transform: worker lost mid-job (stalled), taken over');
+    await runs.recordPlanRetry('rt', 'attempt:0', 'plan: ListObjectsV2 failed');
+    await runs.recordOutcome('jr', 'kr', 'loaded', 3);
+    // after the outcome the object has no runs attached: a load redo names its run itself
+    await runs.recordRetry('jr', 'kr', 'load-stall:1', 'load: loader lost', 'rt');
+    const r = await runs.get('rt');
+    expect(r!.counts.retried).toBe(4);
+    expect(r!.retries).toEqual([
+      { key: '', reason: 'plan: ListObjectsV2 failed', count: 1 },
+      { key: 'kr', reason: 'load: loader lost', count: 3 },
+    ]);
+  });
+
   it('a failed planning is a failed run with the reason', async () => {
     await runs.create('bad', request);
     await runs.fail('bad', 'planning failed: s3://x: AccessDenied');

@@ -229,7 +229,7 @@ export const openApiDocument = {
       RunCounts: {
         type: 'object',
         properties: Object.fromEntries(
-          ['planned', 'transformed', 'loaded', 'skipped', 'failed', 'readings'].map((k) => [
+          ['planned', 'transformed', 'loaded', 'skipped', 'failed', 'readings', 'retried'].map((k) => [
             k,
             { type: 'integer', minimum: 0 },
           ]),
@@ -250,6 +250,20 @@ export const openApiDocument = {
               type: 'object',
               properties: { key: { type: 'string' }, reason: { type: 'string' } },
               required: ['key', 'reason'],
+            },
+          },
+          retries: {
+            type: 'array',
+            description:
+              'What was tried again (a retryable fault, a lost worker or loader), by object key (planning: an empty key), with the last reason and how often; at most 1,000. `counts.retried` is the total.',
+            items: {
+              type: 'object',
+              properties: {
+                key: { type: 'string' },
+                reason: { type: 'string' },
+                count: { type: 'integer', minimum: 1 },
+              },
+              required: ['key', 'reason', 'count'],
             },
           },
           createdAt: { type: 'string', format: 'date-time' },

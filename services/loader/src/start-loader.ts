@@ -3,6 +3,7 @@ import { openStagingArea } from '@pv-pipeline/pipeline';
 import {
   catalogProvider,
   createRedisConnection,
+  faultPoint,
   LedgerCache,
   LoadProcessor,
   openQueues,
@@ -52,6 +53,7 @@ export async function startLoader(config: ServiceConfig, logger: Logger): Promis
     batchRows: config.PV_LOAD_BATCH_ROWS,
     batchObjects: config.PV_LOAD_BATCH_OBJECTS,
     maxWaitMs: config.PV_LOAD_MAX_WAIT_MS,
+    step: faultPoint(process.env, logger), // test-only crash hook, off unless PV_FAULT_EXIT_AT is set
   });
   const worker = new Worker(
     QUEUE_NAMES.load,
