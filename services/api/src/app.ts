@@ -13,6 +13,7 @@ import helmet from 'helmet';
 import type { Redis } from 'ioredis';
 import { pinoHttp } from 'pino-http';
 import { requireToken, tokenMatcher } from './auth.js';
+import { loggableUrl } from './log-url.js';
 import { createMetricsRegistry } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { checkTrigger, newRunId, RUN_ID_PATTERN } from './run-trigger.js';
@@ -66,9 +67,14 @@ export function createApiApp(deps: ApiDeps): express.Express {
         res.setHeader('X-Request-Id', id);
         return id;
       },
-      // Only these fields of a request are logged: never headers (Authorization) nor bodies.
+      // Only these fields of a request are logged: never headers (Authorization) nor bodies,
+      // and the URL with credential-like query values redacted.
       serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+        req: (req: { id: unknown; method: string; url: string }) => ({
+          id: req.id,
+          method: req.method,
+          url: loggableUrl(req.url),
+        }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
       autoLogging: { ignore: (req) => QUIET_PATHS.has((req.url ?? '').split('?')[0]!) },
@@ -186,7 +192,10 @@ export function createApiApp(deps: ApiDeps): express.Express {
     serverAdapter: board as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
     options: { uiConfig: { boardTitle: 'pv-pipeline' } },
   });
-  app.use('/admin/queues', requireToken(matches, { allowBasic: true }), board.getRouter() as RequestHandler);
+  // The board is an Express app of its own: it would announce itself in X-Powered-By.
+  const boardApp = board.getRouter() as express.Express;
+  boardApp.disable('x-powered-by');
+  app.use('/admin/queues', requireToken(matches, { allowBasic: true }), boardApp as RequestHandler);
 
   // ---- fallbacks ----------------------------------------------------------------
   app.use((_req, res) => {
