@@ -139,6 +139,8 @@ export class RunStore {
       .multi()
       .hset(this.#run(id), { id, state: 'queued', request: JSON.stringify(request), created_at: now })
       .zadd(`${this.#prefix}:runs`, Date.now(), id)
+      // the index of runs forgets ids older than the runs' TTL (their records are gone): it stays bounded
+      .zremrangebyscore(`${this.#prefix}:runs`, '-inf', `(${Date.now() - this.#ttl * 1000}`)
       .exec();
   }
 

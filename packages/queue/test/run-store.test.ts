@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createRedisConnection } from '../src/redis-connection.js';
 import { RunStore } from '../src/run-store.js';
 
@@ -92,5 +92,20 @@ describe('RunStore (real Redis, own prefix)', () => {
     const r = await runs.get('bad');
     expect(r!.state).toBe('failed');
     expect(r!.errors[0]!.reason).toMatch(/AccessDenied/);
+  });
+
+  it('keeps the index of runs bounded: ids older than the TTL leave it when a run is created', async () => {
+    const shortLived = new RunStore(redis, `${prefix}:ttl`, 60);
+    const t0 = Date.now();
+    vi.useFakeTimers({ toFake: ['Date'], now: t0 });
+    try {
+      await shortLived.create('old-1', request);
+      await shortLived.create('old-2', request);
+      vi.setSystemTime(t0 + 61_000);
+      await shortLived.create('new-1', request);
+      expect(await redis.zrange(`${prefix}:ttl:runs`, 0, -1)).toEqual(['new-1']);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
