@@ -14,6 +14,12 @@ const positiveInt = (name: string) => (v: string) => {
   return Number(v);
 };
 
+const positiveNumber = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!/^\d*\.?\d+$/.test(v) || !(n > 0)) throw new InvalidArgumentError(`${name} must be a positive number`);
+  return n;
+};
+
 const nonNegativeInt = (name: string) => (v: string) => {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a whole number`);
   return Number(v);
@@ -31,6 +37,7 @@ interface RunCliOptions {
   threads?: number;
   staging?: string;
   maxObjectMb: number;
+  partMb: number;
   batchRows: number;
   s3Endpoint?: string;
   s3PathStyle?: boolean;
@@ -50,7 +57,11 @@ export function registerRunCommand(program: Command): void {
       's3://bucket/prefix or file://DIR holding the PVDAQ layout',
       process.env.PV_SOURCE ?? DEFAULT_SOURCE_URL,
     )
-    .option('--format <format>', 'parquet or csv daily files', 'parquet')
+    .option(
+      '--format <format>',
+      'parquet or csv daily files, or prize (the 2023 Solar Data Prize CSVs, whole files; --from/--to optional)',
+      'parquet',
+    )
     .option('--systems <ids>', 'comma-separated system ids, or all', 'all')
     .option('--from <day>', 'first day, YYYY-MM-DD')
     .option('--to <day>', 'last day, YYYY-MM-DD (inclusive)')
@@ -66,7 +77,18 @@ export function registerRunCommand(program: Command): void {
       nonNegativeInt('--threads'),
     )
     .option('--staging <dir>', 'staging directory (default: a temp dir)')
-    .option('--max-object-mb <n>', 'refuse objects larger than this', positiveInt('--max-object-mb'), 256)
+    .option(
+      '--max-object-mb <n>',
+      'refuse daily objects larger than this (prize CSVs are streamed)',
+      positiveInt('--max-object-mb'),
+      256,
+    )
+    .option(
+      '--part-mb <n>',
+      'split prize CSVs into byte ranges of this size (MiB, fractions allowed), each its own job',
+      positiveNumber('--part-mb'),
+      16,
+    )
     .option('--batch-rows <n>', 'fact rows per sink commit', positiveInt('--batch-rows'), 1_000_000)
     .option('--s3-endpoint <url>', 'S3-compatible endpoint (default: AWS)', process.env.S3_ENDPOINT)
     .option('--s3-path-style', 'path-style S3 addressing (default with --s3-endpoint)')
@@ -89,11 +111,15 @@ async function runCommand(opts: RunCliOptions): Promise<number> {
   let bar: cliProgress.SingleBar | null = null;
   let ticker: NodeJS.Timeout | null = null;
   try {
-    if (!opts.from || !opts.to) throw new BadInputError(opts.from ? '--to' : '--from', 'is required (YYYY-MM-DD)');
+    // prize files are whole-period: the day range selects nothing among them
+    const wholePeriod = opts.format === 'prize' ? { from: '1970-01-01', to: '9999-12-31' } : null;
+    const from = opts.from ?? wholePeriod?.from;
+    const to = opts.to ?? wholePeriod?.to;
+    if (!from || !to) throw new BadInputError(from ? '--to' : '--from', 'is required (YYYY-MM-DD)');
     const request = validateRunRequest({
       systems: parseSystemsOption(opts.systems),
-      from: opts.from,
-      to: opts.to,
+      from,
+      to,
       format: opts.format,
     });
     const store = openObjectStore(opts.source, {
@@ -128,6 +154,7 @@ async function runCommand(opts: RunCliOptions): Promise<number> {
         concurrency: opts.concurrency,
         ...(opts.threads !== undefined ? { workerThreads: opts.threads } : {}),
         maxObjectBytes: opts.maxObjectMb * 1024 * 1024,
+        partBytes: Math.max(1024, Math.round(opts.partMb * 1024 * 1024)),
         batchRows: opts.batchRows,
         ...(opts.staging ? { stagingDir: opts.staging } : {}),
         onProgress: (c) => {

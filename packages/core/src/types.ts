@@ -1,6 +1,9 @@
 /** The two encodings of the daily pvdata archive. */
 export type PvdataFormat = 'parquet' | 'csv';
 
+/** What a run reads: the daily archive in one encoding, or the 2023 Solar Data Prize CSVs. */
+export type SourceFormat = PvdataFormat | 'prize';
+
 /** One object in a source, as listed or headed. */
 export interface ObjectInfo {
   /** Key relative to the source root, e.g. `parquet/pvdata/system_id=4/year=2020/month=1/day=23/…`. */
@@ -22,9 +25,12 @@ export interface StagedManifest {
   key: string;
   etag: string;
   ss_id: number;
-  /** The object's day, `YYYY-MM-DD`, from its key. */
+  /**
+   * The object's day, `YYYY-MM-DD`, from its key; for a prize part (not split
+   * by day) the UTC day of its first reading, `1970-01-01` when it has none.
+   */
   day: string;
-  format: PvdataFormat;
+  format: SourceFormat;
   /** Fact rows in the staged file. */
   rows: number;
   /** Absolute path of the staged Parquet file, or null when `rows` is 0. */

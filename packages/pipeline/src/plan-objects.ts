@@ -1,4 +1,4 @@
-import type { ObjectInfo, PvdataFormat } from '@pv-pipeline/core';
+import type { ObjectInfo, PvdataFormat, SourceFormat } from '@pv-pipeline/core';
 import {
   METRICS_PREFIX,
   monthsInRange,
@@ -10,11 +10,12 @@ import {
 } from '@pv-pipeline/pvdaq';
 import type { Sink } from '@pv-pipeline/sinks';
 import { mapConcurrent } from './map-concurrent.js';
+import { DEFAULT_PART_BYTES, listPrizeObjects, listPrizeSystems } from './plan-prize.js';
 import type { RunRequest } from './run-request.js';
 
 /** One source object the run must transform (or that was skipped). */
 export interface PlannedObject extends ObjectInfo {
-  format: PvdataFormat;
+  format: SourceFormat;
   /** From the key, or from its system folder when the key is outside the layout. */
   ssId: number;
   /** `YYYY-MM-DD` from the key; null when the key is outside the layout (it will fail with the reason). */
@@ -35,6 +36,8 @@ export interface Plan {
 export interface PlanOptions {
   /** Listing requests in flight at once. Default 8. */
   listConcurrency?: number;
+  /** Largest byte range of a prize CSV transformed as one job. Default 16 MiB. */
+  partBytes?: number;
 }
 
 /**
@@ -47,11 +50,20 @@ export async function listRunObjects(
   req: RunRequest,
   options: PlanOptions = {},
 ): Promise<{ objects: PlannedObject[]; systems: number[]; listedSystems: number[] }> {
-  const systems = req.systems === 'all' ? await listSystems(store, req.format) : req.systems;
-  const perSystem = await mapConcurrent(systems, options.listConcurrency ?? 8, (ssId) =>
-    listSystemObjects(store, req, ssId),
-  );
-  const objects = perSystem.flat().sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const format = req.format;
+  let listed: PlannedObject[];
+  let systems: number[];
+  if (format === 'prize') {
+    systems = req.systems === 'all' ? await listPrizeSystems(store) : req.systems;
+    listed = await listPrizeObjects(store, systems, options.partBytes ?? DEFAULT_PART_BYTES);
+  } else {
+    systems = req.systems === 'all' ? await listSystems(store, format) : req.systems;
+    const perSystem = await mapConcurrent(systems, options.listConcurrency ?? 8, (ssId) =>
+      listSystemObjects(store, { ...req, format }, ssId),
+    );
+    listed = perSystem.flat();
+  }
+  const objects = listed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const found = [...new Set(objects.map((o) => o.ssId))].sort((a, b) => a - b);
   return { objects, systems: found, listedSystems: systems };
 }
@@ -75,8 +87,16 @@ export async function planObjects(
   options: PlanOptions = {},
 ): Promise<Plan> {
   const { objects, systems, listedSystems } = await listRunObjects(store, req, options);
-  const ledger = await sink.ledgerEtags({ ssIds: listedSystems, from: req.from, to: req.to });
+  const ledger = await sink.ledgerEtags({ ssIds: listedSystems, ...ledgerDays(req) });
   return { ...splitByLedger(objects, ledger), systems };
+}
+
+/**
+ * The ledger days to read for a run: its range, or every day for prize data
+ * (whole files, whose ledger rows carry the day of their first reading).
+ */
+export function ledgerDays(req: Pick<RunRequest, 'from' | 'to' | 'format'>): { from: string; to: string } {
+  return req.format === 'prize' ? { from: '1970-01-01', to: '9999-12-31' } : { from: req.from, to: req.to };
 }
 
 /**
@@ -102,7 +122,11 @@ export async function listSystems(store: ObjectStore, format: PvdataFormat): Pro
   return [...ids].sort((a, b) => a - b);
 }
 
-async function listSystemObjects(store: ObjectStore, req: RunRequest, ssId: number): Promise<PlannedObject[]> {
+async function listSystemObjects(
+  store: ObjectStore,
+  req: RunRequest & { format: PvdataFormat },
+  ssId: number,
+): Promise<PlannedObject[]> {
   const months = monthsInRange(req.from, req.to);
   const fromYear = Number(req.from.slice(0, 4));
   const toYear = Number(req.to.slice(0, 4));

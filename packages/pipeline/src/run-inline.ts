@@ -35,6 +35,8 @@ export interface InlineRunOptions {
   stagingDir?: string;
   /** Largest object transformed, bytes. Default 256 MiB. */
   maxObjectBytes?: number;
+  /** Largest byte range of a prize CSV transformed as one object. Default 16 MiB. */
+  partBytes?: number;
   /** Fact rows per sink commit. Default 1,000,000. */
   batchRows?: number;
   /** Tries for an object that fails with a retryable error. Default 4. */
@@ -67,7 +69,9 @@ export async function runInline(options: InlineRunOptions): Promise<RunSummary> 
   const progress = () => options.onProgress?.(counts);
 
   const catalog = await SystemCatalog.load(store, { logger });
-  const plan = await planObjects(store, sink, request);
+  const plan = await planObjects(store, sink, request, {
+    ...(options.partBytes ? { partBytes: options.partBytes } : {}),
+  });
   counts.planned = plan.toLoad.length + plan.skipped.length;
   counts.skipped = plan.skipped.length;
   logger.info({ planned: counts.planned, toLoad: plan.toLoad.length, skipped: counts.skipped }, 'planned');
@@ -78,7 +82,7 @@ export async function runInline(options: InlineRunOptions): Promise<RunSummary> 
   const sensors: SensorEntry[] = [];
   for (const id of plan.systems) {
     try {
-      sensors.push(...(await catalog.dictionary(id)).entries);
+      sensors.push(...(await catalog.sensors(id)));
     } catch (err) {
       logger.warn({ ss_id: id, err: describeError(err) }, 'no metrics dictionary; its objects will fail');
     }
@@ -165,6 +169,7 @@ export async function runInline(options: InlineRunOptions): Promise<RunSummary> 
     dropped,
     seconds: Math.round(seconds * 1000) / 1000,
     readingsPerSecond: Math.round(counts.readings / Math.max(seconds, 1e-6)),
+    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
     failures,
     warnings: [...catalog.warnings],
   };

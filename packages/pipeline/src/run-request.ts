@@ -1,15 +1,20 @@
-import { BadInputError, type PvdataFormat } from '@pv-pipeline/core';
+import { BadInputError, type SourceFormat } from '@pv-pipeline/core';
 import { z } from 'zod';
 
 /** What to load: systems × an inclusive day range, in one format. */
 export interface RunRequest {
-  /** System ids, or 'all' (every system folder under `{format}/pvdata/`). */
+  /** System ids, or 'all' (every system folder under `{format}/pvdata/`, or every prize folder). */
   systems: number[] | 'all';
   /** First day, `YYYY-MM-DD`. */
   from: string;
   /** Last day, `YYYY-MM-DD` (inclusive). */
   to: string;
-  format: PvdataFormat;
+  /**
+   * `parquet` or `csv`: the daily archive, objects of the days in range;
+   * `prize`: the 2023 Solar Data Prize CSVs of the systems, whole files (they
+   * are not split by date, so the day range does not select among them).
+   */
+  format: SourceFormat;
 }
 
 const isoDay = z
@@ -26,7 +31,7 @@ export const runRequestSchema = z
     systems: z.union([z.literal('all'), z.array(z.number().int().positive()).min(1)]),
     from: isoDay,
     to: isoDay,
-    format: z.enum(['parquet', 'csv']),
+    format: z.enum(['parquet', 'csv', 'prize']),
   })
   .strict()
   .refine((r) => r.from <= r.to, { message: 'from is after to', path: ['from'] });

@@ -35,6 +35,8 @@ export interface RunSummary {
   dropped: { missing: number; duplicate: number };
   seconds: number;
   readingsPerSecond: number;
+  /** Peak resident memory of the process so far (getrusage maxrss), MiB. */
+  peakRssMb: number;
   failures: ObjectFailure[];
   /** Metadata problems that did not fail the run. */
   warnings: string[];

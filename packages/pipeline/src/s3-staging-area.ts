@@ -1,4 +1,5 @@
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -10,7 +11,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { BadInputError, RetryableError } from '@pv-pipeline/core';
-import { downloadDir, type LocalCopies, type StagingArea } from './staging-area.js';
+import { downloadDir, type LocalCopies, type StagingArea, writeStreamToFile } from './staging-area.js';
 
 /** Options of {@link S3StagingArea}. */
 export interface S3StagingOptions {
@@ -75,6 +76,27 @@ export class S3StagingArea implements StagingArea {
       throw new RetryableError(`staging ${this.url}: cannot put ${key}: ${(err as Error).message}`, err);
     }
     return `s3://${this.#o.bucket}/${key}`;
+  }
+
+  /** Spools the stream to a local temp file, then PUTs it (a known length, never the whole file in memory). */
+  async writeStream(name: string, chunks: AsyncIterable<Uint8Array>): Promise<{ ref: string; bytes: number }> {
+    const tmp = await downloadDir();
+    try {
+      const path = join(tmp.dir, `${name}.parquet`);
+      await writeStreamToFile(chunks, path);
+      const { size } = await stat(path);
+      const key = this.#key(`${name}.parquet`);
+      try {
+        await this.#client.send(
+          new PutObjectCommand({ Bucket: this.#o.bucket, Key: key, Body: createReadStream(path), ContentLength: size }),
+        );
+      } catch (err) {
+        throw new RetryableError(`staging ${this.url}: cannot put ${key}: ${(err as Error).message}`, err);
+      }
+      return { ref: `s3://${this.#o.bucket}/${key}`, bytes: size };
+    } finally {
+      await tmp.release();
+    }
   }
 
   async localize(refs: readonly string[]): Promise<LocalCopies> {

@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { BadInputError, PermanentError } from '@pv-pipeline/core';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { BadInputError, PermanentError, type PipelineError, RetryableError } from '@pv-pipeline/core';
 
 /** Local copies of staged files for a sink commit; `release` removes what was downloaded. */
 export interface LocalCopies {
@@ -25,6 +28,12 @@ export interface StagingArea {
   init(): Promise<void>;
   /** Stores one staged file; returns the reference the manifest carries. */
   write(name: string, bytes: Uint8Array): Promise<string>;
+  /**
+   * Stores one staged file produced as a stream (a large object's rows),
+   * without holding it in memory. An error of the stream propagates as is
+   * and leaves nothing under the name.
+   */
+  writeStream(name: string, chunks: AsyncIterable<Uint8Array>): Promise<{ ref: string; bytes: number }>;
   /** Makes staged files readable as local paths (a download for S3). */
   localize(refs: readonly string[]): Promise<LocalCopies>;
   /** Deletes staged files once their rows are committed (missing ones are fine). */
@@ -59,9 +68,26 @@ export class LocalStagingArea implements StagingArea {
       await rename(tmp, final);
     } catch (err) {
       await rm(tmp, { force: true }).catch(() => undefined);
-      throw new PermanentError(`staging ${this.dir}: cannot write ${name}.parquet: ${(err as Error).message}`, err);
+      throw stagingWriteError(this.dir, name, err);
     }
     return final;
+  }
+
+  async writeStream(name: string, chunks: AsyncIterable<Uint8Array>): Promise<{ ref: string; bytes: number }> {
+    const final = join(this.dir, `${name}.parquet`);
+    const tmp = `${final}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      await writeStreamToFile(chunks, tmp);
+      const { size } = await stat(tmp);
+      await rename(tmp, final);
+      return { ref: final, bytes: size };
+    } catch (err) {
+      await rm(tmp, { force: true }).catch(() => undefined);
+      if (isStreamWriteFailure(err)) {
+        throw stagingWriteError(this.dir, name, err);
+      }
+      throw err;
+    }
   }
 
   async localize(): Promise<LocalCopies> {
@@ -73,8 +99,31 @@ export class LocalStagingArea implements StagingArea {
   }
 }
 
+/**
+ * Why a staged file could not be written. A full disk (ENOSPC, EDQUOT) is
+ * retryable: space comes back as the loader commits and removes staged files.
+ * Anything else (permissions, a read-only volume) fails the object at once.
+ */
+export function stagingWriteError(dir: string, name: string, err: unknown): PipelineError {
+  const message = `staging ${dir}: cannot write ${name}.parquet: ${(err as Error).message}`;
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOSPC' || code === 'EDQUOT' ? new RetryableError(message, err) : new PermanentError(message, err);
+}
+
 /** A temp directory for downloaded copies, removed by `release`. */
 export async function downloadDir(): Promise<{ dir: string; release(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'pv-staged-'));
   return { dir, release: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Writes a stream of chunks to a file (the file is left for the caller to remove on failure). */
+export async function writeStreamToFile(chunks: AsyncIterable<Uint8Array>, path: string): Promise<void> {
+  await pipeline(Readable.from(chunks, { objectMode: false }), createWriteStream(path));
+}
+
+/** Whether an error came from the file system rather than from the stream's producer. */
+function isStreamWriteFailure(err: unknown): boolean {
+  return (
+    typeof (err as NodeJS.ErrnoException)?.code === 'string' && (err as NodeJS.ErrnoException).syscall !== undefined
+  );
 }

@@ -1,8 +1,15 @@
 import { BadInputError, derivedId, type StagedManifest } from '@pv-pipeline/core';
-import { type MetricsDictionary, type ObjectStore, parsePvdataKey, type SystemCatalog } from '@pv-pipeline/pvdaq';
+import {
+  isPrizeKey,
+  type MetricsDictionary,
+  type ObjectStore,
+  parsePvdataKey,
+  type SystemCatalog,
+} from '@pv-pipeline/pvdaq';
 import type { PlannedObject } from './plan-objects.js';
 import { type EncodedReadings, type StageTask, stageReadings } from './stage-readings.js';
 import type { StagingArea } from './staging-area.js';
+import { transformPrizePart } from './transform-prize.js';
 
 /** Runs the CPU-heavy part of a transform: in-process, or on a worker-thread pool. */
 export type StageRunner = (task: StageTask) => Promise<EncodedReadings>;
@@ -19,13 +26,15 @@ export interface TransformDeps {
 }
 
 /**
- * The transform stage for one daily pvdata object: check the key, fetch the
+ * The transform stage for one object. A prize CSV (part) is streamed, see
+ * {@link transformPrizePart}. A daily pvdata object: check the key, fetch the
  * system's dictionary and zone, GET the object, then decode → normalize →
  * staged Parquet file (see {@link stageReadings}). Returns the manifest the
  * loader commits. Every failure names the object key.
  */
 export async function transformObject(obj: PlannedObject, deps: TransformDeps): Promise<StagedManifest> {
   const key = obj.key;
+  if (isPrizeKey(key)) return transformPrizePart(obj, deps);
   const parsed = parsePvdataKey(key);
   let dictionary: MetricsDictionary;
   try {

@@ -70,12 +70,74 @@ export function readingsToArrow(r: NormalizedReadings): arrow.Table {
   return new arrow.Table(data);
 }
 
-/** Encodes an Arrow table as Parquet, tuned for a short-lived staged file (LZ4, no dictionary pages, no stats). */
-export function arrowToStagedParquet(table: arrow.Table): Uint8Array {
-  const props = new pw.WriterPropertiesBuilder()
+/** Writer settings of a short-lived staged file (LZ4, no dictionary pages, no stats). */
+function stagedWriterProperties(maxRowGroupSize?: number): pw.WriterProperties {
+  let b = new pw.WriterPropertiesBuilder()
     .setCompression(pw.Compression.LZ4_RAW)
     .setDictionaryEnabled(false)
-    .setStatisticsEnabled(pw.EnabledStatistics.None)
-    .build();
-  return pw.writeParquet(pw.Table.fromIPCStream(arrow.tableToIPC(table, 'stream')), props);
+    .setStatisticsEnabled(pw.EnabledStatistics.None);
+  if (maxRowGroupSize) b = b.setMaxRowGroupSize(maxRowGroupSize);
+  return b.build();
+}
+
+/** Encodes an Arrow table as Parquet, tuned for a short-lived staged file. */
+export function arrowToStagedParquet(table: arrow.Table): Uint8Array {
+  return pw.writeParquet(pw.Table.fromIPCStream(arrow.tableToIPC(table, 'stream')), stagedWriterProperties());
+}
+
+/** Row groups of a streamed staged file: small enough that the writer's buffer stays small. */
+const STREAM_ROW_GROUP = 131_072;
+
+/**
+ * Encodes batches of fact rows as one staged Parquet file, streamed: yields
+ * the file's bytes in pieces while batches arrive, holding about one row
+ * group in memory whatever the total. Empty batches are skipped.
+ */
+export async function* stagedParquetStream(batches: AsyncIterable<NormalizedReadings>): AsyncGenerator<Uint8Array> {
+  const source = batches[Symbol.asyncIterator]();
+  // the reader's own error (naming the object), rather than the writer's rewording of it
+  let failure: unknown = null;
+  const nextNonEmpty = async (): Promise<NormalizedReadings | null> => {
+    for (;;) {
+      let next: IteratorResult<NormalizedReadings>;
+      try {
+        next = await source.next();
+      } catch (err) {
+        failure = err;
+        throw err;
+      }
+      if (next.done) return null;
+      if (next.value.length > 0) return next.value;
+    }
+  };
+  // no rows at all: no file (the writer needs a first batch for the schema)
+  let pending = await nextNonEmpty();
+  if (!pending) return;
+  const recordBatches = new ReadableStream<pw.RecordBatch>({
+    async pull(controller) {
+      const readings = pending ?? (await nextNonEmpty());
+      pending = null;
+      if (!readings) {
+        controller.close();
+        return;
+      }
+      // the wasm table must be freed, or wasm memory grows with every batch
+      const table = pw.Table.fromIPCStream(arrow.tableToIPC(readingsToArrow(readings), 'stream'));
+      try {
+        controller.enqueue(table.recordBatch(0)!);
+      } finally {
+        table.free();
+      }
+    },
+    async cancel() {
+      await source.return?.();
+    },
+  });
+  const bytes = await pw.transformParquetStream(recordBatches, stagedWriterProperties(STREAM_ROW_GROUP));
+  try {
+    yield* bytes as unknown as AsyncIterable<Uint8Array>;
+  } catch (err) {
+    throw failure ?? err;
+  }
+  if (failure) throw failure;
 }

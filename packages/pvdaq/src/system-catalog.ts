@@ -1,8 +1,18 @@
 import { BadInputError, describeError, type Logger } from '@pv-pipeline/core';
 import { METADATA_TABLE_PREFIXES, metricsKey, newestSystemsIndexKey, SYSTEMS_INDEX_PREFIX } from './layout.js';
-import { type MetricsDictionary, readMetricsDictionary } from './metrics-dictionary.js';
+import { type MetricsDictionary, readMetricsDictionary, type SensorEntry } from './metrics-dictionary.js';
 import type { ObjectStore } from './object-store.js';
 import { decodeParquet, tableToObjects } from './parquet-decode.js';
+import { prizeSensorEntries } from './prize-columns.js';
+import { readPrizeHeader } from './prize-header.js';
+import {
+  PRIZE_PREFIX,
+  type PrizeFolder,
+  parsePrizeFolder,
+  prizeDataPrefix,
+  prizeMetadataPrefix,
+} from './prize-layout.js';
+import { type PrizeMetadata, readPrizeMetadata } from './prize-metadata.js';
 import { mergeSystemRow, type SystemRow } from './system-row.js';
 import { type IndexRow, readSystemsIndex } from './systems-index.js';
 import { parseTimeZone, type TimeZoneSpec } from './time-zone.js';
@@ -29,6 +39,7 @@ export class SystemCatalog {
   readonly #store: ObjectStore;
   readonly #maxBytes: number;
   readonly #dictionaries = new Map<number, Promise<MetricsDictionary>>();
+  readonly #prize: PrizeFolders;
 
   private constructor(
     store: ObjectStore,
@@ -36,12 +47,14 @@ export class SystemCatalog {
     rows: Map<number, SystemRow>,
     warnings: string[],
     maxBytes: number,
+    prize: PrizeFolders,
   ) {
     this.#store = store;
     this.indexKey = indexKey;
     this.#rows = rows;
     this.warnings = warnings;
     this.#maxBytes = maxBytes;
+    this.#prize = prize;
   }
 
   /** Reads the systems index and metadata tables under the store's root. */
@@ -92,21 +105,79 @@ export class SystemCatalog {
       }
     }
 
-    const ids = new Set<number>([...indexRows.keys(), ...tables.system.keys(), ...tables.site.keys()]);
+    const prize = await readPrizeMetadataFiles(store, maxBytes, warn);
+    const ids = new Set<number>([
+      ...indexRows.keys(),
+      ...tables.system.keys(),
+      ...tables.site.keys(),
+      ...prize.metadata.keys(),
+    ]);
     const rows = new Map<number, SystemRow>();
     for (const id of [...ids].sort((a, b) => a - b)) {
+      // the tables first, a prize folder's metadata JSON where they have nothing
+      const json = prize.metadata.get(id);
+      const site = tables.site.get(id) ?? json?.site;
+      const system = tables.system.get(id) ?? json?.system;
+      const mount = tables.mount.get(id) ?? json?.mount;
       rows.set(
         id,
         mergeSystemRow({
           ssId: id,
           index: indexRows.get(id) ?? [],
-          ...(tables.site.has(id) ? { site: tables.site.get(id)! } : {}),
-          ...(tables.system.has(id) ? { system: tables.system.get(id)! } : {}),
-          ...(tables.mount.has(id) ? { mount: tables.mount.get(id)! } : {}),
+          ...(site ? { site } : {}),
+          ...(system ? { system } : {}),
+          ...(mount ? { mount } : {}),
         }),
       );
     }
-    return new SystemCatalog(store, indexKey, rows, warnings, maxBytes);
+    return new SystemCatalog(store, indexKey, rows, warnings, maxBytes, prize);
+  }
+
+  /**
+   * The channels of a prize system, from the headers of its data files (one
+   * ranged GET each), merged by channel id: the pv_sensors rows of a system
+   * that has no metrics dictionary.
+   */
+  async prizeSensors(ssId: number): Promise<SensorEntry[]> {
+    const byId = new Map<number, SensorEntry>();
+    for (const folder of this.#prize.folders) {
+      if (folder.ssId !== ssId) continue;
+      for await (const obj of this.#store.listObjects(prizeDataPrefix(folder))) {
+        if (!/\.csv$/i.test(obj.key) || obj.size === 0) continue;
+        try {
+          const header = await readPrizeHeader(this.#store, obj.key, this.prizeUnits(ssId));
+          for (const e of prizeSensorEntries(ssId, header)) byId.set(e.metric_id, e);
+        } catch (err) {
+          // that file fails on its own, with this reason, when it is transformed
+          if (!(err instanceof BadInputError)) throw err;
+        }
+      }
+    }
+    return [...byId.values()];
+  }
+
+  /** Units by channel name from a prize system's metadata JSON (empty when it has none). */
+  prizeUnits(ssId: number): ReadonlyMap<string, string> {
+    return this.#prize.metadata.get(ssId)?.unitsByName ?? new Map();
+  }
+
+  /**
+   * The pv_sensors rows of a system: its metrics dictionary, plus the
+   * channels of its prize CSVs when it has a prize folder. Throws the
+   * dictionary's error when neither gives any.
+   */
+  async sensors(ssId: number): Promise<SensorEntry[]> {
+    const hasPrize = this.#prize.folders.some((f) => f.ssId === ssId);
+    let entries: SensorEntry[] = [];
+    try {
+      entries = (await this.dictionary(ssId)).entries;
+    } catch (err) {
+      if (!hasPrize || !(err instanceof BadInputError)) throw err;
+    }
+    if (!hasPrize) return entries;
+    const byId = new Map(entries.map((e) => [e.metric_id, e]));
+    for (const e of await this.prizeSensors(ssId)) if (!byId.has(e.metric_id)) byId.set(e.metric_id, e);
+    return [...byId.values()];
   }
 
   /** Every known system, by id. */
@@ -146,4 +217,37 @@ export class SystemCatalog {
     if (!head) throw new BadInputError(key, `metrics dictionary of system ${ssId} not found`);
     return readMetricsDictionary(key, ssId, await this.#store.getBytes(key, { maxBytes: this.#maxBytes }));
   }
+}
+
+/** The prize system folders and their metadata JSONs. */
+interface PrizeFolders {
+  folders: PrizeFolder[];
+  metadata: Map<number, PrizeMetadata>;
+}
+
+/**
+ * The prize system folders and the metadata JSON of each
+ * (`{id}_system_metadata.json` under `metadata/`; the folder is listed, not
+ * assumed). Unreadable ones are warnings.
+ */
+async function readPrizeMetadataFiles(
+  store: ObjectStore,
+  maxBytes: number,
+  warn: (msg: string) => void,
+): Promise<PrizeFolders> {
+  const metadata = new Map<number, PrizeMetadata>();
+  const { prefixes } = await store.listChildren(PRIZE_PREFIX);
+  const folders = prefixes.map(parsePrizeFolder).filter((f) => f !== null);
+  for (const folder of folders) {
+    const { objects } = await store.listChildren(prizeMetadataPrefix(folder));
+    const json = objects.filter((o) => /system_metadata\.json$/i.test(o.key));
+    const pick = json.find((o) => o.key.endsWith(`/${folder.ssId}_system_metadata.json`)) ?? json[0];
+    if (!pick) continue;
+    try {
+      metadata.set(folder.ssId, readPrizeMetadata(pick.key, await store.getBytes(pick.key, { maxBytes })));
+    } catch (err) {
+      warn(describeError(err));
+    }
+  }
+  return { folders, metadata };
 }

@@ -67,3 +67,37 @@ export function parseTimestampText(text: string): ParsedTimestamp | null {
   const localUs = ms * 1000 + frac;
   return { localUs, utcUs: offsetMin === null ? Number.NaN : localUs - offsetMin * 60_000_000 };
 }
+
+/** Digit value of the character at `i`. */
+const digit = (text: string, i: number): number => text.charCodeAt(i) - 48;
+
+let cachedDay = '';
+let cachedDayUs = 0;
+
+/**
+ * The fast path for the common `YYYY-MM-DD HH:MM:SS` (or `T`) form: local
+ * wall time in epoch µs as if UTC, or NaN for any other form (then use
+ * {@link parseTimestampText}). The day is cached, as consecutive lines share it.
+ */
+export function naiveTimestampUs(text: string): number {
+  if (text.length !== 19) return Number.NaN;
+  if (text[4] !== '-' || text[7] !== '-' || text[13] !== ':' || text[16] !== ':') return Number.NaN;
+  if (text[10] !== ' ' && text[10] !== 'T') return Number.NaN;
+  const h = digit(text, 11) * 10 + digit(text, 12);
+  const mi = digit(text, 14) * 10 + digit(text, 15);
+  const s = digit(text, 17) * 10 + digit(text, 18);
+  if (!(h >= 0 && h < 24 && mi >= 0 && mi < 60 && s >= 0 && s < 60)) return Number.NaN;
+  const day = text.slice(0, 10);
+  if (day !== cachedDay) {
+    const y = digit(text, 0) * 1000 + digit(text, 1) * 100 + digit(text, 2) * 10 + digit(text, 3);
+    const mo = digit(text, 5) * 10 + digit(text, 6);
+    const d = digit(text, 8) * 10 + digit(text, 9);
+    if (!(y >= 0 && y <= 9999 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31)) return Number.NaN;
+    const ms = Date.UTC(y, mo - 1, d);
+    // reject 2021-02-30 and the like, which Date.UTC rolls over
+    if (new Date(ms).getUTCDate() !== d) return Number.NaN;
+    cachedDay = day;
+    cachedDayUs = ms * 1000;
+  }
+  return cachedDayUs + ((h * 60 + mi) * 60 + s) * 1e6;
+}

@@ -245,7 +245,7 @@ export class LoadProcessor {
     const sensors: SensorEntry[] = [];
     for (const id of systems) {
       try {
-        sensors.push(...(await catalog.dictionary(id)).entries);
+        sensors.push(...(await catalog.sensors(id)));
       } catch (err) {
         this.#d.logger.warn({ ss_id: id, err: describeError(err) }, 'no metrics dictionary');
       }

@@ -1,0 +1,58 @@
+import {
+  type ObjectStore,
+  PRIZE_PREFIX,
+  parsePrizeFolder,
+  partKey,
+  prizeDataPrefix,
+  splitByteRanges,
+} from '@pv-pipeline/pvdaq';
+import type { PlannedObject } from './plan-objects.js';
+
+/** Default largest byte range of a prize CSV transformed as one job (16 MiB). */
+export const DEFAULT_PART_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The prize objects of a run: every `.csv` under `{id}_OEDI/data/` of the
+ * requested systems (or of every prize folder), each split into byte ranges
+ * of at most `partBytes` planned as their own objects (`{key}#bytes=a-b`).
+ * Files are whole-period, so the run's day range does not filter them. Other
+ * files in `data/` (notes, PDFs) are not data and are left out.
+ */
+export async function listPrizeObjects(
+  store: ObjectStore,
+  systems: readonly number[] | 'all',
+  partBytes: number,
+): Promise<PlannedObject[]> {
+  const wanted = systems === 'all' ? null : new Set(systems);
+  const { prefixes } = await store.listChildren(PRIZE_PREFIX);
+  const out: PlannedObject[] = [];
+  for (const prefix of prefixes) {
+    const folder = parsePrizeFolder(prefix);
+    if (!folder || (wanted && !wanted.has(folder.ssId))) continue;
+    for await (const info of store.listObjects(prizeDataPrefix(folder))) {
+      if (!/\.csv$/i.test(info.key)) continue;
+      for (const range of splitByteRanges(info.size, partBytes)) {
+        out.push({
+          key: partKey(info.key, range),
+          etag: info.etag,
+          size: info.size === 0 ? 0 : range.end - range.start + 1,
+          ...(info.lastModified ? { lastModified: info.lastModified } : {}),
+          format: 'prize',
+          ssId: folder.ssId,
+          day: null,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+/** System ids of the prize folders (for `systems: 'all'`). */
+export async function listPrizeSystems(store: ObjectStore): Promise<number[]> {
+  const { prefixes } = await store.listChildren(PRIZE_PREFIX);
+  const ids = prefixes
+    .map(parsePrizeFolder)
+    .filter((f) => f !== null)
+    .map((f) => f.ssId);
+  return [...new Set(ids)].sort((a, b) => a - b);
+}
