@@ -2,9 +2,10 @@ import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureMirror, type MirrorParams } from '../../bench/generate-mirror.js';
-import { runCli, SAMPLE_MIRROR } from '../support/cli.js';
+import { SAMPLE_MIRROR } from '../support/cli.js';
 import { Deployment, DUPLICATE_KEYS, PER_SENSOR } from '../support/deployment.js';
 import { query } from '../support/duckdb.js';
+import { inlineRun } from '../support/ground-truth.js';
 import { waitFor } from '../support/wait-for.js';
 
 describe('cluster mode on the sample mirror (api, planner, two workers, loader as processes)', () => {
@@ -15,19 +16,7 @@ describe('cluster mode on the sample mirror (api, planner, two workers, loader a
     await d.start(SAMPLE_MIRROR);
     await d.spawnCluster();
     inlineDb = join(d.work, 'inline.duckdb');
-    const r = await runCli([
-      'run',
-      '--source',
-      `file://${SAMPLE_MIRROR}`,
-      '--from',
-      '2010-01-01',
-      '--to',
-      '2025-12-31',
-      '--sink',
-      `duckdb://${inlineDb}`,
-      '--json',
-    ]);
-    expect(r.code, r.stderr).toBe(0);
+    await inlineRun(SAMPLE_MIRROR, '2010-01-01', '2025-12-31', inlineDb);
   });
   afterAll(() => d.destroy());
 
@@ -176,19 +165,7 @@ describe('cluster mode under crashes: SIGKILLed worker, loader killed between st
 
     await d.stop('loader');
     const inlineDb = join(d.work, 'inline.duckdb');
-    const r = await runCli([
-      'run',
-      '--source',
-      `file://${mirror}`,
-      '--from',
-      '2023-07-01',
-      '--to',
-      '2023-07-31',
-      '--sink',
-      `duckdb://${inlineDb}`,
-      '--json',
-    ]);
-    expect(r.code, r.stderr).toBe(0);
+    await inlineRun(mirror, '2023-07-01', '2023-07-31', inlineDb);
     expect(await query(d.db, PER_SENSOR)).toEqual(await query(inlineDb, PER_SENSOR));
     expect((await query(d.db, DUPLICATE_KEYS))[0]!.n).toBe(0);
     expect((await query(d.db, 'SELECT count(*) AS n FROM pv_ingest_ledger'))[0]!.n).toBe(48);
