@@ -1,11 +1,4 @@
-import {
-  type ObjectStore,
-  PRIZE_PREFIX,
-  parsePrizeFolder,
-  partKey,
-  prizeDataPrefix,
-  splitByteRanges,
-} from '@pv-pipeline/pvdaq';
+import { listPrizeFolders, type ObjectStore, partKey, prizeDataPrefix, splitByteRanges } from '@pv-pipeline/pvdaq';
 import type { PlannedObject } from './plan-objects.js';
 
 /** Default largest byte range of a prize CSV transformed as one job (16 MiB). */
@@ -24,11 +17,9 @@ export async function listPrizeObjects(
   partBytes: number,
 ): Promise<PlannedObject[]> {
   const wanted = systems === 'all' ? null : new Set(systems);
-  const { prefixes } = await store.listChildren(PRIZE_PREFIX);
   const out: PlannedObject[] = [];
-  for (const prefix of prefixes) {
-    const folder = parsePrizeFolder(prefix);
-    if (!folder || (wanted && !wanted.has(folder.ssId))) continue;
+  for (const folder of await listPrizeFolders(store)) {
+    if (wanted && !wanted.has(folder.ssId)) continue;
     for await (const info of store.listObjects(prizeDataPrefix(folder))) {
       if (!/\.csv$/i.test(info.key)) continue;
       for (const range of splitByteRanges(info.size, partBytes)) {
@@ -49,10 +40,6 @@ export async function listPrizeObjects(
 
 /** System ids of the prize folders (for `systems: 'all'`). */
 export async function listPrizeSystems(store: ObjectStore): Promise<number[]> {
-  const { prefixes } = await store.listChildren(PRIZE_PREFIX);
-  const ids = prefixes
-    .map(parsePrizeFolder)
-    .filter((f) => f !== null)
-    .map((f) => f.ssId);
+  const ids = (await listPrizeFolders(store)).map((f) => f.ssId);
   return [...new Set(ids)].sort((a, b) => a - b);
 }

@@ -1,4 +1,5 @@
 import { BadInputError } from '@pv-pipeline/core';
+import type { ObjectStore } from './object-store.js';
 
 /**
  * The 2023 Solar Data Prize layout, relative to the PVDAQ root. One folder per
@@ -114,4 +115,27 @@ export function splitByteRanges(size: number, partBytes: number): ByteRange[] {
   const out: ByteRange[] = [];
   for (let start = 0; start < size; start += partBytes) out.push({ start, end: Math.min(size, start + partBytes) - 1 });
   return out;
+}
+
+/**
+ * The prize system folders under the root: the child prefixes of
+ * {@link PRIZE_PREFIX}, or, where a server leaves folders holding only
+ * sub-folders out of CommonPrefixes (s3rver does), the folders of a recursive
+ * listing (the prize tree holds a few thousand objects at most).
+ */
+export async function listPrizeFolders(store: ObjectStore): Promise<PrizeFolder[]> {
+  const { prefixes } = await store.listChildren(PRIZE_PREFIX);
+  let candidates = prefixes;
+  if (candidates.length === 0) {
+    const seen = new Set<string>();
+    for await (const o of store.listObjects(PRIZE_PREFIX)) {
+      const slash = o.key.indexOf('/', PRIZE_PREFIX.length);
+      if (slash > 0) seen.add(o.key.slice(0, slash + 1));
+    }
+    candidates = [...seen];
+  }
+  return candidates
+    .map(parsePrizeFolder)
+    .filter((f) => f !== null)
+    .sort((a, b) => (a.prefix < b.prefix ? -1 : 1));
 }

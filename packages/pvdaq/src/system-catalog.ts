@@ -5,13 +5,7 @@ import type { ObjectStore } from './object-store.js';
 import { decodeParquet, tableToObjects } from './parquet-decode.js';
 import { prizeSensorEntries } from './prize-columns.js';
 import { readPrizeHeader } from './prize-header.js';
-import {
-  PRIZE_PREFIX,
-  type PrizeFolder,
-  parsePrizeFolder,
-  prizeDataPrefix,
-  prizeMetadataPrefix,
-} from './prize-layout.js';
+import { listPrizeFolders, type PrizeFolder, prizeDataPrefix, prizeMetadataPrefix } from './prize-layout.js';
 import { type PrizeMetadata, readPrizeMetadata } from './prize-metadata.js';
 import { mergeSystemRow, type SystemRow } from './system-row.js';
 import { type IndexRow, readSystemsIndex } from './systems-index.js';
@@ -236,8 +230,7 @@ async function readPrizeMetadataFiles(
   warn: (msg: string) => void,
 ): Promise<PrizeFolders> {
   const metadata = new Map<number, PrizeMetadata>();
-  const { prefixes } = await store.listChildren(PRIZE_PREFIX);
-  const folders = prefixes.map(parsePrizeFolder).filter((f) => f !== null);
+  const folders = await listPrizeFolders(store);
   for (const folder of folders) {
     const { objects } = await store.listChildren(prizeMetadataPrefix(folder));
     const json = objects.filter((o) => /system_metadata\.json$/i.test(o.key));

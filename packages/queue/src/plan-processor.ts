@@ -15,6 +15,8 @@ export interface PlanProcessorDeps {
   ledger: LedgerCache;
   queues: PipelineQueues;
   logger: Logger;
+  /** Largest byte range of a prize CSV planned as one transform job. Default 16 MiB. */
+  partBytes?: number;
 }
 
 /**
@@ -32,7 +34,9 @@ export function createPlanProcessor(deps: PlanProcessorDeps) {
         await deps.runs.recordPlanRetry(runId, `stall:${job.stalledCounter}`, 'plan: planner lost mid-job (stalled)');
       }
       await deps.runs.start(runId);
-      const { objects, systems } = await listRunObjects(deps.store, request);
+      const { objects, systems } = await listRunObjects(deps.store, request, {
+        ...(deps.partBytes ? { partBytes: deps.partBytes } : {}),
+      });
       const cached = await deps.ledger.get(objects.map((o) => o.key));
       const { toLoad, skipped } = splitByLedger(objects, cached);
       await deps.runs.skip(

@@ -42,8 +42,10 @@ const schema = z.object({
   PV_JOB_ATTEMPTS: int(1).default(5),
   /** First retry delay, ms (exponential with jitter). */
   PV_JOB_BACKOFF_MS: int(0).default(1000),
-  /** Largest source object transformed, MiB. */
+  /** Largest daily source object transformed, MiB (prize CSVs are streamed). */
   PV_MAX_OBJECT_MB: int(1).default(256),
+  /** Byte range of a prize CSV transformed as one job, MiB (fractions allowed): many workers share a large file. */
+  PV_PART_MB: z.coerce.number().positive().default(16),
   /** Loader batch limits: rows, objects, and the longest a manifest waits, ms. */
   PV_LOAD_BATCH_ROWS: int(1).default(1_000_000),
   PV_LOAD_BATCH_OBJECTS: int(1).default(500),
@@ -56,7 +58,7 @@ const schema = z.object({
   PV_RESCAN_CRON: z.string().optional(),
   PV_RESCAN_SYSTEMS: z.string().default('all'),
   PV_RESCAN_DAYS: int(1).default(7),
-  PV_RESCAN_FORMAT: z.enum(['parquet', 'csv']).default('parquet'),
+  PV_RESCAN_FORMAT: z.enum(['parquet', 'csv', 'prize']).default('parquet'),
   /** pino level. */
   PV_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

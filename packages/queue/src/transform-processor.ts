@@ -53,6 +53,7 @@ export function createTransformProcessor(deps: TransformProcessorDeps) {
         ...(deps.runStage ? { runStage: deps.runStage } : {}),
       });
       await deps.runs.recordOutcome(jobId, object.key, 'transformed');
+      deps.logger.debug({ run: runId, job: jobId, key: object.key, rows: manifest.rows }, 'transformed');
       await addFresh(
         deps.queues.load,
         JOB_NAMES.readings,

@@ -25,7 +25,14 @@ export async function startPlanner(config: ServiceConfig, logger: Logger): Promi
   await scheduleRescan(config, queues, logger);
   const worker = new Worker(
     QUEUE_NAMES.plan,
-    createPlanProcessor({ store, runs, ledger: new LedgerCache(connection, prefix), queues, logger }),
+    createPlanProcessor({
+      store,
+      runs,
+      ledger: new LedgerCache(connection, prefix),
+      queues,
+      logger,
+      partBytes: Math.max(1024, Math.round(config.PV_PART_MB * 1024 * 1024)),
+    }),
     workerOptions(config, connection, 1),
   );
   worker.on('error', (err) => logger.error({ err: err.message }, 'planner worker error'));

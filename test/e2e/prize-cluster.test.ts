@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.js';
+import { Deployment, DUPLICATE_KEYS, PER_SENSOR } from '../support/deployment.js';
+import { query } from '../support/duckdb.js';
+import { writePrizeMirror } from '../support/prize-files.js';
+
+describe('prize CSVs in cluster mode: byte ranges of one file shared by two worker processes', () => {
+  const d = new Deployment();
+  let mirror: string;
+  let wholeDb: string;
+
+  beforeAll(async () => {
+    mirror = join(d.work, 'prize-mirror');
+    await writePrizeMirror(mirror, 4000);
+    await d.start(mirror);
+    await d.spawnCluster({ PV_PART_MB: '0.005', PV_LOG_LEVEL: 'debug' });
+    // one process, each file whole: the reference
+    wholeDb = join(d.work, 'whole.duckdb');
+    const r = await runCli([
+      'run',
+      '--source',
+      `file://${mirror}`,
+      '--format',
+      'prize',
+      '--sink',
+      `duckdb://${wholeDb}`,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+  });
+  afterAll(() => d.destroy());
+
+  it('loads the rows of the unsplit run, none duplicated at part boundaries', async () => {
+    const id = await d.trigger({ systems: 'all', from: '2020-01-01', to: '2020-01-01', format: 'prize' });
+    const run = await d.finished(id, 180_000);
+    expect(run.state).toBe('completed');
+    expect(run.counts.failed).toBe(0);
+    expect(run.counts.planned).toBeGreaterThan(6 * 10); // every file split in many parts
+    await d.stop('loader');
+    expect(await query(d.db, PER_SENSOR)).toEqual(await query(wholeDb, PER_SENSOR));
+    expect((await query(d.db, DUPLICATE_KEYS))[0]!.n).toBe(0);
+    // both workers took parts of the same file
+    const partsOf = (tag: string) =>
+      new Set(
+        readFileSync(d.procs.get(tag)!.logFile, 'utf8')
+          .split('\n')
+          .filter((l) => l.includes('"msg":"transformed"') && l.includes('2107_electrical_data.csv#bytes='))
+          .map((l) => JSON.parse(l).key as string),
+      );
+    const [a, b] = [partsOf('worker-1'), partsOf('worker-2')];
+    expect(a.size).toBeGreaterThan(0);
+    expect(b.size).toBeGreaterThan(0);
+    expect([...a].filter((k) => b.has(k))).toEqual([]);
+    d.spawn('loader');
+  }, 240_000);
+});
