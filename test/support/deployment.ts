@@ -99,8 +99,9 @@ export class Deployment {
   }
 
   async ready(): Promise<void> {
+    // generous: a cold start transpiles the sources in five processes at once on a busy machine
     await waitFor(async () => (await fetch(`http://127.0.0.1:${this.port}/readyz`)).ok, {
-      timeoutMs: 30_000,
+      timeoutMs: 120_000,
       what: 'the api /readyz',
     });
   }
