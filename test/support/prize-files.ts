@@ -22,6 +22,8 @@ export interface PrizeFileSpec {
   lines: number;
   /** Line ending. Default `\n`. */
   eol?: string;
+  /** Adds a last `notes` column (not a channel, so not loaded) holding this many characters per line. */
+  padding?: number;
 }
 
 const pad = (n: number) => String(n).padStart(2, '0');
@@ -49,11 +51,12 @@ export async function writePrizeFile(root: string, spec: PrizeFileSpec): Promise
   const eol = spec.eol ?? '\n';
   const t0 = Date.parse(`${spec.start.replace(' ', 'T')}Z`);
   let bytes = 0;
-  let buf = `measured_on,${spec.columns.join(',')}${eol}`;
+  const notes = spec.padding ? `,${'n'.repeat(spec.padding)}` : '';
+  let buf = `measured_on,${spec.columns.join(',')}${notes ? ',notes' : ''}${eol}`;
   for (let i = 0; i < spec.lines; i++) {
     let line = naiveText(t0 + i * spec.stepSeconds * 1000);
     for (let c = 0; c < spec.columns.length; c++) line += `,${prizeCell(i, c)}`;
-    buf += line + eol;
+    buf += line + notes + eol;
     if (buf.length > 1 << 20) {
       bytes += Buffer.byteLength(buf);
       if (!out.write(buf)) await once(out, 'drain');

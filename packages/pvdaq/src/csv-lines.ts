@@ -23,13 +23,13 @@ export interface CsvRecordsOptions {
  * of numeric sensor files and several times faster than a general parser;
  * a line with quotes goes through csv-parse. A quoted field spanning lines is
  * refused (BadInputError naming the line), as is a line over the limit.
- * Yields the records of each chunk together (one await per chunk, not per
- * line), each with its 1-based line number in the stream.
+ * Yields the records of each chunk as a lazy iterable (one await per chunk,
+ * not per line), each with its 1-based line number in the stream.
  */
 export async function* csvRecords(
   chunks: AsyncIterable<Uint8Array>,
   options: CsvRecordsOptions,
-): AsyncGenerator<CsvRecord[]> {
+): AsyncGenerator<Iterable<CsvRecord>> {
   const decoder = new TextDecoder('utf-8');
   let carry = '';
   let line = 0;
@@ -45,24 +45,31 @@ export async function* csvRecords(
       throw new BadInputError(options.key, `line ${line}: malformed CSV (${(err as Error).message})`, err);
     }
   };
-  for await (const chunk of chunks) {
-    const text = carry + decoder.decode(chunk, { stream: true });
-    const out: CsvRecord[] = [];
+  // Records are cut lazily while the consumer iterates, so that no array of
+  // them outlives the chunk (garbage that dies young keeps the heap small).
+  function* linesOf(text: string, end: number): Generator<CsvRecord> {
     let from = 0;
-    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', from)) {
+    while (from < end) {
+      let nl = text.indexOf('\n', from);
+      if (nl < 0 || nl > end) nl = end;
       const rec = toRecord(text.slice(from, nl));
-      if (rec) out.push({ line, fields: rec });
+      if (rec) yield { line, fields: rec };
       from = nl + 1;
     }
-    carry = text.slice(from);
-    if (out.length > 0) yield out;
-    if (carry.length > options.maxLineBytes) {
-      throw new BadInputError(options.key, `line ${line + 1} is longer than ${options.maxLineBytes} bytes`);
+  }
+  for await (const chunk of chunks) {
+    const text = carry + decoder.decode(chunk, { stream: true });
+    const last = text.lastIndexOf('\n');
+    if (last < 0) {
+      carry = text;
+      if (carry.length > options.maxLineBytes) {
+        throw new BadInputError(options.key, `line ${line + 1} is longer than ${options.maxLineBytes} bytes`);
+      }
+      continue;
     }
+    carry = text.slice(last + 1);
+    yield linesOf(text, last);
   }
   carry += decoder.decode();
-  if (carry !== '') {
-    const rec = toRecord(carry);
-    if (rec) yield [{ line, fields: rec }];
-  }
+  if (carry !== '') yield linesOf(`${carry}\n`, carry.length);
 }

@@ -19,7 +19,7 @@ export interface PrizeCsvOptions {
   withHeader: boolean;
   /** Localizes `measured_on` (naive site-local time); null when the system's zone is unknown. */
   zone: LocalTimeConverter | null;
-  /** CSV lines per emitted batch. Default 16384. */
+  /** CSV lines per emitted batch. Default 4096. */
   batchLines?: number;
   /** Longest line accepted, bytes. Default 1 MiB. */
   maxLineBytes?: number;
@@ -56,7 +56,7 @@ export async function* readPrizeCsv(
   stats: PrizeCsvStats,
 ): AsyncGenerator<NormalizedReadings> {
   const { key, header, zone } = options;
-  const batchLines = options.batchLines ?? 16384;
+  const batchLines = options.batchLines ?? 4096;
   const channels = header.channels;
   const width = Math.max(header.timeIndex, ...channels.map((c) => c.index)) + 1;
   const entries = prizeSensorEntries(options.ssId, header);
@@ -125,7 +125,7 @@ export async function* readPrizeCsv(
           continue;
         }
         recent.add(utc);
-        if (recent.size > 200_000) for (const t of recent) if (t < maxSeen - DEDUP_WINDOW_US) recent.delete(t);
+        if (recent.size > 50_000) for (const t of recent) if (t < maxSeen - DEDUP_WINDOW_US) recent.delete(t);
         for (const c of channels) {
           const cell = rec[c.index]!;
           let v = Number(cell);

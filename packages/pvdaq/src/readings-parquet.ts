@@ -86,7 +86,7 @@ export function arrowToStagedParquet(table: arrow.Table): Uint8Array {
 }
 
 /** Row groups of a streamed staged file: small enough that the writer's buffer stays small. */
-const STREAM_ROW_GROUP = 131_072;
+const STREAM_ROW_GROUP = 65_536;
 
 /**
  * Encodes batches of fact rows as one staged Parquet file, streamed: yields
