@@ -4,6 +4,7 @@ import {
   LocalTimeConverter,
   type MetricsDictionary,
   normalizeReadings,
+  type ResidentialColumn,
   readCsvPvdata,
   readingsToArrow,
   readParquetPvdata,
@@ -23,6 +24,8 @@ export interface StageTask {
   bytes: Uint8Array;
   dictionary: MetricsDictionary;
   zone: TimeZoneSpec | null;
+  /** The columns of a residential-feed CSV (its dictionary is then built from them). */
+  residential?: ResidentialColumn[];
 }
 
 /** What {@link stageReadings} produces: the manifest (not yet staged) and the staged file's bytes. */
@@ -42,7 +45,11 @@ export async function stageReadings(task: StageTask): Promise<EncodedReadings> {
   const raw =
     task.format === 'parquet'
       ? readParquetPvdata(key, bytes)
-      : readCsvPvdata(key, bytes, { ssId: task.ssId, knownMetricIds: new Set(dictionary.byMetricId.keys()) });
+      : readCsvPvdata(key, bytes, {
+          ssId: task.ssId,
+          knownMetricIds: new Set(dictionary.byMetricId.keys()),
+          ...(task.residential ? { residential: task.residential } : {}),
+        });
   const readings = normalizeReadings(raw, {
     key,
     ssId: task.ssId,

@@ -1,15 +1,21 @@
 import { BadInputError, derivedId, type StagedManifest } from '@pv-pipeline/core';
 import {
+  firstCsvLine,
   isPrizeKey,
   type MetricsDictionary,
   type ObjectStore,
   parsePvdataKey,
+  residentialColumns,
+  residentialDictionary,
   type SystemCatalog,
+  type TimeZoneSpec,
 } from '@pv-pipeline/pvdaq';
 import type { PlannedObject } from './plan-objects.js';
 import { type EncodedReadings, type StageTask, stageReadings } from './stage-readings.js';
 import type { StagingArea } from './staging-area.js';
 import { transformPrizePart } from './transform-prize.js';
+
+const UTC_ZONE: TimeZoneSpec = { kind: 'fixed', offsetMinutes: 0, label: 'UTC' };
 
 /** Runs the CPU-heavy part of a transform: in-process, or on a worker-thread pool. */
 export type StageRunner = (task: StageTask) => Promise<EncodedReadings>;
@@ -36,15 +42,20 @@ export async function transformObject(obj: PlannedObject, deps: TransformDeps): 
   const key = obj.key;
   if (isPrizeKey(key)) return transformPrizePart(obj, deps);
   const parsed = parsePvdataKey(key);
+  const bytes = await deps.store.getBytes(key, { maxBytes: deps.maxObjectBytes });
+  // the residential feed names its channels in the header and has no dictionary
+  const residential = parsed.format === 'csv' ? residentialColumns(parsed.ssId, firstCsvLine(bytes)) : null;
   let dictionary: MetricsDictionary;
   try {
-    dictionary = await deps.catalog.dictionary(parsed.ssId);
+    dictionary = residential
+      ? residentialDictionary(parsed.ssId, key, residential)
+      : await deps.catalog.dictionary(parsed.ssId);
   } catch (err) {
     if (err instanceof BadInputError) throw new BadInputError(key, err.message, err);
     throw err;
   }
-  const zone = deps.catalog.zone(parsed.ssId);
-  const bytes = await deps.store.getBytes(key, { maxBytes: deps.maxObjectBytes });
+  // a residential day is stamped at midnight of its date: in the system's zone, else UTC
+  const zone = deps.catalog.zone(parsed.ssId) ?? (residential ? UTC_ZONE : null);
   const task: StageTask = {
     key,
     etag: obj.etag,
@@ -54,6 +65,7 @@ export async function transformObject(obj: PlannedObject, deps: TransformDeps): 
     bytes,
     dictionary,
     zone,
+    ...(residential ? { residential } : {}),
   };
   const { manifest, file } = await (deps.runStage ?? stageReadings)(task);
   if (file) manifest.staged = await deps.staging.write(derivedId('staged', key, obj.etag), file);

@@ -73,3 +73,14 @@ export async function* csvRecords(
   carry += decoder.decode();
   if (carry !== '') yield linesOf(`${carry}\n`, carry.length);
 }
+
+/** The fields of the first line of a CSV object held in memory (an empty list for an empty object). */
+export function firstCsvLine(bytes: Uint8Array): string[] {
+  const nl = bytes.indexOf(0x0a);
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, nl < 0 ? bytes.byteLength : nl).toString('utf8');
+  try {
+    return (parse(text.replace(/\r$/, ''), { bom: true, relax_quotes: true }) as string[][])[0] ?? [];
+  } catch {
+    return [];
+  }
+}

@@ -2,6 +2,7 @@ import { BadInputError } from '@pv-pipeline/core';
 import { parse } from 'csv-parse/sync';
 import { parseCellNumber } from './parquet-pvdata-reader.js';
 import { type RawReadings, RawReadingsBuilder } from './raw-readings.js';
+import type { ResidentialColumn } from './residential-csv.js';
 import { parseTimestampText } from './timestamp-text.js';
 
 /** One column of a wide pvdata CSV header. */
@@ -21,6 +22,11 @@ export interface CsvPvdataContext {
    * so a renamed column like `module_temp_1` is not taken for metric 1.
    */
   knownMetricIds: ReadonlySet<number>;
+  /**
+   * The columns of a residential-feed file ({@link residentialColumns}): they
+   * replace the `__<metric_id>` classification, each keyed by its raw id.
+   */
+  residential?: readonly ResidentialColumn[];
 }
 
 /** Up to `max` characters of input text for a message, control bytes and undecodable bytes escaped. */
@@ -52,6 +58,18 @@ export function classifyWideHeader(header: readonly string[], ctx: CsvPvdataCont
   });
 }
 
+/** The header as classified by residential columns (the first column is the date). */
+function residentialWideColumns(header: readonly string[], columns: readonly ResidentialColumn[]): WideColumn[] {
+  const byIndex = new Map(columns.map((c) => [c.index, c]));
+  return header.map((raw, i): WideColumn => {
+    const name = raw.trim();
+    const c = byIndex.get(i);
+    if (c) return { kind: 'sensor', name, sensor: c.entry.sensor, metricId: c.rawId };
+    if (i === 0 || name.toLowerCase() === 'measured_on') return { kind: 'time', name };
+    return { kind: 'other', name };
+  });
+}
+
 /**
  * Reads a daily wide pvdata CSV into long raw readings, in file order (row by
  * row, column by column). Empty cells give no entry; `NaN`/`null`/`NA` give an
@@ -74,7 +92,7 @@ export function readCsvPvdata(key: string, bytes: Uint8Array, ctx: CsvPvdataCont
   }
   const header = records[0];
   if (!header) throw new BadInputError(key, 'CSV has no header');
-  const cols = classifyWideHeader(header, ctx);
+  const cols = ctx.residential ? residentialWideColumns(header, ctx.residential) : classifyWideHeader(header, ctx);
   const timeIdx = cols.findIndex((c) => c.kind === 'time');
   if (timeIdx < 0)
     throw new BadInputError(key, `CSV header has no measured_on column (header: ${shown(header.join(','), 200)})`);

@@ -16,6 +16,7 @@ export * from './prize-layout.js';
 export * from './prize-metadata.js';
 export * from './raw-readings.js';
 export * from './readings-parquet.js';
+export * from './residential-csv.js';
 export * from './s3-object-store.js';
 export * from './system-catalog.js';
 export * from './system-row.js';

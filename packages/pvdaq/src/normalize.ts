@@ -52,6 +52,8 @@ export function normalizeReadings(raw: RawReadings, ctx: NormalizeContext): Norm
   const sensorIndexByName = new Map<string, number>();
   const sensors: SensorEntry[] = [];
   const idxByMetric = new Map<number, number>();
+  // the fact's metric id: the entry's (a residential column's raw id is not a metric id)
+  const metricByRaw = new Map<number, number>();
   const unknown = new Set<number>();
   for (let i = 0; i < n; i++) {
     const id = raw.metricId[i]!;
@@ -68,6 +70,7 @@ export function normalizeReadings(raw: RawReadings, ctx: NormalizeContext): Norm
       sensorIndexByName.set(e.sensor, s);
     }
     idxByMetric.set(id, s);
+    metricByRaw.set(id, e.metric_id);
   }
   if (unknown.size > 0) {
     const ids = [...unknown].sort((a, b) => a - b);
@@ -118,7 +121,7 @@ export function normalizeReadings(raw: RawReadings, ctx: NormalizeContext): Norm
     timestamp[len] = ts;
     measuredOn[len] = local;
     sensorIdx[len] = s;
-    metricId[len] = raw.metricId[i]!;
+    metricId[len] = metricByRaw.get(raw.metricId[i]!)!;
     value[len] = v;
     len++;
   }

@@ -1,0 +1,95 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.js';
+import { query } from '../support/duckdb.js';
+
+/**
+ * The residential feed (ids ≥ 10000, docs/pvdaq-data.md §2.4): an unnamed date
+ * column and `ac_power_inv_<id>_daily_max` style aggregates, no metrics
+ * dictionary. It must load as its own schema, not fail as "no metric ids".
+ */
+describe('the residential daily feed under csv/pvdata', () => {
+  let work: string;
+  let mirror: string;
+  const put = (key: string, text: string) => {
+    mkdirSync(dirname(join(mirror, key)), { recursive: true });
+    writeFileSync(join(mirror, key), text);
+  };
+
+  beforeAll(() => {
+    work = mkdtempSync(join(tmpdir(), 'pv-residential-'));
+    mirror = join(work, 'mirror');
+    const header = ',ac_power_inv_52345_daily_max,ac_power_inv_52345_daily_mean,ac_energy_inv_52345_daily_sum\n';
+    put(
+      'csv/pvdata/system_id=10010/year=2020/month=1/day=1/system_10010__date_2020_01_01.csv',
+      `${header}2020-01-01,3.25,1.5,9.75\n`,
+    );
+    put(
+      'csv/pvdata/system_id=10010/year=2020/month=1/day=2/system_10010__date_2020_01_02.csv',
+      `${header}2020-01-02,4,,-999\n`,
+    );
+  });
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('loads the daily aggregates with units from the names, one row per channel and day', async () => {
+    const db = join(work, 'r.duckdb');
+    const r = await runCli([
+      'run',
+      '--source',
+      `file://${mirror}`,
+      '--format',
+      'csv',
+      '--systems',
+      '10010',
+      '--from',
+      '2020-01-01',
+      '--to',
+      '2020-01-31',
+      '--sink',
+      `duckdb://${db}`,
+      '--json',
+    ]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const rows = await query(
+      db,
+      `SELECT strftime(measured_on, '%Y-%m-%d') AS day, strftime(timestamp, '%Y-%m-%d %H:%M') AS utc, sensor, metric_id, units, value
+       FROM pv_readings ORDER BY day, sensor`,
+    );
+    expect(rows).toEqual([
+      {
+        day: '2020-01-01',
+        utc: '2020-01-01 00:00',
+        sensor: 'ac_energy_inv_52345_daily_sum',
+        metric_id: 52345,
+        units: 'kWh',
+        value: 9.75,
+      },
+      {
+        day: '2020-01-01',
+        utc: '2020-01-01 00:00',
+        sensor: 'ac_power_inv_52345_daily_max',
+        metric_id: 52345,
+        units: 'kW',
+        value: 3.25,
+      },
+      {
+        day: '2020-01-01',
+        utc: '2020-01-01 00:00',
+        sensor: 'ac_power_inv_52345_daily_mean',
+        metric_id: 52345,
+        units: 'kW',
+        value: 1.5,
+      },
+      {
+        day: '2020-01-02',
+        utc: '2020-01-02 00:00',
+        sensor: 'ac_power_inv_52345_daily_max',
+        metric_id: 52345,
+        units: 'kW',
+        value: 4,
+      },
+    ]);
+  });
+});
