@@ -30,10 +30,12 @@ describe('the residential daily feed under csv/pvdata', () => {
       'csv/pvdata/system_id=10010/year=2020/month=1/day=2/system_10010__date_2020_01_02.csv',
       `${header}2020-01-02,4,,-999\n`,
     );
+    // not in any systems index: the zone comes from the per-system JSON
+    put('csv/system_metadata/10010_system_metadata.json', JSON.stringify({ System: { timezone_code: '8' } }));
   });
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  it('loads the daily aggregates with units from the names, one row per channel and day', async () => {
+  it('loads the daily aggregates with units from the names, one row per channel and day, at local midnight', async () => {
     const db = join(work, 'r.duckdb');
     const r = await runCli([
       'run',
@@ -60,7 +62,7 @@ describe('the residential daily feed under csv/pvdata', () => {
     expect(rows).toEqual([
       {
         day: '2020-01-01',
-        utc: '2020-01-01 00:00',
+        utc: '2020-01-01 08:00',
         sensor: 'ac_energy_inv_52345_daily_sum',
         metric_id: 52345,
         units: 'kWh',
@@ -68,7 +70,7 @@ describe('the residential daily feed under csv/pvdata', () => {
       },
       {
         day: '2020-01-01',
-        utc: '2020-01-01 00:00',
+        utc: '2020-01-01 08:00',
         sensor: 'ac_power_inv_52345_daily_max',
         metric_id: 52345,
         units: 'kW',
@@ -76,7 +78,7 @@ describe('the residential daily feed under csv/pvdata', () => {
       },
       {
         day: '2020-01-01',
-        utc: '2020-01-01 00:00',
+        utc: '2020-01-01 08:00',
         sensor: 'ac_power_inv_52345_daily_mean',
         metric_id: 52345,
         units: 'kW',
@@ -84,7 +86,7 @@ describe('the residential daily feed under csv/pvdata', () => {
       },
       {
         day: '2020-01-02',
-        utc: '2020-01-02 00:00',
+        utc: '2020-01-02 08:00',
         sensor: 'ac_power_inv_52345_daily_max',
         metric_id: 52345,
         units: 'kW',

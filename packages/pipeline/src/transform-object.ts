@@ -55,7 +55,7 @@ export async function transformObject(obj: PlannedObject, deps: TransformDeps): 
     throw err;
   }
   // a residential day is stamped at midnight of its date: in the system's zone, else UTC
-  const zone = deps.catalog.zone(parsed.ssId) ?? (residential ? UTC_ZONE : null);
+  const zone = (await deps.catalog.zoneOf(parsed.ssId)) ?? (residential ? UTC_ZONE : null);
   const task: StageTask = {
     key,
     etag: obj.etag,

@@ -36,7 +36,7 @@ export async function transformPrizePart(obj: PlannedObject, deps: TransformDeps
       return rename(err);
     }
   })();
-  const zoneSpec = deps.catalog.zone(ssId);
+  const zoneSpec = await deps.catalog.zoneOf(ssId);
   const header = await readPrizeHeader(deps.store, key, deps.catalog.prizeUnits(ssId)).catch(rename);
   const firstPart = !range || range.start === 0;
   const stream = await deps.store.getStream(

@@ -100,6 +100,11 @@ export function metricsKey(ssId: number): string {
   return `parquet/metrics/metrics__system_${ssId}__part000.parquet`;
 }
 
+/** The per-system metadata JSON (`System`, `Site`, `Mount`, … with `System.timezone_code`). */
+export function systemMetadataKey(ssId: number): string {
+  return `csv/system_metadata/${ssId}_system_metadata.json`;
+}
+
 /** The folder of the metrics dictionaries. */
 export const METRICS_PREFIX = 'parquet/metrics/';
 

@@ -1,5 +1,11 @@
 import { BadInputError, describeError, type Logger } from '@pv-pipeline/core';
-import { METADATA_TABLE_PREFIXES, metricsKey, newestSystemsIndexKey, SYSTEMS_INDEX_PREFIX } from './layout.js';
+import {
+  METADATA_TABLE_PREFIXES,
+  metricsKey,
+  newestSystemsIndexKey,
+  SYSTEMS_INDEX_PREFIX,
+  systemMetadataKey,
+} from './layout.js';
 import { type MetricsDictionary, readMetricsDictionary, type SensorEntry } from './metrics-dictionary.js';
 import type { ObjectStore } from './object-store.js';
 import { decodeParquet, tableToObjects } from './parquet-decode.js';
@@ -34,6 +40,7 @@ export class SystemCatalog {
   readonly #maxBytes: number;
   readonly #dictionaries = new Map<number, Promise<MetricsDictionary>>();
   readonly #prize: PrizeFolders;
+  readonly #jsonZones = new Map<number, Promise<TimeZoneSpec | null>>();
 
   private constructor(
     store: ObjectStore,
@@ -191,6 +198,38 @@ export class SystemCatalog {
   zone(ssId: number): TimeZoneSpec | null {
     const tz = this.#rows.get(ssId)?.timezone;
     return tz ? parseTimeZone(tz, `${this.indexKey ?? 'systems index'}: system ${ssId} timezone_or_utc_offset`) : null;
+  }
+
+  /**
+   * The system's time zone: from the index and tables ({@link zone}), else
+   * from `System.timezone_code` of its per-system JSON
+   * (`csv/system_metadata/{id}_system_metadata.json`, read once, cached),
+   * else null. A missing or unreadable JSON only means no zone.
+   */
+  async zoneOf(ssId: number): Promise<TimeZoneSpec | null> {
+    const known = this.zone(ssId);
+    if (known) return known;
+    let p = this.#jsonZones.get(ssId);
+    if (!p) {
+      p = this.#readJsonZone(ssId);
+      this.#jsonZones.set(ssId, p);
+      p.catch(() => this.#jsonZones.delete(ssId));
+    }
+    return p;
+  }
+
+  async #readJsonZone(ssId: number): Promise<TimeZoneSpec | null> {
+    const key = systemMetadataKey(ssId);
+    if (!(await this.#store.head(key))) return null;
+    let tz: unknown;
+    try {
+      tz = readPrizeMetadata(key, await this.#store.getBytes(key, { maxBytes: this.#maxBytes })).system.timezone_code;
+    } catch (err) {
+      if (err instanceof BadInputError) return null;
+      throw err;
+    }
+    const label = tz === null || tz === undefined ? '' : String(tz).trim();
+    return label ? parseTimeZone(label, `${key}: System.timezone_code`) : null;
   }
 
   /** The system's metrics dictionary (read once, then cached). */
