@@ -20,33 +20,33 @@ import { FigureBook } from './figures.js';
 const NAME = 'bigquery-faults';
 const SAMPLE_OBJECTS = 34;
 
-describe('chaos: loading into BigQuery under API faults and a loader crash', { timeout: 240_000 }, () => {
-  const d = new Deployment();
-  const figures = new FigureBook('bigquery');
-  let fake: BigQueryFake;
-  let truth: Array<Record<string, unknown>>;
-  const sink = (round: number) => ({ PV_SINK: `bigquery://proj/chaos_${round}`, BIGQUERY_API_ENDPOINT: fake.url });
+const figures = new FigureBook('bigquery');
+afterAll(() => console.log(`chaos figures: ${figures.write()}`));
 
-  beforeAll(async () => {
-    fake = await startBigQueryFake({ seed: CHAOS.seed });
-    await d.start(SAMPLE_MIRROR);
-    await d.spawnCluster(sink(0));
-    const truthDb = join(d.work, 'truth.duckdb');
-    await inlineRun(SAMPLE_MIRROR, '2010-01-01', '2025-12-31', truthDb);
-    truth = await query(truthDb, perSensorSql('pv_readings'));
-  }, 120_000);
-  afterAll(async () => {
-    console.log(`chaos figures: ${figures.write()}`);
-    await d.destroy();
-    await fake?.stop();
-  });
+/** One deployment per round (a fresh fake and Redis: nothing of an earlier round is reused). */
+describe.each(Array.from({ length: CHAOS.rounds }, (_, round) => round))(
+  'chaos: loading into BigQuery under API faults and a loader crash (round %i)',
+  { timeout: 240_000 },
+  (round) => {
+    const d = new Deployment();
+    let fake: BigQueryFake;
+    let truth: Array<Record<string, unknown>>;
+    const sink = () => ({ PV_SINK: `bigquery://proj/chaos_${round}`, BIGQUERY_API_ENDPOINT: fake.url });
 
-  it('every reading exactly once, the loader’s redo reported', async () => {
-    for (let round = 0; round < CHAOS.rounds; round++) {
-      if (round > 0) {
-        await d.stop('loader');
-        d.spawn('loader', 'loader', sink(round)); // a fresh dataset: everything loads again
-      }
+    beforeAll(async () => {
+      fake = await startBigQueryFake({ seed: CHAOS.seed + round });
+      await d.start(SAMPLE_MIRROR);
+      await d.spawnCluster(sink());
+      const truthDb = join(d.work, 'truth.duckdb');
+      await inlineRun(SAMPLE_MIRROR, '2010-01-01', '2025-12-31', truthDb);
+      truth = await query(truthDb, perSensorSql('pv_readings'));
+    }, 120_000);
+    afterAll(async () => {
+      await d.destroy();
+      await fake?.stop();
+    });
+
+    it('every reading exactly once, the loader’s redo reported', async () => {
       const fromRequest = fake.requests.length;
       const conflictsBefore = fake.conflicts.length;
       let failedJob: string | null = null;
@@ -71,7 +71,7 @@ describe('chaos: loading into BigQuery under API faults and a loader crash', { t
         });
         await d.stop('loader', 'SIGKILL');
         fake.release(held!); // the job runs at its next poll, as a real one would finish meanwhile
-        d.spawn('loader', 'loader', sink(round));
+        d.spawn('loader', 'loader', sink());
         run = await d.finished(id, 180_000);
       } finally {
         fake.faults.errorRate = 0;
@@ -102,6 +102,6 @@ describe('chaos: loading into BigQuery under API faults and a loader crash', { t
       expect(got).toEqual(truth);
       expect(duplicated).toEqual([{ n: 0 }]);
       if (run.state === 'completed') f.runsCompleted++;
-    }
-  });
-});
+    });
+  },
+);
