@@ -47,11 +47,11 @@ export async function* csvRecords(
   };
   // Records are cut lazily while the consumer iterates, so that no array of
   // them outlives the chunk (garbage that dies young keeps the heap small).
+  // `end` is the index of the text's last newline
   function* linesOf(text: string, end: number): Generator<CsvRecord> {
     let from = 0;
-    while (from < end) {
-      let nl = text.indexOf('\n', from);
-      if (nl < 0 || nl > end) nl = end;
+    while (from <= end) {
+      const nl = text.indexOf('\n', from);
       const rec = toRecord(text.slice(from, nl));
       if (rec) yield { line, fields: rec };
       from = nl + 1;

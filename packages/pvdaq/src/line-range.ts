@@ -34,6 +34,8 @@ export async function* linesOfRange(
       }
       started = true;
       from = nl + 1;
+      // the first line starting in the range would start past its end: the range owns no line
+      if (pos + from > range.end) return;
     }
     // The range ends with the first newline at an object offset >= end.
     const endRel = Math.max(from, range.end - pos);
