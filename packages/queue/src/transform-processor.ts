@@ -69,12 +69,43 @@ export function createTransformProcessor(deps: TransformProcessorDeps) {
         await deps.runs.recordRetry(jobId, object.key, `attempt:${job.attemptsMade}`, `transform: ${reason}`);
         throw err;
       }
-      const completed = await deps.runs.recordOutcome(jobId, object.key, 'failed', 0, reason);
-      await addMetrics(deps.redis, deps.prefix, { objects_failed: 1 });
-      for (const r of completed) {
-        await addFresh(deps.queues.load, JOB_NAMES.finalize, { kind: 'finalize', runId: r }, `f-${r}`);
-      }
+      await reportFailure(deps, jobId, object.key, reason);
       throw new UnrecoverableError(reason);
     }
+  };
+}
+
+/** Records an object's final failure for the runs attached to it, finalizing those that are done. */
+async function reportFailure(
+  deps: Pick<TransformProcessorDeps, 'runs' | 'redis' | 'prefix' | 'queues'>,
+  jobId: string,
+  key: string,
+  reason: string,
+): Promise<void> {
+  const completed = await deps.runs.recordOutcome(jobId, key, 'failed', 0, reason);
+  await addMetrics(deps.redis, deps.prefix, { objects_failed: 1 });
+  for (const r of completed) {
+    await addFresh(deps.queues.load, JOB_NAMES.finalize, { kind: 'finalize', runId: r }, `f-${r}`);
+  }
+}
+
+/** BullMQ's reason for a job whose workers were lost more often than the stall limit allows. */
+const STALLED_OUT = 'job stalled more than allowable limit';
+
+/**
+ * A `failed` listener for the transform worker. A job whose worker died more
+ * often than the stall limit allows is failed by BullMQ without running the
+ * processor, so nothing would tell its runs: this records the failure (with a
+ * reason saying so) and lets the runs finish instead of staying "running".
+ */
+export function createStalledOutListener(
+  deps: Pick<TransformProcessorDeps, 'runs' | 'redis' | 'prefix' | 'queues' | 'logger'>,
+): (job: Job<TransformJobData> | undefined, err: Error) => void {
+  return (job, err) => {
+    if (!job?.id || err.message !== STALLED_OUT) return;
+    const reason = 'transform: its worker was lost mid-job more often than the stall limit allows (crash loop?)';
+    reportFailure(deps, job.id, job.data.object.key, reason).catch((e) =>
+      deps.logger.error({ job: job.id, err: describeError(e) }, 'could not report a stalled-out job'),
+    );
   };
 }

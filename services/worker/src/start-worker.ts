@@ -3,6 +3,7 @@ import { openStagingArea, StagePool } from '@pv-pipeline/pipeline';
 import {
   catalogProvider,
   createRedisConnection,
+  createStalledOutListener,
   createTransformProcessor,
   openQueues,
   openSource,
@@ -29,6 +30,7 @@ export async function startWorker(config: ServiceConfig, logger: Logger): Promis
   const staging = openStagingArea(config.PV_STAGING, config.S3_ENDPOINT ? { s3Endpoint: config.S3_ENDPOINT } : {});
   await staging.init();
   const pool = config.PV_WORKER_THREADS > 0 ? new StagePool(config.PV_WORKER_THREADS) : null;
+  const runs = new RunStore(connection, prefix);
   const worker = new Worker(
     QUEUE_NAMES.transform,
     createTransformProcessor({
@@ -36,7 +38,7 @@ export async function startWorker(config: ServiceConfig, logger: Logger): Promis
       catalog: catalogProvider(store, logger),
       staging,
       queues,
-      runs: new RunStore(connection, prefix),
+      runs,
       maxObjectBytes: config.PV_MAX_OBJECT_MB * 1024 * 1024,
       redis: connection,
       prefix,
@@ -46,6 +48,7 @@ export async function startWorker(config: ServiceConfig, logger: Logger): Promis
     workerOptions(config, connection, config.PV_WORKER_CONCURRENCY),
   );
   worker.on('error', (err) => logger.error({ err: err.message }, 'transform worker error'));
+  worker.on('failed', createStalledOutListener({ runs, redis: connection, prefix, queues, logger }));
   return {
     async close() {
       // stop taking jobs; let active ones finish within the grace period
