@@ -30,7 +30,7 @@ import { writeResultsSection } from './results-section.js';
 
 const MiB = 1024 * 1024;
 /** Bytes per generated line (measured: timestamp + 8 cells). */
-const BYTES_PER_LINE = 66;
+const BYTES_PER_LINE = 77;
 
 interface Args {
   mb: number;
