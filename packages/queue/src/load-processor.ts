@@ -29,6 +29,15 @@ export interface LoadProcessorDeps {
   batchObjects: number;
   /** Commit what waits after this many ms. */
   maxWaitMs: number;
+  /**
+   * Whether nothing more is on its way (no transform job waiting or active, no
+   * load job waiting). Checked every {@link LoadProcessorDeps.idlePollMs} while
+   * manifests wait: when it says so, they commit at once instead of after
+   * `maxWaitMs`. Default none (age and size only).
+   */
+  upstreamIdle?: () => Promise<boolean>;
+  /** How often `upstreamIdle` is asked while manifests wait, ms. Default 200. */
+  idlePollMs?: number;
   /** Called as the loader passes each of its steps (a test hook, see {@link LoaderStep}); default none. */
   step?: (name: LoaderStep) => void;
 }
@@ -72,6 +81,7 @@ export class LoadProcessor {
   #pending: Pending[] = [];
   #pendingRows = 0;
   #timer: NodeJS.Timeout | null = null;
+  #idlePoll: NodeJS.Timeout | null = null;
   #chain: Promise<void> = Promise.resolve();
 
   constructor(deps: LoadProcessorDeps) {
@@ -97,7 +107,10 @@ export class LoadProcessor {
           this.#pending.push({ job, manifest: data.manifest, runId: data.runId, resolve, reject });
           this.#pendingRows += data.manifest.rows;
           if (this.#pendingRows >= this.#d.batchRows || this.#pending.length >= this.#d.batchObjects) this.#flush();
-          else this.#timer ??= setTimeout(() => this.#flush(), this.#d.maxWaitMs);
+          else {
+            this.#timer ??= setTimeout(() => this.#flush(), this.#d.maxWaitMs);
+            this.#pollIdle();
+          }
         });
       case 'dimensions':
         return this.#serial(() => this.#dimensions(data.systems));
@@ -108,6 +121,8 @@ export class LoadProcessor {
 
   /** Commits whatever waits and resolves when every commit is done. */
   async drain(): Promise<void> {
+    if (this.#idlePoll) clearTimeout(this.#idlePoll);
+    this.#idlePoll = null;
     this.#flush();
     await this.#chain;
   }
@@ -119,6 +134,29 @@ export class LoadProcessor {
       () => undefined,
     );
     return p;
+  }
+
+  /**
+   * While manifests wait, asks now and then whether more can come; if not, commits
+   * them at once. Small commits cost the sink far more per row than large ones
+   * (DuckDB writes a batch under one row group to its WAL and compresses it again
+   * at checkpoint), so the age limit can stay long without delaying a run's end.
+   */
+  #pollIdle(): void {
+    const idle = this.#d.upstreamIdle;
+    if (!idle || this.#idlePoll) return;
+    this.#idlePoll = setTimeout(async () => {
+      let flush = false;
+      try {
+        flush = await idle();
+      } catch (err) {
+        this.#d.logger.warn({ err: describeError(err) }, 'upstream idle check failed');
+      }
+      this.#idlePoll = null;
+      if (this.#pending.length === 0) return;
+      if (flush) this.#flush();
+      else this.#pollIdle();
+    }, this.#d.idlePollMs ?? 200);
   }
 
   #flush(): void {

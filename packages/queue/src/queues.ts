@@ -46,3 +46,18 @@ export async function addFresh<T>(queue: Queue<T>, name: string, data: T, jobId:
   // biome-ignore lint/suspicious/noExplicitAny: BullMQ's generic name/data typing is not inferable here
   return (queue as Queue<any>).add(name, data, { jobId }) as Promise<Job<T>>;
 }
+
+/**
+ * Whether no readings can reach the loader soon: no plan or transform job waiting,
+ * active, delayed (a retry) or prioritized, and no load job waiting. One Redis
+ * round trip per queue.
+ */
+export async function upstreamIdle(queues: PipelineQueues): Promise<boolean> {
+  const upstream = ['waiting', 'active', 'delayed', 'prioritized'] as const;
+  const counts = await Promise.all([
+    queues.plan.getJobCounts(...upstream),
+    queues.transform.getJobCounts(...upstream),
+    queues.load.getJobCounts('waiting', 'prioritized'),
+  ]);
+  return counts.every((c) => Object.values(c).every((n) => n === 0));
+}

@@ -13,6 +13,7 @@ import {
   RunStore,
   type ServiceConfig,
   tuningFrom,
+  upstreamIdle,
   withGrace,
   workerOptions,
 } from '@pv-pipeline/queue';
@@ -53,6 +54,7 @@ export async function startLoader(config: ServiceConfig, logger: Logger): Promis
     batchRows: config.PV_LOAD_BATCH_ROWS,
     batchObjects: config.PV_LOAD_BATCH_OBJECTS,
     maxWaitMs: config.PV_LOAD_MAX_WAIT_MS,
+    upstreamIdle: () => upstreamIdle(queues),
     step: faultPoint(process.env, logger), // test-only crash hook, off unless PV_FAULT_EXIT_AT is set
   });
   const worker = new Worker(
