@@ -21,6 +21,7 @@ import { createRedisConnection, DEFAULT_TUNING, JOB_NAMES, openQueues, RunStore 
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { BENCH_DIR, ensureMirror, FULL_PARAMS, mirrorDir, systemsOf } from './generate-mirror.js';
+import { childrenCpuSeconds, machineBusySeconds, processCpuSeconds } from './measure.js';
 import { writeResultsSection } from './results-section.js';
 
 const ROOT = join(BENCH_DIR, '..');
@@ -30,10 +31,16 @@ interface Args {
   systems: number;
   threads: number;
   write: boolean;
+  /** Sink kind of every mode: `duckdb` (default) or `parquet` (the Parquet dataset sink). */
+  sink: 'duckdb' | 'parquet';
+  /** DuckDB `threads` of the sink in every mode (0: DuckDB's default, the number of cores). */
+  duckdbThreads: number;
+  /** Extra environment of the queue-mode services (`--env KEY=VALUE`, repeatable). */
+  env: Record<string, string>;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { systems: 8, threads: 1, write: true };
+  const a: Args = { systems: 8, threads: 1, write: true, sink: 'duckdb', duckdbThreads: 1, env: {} };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const num = () => {
@@ -44,7 +51,16 @@ function parseArgs(argv: string[]): Args {
     if (arg === '--systems') a.systems = num();
     else if (arg === '--threads') a.threads = num();
     else if (arg === '--no-write') a.write = false;
-    else throw new Error(`unknown argument ${arg}`);
+    else if (arg === '--duckdb-threads') a.duckdbThreads = num();
+    else if (arg === '--sink') {
+      const v = argv[++i];
+      if (v !== 'duckdb' && v !== 'parquet') throw new Error('--sink is duckdb or parquet');
+      a.sink = v;
+    } else if (arg === '--env') {
+      const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(argv[++i] ?? '');
+      if (!m) throw new Error('--env needs KEY=VALUE');
+      a.env[m[1]!] = m[2]!;
+    } else throw new Error(`unknown argument ${arg}`);
   }
   return a;
 }
@@ -55,6 +71,10 @@ interface ModeResult {
   seconds: number;
   objects: number;
   readings: number;
+  /** CPU seconds spent while the run went (trigger to completion), by process role. */
+  cpu: Record<string, number>;
+  /** Busy CPU seconds of the whole machine meanwhile (ours and every other process's). */
+  machine: number;
 }
 
 const freePort = () =>
@@ -104,9 +124,17 @@ function request(mirror: string, systems: number) {
   return { ids, from, to, source: `file://${mirror}` };
 }
 
+/** The sink of a mode: a DuckDB file or a Parquet dataset directory under `dir`. */
+function sinkUrl(args: Args, dir: string, name: string): string {
+  if (args.sink === 'parquet') return `parquet://${join(dir, `${name}-dataset`)}`;
+  return `duckdb://${join(dir, `${name}.duckdb`)}${args.duckdbThreads > 0 ? `?threads=${args.duckdbThreads}` : ''}`;
+}
+
 /** The inline executor as a user runs it (`pv-pipeline run`), in a child process. */
 function runInlineMode(mirror: string, args: Args, work: string): ModeResult {
   const r = request(mirror, args.systems);
+  const cpu0 = childrenCpuSeconds();
+  const busy0 = machineBusySeconds();
   const t0 = performance.now();
   const out = execFileSync(
     process.execPath,
@@ -122,7 +150,7 @@ function runInlineMode(mirror: string, args: Args, work: string): ModeResult {
       '--to',
       r.to,
       '--sink',
-      `duckdb://${join(work, 'inline.duckdb')}`,
+      sinkUrl(args, work, 'inline'),
       '--threads',
       String(args.threads),
       '--json',
@@ -133,30 +161,59 @@ function runInlineMode(mirror: string, args: Args, work: string): ModeResult {
   );
   const seconds = (performance.now() - t0) / 1000;
   const s = JSON.parse(out.toString()) as { counts: { loaded: number; readings: number } };
-  return { mode: 'inline', seconds, objects: s.counts.loaded, readings: s.counts.readings };
+  return {
+    mode: 'inline',
+    seconds,
+    objects: s.counts.loaded,
+    readings: s.counts.readings,
+    cpu: { inline: childrenCpuSeconds() - cpu0 },
+    machine: machineBusySeconds() - busy0,
+  };
 }
 
-/** Queue mode: loader, planner and `workers` worker processes; timed from trigger to completion. */
-async function runQueueMode(mirror: string, args: Args, work: string, workers: number): Promise<ModeResult> {
+/**
+ * Queue mode: loader, planner and `workers` worker processes; timed from trigger to
+ * completion. With `loader` false no loader runs, and the time is to the last
+ * transform (every load job waiting): the workers' own scaling, with both cores theirs.
+ */
+async function runQueueMode(
+  mirror: string,
+  args: Args,
+  work: string,
+  workers: number,
+  loader = true,
+): Promise<ModeResult> {
   const dir = mkdtempSync(join(work, `q${workers}-`));
   const redis = await startRedis(dir);
   const env = {
     ...process.env,
     REDIS_URL: redis.url,
     PV_SOURCE: `file://${mirror}`,
-    PV_SINK: `duckdb://${join(dir, 'queue.duckdb')}`,
+    PV_SINK: sinkUrl(args, dir, 'queue'),
     PV_STAGING: `file://${join(dir, 'staging')}`,
     PV_WORKER_THREADS: String(args.threads),
     PV_WORKER_CONCURRENCY: '4',
-    PV_LOAD_MAX_WAIT_MS: '500',
     PV_LOG_LEVEL: 'warn',
+    ...args.env,
   };
   const procs: ChildProcess[] = [];
-  const serve = (role: string) =>
-    procs.push(spawn(process.execPath, [CLI, 'serve', role], { cwd: ROOT, env, stdio: 'ignore' }));
-  serve('loader');
+  const roles: Array<{ role: string; pid: number }> = [{ role: 'redis', pid: redis.child.pid! }];
+  const serve = (role: string) => {
+    const child = spawn(process.execPath, [CLI, 'serve', role], { cwd: ROOT, env, stdio: 'ignore' });
+    procs.push(child);
+    roles.push({ role, pid: child.pid! });
+  };
+  if (loader) serve('loader');
   serve('planner');
   for (let i = 0; i < workers; i++) serve('worker');
+  /** CPU seconds by role (workers summed) now. */
+  const cpuNow = () => {
+    const by: Record<string, number> = {};
+    for (const { role, pid } of roles) by[role] = (by[role] ?? 0) + (processCpuSeconds(pid) ?? 0);
+    return by;
+  };
+  const cpuSince = (before: Record<string, number>) =>
+    Object.fromEntries(Object.entries(cpuNow()).map(([k, v]) => [k, v - (before[k] ?? 0)]));
   const conn = createRedisConnection(redis.url, { blocking: false });
   const queues = openQueues(conn, '{pv}', DEFAULT_TUNING);
   const runs = new RunStore(conn, '{pv}');
@@ -165,7 +222,7 @@ async function runQueueMode(mirror: string, args: Args, work: string, workers: n
     const deadline = Date.now() + 60_000;
     while (
       (await queues.transform.getWorkersCount()) < workers ||
-      (await queues.load.getWorkersCount()) < 1 ||
+      (await queues.load.getWorkersCount()) < (loader ? 1 : 0) ||
       (await queues.plan.getWorkersCount()) < 1
     ) {
       if (Date.now() > deadline) throw new Error('services did not start');
@@ -174,20 +231,43 @@ async function runQueueMode(mirror: string, args: Args, work: string, workers: n
     const r = request(mirror, args.systems);
     const id = `bench-${randomBytes(4).toString('hex')}`;
     const req = { systems: r.ids, from: r.from, to: r.to, format: 'parquet' as const };
+    const cpu0 = cpuNow();
+    const busy0 = machineBusySeconds();
     const t0 = performance.now();
     await runs.create(id, req);
     await queues.plan.add(JOB_NAMES.plan, { runId: id, request: req }, { jobId: id });
+    const label = `${loader ? 'queue' : 'transform only'}, ${workers} worker${workers > 1 ? 's' : ''}`;
     for (;;) {
       const run = await runs.get(id);
+      const c = run?.counts;
+      if (!loader && c && c.planned > 0 && c.transformed + c.failed >= c.planned) {
+        const seconds = (performance.now() - t0) / 1000;
+        const cpu = cpuSince(cpu0);
+        if (c.failed > 0) throw new Error(`run failed: ${JSON.stringify(run.errors.slice(0, 3))}`);
+        const staged = await queues.load.getJobs(['waiting'], 0, -1);
+        const manifests = staged.flatMap((j) => (j.data.kind === 'readings' ? [j.data.manifest] : []));
+        const readings = manifests.reduce((n, m) => n + m.rows, 0);
+        return {
+          mode: label,
+          seconds,
+          objects: manifests.length,
+          readings,
+          cpu,
+          machine: machineBusySeconds() - busy0,
+        };
+      }
       if (run && (run.state === 'completed' || run.state === 'failed')) {
         const seconds = (performance.now() - t0) / 1000;
+        const cpu = cpuSince(cpu0);
         if (run.counts.failed > 0 || run.state === 'failed')
           throw new Error(`run failed: ${JSON.stringify(run.errors.slice(0, 3))}`);
         return {
-          mode: `queue, ${workers} worker${workers > 1 ? 's' : ''}`,
+          mode: label,
           seconds,
           objects: run.counts.loaded,
           readings: run.counts.readings,
+          cpu,
+          machine: machineBusySeconds() - busy0,
         };
       }
       await new Promise((res) => setTimeout(res, 100));
@@ -227,6 +307,72 @@ async function emptyTransform(work: string, jobs = 5000): Promise<number> {
   }
 }
 
+const rate = (m: ModeResult) => m.readings / m.seconds;
+const jobs = (m: ModeResult) => m.objects / m.seconds;
+const cpuTotal = (m: ModeResult) => Object.values(m.cpu).reduce((a, b) => a + b, 0);
+/** CPU ms per object of the roles matching `pick`. */
+const msPerJob = (m: ModeResult, pick: (role: string) => boolean) =>
+  (1000 * Object.entries(m.cpu).reduce((a, [k, v]) => a + (pick(k) ? v : 0), 0)) / m.objects;
+
+/** The RESULTS.md section: figures side by side, the CPU split by process, and the bound it sets. */
+function resultsBody(
+  args: Args,
+  m: { inline: ModeResult; q1: ModeResult; q2: ModeResult; t1: ModeResult; t2: ModeResult },
+  empty: number,
+): string {
+  const cores = Number(execFileSync('nproc').toString().trim());
+  const { inline, q1, q2, t1, t2 } = m;
+  const all = [inline, q1, q2, t1, t2];
+  const roles = ['inline', 'worker', 'loader', 'planner', 'redis'];
+  const cell = (x: ModeResult, r: string) => (x.cpu[r] === undefined ? '–' : x.cpu[r]!.toFixed(1));
+  const rows = all.map(
+    (x) =>
+      `| ${x.mode} | ${x.objects} | ${x.readings.toLocaleString('en-US')} | ${x.seconds.toFixed(1)} | ${Math.round(rate(x)).toLocaleString('en-US')} | ${jobs(x).toFixed(1)} |`,
+  );
+  const others = (x: ModeResult) => Math.max(0, x.machine - cpuTotal(x)) / x.seconds;
+  const cpuRows = all.map(
+    (x) =>
+      `| ${x.mode} | ${roles.map((r) => cell(x, r)).join(' | ')} | ${cpuTotal(x).toFixed(1)} | ${msPerJob(x, () => true).toFixed(0)} | ${(cpuTotal(x) / x.seconds).toFixed(2)} | ${others(x).toFixed(2)} |`,
+  );
+  // CPU per object of each role in the two-worker run
+  const w = msPerJob(q2, (r) => r === 'worker');
+  const l = msPerJob(q2, (r) => r === 'loader');
+  const o = msPerJob(q2, (r) => r === 'planner' || r === 'redis');
+  // One worker process decodes on one thread: at best 1/w jobs/s, if the loader keeps up on the
+  // other core; two workers at best `cores` / (w + l + o). The ratio of the two bounds:
+  const bound = Math.max(1, (cores * w) / (w + l + o));
+  const sinkName =
+    args.sink === 'duckdb' ? `DuckDB (threads=${args.duckdbThreads || 'default'})` : 'the Parquet dataset sink';
+  return [
+    '## Cluster mode (`npm run bench:cluster`)',
+    '',
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${cores} cores, node ${process.version}; ${args.systems} systems of the bench mirror (1-minute data, July 2023), ${args.threads} decoding thread(s) per process, worker concurrency 4, loader batches at the service defaults, one loader into ${sinkName} (same sink settings in every mode). "transform only" runs the planner and the workers without a loader, timed to the last staged file: the workers' own scaling with both cores theirs.`,
+    '',
+    '| mode | objects | readings | seconds | readings/s | jobs/s |',
+    '|---|---|---|---|---|---|',
+    ...rows,
+    '',
+    `- queue (1 worker) / inline: **${(rate(q1) / rate(inline)).toFixed(2)}×** (target ≥ 0.9×)`,
+    `- queue 2 workers / 1 worker: **${(rate(q2) / rate(q1)).toFixed(2)}×** (target ≥ 1.6× on 2 cores)`,
+    `- transform only, 2 workers / 1 worker: **${(rate(t2) / rate(t1)).toFixed(2)}×**`,
+    `- empty transform (BullMQ overhead alone, concurrency 16): **${Math.round(empty).toLocaleString('en-US')} jobs/s**`,
+    '',
+    "CPU seconds by process while the run went (user + system, every thread, from /proc/PID/stat; workers summed), and the cores the machine's other processes kept busy meanwhile (/proc/stat):",
+    '',
+    `| mode | ${roles.join(' | ')} | total | CPU ms / object | cores busy (ours) | cores busy (others) |`,
+    `|---|${roles.map(() => '---|').join('')}---|---|---|---|`,
+    ...cpuRows,
+    '',
+    `Per object in the 2-worker run: worker **${w.toFixed(0)} ms**, loader **${l.toFixed(0)} ms**, planner + Redis **${o.toFixed(0)} ms** of CPU. ` +
+      `One worker process decodes on one thread, so it does at most 1 / w jobs/s (the loader keeping up on the other core); two workers share ${cores} cores with the loader, planner and Redis, so at most ${cores} / (w + l + o). ` +
+      `Their ratio bounds the scaling: max(1, ${cores}w / (w + l + o)) = **${bound.toFixed(2)}×** with these costs. ` +
+      `1.6× needs the loader, planner and Redis together under a quarter of a worker's CPU per object (l + o ≤ 0.25 w = ${(0.25 * w).toFixed(0)} ms); they take ${(l + o).toFixed(0)} ms. ` +
+      `Measured: ${(rate(q2) / rate(q1)).toFixed(2)}× (transform only: ${(rate(t2) / rate(t1)).toFixed(2)}×), with the other processes of this shared machine keeping ${others(q2).toFixed(2)} of its ${cores} cores busy during the 2-worker run.`,
+    '',
+    'Reproduce: `npm run bench:cluster` (`--systems N`, `--threads N`, `--sink duckdb|parquet`, `--duckdb-threads N`, `--env KEY=VALUE` for the services, `--no-write`).',
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const mirror = mirrorDir(false);
@@ -235,38 +381,30 @@ async function main(): Promise<void> {
   mkdirSync(work, { recursive: true });
   try {
     console.error(`systems ${args.systems}, decode threads per process ${args.threads}`);
+    const show = (m: ModeResult) =>
+      console.error(
+        `${m.mode}: ${m.seconds.toFixed(1)} s; cpu ${Object.entries(m.cpu)
+          .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+          .join(', ')}`,
+      );
     const inline = runInlineMode(mirror, args, work);
-    console.error(`inline: ${inline.seconds.toFixed(1)} s`);
+    show(inline);
     const q1 = await runQueueMode(mirror, args, work, 1);
-    console.error(`queue 1 worker: ${q1.seconds.toFixed(1)} s`);
+    show(q1);
     const q2 = await runQueueMode(mirror, args, work, 2);
-    console.error(`queue 2 workers: ${q2.seconds.toFixed(1)} s`);
+    show(q2);
+    const t1 = await runQueueMode(mirror, args, work, 1, false);
+    show(t1);
+    const t2 = await runQueueMode(mirror, args, work, 2, false);
+    show(t2);
     const empty = await emptyTransform(work);
-    for (const m of [q1, q2]) {
-      if (m.readings !== inline.readings)
-        throw new Error(`${m.mode} loaded ${m.readings} readings, inline ${inline.readings}`);
+    for (const m of [q1, q2, t1, t2]) {
+      if (m.readings !== inline.readings || m.objects !== inline.objects)
+        throw new Error(
+          `${m.mode}: ${m.objects} objects, ${m.readings} readings; inline ${inline.objects}, ${inline.readings}`,
+        );
     }
-    const rate = (m: ModeResult) => m.readings / m.seconds;
-    const jobs = (m: ModeResult) => m.objects / m.seconds;
-    const rows = [inline, q1, q2].map(
-      (m) =>
-        `| ${m.mode} | ${m.objects} | ${m.readings.toLocaleString('en-US')} | ${m.seconds.toFixed(1)} | ${Math.round(rate(m)).toLocaleString('en-US')} | ${jobs(m).toFixed(1)} |`,
-    );
-    const body = [
-      '## Cluster mode (`npm run bench:cluster`)',
-      '',
-      `Measured ${new Date().toISOString().slice(0, 10)} on ${execFileSync('nproc').toString().trim()} cores, node ${process.version}; ${args.systems} systems of the bench mirror (1-minute data, July 2023), ${args.threads} decoding thread(s) per process, worker concurrency 4, one loader into DuckDB.`,
-      '',
-      '| mode | objects | readings | seconds | readings/s | jobs/s |',
-      '|---|---|---|---|---|---|',
-      ...rows,
-      '',
-      `- queue (1 worker) / inline: **${(rate(q1) / rate(inline)).toFixed(2)}×** (target ≥ 0.9×)`,
-      `- queue 2 workers / 1 worker: **${(rate(q2) / rate(q1)).toFixed(2)}×** (target ≥ 1.6× on 2 cores)`,
-      `- empty transform (BullMQ overhead alone, concurrency 16): **${Math.round(empty).toLocaleString('en-US')} jobs/s**`,
-      '',
-      'Reproduce: `npm run bench:cluster` (`--systems N`, `--threads N`, `--no-write`).',
-    ].join('\n');
+    const body = resultsBody(args, { inline, q1, q2, t1, t2 }, empty);
     console.log(body);
     if (args.write) writeResultsSection(join(BENCH_DIR, 'RESULTS.md'), 'cluster', body);
   } finally {
