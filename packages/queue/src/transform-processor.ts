@@ -92,19 +92,31 @@ async function reportFailure(
 /** BullMQ's reason for a job whose workers were lost more often than the stall limit allows. */
 const STALLED_OUT = 'job stalled more than allowable limit';
 
+/** The object a stalled-out job was about: the transform job id its runs know it by, and its key. */
+export type StalledObject<T> = (job: Job<T>) => { transformJobId: string; key: string } | null;
+
+/** Transform jobs: the job itself. */
+export const transformJobObject: StalledObject<TransformJobData> = (job) =>
+  job.id ? { transformJobId: job.id, key: job.data.object.key } : null;
+
 /**
- * A `failed` listener for the transform worker. A job whose worker died more
- * often than the stall limit allows is failed by BullMQ without running the
- * processor, so nothing would tell its runs: this records the failure (with a
- * reason saying so) and lets the runs finish instead of staying "running".
+ * A `failed` listener for a worker (transform or loader). A job whose worker
+ * died more often than the stall limit allows is failed by BullMQ without
+ * running the processor, so nothing would tell its runs: this records the
+ * failure (with a reason saying so) and lets the runs finish instead of
+ * staying "running".
  */
-export function createStalledOutListener(
+export function createStalledOutListener<T>(
   deps: Pick<TransformProcessorDeps, 'runs' | 'redis' | 'prefix' | 'queues' | 'logger'>,
-): (job: Job<TransformJobData> | undefined, err: Error) => void {
+  stage: 'transform' | 'load',
+  objectOf: StalledObject<T>,
+): (job: Job<T> | undefined, err: Error) => void {
   return (job, err) => {
-    if (!job?.id || err.message !== STALLED_OUT) return;
-    const reason = 'transform: its worker was lost mid-job more often than the stall limit allows (crash loop?)';
-    reportFailure(deps, job.id, job.data.object.key, reason).catch((e) =>
+    if (!job || err.message !== STALLED_OUT) return;
+    const object = objectOf(job);
+    if (!object) return;
+    const reason = `${stage}: its worker was lost mid-job more often than the stall limit allows (crash loop?)`;
+    reportFailure(deps, object.transformJobId, object.key, reason).catch((e) =>
       deps.logger.error({ job: job.id, err: describeError(e) }, 'could not report a stalled-out job'),
     );
   };

@@ -8,7 +8,7 @@ import { QUEUE_NAMES } from '../src/queue-names.js';
 import { openQueues } from '../src/queues.js';
 import { createRedisConnection } from '../src/redis-connection.js';
 import { RunStore } from '../src/run-store.js';
-import { createStalledOutListener } from '../src/transform-processor.js';
+import { createStalledOutListener, transformJobObject } from '../src/transform-processor.js';
 
 const REDIS = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -75,13 +75,11 @@ describe('a transform job stalled out (real Redis, real BullMQ workers)', () => 
     const failed = new Promise<void>((resolve) => second.on('failed', () => resolve()));
     second.on(
       'failed',
-      createStalledOutListener({
-        runs,
-        redis,
-        prefix,
-        queues,
-        logger: createLogger({ service: 'test' }, { level: 'silent' }),
-      }),
+      createStalledOutListener(
+        { runs, redis, prefix, queues, logger: createLogger({ service: 'test' }, { level: 'silent' }) },
+        'transform',
+        transformJobObject,
+      ),
     );
     await failed;
     // the listener reports asynchronously: wait (bounded) for the run's finalize job

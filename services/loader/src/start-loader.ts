@@ -3,8 +3,10 @@ import { openStagingArea } from '@pv-pipeline/pipeline';
 import {
   catalogProvider,
   createRedisConnection,
+  createStalledOutListener,
   faultPoint,
   LedgerCache,
+  type LoadJobData,
   LoadProcessor,
   openQueues,
   openSource,
@@ -12,6 +14,7 @@ import {
   type RunningService,
   RunStore,
   type ServiceConfig,
+  transformJobId,
   tuningFrom,
   upstreamIdle,
   withGrace,
@@ -41,10 +44,11 @@ export async function startLoader(config: ServiceConfig, logger: Logger): Promis
   const queues = openQueues(connection, prefix, tuningFrom(config));
   const staging = openStagingArea(config.PV_STAGING, config.S3_ENDPOINT ? { s3Endpoint: config.S3_ENDPOINT } : {});
   await staging.init();
+  const runs = new RunStore(connection, prefix);
   const processor = new LoadProcessor({
     sink,
     staging,
-    runs: new RunStore(connection, prefix),
+    runs,
     ledger,
     queues,
     catalog: catalogProvider(store, logger),
@@ -63,6 +67,15 @@ export async function startLoader(config: ServiceConfig, logger: Logger): Promis
     workerOptions(config, connection, config.PV_LOAD_BATCH_OBJECTS + 16),
   );
   worker.on('error', (err) => logger.error({ err: err.message }, 'loader worker error'));
+  // a readings job whose loader kept dying on it: tell its runs (BullMQ fails it without the processor)
+  worker.on(
+    'failed',
+    createStalledOutListener<LoadJobData>({ runs, redis: connection, prefix, queues, logger }, 'load', (job) =>
+      job.data.kind === 'readings'
+        ? { transformJobId: transformJobId(job.data.manifest.key, job.data.manifest.etag), key: job.data.manifest.key }
+        : null,
+    ),
+  );
   return {
     async close() {
       const closing = worker.close();

@@ -11,6 +11,7 @@ import {
   type RunningService,
   RunStore,
   type ServiceConfig,
+  transformJobObject,
   tuningFrom,
   withGrace,
   workerOptions,
@@ -48,7 +49,10 @@ export async function startWorker(config: ServiceConfig, logger: Logger): Promis
     workerOptions(config, connection, config.PV_WORKER_CONCURRENCY),
   );
   worker.on('error', (err) => logger.error({ err: err.message }, 'transform worker error'));
-  worker.on('failed', createStalledOutListener({ runs, redis: connection, prefix, queues, logger }));
+  worker.on(
+    'failed',
+    createStalledOutListener({ runs, redis: connection, prefix, queues, logger }, 'transform', transformJobObject),
+  );
   return {
     async close() {
       // stop taking jobs; let active ones finish within the grace period
