@@ -148,9 +148,8 @@ export async function* readPrizeCsv(
         if (++inBatch >= batchLines) yield flush();
       }
     }
-  } catch (err) {
-    if (err instanceof BadInputError) throw err;
-    throw new BadInputError(key, `malformed CSV: ${(err as Error).message}`, err);
+    // CSV faults are BadInputErrors already; a read error of the stream (a reset
+    // connection: retryable) goes up as it is, so the part is tried again
   } finally {
     await records.return(undefined);
   }
