@@ -37,6 +37,24 @@ const shown = (text: string, max: number): string =>
       c === '\ufffd' ? '\\ufffd' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
     );
 
+/**
+ * A cell of a wide CSV as a reading: null when empty, NaN for a missing word
+ * (`NaN`, `null`, `NA`, …), else the number. Any other text is a
+ * BadInputError naming the key, line and column. Plain numbers take the fast
+ * path; both wide readers (daily and prize) use it.
+ */
+export function wideCellValue(key: string, line: number, column: string, cell: string): number | null {
+  const n = Number(cell);
+  const blank = cell.trim() === '';
+  if (!Number.isNaN(n) && !blank) return n;
+  if (blank) return null;
+  const v = parseCellNumber(cell);
+  if (v === undefined) {
+    throw new BadInputError(key, `line ${line}, column "${shown(column, 80)}": "${shown(cell, 40)}" is not a number`);
+  }
+  return v;
+}
+
 const TIME_NAMES = new Set(['measured_on', '', 'unnamed: 0', 'timestamp', 'datetime', 'date_time', 'date', 'time']);
 
 /** Classifies the header of a wide pvdata CSV (`measured_on, <sensor>__<metric_id>…, system_id`). */
@@ -132,17 +150,10 @@ export function readCsvPvdata(key: string, bytes: Uint8Array, ctx: CsvPvdataCont
       }
     }
     for (const s of sensors) {
-      const cell = rec[s.idx] ?? '';
-      if (cell === '' || cell.trim() === '') {
+      const v = wideCellValue(key, line, header[s.idx]!, rec[s.idx] ?? '');
+      if (v === null) {
         b.emptyCells++;
         continue;
-      }
-      const v = parseCellNumber(cell);
-      if (v === undefined) {
-        throw new BadInputError(
-          key,
-          `line ${line}, column "${shown(header[s.idx]!, 80)}": "${shown(cell, 40)}" is not a number`,
-        );
       }
       b.push(ts.localUs, ts.utcUs, s.metricId, v);
     }

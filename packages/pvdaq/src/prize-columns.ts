@@ -1,8 +1,8 @@
 import { BadInputError } from '@pv-pipeline/core';
 import type { SensorEntry } from './metrics-dictionary.js';
 
-/** Where a prize channel's id comes from, by its column suffix. */
-const SOURCE_TYPES: Readonly<Record<string, string>> = {
+/** Where a channel's id comes from, by its column suffix (prize and residential columns). */
+export const CHANNEL_SOURCE_TYPES: Readonly<Record<string, string>> = {
   o: 'other instruments',
   inv: 'inverters',
   meter: 'meters',
@@ -117,7 +117,7 @@ export function classifyPrizeHeader(
       unitsByName.get(sensor) ??
       unitsByName.get(m[1]!) ??
       null;
-    channels.push({ index, column, sensor, metricId, units, sourceType: SOURCE_TYPES[m[2]!.toLowerCase()]! });
+    channels.push({ index, column, sensor, metricId, units, sourceType: CHANNEL_SOURCE_TYPES[m[2]!.toLowerCase()]! });
   });
   if (channels.length === 0) {
     throw new BadInputError(

@@ -1,8 +1,8 @@
 import { BadInputError } from '@pv-pipeline/core';
 import { csvRecords } from './csv-lines.js';
+import { wideCellValue } from './csv-pvdata-reader.js';
 import type { MetricsDictionary } from './metrics-dictionary.js';
 import { type NormalizedReadings, normalizeReadings } from './normalize.js';
-import { parseCellNumber } from './parquet-pvdata-reader.js';
 import { type PrizeHeader, prizeSensorEntries } from './prize-columns.js';
 import { RawReadingsBuilder } from './raw-readings.js';
 import type { LocalTimeConverter } from './time-zone.js';
@@ -127,21 +127,10 @@ export async function* readPrizeCsv(
         recent.add(utc);
         if (recent.size > 50_000) for (const t of recent) if (t < maxSeen - DEDUP_WINDOW_US) recent.delete(t);
         for (const c of channels) {
-          const cell = rec[c.index]!;
-          let v = Number(cell);
-          if (Number.isNaN(v) || cell.trim() === '') {
-            if (cell.trim() === '') {
-              builder.emptyCells++;
-              continue;
-            }
-            const parsed = parseCellNumber(cell);
-            if (parsed === undefined) {
-              throw new BadInputError(
-                key,
-                `line ${line}, column "${c.column}": "${cell.slice(0, 40)}" is not a number`,
-              );
-            }
-            v = parsed;
+          const v = wideCellValue(key, line, c.column, rec[c.index]!);
+          if (v === null) {
+            builder.emptyCells++;
+            continue;
           }
           builder.push(localUs, utc, c.metricId, v);
         }

@@ -1,4 +1,5 @@
 import type { MetricsDictionary, SensorEntry } from './metrics-dictionary.js';
+import { CHANNEL_SOURCE_TYPES } from './prize-columns.js';
 
 /**
  * The residential feed under `csv/pvdata/` (PVOutput / PVDB systems, ids ≥
@@ -19,7 +20,6 @@ export interface ResidentialColumn {
 }
 
 const CHANNEL = /^(.+?)_(inv|o|meter)_(\d+)(?:_daily_(max|mean|min|sum))?$/i;
-const SOURCE_TYPES: Readonly<Record<string, string>> = { inv: 'inverters', o: 'other instruments', meter: 'meters' };
 
 /** Units from a residential channel name (the feed documents kW and kWh). */
 function unitsOf(base: string, aggregate: string | undefined): string | null {
@@ -57,7 +57,7 @@ export function residentialColumns(ssId: number, header: readonly string[]): Res
         calc_scale: null,
         calc_offset: null,
         aggregation_type: aggregate ?? null,
-        source_type: SOURCE_TYPES[m[2]!.toLowerCase()]!,
+        source_type: CHANNEL_SOURCE_TYPES[m[2]!.toLowerCase()]!,
       },
     });
   });

@@ -209,13 +209,7 @@ export class SystemCatalog {
   async zoneOf(ssId: number): Promise<TimeZoneSpec | null> {
     const known = this.zone(ssId);
     if (known) return known;
-    let p = this.#jsonZones.get(ssId);
-    if (!p) {
-      p = this.#readJsonZone(ssId);
-      this.#jsonZones.set(ssId, p);
-      p.catch(() => this.#jsonZones.delete(ssId));
-    }
-    return p;
+    return cachedOnce(this.#jsonZones, ssId, () => this.#readJsonZone(ssId));
   }
 
   async #readJsonZone(ssId: number): Promise<TimeZoneSpec | null> {
@@ -234,14 +228,7 @@ export class SystemCatalog {
 
   /** The system's metrics dictionary (read once, then cached). */
   dictionary(ssId: number): Promise<MetricsDictionary> {
-    let p = this.#dictionaries.get(ssId);
-    if (!p) {
-      p = this.#readDictionary(ssId);
-      this.#dictionaries.set(ssId, p);
-      // a transient failure must not stick in the cache
-      p.catch(() => this.#dictionaries.delete(ssId));
-    }
-    return p;
+    return cachedOnce(this.#dictionaries, ssId, () => this.#readDictionary(ssId));
   }
 
   async #readDictionary(ssId: number): Promise<MetricsDictionary> {
@@ -282,4 +269,15 @@ async function readPrizeMetadataFiles(
     }
   }
   return { folders, metadata };
+}
+
+/** The cached promise for `key`, or a fresh one from `read`; a failure is not cached (it may be transient). */
+function cachedOnce<K, V>(cache: Map<K, Promise<V>>, key: K, read: () => Promise<V>): Promise<V> {
+  let p = cache.get(key);
+  if (!p) {
+    p = read();
+    cache.set(key, p);
+    p.catch(() => cache.delete(key));
+  }
+  return p;
 }
