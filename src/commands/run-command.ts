@@ -1,5 +1,11 @@
 import { BadInputError, createLogger, describeError, PipelineError } from '@pv-pipeline/core';
-import { parseSystemsOption, type RunCounts, runInline, validateRunRequest } from '@pv-pipeline/pipeline';
+import {
+  parseSystemsOption,
+  partBytesFromMb,
+  type RunCounts,
+  runInline,
+  validateRunRequest,
+} from '@pv-pipeline/pipeline';
 import { openObjectStore } from '@pv-pipeline/pvdaq';
 import { DEFAULT_SINK_URL, openSink } from '@pv-pipeline/sinks';
 import cliProgress from 'cli-progress';
@@ -154,7 +160,7 @@ async function runCommand(opts: RunCliOptions): Promise<number> {
         concurrency: opts.concurrency,
         ...(opts.threads !== undefined ? { workerThreads: opts.threads } : {}),
         maxObjectBytes: opts.maxObjectMb * 1024 * 1024,
-        partBytes: Math.max(1024, Math.round(opts.partMb * 1024 * 1024)),
+        partBytes: partBytesFromMb(opts.partMb),
         batchRows: opts.batchRows,
         ...(opts.staging ? { stagingDir: opts.staging } : {}),
         onProgress: (c) => {

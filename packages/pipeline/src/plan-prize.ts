@@ -4,6 +4,11 @@ import type { PlannedObject } from './plan-objects.js';
 /** Default largest byte range of a prize CSV transformed as one job (16 MiB). */
 export const DEFAULT_PART_BYTES = 16 * 1024 * 1024;
 
+/** A part size given in MiB (`--part-mb`, `PV_PART_MB`; fractions allowed) in bytes, at least 1 KiB. */
+export function partBytesFromMb(mb: number): number {
+  return Math.max(1024, Math.round(mb * 1024 * 1024));
+}
+
 /**
  * The prize objects of a run: every `.csv` under `{id}_OEDI/data/` of the
  * requested systems (or of every prize folder), each split into byte ranges

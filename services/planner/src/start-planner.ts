@@ -1,4 +1,5 @@
 import type { Logger } from '@pv-pipeline/core';
+import { partBytesFromMb } from '@pv-pipeline/pipeline';
 import {
   createPlanProcessor,
   createRedisConnection,
@@ -31,7 +32,7 @@ export async function startPlanner(config: ServiceConfig, logger: Logger): Promi
       ledger: new LedgerCache(connection, prefix),
       queues,
       logger,
-      partBytes: Math.max(1024, Math.round(config.PV_PART_MB * 1024 * 1024)),
+      partBytes: partBytesFromMb(config.PV_PART_MB),
     }),
     workerOptions(config, connection, 1),
   );
