@@ -338,9 +338,11 @@ function resultsBody(
   const w = msPerJob(q2, (r) => r === 'worker');
   const l = msPerJob(q2, (r) => r === 'loader');
   const o = msPerJob(q2, (r) => r === 'planner' || r === 'redis');
-  // One worker process decodes on one thread: at best 1/w jobs/s, if the loader keeps up on the
-  // other core; two workers at best `cores` / (w + l + o). The ratio of the two bounds:
-  const bound = Math.max(1, (cores * w) / (w + l + o));
+  // Two workers can at best keep every core busy at these costs: `cores` / (w + l + o) jobs/s.
+  // Against what one worker measured, that bounds the scaling.
+  const ceiling = (1000 * cores) / (w + l + o);
+  const bound = ceiling / jobs(q1);
+  const oneWorkerCores = t1.cpu.worker! / t1.seconds;
   const sinkName =
     args.sink === 'duckdb' ? `DuckDB (threads=${args.duckdbThreads || 'default'})` : 'the Parquet dataset sink';
   return [
@@ -363,10 +365,10 @@ function resultsBody(
     `|---|${roles.map(() => '---|').join('')}---|---|---|---|`,
     ...cpuRows,
     '',
-    `Per object in the 2-worker run: worker **${w.toFixed(0)} ms**, loader **${l.toFixed(0)} ms**, planner + Redis **${o.toFixed(0)} ms** of CPU. ` +
-      `One worker process decodes on one thread, so it does at most 1 / w jobs/s (the loader keeping up on the other core); two workers share ${cores} cores with the loader, planner and Redis, so at most ${cores} / (w + l + o). ` +
-      `Their ratio bounds the scaling: max(1, ${cores}w / (w + l + o)) = **${bound.toFixed(2)}×** with these costs. ` +
-      `1.6× needs the loader, planner and Redis together under a quarter of a worker's CPU per object (l + o ≤ 0.25 w = ${(0.25 * w).toFixed(0)} ms); they take ${(l + o).toFixed(0)} ms. ` +
+    `Per object in the 2-worker run: worker **${w.toFixed(0)} ms**, loader **${l.toFixed(0)} ms**, planner + Redis **${o.toFixed(0)} ms** of CPU, **${(w + l + o).toFixed(0)} ms** in all. ` +
+      `Even keeping all ${cores} cores busy at that cost, two workers could do at most ${cores} / ${(w + l + o).toFixed(0)} ms = ${ceiling.toFixed(1)} jobs/s, ` +
+      `**${bound.toFixed(2)}×** what one worker did (${jobs(q1).toFixed(1)} jobs/s): one worker process alone already keeps ${oneWorkerCores.toFixed(2)} cores busy (its decoding thread, its main thread and V8's helper threads; "transform only, 1 worker"), and the loader, planner and Redis take the rest. ` +
+      `1.6× would need the one-worker run (worker, loader, planner and Redis together) to keep no more than ${(cores / 1.6).toFixed(2)} of the ${cores} cores busy at the same CPU per object; it kept ${(cpuTotal(q1) / q1.seconds).toFixed(2)}. ` +
       `Measured: ${(rate(q2) / rate(q1)).toFixed(2)}× (transform only: ${(rate(t2) / rate(t1)).toFixed(2)}×), with the other processes of this shared machine keeping ${others(q2).toFixed(2)} of its ${cores} cores busy during the 2-worker run.`,
     '',
     'Reproduce: `npm run bench:cluster` (`--systems N`, `--threads N`, `--sink duckdb|parquet`, `--duckdb-threads N`, `--env KEY=VALUE` for the services, `--no-write`).',

@@ -10,6 +10,7 @@ export * from './run-summary.js';
 export * from './s3-staging-area.js';
 export * from './stage-pool.js';
 export * from './stage-readings.js';
+export * from './stage-warm-up.js';
 export * from './staging-area.js';
 export * from './transform-object.js';
 export * from './transform-prize.js';

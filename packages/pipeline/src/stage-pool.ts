@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { BadInputError, PermanentError, PipelineError } from '@pv-pipeline/core';
 import { Piscina } from 'piscina';
 import type { EncodedReadings, StageTask } from './stage-readings.js';
+import { WARM_UP_ROUNDS } from './stage-warm-up.js';
 
 /**
  * A pool of worker threads that run {@link stageReadings}, so that decoding
@@ -11,9 +12,11 @@ import type { EncodedReadings, StageTask } from './stage-readings.js';
  */
 export class StagePool {
   readonly #pool: Piscina;
+  readonly #threads: number;
 
   /** @param threads worker threads; default the number of cores */
   constructor(threads = availableParallelism()) {
+    this.#threads = threads;
     this.#pool = new Piscina({
       filename: new URL('./stage-worker-bootstrap.mjs', import.meta.url).href,
       minThreads: threads,
@@ -32,6 +35,21 @@ export class StagePool {
       throw reviveError(err);
     }
   };
+
+  /**
+   * Warms every thread up (see {@link warmUpStage}): one warm-up task per
+   * thread, submitted together so that each idle thread takes one. Resolves
+   * with the rows staged in all.
+   *
+   * @param rounds synthetic objects each thread stages
+   */
+  async warmUp(rounds = WARM_UP_ROUNDS): Promise<number> {
+    const tasks = Array.from(
+      { length: this.#threads },
+      () => this.#pool.run(rounds, { name: 'warmUp' }) as Promise<number>,
+    );
+    return (await Promise.all(tasks)).reduce((a, b) => a + b, 0);
+  }
 
   /** Stops the workers. */
   async close(): Promise<void> {

@@ -5,3 +5,4 @@ import { register } from 'tsx/esm/api';
 register();
 const mod = await import('./stage-worker.ts');
 export default mod.default;
+export const warmUp = mod.warmUp;

@@ -1,5 +1,5 @@
 import { describeError, type Logger } from '@pv-pipeline/core';
-import { openStagingArea, StagePool } from '@pv-pipeline/pipeline';
+import { openStagingArea, StagePool, warmUpStage } from '@pv-pipeline/pipeline';
 import {
   catalogProvider,
   createRedisConnection,
@@ -31,6 +31,13 @@ export async function startWorker(config: ServiceConfig, logger: Logger): Promis
   const staging = openStagingArea(config.PV_STAGING, config.S3_ENDPOINT ? { s3Endpoint: config.S3_ENDPOINT } : {});
   await staging.init();
   const pool = config.PV_WORKER_THREADS > 0 ? new StagePool(config.PV_WORKER_THREADS) : null;
+  // compile the decoders before the first job, not during it (see warmUpStage)
+  const rounds = config.PV_WORKER_WARM_UP_ROUNDS;
+  if (rounds > 0) {
+    const t0 = performance.now();
+    const rows = pool ? await pool.warmUp(rounds) : await warmUpStage(rounds);
+    logger.info({ ms: Math.round(performance.now() - t0), rows }, 'decoders warmed up');
+  }
   const runs = new RunStore(connection, prefix);
   const worker = new Worker(
     QUEUE_NAMES.transform,
