@@ -4,30 +4,28 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 import { Deployment, DUPLICATE_KEYS, PER_SENSOR } from '../support/deployment.js';
 import { query } from '../support/duckdb.js';
-import { writePrizeMirror } from '../support/prize-files.js';
+import { type PrizeFileSpec, writePrizeFile, writePrizeMirror } from '../support/prize-files.js';
 
 describe('prize CSVs in cluster mode: byte ranges of one file shared by two worker processes', () => {
   const d = new Deployment();
   let mirror: string;
   let wholeDb: string;
+  let specs: PrizeFileSpec[];
+
+  /** One process, each file whole, into a fresh DuckDB file: the reference. */
+  const reference = async (name: string) => {
+    const db = join(d.work, name);
+    const r = await runCli(['run', '--source', `file://${mirror}`, '--format', 'prize', '--sink', `duckdb://${db}`]);
+    expect(r.code, r.stderr).toBe(0);
+    return db;
+  };
 
   beforeAll(async () => {
     mirror = join(d.work, 'prize-mirror');
-    await writePrizeMirror(mirror, 4000);
+    specs = await writePrizeMirror(mirror, 4000);
     await d.start(mirror);
     await d.spawnCluster({ PV_PART_MB: '0.005', PV_LOG_LEVEL: 'debug' });
-    // one process, each file whole: the reference
-    wholeDb = join(d.work, 'whole.duckdb');
-    const r = await runCli([
-      'run',
-      '--source',
-      `file://${mirror}`,
-      '--format',
-      'prize',
-      '--sink',
-      `duckdb://${wholeDb}`,
-    ]);
-    expect(r.code, r.stderr).toBe(0);
+    wholeDb = await reference('whole.duckdb');
   });
   afterAll(() => d.destroy());
 
@@ -52,6 +50,26 @@ describe('prize CSVs in cluster mode: byte ranges of one file shared by two work
     expect(a.size).toBeGreaterThan(0);
     expect(b.size).toBeGreaterThan(0);
     expect([...a].filter((k) => b.has(k))).toEqual([]);
+    d.spawn('loader');
+  }, 240_000);
+
+  it('after files shrink and grow, a new run leaves the rows of the changed files, no vanished or doubled reading', async () => {
+    const rewrite = async (name: string, lines: number) => {
+      const spec = specs.find((s) => s.key.includes(name))!;
+      await writePrizeFile(mirror, { ...spec, lines });
+      await d.s3.putObject('oedi-mirror', `pvdaq/${spec.key}`, readFileSync(join(mirror, spec.key)));
+    };
+    await rewrite('2107_electrical_data', 1500); // the parts past its new end are retired
+    await rewrite('9069_electrical_ac', 5000); // its last part is cut longer, new parts follow
+    const changedDb = await reference('changed.duckdb');
+    const id = await d.trigger({ systems: 'all', from: '2020-01-01', to: '2020-01-01', format: 'prize' });
+    const run = await d.finished(id, 180_000);
+    expect(run.state).toBe('completed');
+    expect(run.counts.failed).toBe(0);
+    await d.stop('loader');
+    expect(await query(d.db, PER_SENSOR)).toEqual(await query(changedDb, PER_SENSOR));
+    expect((await query(d.db, DUPLICATE_KEYS))[0]!.n).toBe(0);
+    expect(await query(d.db, PER_SENSOR)).not.toEqual(await query(wholeDb, PER_SENSOR));
     d.spawn('loader');
   }, 240_000);
 });

@@ -10,7 +10,7 @@ import {
 } from '@pv-pipeline/pvdaq';
 import type { Sink } from '@pv-pipeline/sinks';
 import { mapConcurrent } from './map-concurrent.js';
-import { DEFAULT_PART_BYTES, listPrizeObjects, listPrizeSystems } from './plan-prize.js';
+import { DEFAULT_PART_BYTES, listPrizeObjects, listPrizeSystems, retiredPrizeParts } from './plan-prize.js';
 import type { RunRequest } from './run-request.js';
 
 /** One source object the run must transform (or that was skipped). */
@@ -20,6 +20,12 @@ export interface PlannedObject extends ObjectInfo {
   ssId: number;
   /** `YYYY-MM-DD` from the key; null when the key is outside the layout (it will fail with the reason). */
   day: string | null;
+  /**
+   * A prize part the file no longer has (see {@link retiredPrizeParts}): its
+   * transform reads nothing and yields an empty manifest, whose commit deletes
+   * the part's earlier rows.
+   */
+  retired?: true;
 }
 
 /** What the planner found. */
@@ -68,7 +74,13 @@ export async function listRunObjects(
   return { objects, systems: found, listedSystems: systems };
 }
 
-/** Splits listed objects into new-or-changed and already-loaded (same key and ETag in the ledger). */
+/**
+ * Splits listed objects into new-or-changed and already-loaded (same key and
+ * ETag in the ledger). The ledger's parts of listed prize files that the
+ * listing no longer has are added to `toLoad` as retired parts (see
+ * {@link retiredPrizeParts}); for that the ledger map must hold every prize key
+ * of the run's systems, not only the listed ones.
+ */
 export function splitByLedger(
   objects: readonly PlannedObject[],
   ledger: ReadonlyMap<string, string>,
@@ -76,6 +88,7 @@ export function splitByLedger(
   const toLoad: PlannedObject[] = [];
   const skipped: PlannedObject[] = [];
   for (const o of objects) (ledger.get(o.key) === o.etag ? skipped : toLoad).push(o);
+  toLoad.push(...retiredPrizeParts(objects, ledger));
   return { toLoad, skipped };
 }
 

@@ -1,4 +1,12 @@
-import { listPrizeFolders, type ObjectStore, partKey, prizeDataPrefix, splitByteRanges } from '@pv-pipeline/pvdaq';
+import {
+  isPrizeKey,
+  listPrizeFolders,
+  type ObjectStore,
+  parsePartKey,
+  partKey,
+  prizeDataPrefix,
+  splitByteRanges,
+} from '@pv-pipeline/pvdaq';
 import type { PlannedObject } from './plan-objects.js';
 
 /** Default largest byte range of a prize CSV transformed as one job (16 MiB). */
@@ -47,4 +55,50 @@ export async function listPrizeObjects(
 export async function listPrizeSystems(store: ObjectStore): Promise<number[]> {
   const ids = (await listPrizeFolders(store)).map((f) => f.ssId);
   return [...new Set(ids)].sort((a, b) => a - b);
+}
+
+/** ETag prefix of the ledger row of a retired part (see {@link retiredPrizeParts}). */
+export const RETIRED_ETAG_PREFIX = 'retired:';
+
+/**
+ * Parts of listed prize files that the ledger holds but the listing no longer
+ * has: a file that shrank by a whole range, a small file that grew (its one
+ * range is named by its size), or parts cut at another `--part-mb`. Each is
+ * planned as an empty object (`retired`) whose commit deletes the rows it
+ * loaded before, so that those readings are neither kept twice (next to the
+ * file's new parts) nor kept after they left the file. Its ledger row then
+ * carries `retired:{file ETag}`, so a retired part is retired once.
+ */
+export function retiredPrizeParts(
+  listed: readonly PlannedObject[],
+  ledger: ReadonlyMap<string, string>,
+): PlannedObject[] {
+  const listedKeys = new Set(listed.map((o) => o.key));
+  const files = new Map<string, PlannedObject>();
+  for (const o of listed) if (o.format === 'prize') files.set(parsePartKey(o.key).key, o);
+  const out: PlannedObject[] = [];
+  for (const [key, etag] of ledger) {
+    if (listedKeys.has(key) || etag.startsWith(RETIRED_ETAG_PREFIX) || !isPrizeKey(key)) continue;
+    const file = files.get(safeFileOf(key));
+    if (!file) continue;
+    out.push({
+      key,
+      etag: `${RETIRED_ETAG_PREFIX}${file.etag}`,
+      size: 0,
+      format: 'prize',
+      ssId: file.ssId,
+      day: null,
+      retired: true,
+    });
+  }
+  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+/** The file of a part key; a malformed key (not ours) maps to itself. */
+function safeFileOf(key: string): string {
+  try {
+    return parsePartKey(key).key;
+  } catch {
+    return key;
+  }
 }

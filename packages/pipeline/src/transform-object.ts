@@ -13,7 +13,7 @@ import {
 import type { PlannedObject } from './plan-objects.js';
 import { type EncodedReadings, type StageTask, stageReadings } from './stage-readings.js';
 import type { StagingArea } from './staging-area.js';
-import { transformPrizePart } from './transform-prize.js';
+import { retiredPartManifest, transformPrizePart } from './transform-prize.js';
 
 const UTC_ZONE: TimeZoneSpec = { kind: 'fixed', offsetMinutes: 0, label: 'UTC' };
 
@@ -35,11 +35,13 @@ export interface TransformDeps {
  * The transform stage for one object. A prize CSV (part) is streamed, see
  * {@link transformPrizePart}. A daily pvdata object: check the key, fetch the
  * system's dictionary and zone, GET the object, then decode → normalize →
- * staged Parquet file (see {@link stageReadings}). Returns the manifest the
- * loader commits. Every failure names the object key.
+ * staged Parquet file (see {@link stageReadings}). A retired prize part reads
+ * nothing: its manifest is empty. Returns the manifest the loader commits.
+ * Every failure names the object key.
  */
 export async function transformObject(obj: PlannedObject, deps: TransformDeps): Promise<StagedManifest> {
   const key = obj.key;
+  if (obj.retired) return retiredPartManifest(obj);
   if (isPrizeKey(key)) return transformPrizePart(obj, deps);
   const parsed = parsePvdataKey(key);
   const bytes = await deps.store.getBytes(key, { maxBytes: deps.maxObjectBytes });

@@ -16,6 +16,26 @@ import type { TransformDeps } from './transform-object.js';
 const NO_READINGS_DAY = '1970-01-01';
 
 /**
+ * The manifest of a retired prize part (see retiredPrizeParts): no rows, so
+ * that its commit deletes what the part loaded before.
+ */
+export function retiredPartManifest(obj: PlannedObject): StagedManifest {
+  return {
+    key: obj.key,
+    etag: obj.etag,
+    ss_id: obj.ssId,
+    day: NO_READINGS_DAY,
+    format: 'prize',
+    rows: 0,
+    staged: null,
+    bytes: 0,
+    minTimestamp: null,
+    maxTimestamp: null,
+    dropped: { missing: 0, duplicate: 0 },
+  };
+}
+
+/**
  * The transform stage for one prize CSV, or one byte range of it
  * (`{key}#bytes=a-b`): read the header with a small ranged GET, stream the
  * range's whole lines, parse and normalize them in batches, and stream the

@@ -30,6 +30,21 @@ export class LedgerCache {
   }
 
   /**
+   * Every entry whose key matches a Redis glob `pattern` (one HSCAN pass), e.g.
+   * all prize keys, whose retired parts the planner looks for.
+   */
+  async matching(pattern: string): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.#redis.hscan(this.#key, cursor, 'MATCH', pattern, 'COUNT', 1000);
+      for (let i = 0; i + 1 < flat.length; i += 2) out.set(flat[i]!, flat[i + 1]!);
+      cursor = next;
+    } while (cursor !== '0');
+    return out;
+  }
+
+  /**
    * Replaces the whole cache with the sink's ledger (loader start-up), so that
    * a restored older sink never leaves the planner skipping what it lacks.
    * Built under a temporary key and renamed into place atomically.

@@ -1,6 +1,6 @@
 import { describeError, isRetryable, type Logger } from '@pv-pipeline/core';
 import { listRunObjects, type RunRequest, splitByLedger } from '@pv-pipeline/pipeline';
-import type { ObjectStore } from '@pv-pipeline/pvdaq';
+import { type ObjectStore, PRIZE_PREFIX } from '@pv-pipeline/pvdaq';
 import { type Job, UnrecoverableError } from 'bullmq';
 import { JOB_NAMES, type PlanJobData, type TransformJobData } from './job-payloads.js';
 import type { LedgerCache } from './ledger-cache.js';
@@ -38,6 +38,9 @@ export function createPlanProcessor(deps: PlanProcessorDeps) {
         ...(deps.partBytes ? { partBytes: deps.partBytes } : {}),
       });
       const cached = await deps.ledger.get(objects.map((o) => o.key));
+      // every prize key the ledger has, so that parts a file no longer has are retired
+      if (request.format === 'prize')
+        for (const [k, v] of await deps.ledger.matching(`${PRIZE_PREFIX}*`)) cached.set(k, v);
       const { toLoad, skipped } = splitByLedger(objects, cached);
       await deps.runs.skip(
         runId,
@@ -53,10 +56,11 @@ export function createPlanProcessor(deps: PlanProcessorDeps) {
         );
         for (const o of part) await enqueueTransform(deps.queues, { runId, object: o });
       }
-      const done = await deps.runs.finishPlanning(runId, objects.length);
+      const planned = toLoad.length + skipped.length; // retired prize parts included
+      const done = await deps.runs.finishPlanning(runId, planned);
       if (done) await addFresh(deps.queues.load, JOB_NAMES.finalize, { kind: 'finalize', runId }, `f-${runId}`);
-      logger.info({ planned: objects.length, toLoad: toLoad.length, skipped: skipped.length }, 'planned');
-      return { planned: objects.length, toLoad: toLoad.length, skipped: skipped.length };
+      logger.info({ planned, toLoad: toLoad.length, skipped: skipped.length }, 'planned');
+      return { planned, toLoad: toLoad.length, skipped: skipped.length };
     } catch (err) {
       const last = !isRetryable(err) || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       logger.error({ err: describeError(err), last }, 'planning failed');

@@ -41,8 +41,10 @@ interface ObjectPlan {
   tmp: string | null;
   /** Rows written to `tmp`. */
   rows: number;
-  /** Rows of the file it replaces (0 when absent). */
+  /** Rows of the files it replaces (0 when absent). */
   replaced: number;
+  /** Files of the same object in other partitions, deleted when the batch is published. */
+  stale: string[];
 }
 
 /** The tables of the dataset, one directory each. */
@@ -95,7 +97,10 @@ interface Engine {
  * name (an unusable staged file fails the batch with nothing visible), then all are
  * renamed (and emptied objects deleted) before the ledger. Rows are replaced per
  * source object; two objects delivering the same `(ss_id, timestamp, sensor)` both
- * keep their rows here.
+ * keep their rows here. A prize part is filed under the month of its first
+ * reading, which may change: its file in any other month is deleted with the
+ * batch. Parts a prize file no longer has are retired by the planner as empty
+ * objects, which deletes their files.
  *
  * Calls are serialized: the sink holds one in-memory DuckDB connection.
  */
@@ -239,10 +244,18 @@ export class ParquetDatasetSink implements Sink {
       const touched = new Set<string>();
       try {
         for (const p of plans) {
-          if (p.tmp) await rename(p.tmp, p.file);
-          else await rm(p.file, { force: true });
+          if (p.tmp) {
+            await rename(p.tmp, p.file);
+            touched.add(path.dirname(p.file));
+          } else if (await exists(p.file)) {
+            await rm(p.file, { force: true });
+            touched.add(path.dirname(p.file));
+          }
           p.tmp = null;
-          touched.add(path.dirname(p.file));
+          for (const f of p.stale) {
+            await rm(f, { force: true });
+            touched.add(path.dirname(f));
+          }
         }
       } catch (err) {
         await Promise.all(plans.map((p) => (p.tmp ? rm(p.tmp, { force: true }) : undefined)));
@@ -333,8 +346,10 @@ export class ParquetDatasetSink implements Sink {
   /** Phase 1 of one object: counts the rows it replaces, writes its new file to a temp name. */
   private async prepareObject(m: StagedManifest): Promise<ObjectPlan> {
     const file = this.readingsFile(m);
-    const replaced = await this.parquetRowCount(file);
-    if (m.rows === 0) return { manifest: m, file, tmp: null, rows: 0, replaced };
+    const stale = m.format === 'prize' ? await this.otherPartitionFiles(m, file) : [];
+    let replaced = await this.parquetRowCount(file);
+    for (const f of stale) replaced += await this.parquetRowCount(f);
+    if (m.rows === 0) return { manifest: m, file, tmp: null, rows: 0, replaced, stale };
 
     const staged = m.staged!;
     if (!(await exists(staged))) throw new BadInputError(m.key, `staged file ${staged} is missing`);
@@ -359,7 +374,26 @@ export class ParquetDatasetSink implements Sink {
       }
       throw err;
     }
-    return { manifest: m, file, tmp, rows, replaced };
+    return { manifest: m, file, tmp, rows, replaced, stale };
+  }
+
+  /**
+   * Files of the object other than `file`, in any month of its system. A prize
+   * part is filed under the month of its first reading, which can change with
+   * the file's content (and a retired part has none): its earlier file must go.
+   */
+  private async otherPartitionFiles(m: StagedManifest, file: string): Promise<string[]> {
+    const name = path.basename(file);
+    const system = path.join(this.dir(PV_READINGS), `ss_id=${m.ss_id}`);
+    const found: string[] = [];
+    const list = (dir: string) => readdir(dir).catch(() => [] as string[]);
+    for (const year of await list(system)) {
+      for (const month of await list(path.join(system, year))) {
+        const candidate = path.join(system, year, month, name);
+        if (candidate !== file && (await exists(candidate))) found.push(candidate);
+      }
+    }
+    return found;
   }
 
   /** Row count of a Parquet file from its footer; 0 when absent or unreadable. */
