@@ -30,6 +30,11 @@ describe('the residential daily feed under csv/pvdata', () => {
       'csv/pvdata/system_id=10010/year=2020/month=1/day=2/system_10010__date_2020_01_02.csv',
       `${header}2020-01-02,4,,-999\n`,
     );
+    // a later file (outside the run's range) with a second inverter: its channel is a sensor too
+    put(
+      'csv/pvdata/system_id=10010/year=2020/month=2/day=1/system_10010__date_2020_02_01.csv',
+      `${header.trimEnd()},ac_power_inv_52346_daily_max\n2020-02-01,1,1,1,2\n`,
+    );
     // not in any systems index: the zone comes from the per-system JSON
     put('csv/system_metadata/10010_system_metadata.json', JSON.stringify({ System: { timezone_code: '8' } }));
   });
@@ -93,5 +98,31 @@ describe('the residential daily feed under csv/pvdata', () => {
         value: 4,
       },
     ]);
+    // one pv_sensors row per column (the daily columns share metric id 52345), from the file headers
+    expect(
+      await query(db, 'SELECT ss_id, metric_id, sensor, units, aggregation_type FROM pv_sensors ORDER BY sensor'),
+    ).toEqual([
+      {
+        ss_id: 10010,
+        metric_id: 52345,
+        sensor: 'ac_energy_inv_52345_daily_sum',
+        units: 'kWh',
+        aggregation_type: 'sum',
+      },
+      { ss_id: 10010, metric_id: 52345, sensor: 'ac_power_inv_52345_daily_max', units: 'kW', aggregation_type: 'max' },
+      {
+        ss_id: 10010,
+        metric_id: 52345,
+        sensor: 'ac_power_inv_52345_daily_mean',
+        units: 'kW',
+        aggregation_type: 'mean',
+      },
+      { ss_id: 10010, metric_id: 52346, sensor: 'ac_power_inv_52346_daily_max', units: 'kW', aggregation_type: 'max' },
+    ]);
+    const orphans = await query(
+      db,
+      'SELECT count(*) AS n FROM pv_readings r ANTI JOIN pv_sensors s USING (ss_id, sensor)',
+    );
+    expect(orphans).toEqual([{ n: 0 }]);
   });
 });

@@ -1,8 +1,10 @@
 import { BadInputError, describeError, type Logger } from '@pv-pipeline/core';
+import { firstCsvLine } from './csv-lines.js';
 import {
   METADATA_TABLE_PREFIXES,
   metricsKey,
   newestSystemsIndexKey,
+  pvdataRootPrefix,
   SYSTEMS_INDEX_PREFIX,
   systemMetadataKey,
 } from './layout.js';
@@ -10,9 +12,10 @@ import { type MetricsDictionary, readMetricsDictionary, type SensorEntry } from 
 import type { ObjectStore } from './object-store.js';
 import { decodeParquet, tableToObjects } from './parquet-decode.js';
 import { prizeSensorEntries } from './prize-columns.js';
-import { readPrizeHeader } from './prize-header.js';
+import { readFirstLine, readPrizeHeader } from './prize-header.js';
 import { listPrizeFolders, type PrizeFolder, prizeDataPrefix, prizeMetadataPrefix } from './prize-layout.js';
 import { type PrizeMetadata, readPrizeMetadata } from './prize-metadata.js';
+import { residentialColumns } from './residential-csv.js';
 import { mergeSystemRow, type SystemRow } from './system-row.js';
 import { type IndexRow, readSystemsIndex } from './systems-index.js';
 import { parseTimeZone, type TimeZoneSpec } from './time-zone.js';
@@ -164,21 +167,57 @@ export class SystemCatalog {
 
   /**
    * The pv_sensors rows of a system: its metrics dictionary, plus the
-   * channels of its prize CSVs when it has a prize folder. Throws the
-   * dictionary's error when neither gives any.
+   * channels of its prize CSVs when it has a prize folder; without a
+   * dictionary, the channels of its residential-feed CSVs. Throws the
+   * dictionary's error when none gives any.
    */
   async sensors(ssId: number): Promise<SensorEntry[]> {
     const hasPrize = this.#prize.folders.some((f) => f.ssId === ssId);
     let entries: SensorEntry[] = [];
+    let missing: BadInputError | null = null;
     try {
       entries = (await this.dictionary(ssId)).entries;
     } catch (err) {
-      if (!hasPrize || !(err instanceof BadInputError)) throw err;
+      if (!(err instanceof BadInputError)) throw err;
+      missing = err;
     }
-    if (!hasPrize) return entries;
-    const byId = new Map(entries.map((e) => [e.metric_id, e]));
-    for (const e of await this.prizeSensors(ssId)) if (!byId.has(e.metric_id)) byId.set(e.metric_id, e);
-    return [...byId.values()];
+    if (hasPrize) {
+      const byId = new Map(entries.map((e) => [e.metric_id, e]));
+      for (const e of await this.prizeSensors(ssId)) if (!byId.has(e.metric_id)) byId.set(e.metric_id, e);
+      return [...byId.values()];
+    }
+    if (!missing) return entries;
+    const residential = await this.residentialSensors(ssId);
+    if (residential.length === 0) throw missing;
+    return residential;
+  }
+
+  /**
+   * The channels of a residential-feed system (no metrics dictionary; its CSV
+   * headers name them, see residentialColumns), from the headers of its first
+   * and last CSV objects (one ranged GET each), merged by sensor: the feed's
+   * schema may change over the years. Empty when its CSVs are not that feed.
+   */
+  async residentialSensors(ssId: number): Promise<SensorEntry[]> {
+    let first: string | null = null;
+    let last: string | null = null;
+    for await (const obj of this.#store.listObjects(`${pvdataRootPrefix('csv')}system_id=${ssId}/`)) {
+      if (obj.size === 0 || !/\.csv$/i.test(obj.key)) continue;
+      first ??= obj.key;
+      last = obj.key;
+    }
+    const bySensor = new Map<string, SensorEntry>();
+    for (const key of new Set([first, last])) {
+      if (key === null) continue;
+      try {
+        const columns = residentialColumns(ssId, firstCsvLine(Buffer.from(await readFirstLine(this.#store, key))));
+        for (const c of columns ?? []) bySensor.set(c.entry.sensor, c.entry);
+      } catch (err) {
+        // that object fails on its own, with this reason, when it is transformed
+        if (!(err instanceof BadInputError)) throw err;
+      }
+    }
+    return [...bySensor.values()];
   }
 
   /** Every known system, by id. */

@@ -81,10 +81,11 @@ export const PV_SYSTEMS: TableDef = {
   key: ['ss_id'],
 };
 
-/** Dimension: the metrics dictionary, one row per (ss_id, metric_id). */
+/** Dimension: the sensors of each system, one row per (ss_id, sensor) (residential sensors share metric ids). */
 export const PV_SENSORS: TableDef = {
   name: 'pv_sensors',
-  description: 'Sensor channels of each system, from the metrics dictionary.',
+  description:
+    'Sensor channels of each system, one row per sensor: from the metrics dictionary, else from the channel names of its prize or residential-feed CSVs.',
   columns: [
     col('ss_id', 'INT64', false, 'PVDAQ system id'),
     col('metric_id', 'INT64', false, 'PVDAQ metric id'),
@@ -97,7 +98,7 @@ export const PV_SENSORS: TableDef = {
     col('aggregation_type', 'STRING', true, 'avg / min / max / sample / …'),
     col('source_type', 'STRING', true, 'inverters / meters / other instruments'),
   ],
-  key: ['ss_id', 'metric_id'],
+  key: ['ss_id', 'sensor'],
 };
 
 /** What has been committed, one row per source object; commits with the data. */

@@ -88,7 +88,33 @@ export class DuckDbSink implements Sink {
         }
       }
       await this.#checkSchema(table);
+      if (table !== PV_READINGS) await this.#migrateKey(table);
     }
+  }
+
+  /**
+   * A dimension table created when its key was another (pv_sensors was keyed by
+   * `(ss_id, metric_id)` before residential sensors shared metric ids) is
+   * rebuilt with the current key, its rows kept (the last per new key).
+   */
+  async #migrateKey(table: TableDef): Promise<void> {
+    const res = await this.connection.runAndReadAll(
+      `SELECT constraint_column_names FROM duckdb_constraints()
+       WHERE table_name = $1 AND schema_name = current_schema() AND constraint_type = 'PRIMARY KEY'`,
+      [table.name],
+    );
+    const have = (res.getRowsJS()[0]?.[0] as string[] | undefined) ?? [];
+    if (have.join(',') === table.key.join(',')) return;
+    const name = quoteIdent(table.name);
+    const next = quoteIdent(`${table.name}_rekeyed`);
+    const cols = table.columns.map((c) => quoteIdent(c.name)).join(', ');
+    await this.#transaction(async (conn) => {
+      await conn.run(duckdbCreateTable({ ...table, name: `${table.name}_rekeyed` }, { primaryKey: true }));
+      await conn.run(`INSERT INTO ${next} (${cols}) SELECT ${cols} FROM ${name}
+        QUALIFY row_number() OVER (PARTITION BY ${table.key.map(quoteIdent).join(', ')}) = 1`);
+      await conn.run(`DROP TABLE ${name}`);
+      await conn.run(`ALTER TABLE ${next} RENAME TO ${name}`);
+    });
   }
 
   /** An existing table must have every column of the schema with the same type. */
@@ -128,8 +154,15 @@ export class DuckDbSink implements Sink {
     );
   }
 
-  /** INSERT OR REPLACE in chunks of parameterized VALUES rows, in one transaction. */
-  async #upsert(table: TableDef, rows: ReadonlyArray<Record<string, unknown>>): Promise<void> {
+  /** INSERT OR REPLACE in chunks of parameterized VALUES rows, in one transaction; a key given twice keeps its last row. */
+  async #upsert(table: TableDef, given: ReadonlyArray<Record<string, unknown>>): Promise<void> {
+    const byKey = new Map<string, Record<string, unknown>>();
+    for (const row of given) {
+      const key = JSON.stringify(table.key.map((k) => row[k] ?? null));
+      byKey.delete(key);
+      byKey.set(key, row);
+    }
+    const rows = [...byKey.values()];
     if (rows.length === 0) return;
     const cols = table.columns.map((c) => c.name);
     const casts = table.columns.map((c) => duckdbType(c.type));

@@ -201,7 +201,7 @@ export class ParquetDatasetSink implements Sink {
     return this.serial(() => this.upsertWholeTable(PV_SYSTEMS, rows));
   }
 
-  /** Merges rows into `pv_sensors.parquet` by `(ss_id, metric_id)` (new rows win) and rewrites it atomically. */
+  /** Merges rows into `pv_sensors.parquet` by `(ss_id, sensor)` (new rows win) and rewrites it atomically. */
   upsertSensors(rows: readonly SensorEntry[]): Promise<void> {
     return this.serial(() => this.upsertWholeTable(PV_SENSORS, rows));
   }

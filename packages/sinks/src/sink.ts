@@ -54,7 +54,7 @@ export interface Sink {
   ledgerEtags(filter: LedgerFilter): Promise<Map<string, string>>;
   /** Inserts or replaces pv_systems rows by ss_id. */
   upsertSystems(rows: readonly SystemRow[]): Promise<void>;
-  /** Inserts or replaces pv_sensors rows by (ss_id, metric_id). */
+  /** Inserts or replaces pv_sensors rows by (ss_id, sensor). */
   upsertSensors(rows: readonly SensorEntry[]): Promise<void>;
   /** Inserts or replaces the pv_runs row of a finished run. */
   recordRun(run: RunRow): Promise<void>;

@@ -106,3 +106,60 @@ describe('DuckDbSink.commit keeps (ss_id, timestamp, sensor) unique', () => {
     expect(await rows(`SELECT count(*)::INT AS n FROM pv_ingest_ledger WHERE source_key = 'f'`)).toEqual([{ n: 0 }]);
   });
 });
+
+describe('DuckDbSink dimensions', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'pv-duckdb-dims-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const sensor = (metricId: number, name: string, units: string) => ({
+    ss_id: 10010,
+    metric_id: metricId,
+    sensor: name,
+    common_name: null,
+    raw_units: null,
+    units,
+    calc_scale: null,
+    calc_offset: null,
+    aggregation_type: null,
+    source_type: 'inverters',
+  });
+  const sensors = async (file: string) => {
+    const db = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
+    const c = await db.connect();
+    const rows = (await c.runAndReadAll('SELECT metric_id, sensor, units FROM pv_sensors ORDER BY sensor')).getRowsJS();
+    c.closeSync();
+    db.closeSync();
+    return rows.map(([m, s, u]) => [Number(m), s, u]);
+  };
+
+  it('re-keys a pv_sensors table made when its key was (ss_id, metric_id), keeping its rows; sensors sharing a metric id then coexist', async () => {
+    const file = join(dir, 'old.duckdb');
+    const old = await DuckDBInstance.create(file);
+    const c = await old.connect();
+    await c.run(`CREATE TABLE pv_sensors (ss_id BIGINT NOT NULL, metric_id BIGINT NOT NULL, sensor VARCHAR NOT NULL,
+      common_name VARCHAR, raw_units VARCHAR, units VARCHAR, calc_scale DOUBLE, calc_offset DOUBLE,
+      aggregation_type VARCHAR, source_type VARCHAR, PRIMARY KEY (ss_id, metric_id))`);
+    await c.run(`INSERT INTO pv_sensors VALUES (4, 315, 'ac_power', NULL, 'W', 'W', NULL, NULL, NULL, NULL)`);
+    c.closeSync();
+    old.closeSync();
+
+    const sink = new DuckDbSink({ path: file });
+    await sink.init();
+    await sink.upsertSensors([
+      sensor(52345, 'ac_power_inv_52345_daily_max', 'kW'),
+      sensor(52345, 'ac_power_inv_52345_daily_mean', 'kW'),
+      sensor(52345, 'ac_energy_inv_52345_daily_sum', 'kWh'),
+      sensor(52345, 'ac_power_inv_52345_daily_max', 'W'), // given twice: the last wins
+    ]);
+    await sink.close();
+    expect(await sensors(file)).toEqual([
+      [52345, 'ac_energy_inv_52345_daily_sum', 'kWh'],
+      [315, 'ac_power', 'W'],
+      [52345, 'ac_power_inv_52345_daily_max', 'W'],
+      [52345, 'ac_power_inv_52345_daily_mean', 'kW'],
+    ]);
+  });
+});
