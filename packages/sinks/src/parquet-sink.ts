@@ -24,7 +24,16 @@ export interface ParquetDatasetSinkOptions {
   url?: string;
   /** DuckDB worker threads used to rewrite files. Default: DuckDB's own (one per core). */
   threads?: number;
+  /**
+   * DuckDB `memory_limit` for rewriting files. Default `256MB`: sorting a large
+   * object (a prize part of millions of rows) spills to `ROOT/.spill/` beyond it
+   * instead of holding the whole object in memory.
+   */
+  memoryLimit?: string;
 }
+
+/** Directory under the root where DuckDB spills sorts larger than its memory limit. */
+const SPILL_DIR = '.spill';
 
 /** A file written to a temporary name, waiting to be renamed over its final name. */
 interface PendingFile {
@@ -111,6 +120,7 @@ export class ParquetDatasetSink implements Sink {
   readonly root: string;
 
   private readonly threads: number | undefined;
+  private readonly memoryLimit: string;
   private engine: Promise<Engine> | null = null;
   /** Tail of the call queue (see {@link serial}). */
   private queue: Promise<unknown> = Promise.resolve();
@@ -121,6 +131,7 @@ export class ParquetDatasetSink implements Sink {
     this.root = path.resolve(options.root);
     this.url = options.url ?? `parquet://${this.root}`;
     this.threads = options.threads;
+    this.memoryLimit = options.memoryLimit ?? '256MB';
   }
 
   /** Directory of a table. */
@@ -313,6 +324,8 @@ export class ParquetDatasetSink implements Sink {
     if (!this.engine) {
       this.engine = (async () => {
         const instance = await DuckDBInstance.create(':memory:', {
+          memory_limit: this.memoryLimit,
+          temp_directory: path.join(this.root, SPILL_DIR),
           ...(this.threads ? { threads: String(this.threads) } : {}),
         });
         const conn = await instance.connect();
@@ -522,7 +535,7 @@ export class ParquetDatasetSink implements Sink {
  * @throws BadInputError `--sink` when the URL is not a `parquet://` URL with a path.
  */
 export function openParquetSink(url: string): ParquetDatasetSink {
-  const m = /^parquet:\/\/([^?#]*)$/i.exec(url.trim());
+  const m = /^parquet:\/\/([^?#]*)(?:\?([^#]*))?$/i.exec(url.trim());
   if (!m) throw new BadInputError('--sink', `"${url}" is not a parquet:// URL (expected parquet:///abs/dir)`);
   let dir: string;
   try {
@@ -531,7 +544,26 @@ export function openParquetSink(url: string): ParquetDatasetSink {
     throw new BadInputError('--sink', `"${url}": malformed percent-escape in the path`);
   }
   if (dir === '' || dir.includes('\0')) throw new BadInputError('--sink', `"${url}": missing directory`);
-  return new ParquetDatasetSink({ root: dir, url: url.trim() });
+  const params = new URLSearchParams(m[2] ?? '');
+  for (const name of params.keys()) {
+    if (name !== 'memory_limit' && name !== 'threads') {
+      throw new BadInputError('--sink', `"${url}": unknown option ${name} (memory_limit, threads)`);
+    }
+  }
+  const threads = params.get('threads');
+  if (threads !== null && !/^[1-9]\d*$/.test(threads)) {
+    throw new BadInputError('--sink', `"${url}": threads must be a whole number ≥ 1`);
+  }
+  const memoryLimit = params.get('memory_limit');
+  if (memoryLimit !== null && !/^\d+(\.\d+)?\s*[KMGT]i?B$/i.test(memoryLimit)) {
+    throw new BadInputError('--sink', `"${url}": memory_limit must be a size such as 256MB or 1GiB`);
+  }
+  return new ParquetDatasetSink({
+    root: dir,
+    url: url.trim(),
+    ...(threads ? { threads: Number(threads) } : {}),
+    ...(memoryLimit ? { memoryLimit } : {}),
+  });
 }
 
 // ── helpers ──────────────────────────────────────────────────────────────────

@@ -326,8 +326,54 @@ describe('ParquetDatasetSink', () => {
     expect(openParquetSink('parquet:///data/pv%20set').root).toBe('/data/pv set');
     expect(openParquetSink('parquet://./out/ds').root).toBe(path.resolve('out/ds'));
     expect(openParquetSink('parquet:///data/x').url).toBe('parquet:///data/x');
-    for (const bad of ['parquet://', 'duckdb:///x', 'parquet:/x', '/abs/dir', 'parquet:///a?b=1', 'parquet:///%zz']) {
+    expect(openParquetSink('parquet:///data/x?memory_limit=64MB&threads=1').root).toBe('/data/x');
+    for (const bad of [
+      'parquet://',
+      'duckdb:///x',
+      'parquet:/x',
+      '/abs/dir',
+      'parquet:///a?b=1',
+      'parquet:///%zz',
+      'parquet:///a?threads=0',
+      'parquet:///a?memory_limit=lots',
+    ]) {
       expect(() => openParquetSink(bad), bad).toThrow(BadInputError);
     }
+  });
+
+  it('rewrites an object larger than its memory limit by spilling the sort to ROOT/.spill', async () => {
+    const big = path.join(work, 'big-root');
+    const small = openParquetSink(`parquet://${big}?memory_limit=64MB&threads=1`);
+    await small.init();
+    const file = path.join(work, 'staged', 'big.parquet');
+    const n = 1_500_000;
+    // rows in reverse time order, so that the sink's sort has real work to do
+    await conn.run(
+      `COPY (SELECT 7::INTEGER AS ss_id, make_timestamp(1600000000000000 - i * 1000000)::TIMESTAMPTZ AS "timestamp",
+         make_timestamp(1600000000000000 - i * 1000000) AS measured_on, 's' || (i % 4) AS sensor, (i % 4)::INTEGER AS metric_id,
+         'W' AS units, i::DOUBLE AS "value" FROM range(${n}) t(i)) TO ${lit(file)} (FORMAT parquet)`,
+    );
+    const m: StagedManifest = {
+      key: 'big-object',
+      etag: 'e',
+      ss_id: 7,
+      day: '2020-09-13',
+      format: 'parquet',
+      rows: n,
+      staged: file,
+      bytes: 1,
+      minTimestamp: null,
+      maxTimestamp: null,
+      dropped: { missing: 0, duplicate: 0 },
+    };
+    try {
+      expect(await small.commit([m], 'run-big')).toEqual({ rows: n, replaced: 0 });
+    } finally {
+      await small.close();
+    }
+    const out = lit(path.join(big, 'pv_readings', '**', '*.parquet'));
+    const [r] = await query(`SELECT count(*)::INTEGER AS n, sum("value")::BIGINT AS s,
+      bool_and(ok) AS sorted FROM (SELECT "value", "timestamp" >= lag("timestamp", 1, "timestamp") OVER () AS ok FROM read_parquet(${out}))`);
+    expect(r).toEqual({ n, s: BigInt((n * (n - 1)) / 2), sorted: true });
   });
 });
