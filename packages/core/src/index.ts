@@ -1,4 +1,5 @@
 export * from './errors.js';
 export * from './hash.js';
 export * from './logger.js';
+export * from './map-concurrent.js';
 export * from './types.js';

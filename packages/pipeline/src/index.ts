@@ -1,6 +1,5 @@
 export * from './batch-loader.js';
 export * from './commit-staged.js';
-export * from './map-concurrent.js';
 export * from './open-staging-area.js';
 export * from './plan-objects.js';
 export * from './plan-prize.js';

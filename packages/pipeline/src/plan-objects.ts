@@ -1,4 +1,4 @@
-import type { ObjectInfo, PvdataFormat, SourceFormat } from '@pv-pipeline/core';
+import { mapConcurrent, type ObjectInfo, type PvdataFormat, type SourceFormat } from '@pv-pipeline/core';
 import {
   METRICS_PREFIX,
   monthsInRange,
@@ -9,7 +9,7 @@ import {
   pvdataRootPrefix,
 } from '@pv-pipeline/pvdaq';
 import type { Sink } from '@pv-pipeline/sinks';
-import { mapConcurrent } from './map-concurrent.js';
+
 import { DEFAULT_PART_BYTES, listPrizeObjects, listPrizeSystems, retiredPrizeParts } from './plan-prize.js';
 import type { RunRequest } from './run-request.js';
 

@@ -1,12 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { derivedId, describeError, isRetryable, type Logger } from '@pv-pipeline/core';
+import { derivedId, describeError, isRetryable, type Logger, mapConcurrent } from '@pv-pipeline/core';
 import { type ObjectStore, type SensorEntry, SystemCatalog } from '@pv-pipeline/pvdaq';
 import type { Sink } from '@pv-pipeline/sinks';
 import pRetry from 'p-retry';
 import { BatchLoader } from './batch-loader.js';
-import { mapConcurrent } from './map-concurrent.js';
+
 import { planObjects } from './plan-objects.js';
 import type { RunRequest } from './run-request.js';
 import { emptyCounts, type ObjectFailure, type RunCounts, type RunSummary } from './run-summary.js';

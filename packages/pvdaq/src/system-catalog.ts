@@ -1,4 +1,4 @@
-import { BadInputError, describeError, type Logger } from '@pv-pipeline/core';
+import { BadInputError, describeError, type Logger, mapConcurrent } from '@pv-pipeline/core';
 import { firstCsvLine } from './csv-lines.js';
 import {
   METADATA_TABLE_PREFIXES,
@@ -26,6 +26,9 @@ export interface SystemCatalogOptions {
   maxObjectBytes?: number;
   logger?: Logger;
 }
+
+/** Prize file headers read at once when listing a system's channels. */
+const HEADER_CONCURRENCY = 8;
 
 /**
  * What the pipeline knows about systems: the newest systems index, the
@@ -143,20 +146,26 @@ export class SystemCatalog {
    * that has no metrics dictionary.
    */
   async prizeSensors(ssId: number): Promise<SensorEntry[]> {
-    const byId = new Map<number, SensorEntry>();
+    const keys: string[] = [];
     for (const folder of this.#prize.folders) {
       if (folder.ssId !== ssId) continue;
       for await (const obj of this.#store.listObjects(prizeDataPrefix(folder))) {
-        if (!/\.csv$/i.test(obj.key) || obj.size === 0) continue;
-        try {
-          const header = await readPrizeHeader(this.#store, obj.key, this.prizeUnits(ssId));
-          for (const e of prizeSensorEntries(ssId, header)) byId.set(e.metric_id, e);
-        } catch (err) {
-          // that file fails on its own, with this reason, when it is transformed
-          if (!(err instanceof BadInputError)) throw err;
-        }
+        if (/\.csv$/i.test(obj.key) && obj.size > 0) keys.push(obj.key);
       }
     }
+    // a system can have over a thousand files (9069): several header GETs in flight
+    const headers = await mapConcurrent(keys, HEADER_CONCURRENCY, async (key) => {
+      try {
+        return await readPrizeHeader(this.#store, key, this.prizeUnits(ssId));
+      } catch (err) {
+        // that file fails on its own, with this reason, when it is transformed
+        if (!(err instanceof BadInputError)) throw err;
+        return null;
+      }
+    });
+    const byId = new Map<number, SensorEntry>();
+    for (const header of headers)
+      if (header) for (const e of prizeSensorEntries(ssId, header)) byId.set(e.metric_id, e);
     return [...byId.values()];
   }
 
