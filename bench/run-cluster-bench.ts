@@ -25,6 +25,8 @@ import { childrenCpuSeconds, machineBusySeconds, processCpuSeconds } from './mea
 import { writeResultsSection } from './results-section.js';
 
 const ROOT = join(BENCH_DIR, '..');
+/** Warm-up rounds of the "warmed" modes (PV_WORKER_WARM_UP_ROUNDS). */
+const WARM_UP_ROUNDS = 12;
 const CLI = join(ROOT, 'bin/pv-pipeline.js');
 
 interface Args {
@@ -182,6 +184,7 @@ async function runQueueMode(
   work: string,
   workers: number,
   loader = true,
+  warmUpRounds = 0,
 ): Promise<ModeResult> {
   const dir = mkdtempSync(join(work, `q${workers}-`));
   const redis = await startRedis(dir);
@@ -194,6 +197,7 @@ async function runQueueMode(
     PV_WORKER_THREADS: String(args.threads),
     PV_WORKER_CONCURRENCY: '4',
     PV_LOG_LEVEL: 'warn',
+    PV_WORKER_WARM_UP_ROUNDS: String(warmUpRounds),
     ...args.env,
   };
   const procs: ChildProcess[] = [];
@@ -236,7 +240,7 @@ async function runQueueMode(
     const t0 = performance.now();
     await runs.create(id, req);
     await queues.plan.add(JOB_NAMES.plan, { runId: id, request: req }, { jobId: id });
-    const label = `${loader ? 'queue' : 'transform only'}, ${workers} worker${workers > 1 ? 's' : ''}`;
+    const label = `${loader ? 'queue' : 'transform only'}, ${workers} worker${workers > 1 ? 's' : ''}${warmUpRounds > 0 ? ', warmed' : ''}`;
     for (;;) {
       const run = await runs.get(id);
       const c = run?.counts;
@@ -317,12 +321,20 @@ const msPerJob = (m: ModeResult, pick: (role: string) => boolean) =>
 /** The RESULTS.md section: figures side by side, the CPU split by process, and the bound it sets. */
 function resultsBody(
   args: Args,
-  m: { inline: ModeResult; q1: ModeResult; q2: ModeResult; t1: ModeResult; t2: ModeResult },
+  m: {
+    inline: ModeResult;
+    q1: ModeResult;
+    q2: ModeResult;
+    t1: ModeResult;
+    t2: ModeResult;
+    w1: ModeResult;
+    w2: ModeResult;
+  },
   empty: number,
 ): string {
   const cores = Number(execFileSync('nproc').toString().trim());
-  const { inline, q1, q2, t1, t2 } = m;
-  const all = [inline, q1, q2, t1, t2];
+  const { inline, q1, q2, t1, t2, w1, w2 } = m;
+  const all = [inline, q1, q2, t1, t2, w1, w2];
   const roles = ['inline', 'worker', 'loader', 'planner', 'redis'];
   const cell = (x: ModeResult, r: string) => (x.cpu[r] === undefined ? '–' : x.cpu[r]!.toFixed(1));
   const rows = all.map(
@@ -348,7 +360,7 @@ function resultsBody(
   return [
     '## Cluster mode (`npm run bench:cluster`)',
     '',
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${cores} cores, node ${process.version}; ${args.systems} systems of the bench mirror (1-minute data, July 2023), ${args.threads} decoding thread(s) per process, worker concurrency 4, loader batches at the service defaults, one loader into ${sinkName} (same sink settings in every mode). "transform only" runs the planner and the workers without a loader, timed to the last staged file: the workers' own scaling with both cores theirs.`,
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${cores} cores, node ${process.version}; ${args.systems} systems of the bench mirror (1-minute data, July 2023), ${args.threads} decoding thread(s) per process, worker concurrency 4, loader batches at the service defaults, one loader into ${sinkName} (same sink settings in every mode). "transform only" runs the planner and the workers without a loader, timed to the last staged file: the workers' own scaling with both cores theirs. "warmed" workers staged ${WARM_UP_ROUNDS} synthetic objects per thread before the run (not timed), so V8's one-off compilation of the decoders (2–3 s of CPU per process) is not in the run.`,
     '',
     '| mode | objects | readings | seconds | readings/s | jobs/s |',
     '|---|---|---|---|---|---|',
@@ -357,6 +369,7 @@ function resultsBody(
     `- queue (1 worker) / inline: **${(rate(q1) / rate(inline)).toFixed(2)}×** (target ≥ 0.9×)`,
     `- queue 2 workers / 1 worker: **${(rate(q2) / rate(q1)).toFixed(2)}×** (target ≥ 1.6× on 2 cores)`,
     `- transform only, 2 workers / 1 worker: **${(rate(t2) / rate(t1)).toFixed(2)}×**`,
+    `- workers warmed up before the run (\`PV_WORKER_WARM_UP_ROUNDS=${WARM_UP_ROUNDS}\`), 2 workers / 1 worker: **${(rate(w2) / rate(w1)).toFixed(2)}×**; queue (1 worker, warmed) / inline: **${(rate(w1) / rate(inline)).toFixed(2)}×** (inline still pays its one-off compilation)`,
     `- empty transform (BullMQ overhead alone, concurrency 16): **${Math.round(empty).toLocaleString('en-US')} jobs/s**`,
     '',
     "CPU seconds by process while the run went (user + system, every thread, from /proc/PID/stat; workers summed), and the cores the machine's other processes kept busy meanwhile (/proc/stat):",
@@ -399,14 +412,18 @@ async function main(): Promise<void> {
     show(t1);
     const t2 = await runQueueMode(mirror, args, work, 2, false);
     show(t2);
+    const w1 = await runQueueMode(mirror, args, work, 1, true, WARM_UP_ROUNDS);
+    show(w1);
+    const w2 = await runQueueMode(mirror, args, work, 2, true, WARM_UP_ROUNDS);
+    show(w2);
     const empty = await emptyTransform(work);
-    for (const m of [q1, q2, t1, t2]) {
+    for (const m of [q1, q2, t1, t2, w1, w2]) {
       if (m.readings !== inline.readings || m.objects !== inline.objects)
         throw new Error(
           `${m.mode}: ${m.objects} objects, ${m.readings} readings; inline ${inline.objects}, ${inline.readings}`,
         );
     }
-    const body = resultsBody(args, { inline, q1, q2, t1, t2 }, empty);
+    const body = resultsBody(args, { inline, q1, q2, t1, t2, w1, w2 }, empty);
     console.log(body);
     if (args.write) writeResultsSection(join(BENCH_DIR, 'RESULTS.md'), 'cluster', body);
   } finally {

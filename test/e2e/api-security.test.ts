@@ -61,7 +61,14 @@ describe('API security, on `pv-pipeline serve all` with a known token and creden
     d = await startServeAll({
       mirror: SAMPLE_MIRROR,
       redisPassword: REDIS_PASSWORD,
-      env: { AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION: 'us-east-1', PV_LOG_LEVEL: 'debug' },
+      // this test makes ~200 failed attempts from one address on purpose: above the default limit
+      env: {
+        AWS_ACCESS_KEY_ID,
+        AWS_SECRET_ACCESS_KEY,
+        AWS_REGION: 'us-east-1',
+        PV_LOG_LEVEL: 'debug',
+        PV_AUTH_FAILURE_LIMIT: '10000',
+      },
     });
   });
   afterAll(() => d?.destroy());

@@ -119,7 +119,9 @@ export function createApiApp(deps: ApiDeps): express.Express {
   });
 
   // ---- behind the token --------------------------------------------------------
-  app.use('/api', requireToken(matches));
+  // Guessing the token: past PV_AUTH_FAILURE_LIMIT failed attempts a client is refused for a while.
+  const guessLimit = authFailureLimit(config.PV_AUTH_FAILURE_LIMIT, logger);
+  app.use('/api', guessLimit, requireToken(matches));
 
   const triggerLimit = rateLimit({
     windowMs: deps.rateLimit?.windowMs ?? 60_000,
@@ -195,7 +197,7 @@ export function createApiApp(deps: ApiDeps): express.Express {
   // The board is an Express app of its own: it would announce itself in X-Powered-By.
   const boardApp = board.getRouter() as express.Express;
   boardApp.disable('x-powered-by');
-  app.use('/admin/queues', requireToken(matches, { allowBasic: true }), boardApp as RequestHandler);
+  app.use('/admin/queues', guessLimit, requireToken(matches, { allowBasic: true }), boardApp as RequestHandler);
 
   // ---- fallbacks ----------------------------------------------------------------
   app.use((_req, res) => {
@@ -203,6 +205,30 @@ export function createApiApp(deps: ApiDeps): express.Express {
   });
   app.use(errorHandler);
   return app;
+}
+
+/** The window of PV_AUTH_FAILURE_LIMIT. */
+const AUTH_FAILURE_WINDOW_MS = 15 * 60_000;
+
+/**
+ * Counts a client's requests refused with 401 (only those) per 15 minutes;
+ * past `limit` every request of that client is answered 429 until the window
+ * ends, the token right or wrong. `limit` 0 turns it off.
+ */
+function authFailureLimit(limit: number, logger: Logger): RequestHandler {
+  if (limit === 0) return (_req, _res, next) => next();
+  return rateLimit({
+    windowMs: AUTH_FAILURE_WINDOW_MS,
+    limit,
+    skipSuccessfulRequests: true,
+    requestWasSuccessful: (_req, res) => res.statusCode !== 401,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    handler: (req, res) => {
+      logger.warn({ client: req.ip, limit }, 'too many failed authentications');
+      res.status(429).json({ error: 'too many failed authentications; retry later' });
+    },
+  });
 }
 
 /** Client messages of the body parser's errors, by their `type`. */

@@ -26,6 +26,13 @@ const json = (schema: object, description: string) => ({
 
 const error = (description: string) => json(ref('Error'), description);
 
+/** A client past PV_AUTH_FAILURE_LIMIT failed authentications. */
+const tooManyFailures = {
+  description:
+    'Too many failed authentications from this address (`PV_AUTH_FAILURE_LIMIT` per 15 minutes); `RateLimit` headers tell when to retry.',
+  content: { 'application/json': { schema: ref('Error') } },
+};
+
 const unauthorized = {
   description: 'No token, or not the right one. `WWW-Authenticate: Bearer` tells the scheme.',
   headers: { 'WWW-Authenticate': { schema: { type: 'string' } } },
@@ -77,7 +84,9 @@ export const openApiDocument = {
           ),
           '401': unauthorized,
           '413': error('The body is larger than 16 kB.'),
-          '429': error('Too many triggers; `RateLimit` headers tell when to retry.'),
+          '429': error(
+            'Too many triggers, or too many failed authentications from this address; `RateLimit` headers tell when to retry.',
+          ),
           '500': error('Internal error (details are logged, not returned).'),
         },
       },
@@ -100,6 +109,7 @@ export const openApiDocument = {
           ),
           '400': error('limit is not an integer in 1..200.'),
           '401': unauthorized,
+          '429': tooManyFailures,
         },
       },
     },
@@ -112,6 +122,7 @@ export const openApiDocument = {
         responses: {
           '200': json(ref('Run'), 'The run.'),
           '401': unauthorized,
+          '429': tooManyFailures,
           '404': error('No such run (or it expired).'),
         },
       },
@@ -131,6 +142,7 @@ export const openApiDocument = {
             'Every system of the newest systems index, merged with the metadata tables.',
           ),
           '401': unauthorized,
+          '429': tooManyFailures,
           '500': error('The source could not be read.'),
         },
       },
@@ -196,6 +208,7 @@ export const openApiDocument = {
         responses: {
           '200': { description: 'The dashboard.', content: { 'text/html': { schema: { type: 'string' } } } },
           '401': unauthorized,
+          '429': tooManyFailures,
         },
       },
     },

@@ -382,6 +382,23 @@ describe('runs', () => {
     }
   });
 
+  it('refuses a client with 429 once it failed to authenticate too often, whatever it sends then', async () => {
+    const guarded = await serve(build({ config: { ...config, PV_AUTH_FAILURE_LIMIT: 3 } }));
+    // successes and other errors do not count
+    for (let i = 0; i < 5; i++) expect((await fetch(`${guarded}/api/runs`, { headers: auth() })).status).toBe(200);
+    expect((await fetch(`${guarded}/api/runs/run-20200101T000000-deadbeef`, { headers: auth() })).status).toBe(404);
+    for (let i = 0; i < 3; i++) {
+      expect((await fetch(`${guarded}/api/runs`, { headers: auth('wrong-token-0123456789') })).status).toBe(401);
+    }
+    const refused = await fetch(`${guarded}/admin/queues`, { headers: auth('wrong-token-0123456789') });
+    expect(refused.status).toBe(429);
+    expect((await refused.json()).error).toMatch(/too many failed authentications/);
+    // the right token too, until the window ends; the probes stay open
+    expect((await fetch(`${guarded}/api/runs`, { headers: auth() })).status).toBe(429);
+    expect((await fetch(`${guarded}/healthz`)).status).toBe(200);
+    expect(logText).toContain('too many failed authentications');
+  });
+
   it('answers 429 past the trigger rate limit', async () => {
     const limited = await serve(build({ rateLimit: { limit: 3, windowMs: 60_000 } }));
     for (let i = 0; i < 3; i++) {
