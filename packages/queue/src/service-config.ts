@@ -24,6 +24,8 @@ const schema = z.object({
   PV_API_TOKEN: z.string().optional(),
   /** Failed authentications (401) one client address may make per 15 minutes before all its requests get 429 (0: no limit). */
   PV_AUTH_FAILURE_LIMIT: int(0).default(100),
+  /** Run triggers (`POST /api/runs`) one client address may send per minute; more get 429. */
+  PV_TRIGGER_RATE_LIMIT: int(1).default(30),
   /** API port. */
   PORT: int(1).max(65535).default(8080),
   /** Address the API binds to. */

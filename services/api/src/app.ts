@@ -29,7 +29,7 @@ export interface ApiDeps {
   /** The systems of the source catalog (the caller caches them). */
   systems: () => Promise<SystemRow[]>;
   logger: Logger;
-  /** Triggers (`POST /api/runs`) one client may send per window. Default 30 per 60,000 ms. */
+  /** Triggers (`POST /api/runs`) one client may send per window. Default `PV_TRIGGER_RATE_LIMIT` per 60,000 ms. */
   rateLimit?: { limit: number; windowMs: number };
   /** How long `pv_job_duration_seconds` reuses the job durations it read, ms. Default 15,000. */
   metricsCacheMs?: number;
@@ -125,7 +125,7 @@ export function createApiApp(deps: ApiDeps): express.Express {
 
   const triggerLimit = rateLimit({
     windowMs: deps.rateLimit?.windowMs ?? 60_000,
-    limit: deps.rateLimit?.limit ?? 30,
+    limit: deps.rateLimit?.limit ?? config.PV_TRIGGER_RATE_LIMIT,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
     handler: (_req, res) => {

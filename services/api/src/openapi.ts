@@ -71,7 +71,7 @@ export const openApiDocument = {
         description:
           'Queues a run over systems × an inclusive day range. Unknown fields are rejected; `from` must not be after ' +
           '`to`; the span may not exceed `PV_MAX_RUN_DAYS` days. When `sink` is given it must equal the sink this ' +
-          'deployment loads (`PV_SINK`). Bodies over 16 kB are refused with 413. Rate limited per client (429).',
+          'deployment loads (`PV_SINK`). Bodies over 16 kB are refused with 413. Rate limited per client address (`PV_TRIGGER_RATE_LIMIT` per minute, default 30; 429).',
         requestBody: { required: true, content: { 'application/json': { schema: ref('RunTrigger') } } },
         responses: {
           '202': {

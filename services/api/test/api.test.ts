@@ -409,6 +409,12 @@ describe('runs', () => {
     expect((await res.json()).error).toMatch(/too many/);
     // Reads are not limited.
     expect((await fetch(`${limited}/api/runs`, { headers: auth() })).status).toBe(200);
+    // the limit comes from PV_TRIGGER_RATE_LIMIT
+    const configured = await serve(build({ config: { ...config, PV_TRIGGER_RATE_LIMIT: 2 } }));
+    for (let i = 0; i < 2; i++) {
+      expect((await post(configured, { ...GOOD, from: '2020-03-01', to: '2020-01-01' })).status).toBe(400);
+    }
+    expect((await post(configured, GOOD)).status).toBe(429);
   });
 });
 
