@@ -9,7 +9,6 @@ import {
   pvdataRootPrefix,
 } from '@pv-pipeline/pvdaq';
 import type { Sink } from '@pv-pipeline/sinks';
-
 import { DEFAULT_PART_BYTES, listPrizeObjects, listPrizeSystems, retiredPrizeParts } from './plan-prize.js';
 import type { RunRequest } from './run-request.js';
 

@@ -6,7 +6,6 @@ import { type ObjectStore, type SensorEntry, SystemCatalog } from '@pv-pipeline/
 import type { Sink } from '@pv-pipeline/sinks';
 import pRetry from 'p-retry';
 import { BatchLoader } from './batch-loader.js';
-
 import { planObjects } from './plan-objects.js';
 import type { RunRequest } from './run-request.js';
 import { emptyCounts, type ObjectFailure, type RunCounts, type RunSummary } from './run-summary.js';

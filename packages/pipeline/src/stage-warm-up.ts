@@ -1,5 +1,4 @@
-import type { SensorEntry } from '@pv-pipeline/pvdaq';
-import { parseTimeZone } from '@pv-pipeline/pvdaq';
+import { parseTimeZone, type SensorEntry } from '@pv-pipeline/pvdaq';
 import * as arrow from 'apache-arrow';
 import * as pw from 'parquet-wasm/node';
 import { type StageTask, stageReadings } from './stage-readings.js';
@@ -70,7 +69,8 @@ export const WARM_UP_ROUNDS = 12;
  * Runs {@link stageReadings} on synthetic objects, so that V8's compilers do
  * their one-off work (optimizing the decoders, tiering up parquet-wasm) before
  * the first real object instead of during it. A transform worker does this
- * once per decoding thread before it takes jobs. Returns the rows staged.
+ * once per decoding thread before it takes jobs when `PV_WORKER_WARM_UP_ROUNDS`
+ * is set. Returns the rows staged.
  */
 export async function warmUpStage(rounds = WARM_UP_ROUNDS): Promise<number> {
   let rows = 0;
