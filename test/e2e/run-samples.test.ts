@@ -178,6 +178,31 @@ describe('pv-pipeline run on the sample mirror → DuckDB', () => {
     expect(await query(null, PER_METRIC.replace('pv_readings', dataset))).toEqual(truth);
   });
 
+  it('the Parquet dataset sink, loaded from both archive formats, keeps each reading once, as DuckDB does', async () => {
+    const dir = join(work, 'dataset-both');
+    const both = join(work, 'both.duckdb');
+    for (const format of ['parquet', 'csv']) {
+      for (const sink of [`parquet://${dir}`, `duckdb://${both}`]) {
+        const r = await runCli([
+          'run',
+          '--source',
+          `file://${SAMPLE_MIRROR}`,
+          '--format',
+          format,
+          ...RANGE,
+          '--sink',
+          sink,
+        ]);
+        expect(r.code, `${format} → ${sink}: ${r.stderr}`).toBe(0);
+      }
+    }
+    const dataset = `read_parquet('${dir}/pv_readings/**/*.parquet', hive_partitioning = true)`;
+    expect((await query(null, DUPLICATE_KEYS.replace('pv_readings', dataset)))[0]!.n).toBe(0);
+    // the CSV objects came last: where both formats hold a reading, the CSV one is kept in both sinks
+    const facts = `SELECT ss_id, timestamp, sensor, value, source_key FROM pv_readings ORDER BY ALL`;
+    expect(await query(null, facts.replace('pv_readings', dataset))).toEqual(await query(both, facts));
+  });
+
   it('CSV and Parquet give the same facts except the repeated fall-back hour', async () => {
     const csvDb = join(work, 'csv.duckdb');
     const r = await runCli([

@@ -56,6 +56,26 @@ interface ObjectPlan {
   stale: string[];
 }
 
+/** The latest ledger row of a source key: where its file is and what time range it holds. */
+interface LedgerEntry {
+  key: string;
+  ssId: number;
+  day: string;
+  rows: number;
+  loadedAtUs: bigint;
+  minUs: bigint | null;
+  maxUs: bigint | null;
+}
+
+/** Another object's readings file losing the keys a batch delivers again. */
+interface TrimPlan {
+  file: string;
+  /** Its rewritten rows at a temp name; null when none are left (the file is deleted) or once published. */
+  tmp: string | null;
+  /** Rows it loses. */
+  removed: number;
+}
+
 /** The tables of the dataset, one directory each. */
 const TABLES: readonly TableDef[] = [PV_READINGS, PV_INGEST_LEDGER, PV_SYSTEMS, PV_SENSORS, PV_RUNS];
 const DAY = /^(\d{4})-(\d{2})-\d{2}$/;
@@ -105,8 +125,10 @@ interface Engine {
  * A batch is published in two phases: every new file is first written to its temp
  * name (an unusable staged file fails the batch with nothing visible), then all are
  * renamed (and emptied objects deleted) before the ledger. Rows are replaced per
- * source object; two objects delivering the same `(ss_id, timestamp, sensor)` both
- * keep their rows here. A prize part is filed under the month of its first
+ * source object; two objects delivering the same `(ss_id, timestamp, sensor)`
+ * do not both keep them: as in the other sinks the later object wins, and the
+ * earlier object's file is rewritten without those keys (found through the
+ * ledger's time ranges, published with the batch). A prize part is filed under the month of its first
  * reading, which may change: its file in any other month is deleted with the
  * batch. Parts a prize file no longer has are retired by the planner as empty
  * objects, which deletes their files.
@@ -126,6 +148,10 @@ export class ParquetDatasetSink implements Sink {
   private queue: Promise<unknown> = Promise.resolve();
   private tmpSeq = 0;
   private lastLoadedAtUs = 0n;
+  /** The ledger's latest row per source key, by system (see {@link refreshLedgerIndex}). */
+  private readonly ledgerIndex = new Map<number, Map<string, LedgerEntry>>();
+  /** Ledger files already read into {@link ledgerIndex}. */
+  private readonly ledgerFilesRead = new Set<string>();
 
   constructor(options: ParquetDatasetSinkOptions) {
     this.root = path.resolve(options.root);
@@ -250,10 +276,27 @@ export class ParquetDatasetSink implements Sink {
         throw err;
       }
 
+      // Phase 1b: rows of other objects holding the keys this batch delivers (the
+      // other archive format of the same day, a prize part cut elsewhere): the later
+      // object wins, as in the other sinks. Rewritten to temp names; nothing visible yet.
+      let trims: TrimPlan[] = [];
+      try {
+        trims = await this.trimOverlaps(plans, new Set(byKey.keys()));
+      } catch (err) {
+        await Promise.all(plans.map((p) => (p.tmp ? rm(p.tmp, { force: true }) : undefined)));
+        throw err;
+      }
+
       // Phase 2: publish the readings files. A failure here leaves objects without
       // their ledger row, which the next plan redoes (see the class comment).
       const touched = new Set<string>();
       try {
+        for (const t of trims) {
+          if (t.tmp) await rename(t.tmp, t.file);
+          else await rm(t.file, { force: true });
+          t.tmp = null;
+          touched.add(path.dirname(t.file));
+        }
         for (const p of plans) {
           if (p.tmp) {
             await rename(p.tmp, p.file);
@@ -269,7 +312,7 @@ export class ParquetDatasetSink implements Sink {
           }
         }
       } catch (err) {
-        await Promise.all(plans.map((p) => (p.tmp ? rm(p.tmp, { force: true }) : undefined)));
+        await Promise.all([...plans, ...trims].map((p) => (p.tmp ? rm(p.tmp, { force: true }) : undefined)));
         throw err;
       }
       for (const dir of touched) await fsyncDir(dir);
@@ -293,7 +336,7 @@ export class ParquetDatasetSink implements Sink {
 
       return {
         rows: plans.reduce((n, p) => n + p.rows, 0),
-        replaced: plans.reduce((n, p) => n + p.replaced, 0),
+        replaced: plans.reduce((n, p) => n + p.replaced, 0) + trims.reduce((n, t) => n + t.removed, 0),
       };
     });
   }
@@ -388,6 +431,132 @@ export class ParquetDatasetSink implements Sink {
       throw err;
     }
     return { manifest: m, file, tmp, rows, replaced, stale };
+  }
+
+  /**
+   * Keys delivered by two objects: an object of the batch loses those a later
+   * object of the batch delivers too, and the files of objects committed before
+   * (found through the ledger's time ranges) lose those the batch delivers. The
+   * rewritten files go to temp names; `plans` are updated in place.
+   */
+  private async trimOverlaps(plans: ObjectPlan[], batchKeys: ReadonlySet<string>): Promise<TrimPlan[]> {
+    const withRows = plans.filter((p) => p.tmp && p.manifest.minTimestamp !== null && p.manifest.maxTimestamp !== null);
+    if (withRows.length === 0) return [];
+    const meets = (a: StagedManifest, lo: bigint, hi: bigint) =>
+      BigInt(a.minTimestamp!) <= hi && BigInt(a.maxTimestamp!) >= lo;
+    // within the batch: the later object wins
+    for (let i = 0; i < withRows.length; i++) {
+      const a = withRows[i]!;
+      const later = withRows
+        .slice(i + 1)
+        .filter(
+          (b) =>
+            b.manifest.ss_id === a.manifest.ss_id &&
+            meets(a.manifest, BigInt(b.manifest.minTimestamp!), BigInt(b.manifest.maxTimestamp!)),
+        );
+      if (later.length === 0) continue;
+      const tmp = this.tmpName(a.file);
+      const rows = await this.writeWithout(
+        a.tmp!,
+        later.map((b) => b.tmp!),
+        tmp,
+      );
+      await rm(a.tmp!, { force: true });
+      if (rows === 0) await rm(tmp, { force: true });
+      a.tmp = rows === 0 ? null : tmp; // none left: its earlier file is deleted
+      a.rows = rows;
+    }
+    // against objects committed before: the ledger's latest row per key gives their ranges
+    await this.refreshLedgerIndex();
+    const others = new Map<string, LedgerEntry>();
+    const winners = withRows.filter((p) => p.tmp);
+    for (const p of winners) {
+      const lo = BigInt(p.manifest.minTimestamp!);
+      const hi = BigInt(p.manifest.maxTimestamp!);
+      for (const e of this.ledgerIndex.get(p.manifest.ss_id)?.values() ?? []) {
+        if (e.rows === 0 || batchKeys.has(e.key)) continue;
+        // ledger ranges are kept to the millisecond: widen by one
+        if (e.minUs === null || e.maxUs === null || (e.minUs <= hi && e.maxUs + 1000n >= lo)) others.set(e.key, e);
+      }
+    }
+    const trims: TrimPlan[] = [];
+    try {
+      for (const e of others.values()) {
+        const other = { key: e.key, ss_id: e.ssId, day: e.day } as StagedManifest;
+        const expected = this.readingsFile(other);
+        const files = (await exists(expected)) ? [expected] : await this.otherPartitionFiles(other, expected);
+        for (const file of files) {
+          const against = winners.filter((p) => p.manifest.ss_id === other.ss_id).map((p) => p.tmp!);
+          const before = await this.parquetRowCount(file);
+          const tmp = this.tmpName(file);
+          const rows = await this.writeWithout(file, against, tmp);
+          if (rows === before) {
+            await rm(tmp, { force: true });
+            continue;
+          }
+          if (rows === 0) await rm(tmp, { force: true });
+          trims.push({ file, tmp: rows === 0 ? null : tmp, removed: before - rows });
+        }
+      }
+    } catch (err) {
+      await Promise.all(trims.map((t) => (t.tmp ? rm(t.tmp, { force: true }) : undefined)));
+      throw err;
+    }
+    return trims;
+  }
+
+  /**
+   * Reads ledger files not read before into {@link ledgerIndex} (append-only files,
+   * so each is read once, including those of another writer).
+   */
+  private async refreshLedgerIndex(): Promise<void> {
+    const dir = this.dir(PV_INGEST_LEDGER);
+    const fresh = (await readdir(dir).catch(() => [] as string[]))
+      .filter((n) => isLedgerFile(n) && !this.ledgerFilesRead.has(n))
+      .sort();
+    if (fresh.length === 0) return;
+    const { conn } = await this.db();
+    const list = fresh.map((n) => sqlString(path.join(dir, n))).join(', ');
+    const reader = await conn.runAndReadAll(
+      `SELECT source_key, ss_id, strftime("day", '%Y-%m-%d'), "rows", epoch_us(loaded_at),
+              epoch_us(min_timestamp), epoch_us(max_timestamp)
+       FROM read_parquet([${list}], union_by_name = true)`,
+    );
+    for (const [key, ssId, day, rows, loadedAt, lo, hi] of reader.getRowsJS()) {
+      const e: LedgerEntry = {
+        key: String(key),
+        ssId: Number(ssId),
+        day: String(day),
+        rows: Number(rows),
+        loadedAtUs: BigInt(loadedAt as bigint),
+        minUs: lo === null ? null : BigInt(lo as bigint),
+        maxUs: hi === null ? null : BigInt(hi as bigint),
+      };
+      let bySystem = this.ledgerIndex.get(e.ssId);
+      if (!bySystem) this.ledgerIndex.set(e.ssId, (bySystem = new Map()));
+      const known = bySystem.get(e.key);
+      if (!known || known.loadedAtUs < e.loadedAtUs) bySystem.set(e.key, e);
+    }
+    for (const n of fresh) this.ledgerFilesRead.add(n);
+  }
+
+  /** Writes the rows of `file` whose (timestamp, sensor) none of `others` holds to `tmp` (sorted, fsync'd); returns their count. */
+  private async writeWithout(file: string, others: readonly string[], tmp: string): Promise<number> {
+    const { conn } = await this.db();
+    try {
+      const result = await conn.run(
+        `COPY (SELECT * FROM read_parquet(${sqlString(file)}) o
+               WHERE NOT EXISTS (SELECT 1 FROM read_parquet([${others.map(sqlString).join(', ')}]) n
+                                 WHERE n."timestamp" = o."timestamp" AND n.sensor = o.sensor)
+               ORDER BY "timestamp", sensor)
+         TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
+      );
+      await fsyncFile(tmp);
+      return Number(result.rowsChanged);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
   }
 
   /**

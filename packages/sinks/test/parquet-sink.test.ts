@@ -321,6 +321,63 @@ describe('ParquetDatasetSink', () => {
     await bad.close();
   });
 
+  it('two objects delivering the same keys: the later wins, across batches and within one, and no key is kept twice', async () => {
+    const own = new ParquetDatasetSink({ root: path.join(work, 'overlap-root'), threads: 1 });
+    await own.init();
+    /** A staged object with its true time range (the overlap search uses it). */
+    const ranged = async (key: string, etag: string, day: string, readings: Reading[]) => {
+      const m = await stage(key, etag, 9, day, readings);
+      const ms = readings.map(([ts]) => Date.parse(ts.replace(' ', 'T').replace('+00', 'Z')));
+      return { ...m, minTimestamp: String(Math.min(...ms) * 1000), maxTimestamp: String(Math.max(...ms) * 1000) };
+    };
+    const at = (hh: string): string => `2021-05-01 ${hh}:00:00+00`;
+    const pq = 'parquet/pvdata/system_id=9/year=2021/month=5/day=1/system_9__date_2021_05_01.parquet';
+    const csv = 'csv/pvdata/system_id=9/year=2021/month=5/day=1/system_9__date_2021_05_01.csv';
+    const facts = async () =>
+      (
+        await query(
+          `SELECT strftime("timestamp", '%H') AS h, "value" AS v, source_key AS k
+           FROM read_parquet(${lit(path.join(work, 'overlap-root', 'pv_readings', '**', '*.parquet'))}) ORDER BY h`,
+        )
+      ).map((r) => `${r.h}=${r.v}${String(r.k).startsWith('csv') ? 'c' : 'p'}`);
+    try {
+      const a = await ranged(pq, 'pa1', '2021-05-01', [
+        [at('10'), 'p', 1, 'W', 1],
+        [at('11'), 'p', 1, 'W', 2],
+        [at('12'), 'p', 1, 'W', 3],
+      ]);
+      expect(await own.commit([a], 'r1')).toEqual({ rows: 3, replaced: 0 });
+      // the CSV of the same day, delivered later: its keys win, the Parquet file keeps the rest
+      const b = await ranged(csv, 'cb1', '2021-05-01', [
+        [at('11'), 'p', 1, 'W', 20],
+        [at('12'), 'p', 1, 'W', 30],
+        [at('13'), 'p', 1, 'W', 40],
+      ]);
+      expect(await own.commit([b], 'r2')).toEqual({ rows: 3, replaced: 2 });
+      expect(await facts()).toEqual(['10=1p', '11=20c', '12=30c', '13=40c']);
+      // both in one batch (new versions): the later in the batch wins
+      const a2 = await ranged(pq, 'pa2', '2021-05-01', [
+        [at('10'), 'p', 1, 'W', 100],
+        [at('13'), 'p', 1, 'W', 400],
+      ]);
+      const b2 = await ranged(csv, 'cb2', '2021-05-01', [
+        [at('12'), 'p', 1, 'W', 300],
+        [at('13'), 'p', 1, 'W', 401],
+      ]);
+      await own.commit([a2, b2], 'r3');
+      expect(await facts()).toEqual(['10=100p', '12=300c', '13=401c']);
+      // the Parquet object delivering every key of the CSV one: the CSV file goes
+      const a3 = await ranged(pq, 'pa3', '2021-05-01', [
+        [at('12'), 'p', 1, 'W', 3000],
+        [at('13'), 'p', 1, 'W', 4000],
+      ]);
+      expect(await own.commit([a3], 'r4')).toEqual({ rows: 2, replaced: 3 });
+      expect(await facts()).toEqual(['12=3000p', '13=4000p']);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('openParquetSink parses parquet:// URLs', () => {
     expect(openParquetSink('parquet:///data/pv set').root).toBe('/data/pv set');
     expect(openParquetSink('parquet:///data/pv%20set').root).toBe('/data/pv set');
