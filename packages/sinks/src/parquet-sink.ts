@@ -291,12 +291,6 @@ export class ParquetDatasetSink implements Sink {
       // their ledger row, which the next plan redoes (see the class comment).
       const touched = new Set<string>();
       try {
-        for (const t of trims) {
-          if (t.tmp) await rename(t.tmp, t.file);
-          else await rm(t.file, { force: true });
-          t.tmp = null;
-          touched.add(path.dirname(t.file));
-        }
         for (const p of plans) {
           if (p.tmp) {
             await rename(p.tmp, p.file);
@@ -310,6 +304,14 @@ export class ParquetDatasetSink implements Sink {
             await rm(f, { force: true });
             touched.add(path.dirname(f));
           }
+        }
+        // the other objects lose the keys last: a crash in between leaves a key twice
+        // until the batch is redone (no ledger row yet), never a reading missing
+        for (const t of trims) {
+          if (t.tmp) await rename(t.tmp, t.file);
+          else await rm(t.file, { force: true });
+          t.tmp = null;
+          touched.add(path.dirname(t.file));
         }
       } catch (err) {
         await Promise.all([...plans, ...trims].map((p) => (p.tmp ? rm(p.tmp, { force: true }) : undefined)));
