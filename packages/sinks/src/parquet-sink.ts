@@ -119,7 +119,8 @@ interface Engine {
  * in place. A crash at any point therefore leaves at worst readings files whose
  * ledger row is missing (or still names the previous ETag): the planner sees the
  * object as new or changed, plans it again, and its file is rewritten under the
- * same name — never duplicated. `*.tmp` files left by a crash are invisible to
+ * same name — never duplicated (an earlier object whose file was still to lose
+ * the keys the batch delivers holds them too until that redo trims it). `*.tmp` files left by a crash are invisible to
  * `*.parquet` globs and are removed by {@link ParquetDatasetSink.init}.
  *
  * A batch is published in two phases: every new file is first written to its temp
