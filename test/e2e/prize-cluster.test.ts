@@ -5,6 +5,7 @@ import { runCli } from '../support/cli.js';
 import { Deployment, DUPLICATE_KEYS, PER_SENSOR } from '../support/deployment.js';
 import { query } from '../support/duckdb.js';
 import { type PrizeFileSpec, writePrizeFile, writePrizeMirror } from '../support/prize-files.js';
+import { waitFor } from '../support/wait-for.js';
 
 describe('prize CSVs in cluster mode: byte ranges of one file shared by two worker processes', () => {
   const d = new Deployment();
@@ -72,4 +73,48 @@ describe('prize CSVs in cluster mode: byte ranges of one file shared by two work
     expect(await query(d.db, PER_SENSOR)).not.toEqual(await query(wholeDb, PER_SENSOR));
     d.spawn('loader');
   }, 240_000);
+
+  it('a file rewritten after planning fails its parts with that reason (no two versions mixed); the next run loads it', async () => {
+    const spec = specs.find((s) => s.key.includes('2107_irradiance_data'))!;
+    // same length, other times: the same byte ranges, other content
+    const rewrite = async (start: string) => {
+      await writePrizeFile(mirror, { ...spec, start });
+      await d.s3.putObject('oedi-mirror', `pvdaq/${spec.key}`, readFileSync(join(mirror, spec.key)));
+    };
+    await rewrite('2021-03-21 00:00:00');
+    await d.stop('worker-1');
+    await d.stop('worker-2');
+    const id = await d.trigger({ systems: [2107], from: '2020-01-01', to: '2020-01-01', format: 'prize' });
+    await waitFor(async () => (await d.run(id)).counts.planned, { timeoutMs: 60_000, what: 'planning' });
+    await rewrite('2021-03-22 00:00:00'); // while its parts wait in the queue
+    d.spawn('worker', 'worker-1');
+    d.spawn('worker', 'worker-2');
+    const run = await d.finished(id, 180_000);
+    const parts = run.counts.planned - run.counts.skipped; // the file's parts; 2107's other file is in already
+    expect(parts).toBeGreaterThan(5);
+    expect(run.counts.failed).toBe(parts);
+    expect(run.errors).toHaveLength(parts);
+    for (const e of run.errors) {
+      expect(e.key.startsWith(`${spec.key}#bytes=`)).toBe(true);
+      expect(e.reason).toMatch(
+        /changed since it was listed \(ETag \w+ when planned, ETag \w+ now\); the next run loads/,
+      );
+    }
+    const again = await d.finished(
+      await d.trigger({ systems: [2107], from: '2020-01-01', to: '2020-01-01', format: 'prize' }),
+      180_000,
+    );
+    expect(again.state).toBe('completed');
+    expect(again.counts.failed).toBe(0);
+    expect(again.counts.loaded).toBe(parts);
+    const currentDb = await reference('rewritten.duckdb');
+    await d.stop('loader');
+    // with the times: the content differs from the earlier versions only there
+    const perSensorTimes = `SELECT sensor, count(*) AS n, min(timestamp)::VARCHAR AS lo, max(timestamp)::VARCHAR AS hi,
+      round(sum(value), 4) AS s FROM pv_readings WHERE ss_id = 2107 GROUP BY ALL ORDER BY ALL`;
+    expect(await query(d.db, perSensorTimes)).toEqual(await query(currentDb, perSensorTimes));
+    expect(await query(d.db, PER_SENSOR)).toEqual(await query(currentDb, PER_SENSOR));
+    expect((await query(d.db, DUPLICATE_KEYS))[0]!.n).toBe(0);
+    d.spawn('loader');
+  }, 420_000);
 });

@@ -193,6 +193,27 @@ describe.each(['file', 's3'] as const)('%s object store', (kind) => {
     expect(bad).toBeInstanceOf(BadInputError);
   });
 
+  it('pins reads to the listed ETag: that version reads, any other is refused naming the key', async () => {
+    const etag = md5(Buffer.from(A_TXT));
+    const stale = md5(Buffer.from('an earlier version'));
+    expect(Buffer.from(await store().getBytes('a.txt', { maxBytes: 1000, ifMatch: etag })).toString()).toBe(A_TXT);
+    const range = { start: 3, end: 9 };
+    expect((await readAll(await store().getStream('a.txt', { range, ifMatch: etag }))).toString()).toBe('lo worl');
+    for (const read of [
+      () => store().getBytes('a.txt', { maxBytes: 1000, ifMatch: stale }),
+      () => store().getStream('a.txt', { ifMatch: stale }),
+      () => store().getStream('a.txt', { range, ifMatch: stale }),
+    ]) {
+      const err = await caught(read);
+      expect(err).toBeInstanceOf(BadInputError);
+      expect((err as BadInputError).input).toBe('a.txt');
+      // s3rver ignores If-Match: the ETag of its answer gives the change away
+      expect((err as Error).message).toBe(
+        `a.txt: changed since it was listed (ETag ${stale} when planned, ETag ${etag} now); the next run loads the new version`,
+      );
+    }
+  });
+
   it('throws BadInputError naming a missing key', async () => {
     for (const read of [
       () => store().getBytes('nope/missing.csv', { maxBytes: 10 }),
@@ -254,6 +275,30 @@ describe('FileObjectStore', () => {
     const store = new FileObjectStore(path.join(localDir, 'no-such-root'));
     expect(await caught(collect(store.listObjects('')))).toBeInstanceOf(PermanentError);
     expect(await store.head('a.txt')).toBeNull();
+  });
+  it('notices a file rewritten after it was listed, for pinned ranged reads too', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'object-store-pin-'));
+    try {
+      const file = path.join(dir, 'day.csv');
+      await writeFile(file, 'a,b\n1,2\n');
+      const store = new FileObjectStore(dir);
+      const [listed] = await collect(store.listObjects(''));
+      const range = { start: 4, end: 7 };
+      expect((await readAll(await store.getStream('day.csv', { range, ifMatch: listed!.etag }))).toString()).toBe(
+        '1,2\n',
+      );
+      // the same size, a new mtime: hashed again, not taken from memory
+      await writeFile(file, 'a,b\n3,4\n');
+      const err = await caught(store.getStream('day.csv', { range, ifMatch: listed!.etag }));
+      expect((err as Error).message).toBe(
+        `day.csv: changed since it was listed (ETag ${listed!.etag} when planned, ETag ${md5(Buffer.from('a,b\n3,4\n'))} now); the next run loads the new version`,
+      );
+      expect(await caught(store.getBytes('day.csv', { maxBytes: 100, ifMatch: listed!.etag }))).toBeInstanceOf(
+        BadInputError,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -335,6 +380,31 @@ describe('S3ObjectStore', () => {
       expect((denied as Error).message).toMatch(/^secret\.csv: .*access denied/);
       expect(await caught(store.head('secret.csv'))).toBeInstanceOf(PermanentError);
       expect(await caught(collect(store.listObjects('')))).toBeInstanceOf(PermanentError);
+    } finally {
+      await store.close();
+      fake.server.close();
+    }
+  });
+
+  it('sends If-Match for a pinned read and maps 412 to a changed-object BadInputError', async () => {
+    const fake = await fakeS3(() => ({
+      status: 412,
+      body: errorXml('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold'),
+    }));
+    const store = new S3ObjectStore({ bucket: 'b-fake', endpoint: fake.endpoint, anonymous: true, maxAttempts: 3 });
+    try {
+      for (const read of [
+        () => store.getBytes('d/x.csv', { maxBytes: 10, ifMatch: 'abc' }),
+        () => store.getStream('d/x.csv', { range: { start: 0, end: 5 }, ifMatch: 'abc' }),
+      ]) {
+        const err = await caught(read);
+        expect(err).toBeInstanceOf(BadInputError);
+        expect((err as Error).message).toBe(
+          'd/x.csv: changed since it was listed (ETag abc when planned, another ETag now); the next run loads the new version',
+        );
+      }
+      // quoted, as S3 wants it; and a 412 is not retried
+      expect(fake.headers.map((h) => h['if-match'])).toEqual(['"abc"', '"abc"']);
     } finally {
       await store.close();
       fake.server.close();

@@ -44,7 +44,8 @@ export async function transformObject(obj: PlannedObject, deps: TransformDeps): 
   if (obj.retired) return retiredPartManifest(obj);
   if (isPrizeKey(key)) return transformPrizePart(obj, deps);
   const parsed = parsePvdataKey(key);
-  const bytes = await deps.store.getBytes(key, { maxBytes: deps.maxObjectBytes });
+  // pinned to the listed version: the ledger records the ETag of what was read
+  const bytes = await deps.store.getBytes(key, { maxBytes: deps.maxObjectBytes, ifMatch: obj.etag });
   // the residential feed names its channels in the header and has no dictionary
   const residential = parsed.format === 'csv' ? residentialColumns(parsed.ssId, firstCsvLine(bytes)) : null;
   let dictionary: MetricsDictionary;

@@ -57,12 +57,17 @@ export async function transformPrizePart(obj: PlannedObject, deps: TransformDeps
     }
   })();
   const zoneSpec = await deps.catalog.zoneOf(ssId);
-  const header = await readPrizeHeader(deps.store, key, deps.catalog.prizeUnits(ssId)).catch(rename);
+  // every read is pinned to the listed version, so a file rewritten mid-run cannot mix two versions' lines
+  const header = await readPrizeHeader(deps.store, key, deps.catalog.prizeUnits(ssId), obj.etag).catch(rename);
   const firstPart = !range || range.start === 0;
-  const stream = await deps.store.getStream(
-    key,
-    firstPart ? {} : { range: { start: range.start - 1, end: Number.MAX_SAFE_INTEGER } },
-  );
+  const stream = await deps.store
+    .getStream(
+      key,
+      firstPart
+        ? { ifMatch: obj.etag }
+        : { range: { start: range.start - 1, end: Number.MAX_SAFE_INTEGER }, ifMatch: obj.etag },
+    )
+    .catch(rename);
   const stats: PrizeCsvStats = {
     lines: 0,
     rows: 0,

@@ -6,11 +6,18 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { BadInputError, type ObjectInfo, PermanentError, RetryableError } from '@pv-pipeline/core';
-import type { GetBytesOptions, GetStreamOptions, ObjectStore } from './object-store.js';
+import {
+  changedSinceListedError,
+  type GetBytesOptions,
+  type GetStreamOptions,
+  type ObjectStore,
+} from './object-store.js';
 import { checkRange, readLimited, tooLargeError } from './s3-object-store.js';
 
 /** Files up to this size are hashed from one read; larger ones are streamed. */
 const SMALL_FILE = 1 << 20;
+/** Files whose ETag is remembered for pinned reads (see FileObjectStore.etagOfStat). */
+const ETAG_MEMORY = 4096;
 /** Files hashed concurrently while listing. */
 const HASH_AHEAD = 16;
 /** I/O error codes that mean "busy, try again later". */
@@ -40,6 +47,10 @@ function compareKeys(a: string, b: string): number {
  *   backslash (which cannot be keys) are left out.
  * - The ETag is the MD5 hex digest of the content (what S3 gives a single-part
  *   upload), computed by streaming each file when it is listed or headed.
+ *   A read pinned to an ETag (`ifMatch`) checks it: `getBytes` hashes the bytes
+ *   it read; `getStream` (whose range may be a sliver of a large file) uses the
+ *   ETag computed when the file was last listed or read here, as long as its
+ *   size, mtime and inode are unchanged, and hashes the file again otherwise.
  * - Keys that are absolute, contain `..` segments, backslashes or NUL, or
  *   resolve outside the root throw `BadInputError(key, 'key escapes the source root')`,
  *   and so does reading a file whose symlinks lead outside the root (it is still listed);
@@ -53,6 +64,8 @@ export class FileObjectStore implements ObjectStore {
   readonly url: string;
   /** The absolute root directory. */
   readonly root: string;
+  /** ETags computed here, by file, with the stat they were computed for (most recent last). */
+  readonly #etags = new Map<string, { size: number; mtimeMs: number; ino: number; etag: string }>();
 
   /** @param root the source directory; resolved against the cwd when relative. */
   constructor(root: string) {
@@ -113,7 +126,24 @@ export class FileObjectStore implements ObjectStore {
   }
 
   private async info(key: string, file: string, st: Stats): Promise<ObjectInfo> {
-    return { key, etag: await this.etagOf(file, st.size), size: st.size, lastModified: st.mtime };
+    const etag = await this.etagOf(file, st.size);
+    this.#remember(file, st, etag);
+    return { key, etag, size: st.size, lastModified: st.mtime };
+  }
+
+  #remember(file: string, st: Stats, etag: string): void {
+    this.#etags.delete(file);
+    this.#etags.set(file, { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, etag });
+    if (this.#etags.size > ETAG_MEMORY) this.#etags.delete(this.#etags.keys().next().value as string);
+  }
+
+  /** The file's ETag: remembered when its stat is unchanged, else hashed again. */
+  private async etagOfStat(file: string, st: Stats): Promise<string> {
+    const known = this.#etags.get(file);
+    if (known && known.size === st.size && known.mtimeMs === st.mtimeMs && known.ino === st.ino) return known.etag;
+    const etag = await this.etagOf(file, st.size);
+    this.#remember(file, st, etag);
+    return etag;
   }
 
   /** The info of a listed file, or null when it vanished since the directory was read. */
@@ -306,6 +336,15 @@ export class FileObjectStore implements ObjectStore {
         `requested range ${options.range.start}-${options.range.end} is not satisfiable: the object is ${st.size} bytes`,
       );
     }
+    if (options.ifMatch !== undefined) {
+      let etag: string;
+      try {
+        etag = await this.etagOfStat(file, st);
+      } catch (err) {
+        throw this.mapError(err, key, 'hashing');
+      }
+      if (etag !== options.ifMatch) throw changedSinceListedError(key, options.ifMatch, etag);
+    }
     return this.open(key, file, options.range);
   }
 
@@ -314,11 +353,17 @@ export class FileObjectStore implements ObjectStore {
     const st = await this.statObject(key, file);
     if (st.size > options.maxBytes) throw tooLargeError(key, st.size, options.maxBytes);
     const stream = await this.open(key, file);
+    let bytes: Uint8Array;
     try {
-      return await readLimited(stream, key, options.maxBytes, undefined);
+      bytes = await readLimited(stream, key, options.maxBytes, undefined);
     } catch (err) {
       throw this.mapError(err, key, 'read');
     }
+    if (options.ifMatch !== undefined) {
+      const etag = createHash('md5').update(bytes).digest('hex');
+      if (etag !== options.ifMatch) throw changedSinceListedError(key, options.ifMatch, etag);
+    }
+    return bytes;
   }
 
   async close(): Promise<void> {}

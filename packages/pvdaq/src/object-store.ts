@@ -1,16 +1,37 @@
 import type { Readable } from 'node:stream';
-import type { ObjectInfo } from '@pv-pipeline/core';
+import { BadInputError, type ObjectInfo } from '@pv-pipeline/core';
 
 /** Options of {@link ObjectStore.getBytes}. */
 export interface GetBytesOptions {
   /** Refuse (BadInputError naming the key) objects larger than this many bytes. */
   maxBytes: number;
+  /**
+   * The ETag the object had when it was listed: a read that finds another
+   * version throws {@link changedSinceListedError} instead of returning it.
+   * Default none (any version).
+   */
+  ifMatch?: string;
 }
 
 /** Options of {@link ObjectStore.getStream}. */
 export interface GetStreamOptions {
   /** Inclusive byte range to read; the whole object when absent. */
   range?: { start: number; end: number };
+  /** As {@link GetBytesOptions.ifMatch}: the listed ETag the stream must come from. */
+  ifMatch?: string;
+}
+
+/**
+ * The error of a read pinned to a listed ETag that found another version: the
+ * object changed between planning and reading. Trying again cannot help (the
+ * job is tied to the listed version); the next run plans the new version.
+ */
+export function changedSinceListedError(key: string, listed: string, found?: string): BadInputError {
+  const now = found === undefined ? 'another ETag' : `ETag ${found}`;
+  return new BadInputError(
+    key,
+    `changed since it was listed (ETag ${listed} when planned, ${now} now); the next run loads the new version`,
+  );
 }
 
 /**
@@ -19,7 +40,9 @@ export interface GetStreamOptions {
  *
  * Errors: transient faults (5xx, throttling, resets) throw `RetryableError`;
  * a missing object or a key that escapes the root throws `BadInputError`
- * naming the key; anything else `PermanentError`.
+ * naming the key; a read pinned with `ifMatch` that finds another version
+ * throws {@link changedSinceListedError} (a `BadInputError`); anything else
+ * `PermanentError`.
  */
 export interface ObjectStore {
   /** The root as a URL, for messages (never carries credentials). */

@@ -10,10 +10,12 @@ export const MAX_HEADER_BYTES = 1024 * 1024;
  * The first line of an object, read with a ranged GET of at most
  * {@link MAX_HEADER_BYTES} (the stream is dropped once the line is complete).
  * A zero-byte object, or a first line longer than the limit, is a
- * BadInputError naming the key.
+ * BadInputError naming the key. With `ifMatch`, the read is pinned to that
+ * listed ETag (see GetStreamOptions.ifMatch).
  */
-export async function readFirstLine(store: ObjectStore, key: string): Promise<string> {
-  const stream = await store.getStream(key, { range: { start: 0, end: MAX_HEADER_BYTES - 1 } }).catch((err) => {
+export async function readFirstLine(store: ObjectStore, key: string, ifMatch?: string): Promise<string> {
+  const range = { start: 0, end: MAX_HEADER_BYTES - 1 };
+  const stream = await store.getStream(key, ifMatch === undefined ? { range } : { range, ifMatch }).catch((err) => {
     // a range on an empty object is not satisfiable
     if (err instanceof BadInputError && /not satisfiable/.test(err.message)) {
       throw new BadInputError(key, 'empty object (0 bytes)', err);
@@ -41,13 +43,17 @@ export async function readFirstLine(store: ObjectStore, key: string): Promise<st
   return Buffer.concat(parts, length).toString('utf8').replace(/\r$/, '');
 }
 
-/** Reads and classifies the header of a prize CSV (see {@link classifyPrizeHeader}). */
+/**
+ * Reads and classifies the header of a prize CSV (see {@link classifyPrizeHeader}),
+ * pinned to the listed ETag `ifMatch` when given.
+ */
 export async function readPrizeHeader(
   store: ObjectStore,
   key: string,
   unitsByName?: ReadonlyMap<string, string>,
+  ifMatch?: string,
 ): Promise<PrizeHeader> {
-  const line = await readFirstLine(store, key);
+  const line = await readFirstLine(store, key, ifMatch);
   let fields: string[];
   try {
     fields = (parse(line, { bom: true, relax_quotes: true }) as string[][])[0] ?? [];

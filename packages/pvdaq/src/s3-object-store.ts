@@ -2,6 +2,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import {
   type _Object,
   GetObjectCommand,
+  type GetObjectCommandOutput,
   HeadObjectCommand,
   type ListObjectsV2CommandInput,
   type ListObjectsV2CommandOutput,
@@ -11,7 +12,12 @@ import {
 } from '@aws-sdk/client-s3';
 import { BadInputError, type ObjectInfo, PermanentError, RetryableError } from '@pv-pipeline/core';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { GetBytesOptions, GetStreamOptions, ObjectStore } from './object-store.js';
+import {
+  changedSinceListedError,
+  type GetBytesOptions,
+  type GetStreamOptions,
+  type ObjectStore,
+} from './object-store.js';
 
 /** The public OEDI bucket, readable without credentials. */
 export const OEDI_BUCKET = 'oedi-data-lake';
@@ -360,24 +366,36 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  private async getObject(key: string, range?: { start: number; end: number }) {
+  /**
+   * GetObject, pinned to `ifMatch` when given: S3 answers 412 for another
+   * version, and a server that ignores If-Match is caught by the ETag it sends.
+   */
+  private async getObject(key: string, range?: { start: number; end: number }, ifMatch?: string) {
+    let out: GetObjectCommandOutput;
     try {
-      return await this.client.send(
+      out = await this.client.send(
         new GetObjectCommand({
           Bucket: this.bucket,
           Key: this.fullKey(key),
           ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}),
+          ...(ifMatch ? { IfMatch: `"${ifMatch}"` } : {}),
         }),
       );
     } catch (err) {
       if (isNotFound(err)) throw new BadInputError(key, 'object not found', err);
+      if (ifMatch && statusOf(err) === 412) throw changedSinceListedError(key, ifMatch);
       throw this.mapError(err, key, 'GetObject');
     }
+    if (ifMatch && out.ETag !== undefined && unquote(out.ETag) !== ifMatch) {
+      (out.Body as NodeBody | undefined)?.destroy();
+      throw changedSinceListedError(key, ifMatch, unquote(out.ETag));
+    }
+    return out;
   }
 
   async getStream(key: string, options: GetStreamOptions = {}): Promise<Readable> {
     if (options.range) checkRange(key, options.range);
-    const out = await this.getObject(key, options.range);
+    const out = await this.getObject(key, options.range, options.ifMatch);
     const body = out.Body as NodeBody | undefined;
     if (!body) throw new PermanentError(`${key}: S3 GetObject on ${this.url} returned no body`);
     // Errors while the caller reads (a reset mid-body, a socket timeout) are mapped too.
@@ -391,7 +409,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async getBytes(key: string, options: GetBytesOptions): Promise<Uint8Array> {
-    const out = await this.getObject(key);
+    const out = await this.getObject(key, undefined, options.ifMatch);
     const body = out.Body as NodeBody | undefined;
     if (!body) throw new PermanentError(`${key}: S3 GetObject on ${this.url} returned no body`);
     const size = out.ContentLength;
