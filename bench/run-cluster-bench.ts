@@ -1,13 +1,14 @@
 /**
  * `npm run bench:cluster`: inline vs queue mode with 1 and with 2 worker processes on the
  * bench mirror, side by side in one run, plus the queue overhead per job (an empty
- * transform). Queue mode runs as real processes (`pv-pipeline serve loader|planner|worker`)
+ * transform) and the queue's own scaling (1 and 2 worker processes whose transform keeps one
+ * core busy for a fixed time per job and does nothing else). Queue mode runs as real processes (`pv-pipeline serve loader|planner|worker`)
  * against a redis-server of its own; the run is triggered through the queues and timed from
  * trigger to completion.
  *
  *   npm run bench:cluster -- [--systems N] [--threads N] [--no-write]
  *
- * `--systems` (default 8) takes the first N systems of the mirror; `--threads` (default 1)
+ * `--systems` (default 32, the whole mirror) takes the first N systems of the mirror; `--threads` (default 1)
  * is the decoding threads per worker process and of the inline run, so that "one worker"
  * means one core of decoding in both.
  */
@@ -42,7 +43,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { systems: 8, threads: 1, write: true, sink: 'duckdb', duckdbThreads: 1, env: {} };
+  const a: Args = { systems: 32, threads: 1, write: true, sink: 'duckdb', duckdbThreads: 1, env: {} };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const num = () => {
@@ -311,6 +312,69 @@ async function emptyTransform(work: string, jobs = 5000): Promise<number> {
   }
 }
 
+/** CPU time each job of the fixed-cost transform burns, ms. */
+const FIXED_JOB_MS = 20;
+
+/** A worker process whose transform keeps its one thread busy for `ms` per job (plain node, BullMQ from ROOT). */
+const FIXED_WORKER_SCRIPT = `
+import { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+const [url, ms] = process.argv.slice(1);
+const connection = new Redis(url, { maxRetriesPerRequest: null });
+const busy = () => { const end = performance.now() + Number(ms); while (performance.now() < end); };
+const worker = new Worker('fixed', async () => busy(), { connection, prefix: '{pv}', concurrency: 1 });
+process.on('SIGTERM', async () => { await worker.close(); connection.disconnect(); });
+`;
+
+/**
+ * The queue's own horizontal scaling: jobs/s through 1, then 2 worker processes (concurrency 1)
+ * whose transform burns {@link FIXED_JOB_MS} of CPU per job on one thread and nothing else,
+ * with a redis-server of its own. What two workers gain here is what the queue lets them gain
+ * when each has a core to itself.
+ */
+async function fixedCostScaling(work: string, jobs = 300): Promise<{ one: number; two: number }> {
+  const redis = await startRedis(mkdtempSync(join(work, 'fixed-')));
+  const conn = new Redis(redis.url, { maxRetriesPerRequest: null });
+  const q = new Queue('fixed', { connection: conn, prefix: '{pv}' });
+  const rateWith = async (workers: number): Promise<number> => {
+    await q.obliterate({ force: true });
+    const procs = Array.from({ length: workers }, () =>
+      spawn(process.execPath, ['--input-type=module', '-e', FIXED_WORKER_SCRIPT, redis.url, String(FIXED_JOB_MS)], {
+        cwd: ROOT,
+        stdio: 'ignore',
+      }),
+    );
+    try {
+      const deadline = Date.now() + 30_000;
+      while ((await q.getWorkersCount()) < workers) {
+        if (Date.now() > deadline) throw new Error('fixed-cost workers did not start');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const t0 = performance.now();
+      await q.addBulk(
+        Array.from({ length: jobs }, (_, i) => ({ name: 'fixed', data: { i }, opts: { jobId: `f${i}` } })),
+      );
+      while ((await q.getCompletedCount()) < jobs) {
+        if (performance.now() - t0 > 120_000) throw new Error('fixed-cost jobs did not complete');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return jobs / ((performance.now() - t0) / 1000);
+    } finally {
+      for (const p of procs) p.kill('SIGTERM');
+      await Promise.all(
+        procs.map((p) => new Promise((res) => (p.exitCode !== null ? res(null) : p.once('exit', res)))),
+      );
+    }
+  };
+  try {
+    return { one: await rateWith(1), two: await rateWith(2) };
+  } finally {
+    await q.close();
+    conn.disconnect();
+    redis.child.kill('SIGKILL');
+  }
+}
+
 const rate = (m: ModeResult) => m.readings / m.seconds;
 const jobs = (m: ModeResult) => m.objects / m.seconds;
 const cpuTotal = (m: ModeResult) => Object.values(m.cpu).reduce((a, b) => a + b, 0);
@@ -331,6 +395,7 @@ function resultsBody(
     w2: ModeResult;
   },
   empty: number,
+  fixed: { one: number; two: number },
 ): string {
   const cores = Number(execFileSync('nproc').toString().trim());
   const { inline, q1, q2, t1, t2, w1, w2 } = m;
@@ -355,6 +420,8 @@ function resultsBody(
   const ceiling = (1000 * cores) / (w + l + o);
   const bound = ceiling / jobs(q1);
   const oneWorkerCores = t1.cpu.worker! / t1.seconds;
+  // The loader is the sink's only writer: a run cannot end before it has done its CPU's worth.
+  const loaderBusy = q1.cpu.loader! / q1.seconds;
   const sinkName =
     args.sink === 'duckdb' ? `DuckDB (threads=${args.duckdbThreads || 'default'})` : 'the Parquet dataset sink';
   return [
@@ -371,6 +438,7 @@ function resultsBody(
     `- transform only, 2 workers / 1 worker: **${(rate(t2) / rate(t1)).toFixed(2)}×**`,
     `- workers warmed up before the run (\`PV_WORKER_WARM_UP_ROUNDS=${WARM_UP_ROUNDS}\`), 2 workers / 1 worker: **${(rate(w2) / rate(w1)).toFixed(2)}×**; queue (1 worker, warmed) / inline: **${(rate(w1) / rate(inline)).toFixed(2)}×** (inline still pays its one-off compilation)`,
     `- empty transform (BullMQ overhead alone, concurrency 16): **${Math.round(empty).toLocaleString('en-US')} jobs/s**`,
+    `- the queue's own scaling: a transform that burns ${FIXED_JOB_MS} ms of one thread's CPU per job and nothing else (no loader), concurrency 1 per worker process: 1 worker **${fixed.one.toFixed(1)} jobs/s**, 2 workers **${fixed.two.toFixed(1)} jobs/s**, **${(fixed.two / fixed.one).toFixed(2)}×**`,
     '',
     "CPU seconds by process while the run went (user + system, every thread, from /proc/PID/stat; workers summed), and the cores the machine's other processes kept busy meanwhile (/proc/stat):",
     '',
@@ -382,7 +450,9 @@ function resultsBody(
       `Even keeping all ${cores} cores busy at that cost, two workers could do at most ${cores} / ${(w + l + o).toFixed(0)} ms = ${ceiling.toFixed(1)} jobs/s, ` +
       `**${bound.toFixed(2)}×** what one worker did (${jobs(q1).toFixed(1)} jobs/s): one worker process alone already keeps ${oneWorkerCores.toFixed(2)} cores busy (its decoding thread, its main thread and V8's helper threads; "transform only, 1 worker"), and the loader, planner and Redis take the rest. ` +
       `1.6× would need the one-worker run (worker, loader, planner and Redis together) to keep no more than ${(cores / 1.6).toFixed(2)} of the ${cores} cores busy at the same CPU per object; it kept ${(cpuTotal(q1) / q1.seconds).toFixed(2)}. ` +
-      `Measured: ${(rate(q2) / rate(q1)).toFixed(2)}× (transform only: ${(rate(t2) / rate(t1)).toFixed(2)}×), with the other processes of this shared machine keeping ${others(q2).toFixed(2)} of its ${cores} cores busy during the 2-worker run.`,
+      `Measured: ${(rate(q2) / rate(q1)).toFixed(2)}× (transform only: ${(rate(t2) / rate(t1)).toFixed(2)}×), with the other processes of this shared machine keeping ${others(q2).toFixed(2)} of its ${cores} cores busy during the 2-worker run. ` +
+      `The loader, the sink's one writer, was busy ${(100 * loaderBusy).toFixed(0)} % of the one-worker run (${q1.cpu.loader!.toFixed(1)} s of CPU in ${q1.seconds.toFixed(1)} s): even with the workers' CPU free, more workers could speed that run up by ${(1 / loaderBusy).toFixed(2)}× at most. ` +
+      `Where each worker has a core to itself and the sink's work is elsewhere (the fixed-cost transform above), two workers do ${(fixed.two / fixed.one).toFixed(2)}× one: the queue itself does not hold them back.`,
     '',
     'Reproduce: `npm run bench:cluster` (`--systems N`, `--threads N`, `--sink duckdb|parquet`, `--duckdb-threads N`, `--env KEY=VALUE` for the services, `--no-write`).',
   ].join('\n');
@@ -417,13 +487,17 @@ async function main(): Promise<void> {
     const w2 = await runQueueMode(mirror, args, work, 2, true, WARM_UP_ROUNDS);
     show(w2);
     const empty = await emptyTransform(work);
+    const fixed = await fixedCostScaling(work);
+    console.error(
+      `fixed-cost transform: 1 worker ${fixed.one.toFixed(1)} jobs/s, 2 workers ${fixed.two.toFixed(1)} jobs/s`,
+    );
     for (const m of [q1, q2, t1, t2, w1, w2]) {
       if (m.readings !== inline.readings || m.objects !== inline.objects)
         throw new Error(
-          `${m.mode}: ${m.objects} objects, ${m.readings} readings; inline ${inline.objects}, ${inline.readings}`,
+          `${m.mode}: ${m.objects} objects, ${m.readings} readings; inline $inline.objects, $inline.readings`,
         );
     }
-    const body = resultsBody(args, { inline, q1, q2, t1, t2, w1, w2 }, empty);
+    const body = resultsBody(args, { inline, q1, q2, t1, t2, w1, w2 }, empty, fixed);
     console.log(body);
     if (args.write) writeResultsSection(join(BENCH_DIR, 'RESULTS.md'), 'cluster', body);
   } finally {
