@@ -8,6 +8,7 @@ export * from './plan-processor.js';
 export * from './queue-names.js';
 export * from './queues.js';
 export * from './redis-connection.js';
+export * from './run-finalization.js';
 export * from './run-store.js';
 export * from './service-config.js';
 export * from './service-runtime.js';

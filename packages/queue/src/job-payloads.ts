@@ -17,7 +17,12 @@ export interface TransformJobData {
 export type LoadJobData =
   | { kind: 'readings'; runId: string; manifest: StagedManifest }
   | { kind: 'dimensions'; runId: string; systems: number[] }
-  | { kind: 'finalize'; runId: string };
+  | {
+      kind: 'finalize';
+      runId: string;
+      /** How many times this run's finalization failed before (see FINALIZE_REVIVALS); absent: none. */
+      revived?: number;
+    };
 
 /** BullMQ job names, one per payload kind. */
 export const JOB_NAMES = {

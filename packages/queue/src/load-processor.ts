@@ -4,10 +4,11 @@ import type { SensorEntry, SystemCatalog } from '@pv-pipeline/pvdaq';
 import type { Sink } from '@pv-pipeline/sinks';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { JOB_NAMES, type LoadJobData } from './job-payloads.js';
+import type { LoadJobData } from './job-payloads.js';
 import type { LedgerCache } from './ledger-cache.js';
 import { addMetrics } from './pipeline-metrics.js';
-import { addFresh, type PipelineQueues } from './queues.js';
+import type { PipelineQueues } from './queues.js';
+import { enqueueFinalize } from './run-finalization.js';
 import type { RunStore } from './run-store.js';
 import { transformJobId } from './transform-job-id.js';
 
@@ -274,7 +275,7 @@ export class LoadProcessor {
   }
 
   async #enqueueFinalize(runId: string): Promise<void> {
-    await addFresh(this.#d.queues.load, JOB_NAMES.finalize, { kind: 'finalize', runId }, `f-${runId}`);
+    await enqueueFinalize(this.#d.queues, runId);
   }
 
   async #dimensions(systems: readonly number[]): Promise<{ systems: number; sensors: number }> {

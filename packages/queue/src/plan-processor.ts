@@ -5,6 +5,7 @@ import { type Job, UnrecoverableError } from 'bullmq';
 import { JOB_NAMES, type PlanJobData, type TransformJobData } from './job-payloads.js';
 import type { LedgerCache } from './ledger-cache.js';
 import { addFresh, type PipelineQueues } from './queues.js';
+import { enqueueFinalize } from './run-finalization.js';
 import type { RunStore } from './run-store.js';
 import { loadJobId, transformJobId } from './transform-job-id.js';
 
@@ -58,7 +59,7 @@ export function createPlanProcessor(deps: PlanProcessorDeps) {
       }
       const planned = toLoad.length + skipped.length; // retired prize parts included
       const done = await deps.runs.finishPlanning(runId, planned);
-      if (done) await addFresh(deps.queues.load, JOB_NAMES.finalize, { kind: 'finalize', runId }, `f-${runId}`);
+      if (done) await enqueueFinalize(deps.queues, runId);
       logger.info({ planned, toLoad: toLoad.length, skipped: skipped.length }, 'planned');
       return { planned, toLoad: toLoad.length, skipped: skipped.length };
     } catch (err) {
@@ -66,7 +67,7 @@ export function createPlanProcessor(deps: PlanProcessorDeps) {
       logger.error({ err: describeError(err), last }, 'planning failed');
       if (last) {
         await deps.runs.fail(runId, `planning failed: ${describeError(err)}`);
-        await deps.runs.expire(runId);
+        await enqueueFinalize(deps.queues, runId); // recorded in the sink, as every finished run
         throw new UnrecoverableError(describeError(err));
       }
       await deps.runs.recordPlanRetry(runId, `attempt:${job.attemptsMade}`, `plan: ${describeError(err)}`);

@@ -259,6 +259,23 @@ export class RunStore {
     };
   }
 
+  /**
+   * Finished runs (completed or failed) among the newest `limit` whose keys
+   * have no TTL yet: their finalization, which records them in the sink and
+   * then sets the TTL, never ran to its end.
+   */
+  async unrecorded(limit = 1000): Promise<string[]> {
+    const ids = await this.#redis.zrevrange(`${this.#prefix}:runs`, 0, limit - 1);
+    if (ids.length === 0) return [];
+    const m = this.#redis.multi();
+    for (const id of ids) m.hget(this.#run(id), 'state').ttl(this.#run(id));
+    const res = (await m.exec()) ?? [];
+    return ids.filter((_, i) => {
+      const state = res[2 * i]?.[1];
+      return (state === 'completed' || state === 'failed') && res[2 * i + 1]?.[1] === -1;
+    });
+  }
+
   /** The newest runs first. */
   async list(limit = 50): Promise<RunRecord[]> {
     const ids = await this.#redis.zrevrange(`${this.#prefix}:runs`, 0, limit - 1);

@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import { JOB_NAMES, type TransformJobData } from './job-payloads.js';
 import { addMetrics } from './pipeline-metrics.js';
 import { addFresh, type PipelineQueues } from './queues.js';
+import { enqueueFinalize } from './run-finalization.js';
 import type { RunStore } from './run-store.js';
 import { loadJobId } from './transform-job-id.js';
 
@@ -85,7 +86,7 @@ async function reportFailure(
   const completed = await deps.runs.recordOutcome(jobId, key, 'failed', 0, reason);
   await addMetrics(deps.redis, deps.prefix, { objects_failed: 1 });
   for (const r of completed) {
-    await addFresh(deps.queues.load, JOB_NAMES.finalize, { kind: 'finalize', runId: r }, `f-${r}`);
+    await enqueueFinalize(deps.queues, r);
   }
 }
 

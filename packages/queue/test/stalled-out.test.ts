@@ -1,16 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { createLogger } from '@pv-pipeline/core';
-import { Worker } from 'bullmq';
-import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_TUNING } from '../src/job-options.js';
+import { describe, expect, it } from 'vitest';
 import { JOB_NAMES, type TransformJobData } from '../src/job-payloads.js';
 import { QUEUE_NAMES } from '../src/queue-names.js';
-import { openQueues } from '../src/queues.js';
-import { createRedisConnection } from '../src/redis-connection.js';
-import { RunStore } from '../src/run-store.js';
 import { createStalledOutListener, transformJobObject } from '../src/transform-processor.js';
-
-const REDIS = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+import { ownPrefix } from './own-prefix.js';
 
 /**
  * A transform job whose worker is lost more often than the stall limit allows
@@ -18,34 +11,8 @@ const REDIS = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
  * tell its run, which then finishes instead of staying "running".
  */
 describe('a transform job stalled out (real Redis, real BullMQ workers)', () => {
-  const prefix = `{pvtest-${randomBytes(4).toString('hex')}}`;
-  const redis = createRedisConnection(REDIS, { blocking: false });
-  const queues = openQueues(redis, prefix, DEFAULT_TUNING);
-  const runs = new RunStore(redis, prefix);
-  const closers: Array<() => Promise<unknown>> = [];
-  afterAll(async () => {
-    for (const close of closers) await close().catch(() => undefined);
-    await queues.close();
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
-    redis.disconnect();
-  });
-
-  const worker = (process: () => Promise<unknown>) => {
-    const connection = createRedisConnection(REDIS, { blocking: true });
-    const w = new Worker<TransformJobData>(QUEUE_NAMES.transform, process, {
-      connection,
-      prefix,
-      lockDuration: 1000,
-      stalledInterval: 300,
-      maxStalledCount: 0,
-    });
-    closers.push(async () => {
-      await w.close(true);
-      connection.disconnect();
-    });
-    return w;
-  };
+  const { prefix, redis, queues, runs, worker: queueWorker } = ownPrefix();
+  const worker = (process: () => Promise<unknown>) => queueWorker<TransformJobData>(QUEUE_NAMES.transform, process);
 
   it('records the failure with its reason and completes the run', async () => {
     const runId = 'r-stalled';

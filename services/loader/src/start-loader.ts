@@ -2,9 +2,11 @@ import type { Logger } from '@pv-pipeline/core';
 import { openStagingArea } from '@pv-pipeline/pipeline';
 import {
   catalogProvider,
+  createFinalizeRevival,
   createRedisConnection,
   createStalledOutListener,
   faultPoint,
+  finalizeUnrecorded,
   LedgerCache,
   type LoadJobData,
   LoadProcessor,
@@ -61,6 +63,9 @@ export async function startLoader(config: ServiceConfig, logger: Logger): Promis
     upstreamIdle: () => upstreamIdle(queues),
     step: faultPoint(process.env, logger), // test-only crash hook, off unless PV_FAULT_EXIT_AT is set
   });
+  // finished runs never recorded in the sink (their finalize job was lost or failed for good)
+  const unrecorded = await finalizeUnrecorded(runs, queues);
+  if (unrecorded.length > 0) logger.warn({ runs: unrecorded }, 'finalizing runs not recorded in the sink');
   const worker = new Worker(
     QUEUE_NAMES.load,
     processor.process,
@@ -76,6 +81,8 @@ export async function startLoader(config: ServiceConfig, logger: Logger): Promis
         : null,
     ),
   );
+  // a finalize job that failed is tried again later (a few times), so that its run is still recorded
+  worker.on('failed', createFinalizeRevival({ queues, logger }));
   return {
     async close() {
       const closing = worker.close();

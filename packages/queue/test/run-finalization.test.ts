@@ -1,0 +1,104 @@
+import type { Logger } from '@pv-pipeline/core';
+import { UnrecoverableError } from 'bullmq';
+import { describe, expect, it, vi } from 'vitest';
+import type { LoadJobData } from '../src/job-payloads.js';
+import { QUEUE_NAMES } from '../src/queue-names.js';
+import {
+  createFinalizeRevival,
+  enqueueFinalize,
+  FINALIZE_REVIVALS,
+  finalizeUnrecorded,
+} from '../src/run-finalization.js';
+import { ownPrefix } from './own-prefix.js';
+
+const request = { systems: [4], from: '2020-01-01', to: '2020-01-01', format: 'parquet' as const };
+
+/** Polls until `check` holds, for at most 20 s. */
+async function until(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('finished runs are recorded in the sink even when their finalize job is lost (real Redis, real BullMQ)', () => {
+  const { queues, runs, worker } = ownPrefix();
+  /** A loader's worker on the load queue, with the loader's revival listener. */
+  const loader = (process: (job: { data: LoadJobData }) => Promise<unknown>, logger: Logger) => {
+    const w = worker<LoadJobData>(QUEUE_NAMES.load, process);
+    w.on('failed', createFinalizeRevival({ queues, logger }));
+    return w;
+  };
+  const quiet = () => ({ warn: vi.fn(), error: vi.fn(), info: vi.fn() }) as unknown as Logger;
+
+  it('a loader starting up enqueues finalization of finished runs never recorded, and only of those', async () => {
+    const finished = async (id: string, recorded: boolean) => {
+      await runs.create(id, request);
+      await runs.start(id);
+      expect(await runs.finishPlanning(id, 0)).toBe(true);
+      if (recorded) await runs.expire(id);
+    };
+    await finished('done-unrecorded', false);
+    await finished('done-recorded', true);
+    await runs.create('failed-unrecorded', request);
+    await runs.fail('failed-unrecorded', 'planning failed: s3://x: AccessDenied');
+    await runs.create('still-running', request);
+    await runs.start('still-running');
+    expect((await finalizeUnrecorded(runs, queues)).sort()).toEqual(['done-unrecorded', 'failed-unrecorded']);
+    for (const id of ['done-unrecorded', 'failed-unrecorded']) {
+      expect((await queues.load.getJob(`f-${id}`))?.data).toEqual({ kind: 'finalize', runId: id });
+    }
+    for (const id of ['done-recorded', 'still-running']) expect(await queues.load.getJob(`f-${id}`)).toBeUndefined();
+    // twice: the waiting jobs are not doubled
+    await finalizeUnrecorded(runs, queues);
+    expect(await queues.load.getWaitingCount()).toBe(2);
+    await queues.load.obliterate({ force: true });
+  });
+
+  it('a finalize job whose loader was lost is enqueued again, and no more after FINALIZE_REVIVALS failures', async () => {
+    // the first loader takes the job and is lost without releasing it
+    let taken!: () => void;
+    const tookIt = new Promise<void>((resolve) => (taken = resolve));
+    const lost = loader(() => {
+      taken();
+      return new Promise(() => undefined);
+    }, quiet());
+    await enqueueFinalize(queues, 'r-lost');
+    await tookIt;
+    await lost.close(true);
+    // a second loader finds it stalled out (its processor never runs) and enqueues it again
+    const seen: LoadJobData[] = [];
+    const logger = quiet();
+    const second = loader(async (job) => {
+      seen.push(job.data);
+      const revived = job.data.kind === 'finalize' ? (job.data.revived ?? 0) : 0;
+      if (revived < FINALIZE_REVIVALS) throw new UnrecoverableError('the sink refused the run row');
+      return { recorded: false };
+    }, logger);
+    // revived once for the stall, then once per refusal until the limit, then it completes
+    await until(
+      async () => (await queues.load.getJobState('f-r-lost')) === 'completed' || seen.length > FINALIZE_REVIVALS,
+      'the revived finalize job to complete',
+    );
+    expect(seen.map((d) => (d.kind === 'finalize' ? d.revived : -1))).toEqual(
+      Array.from({ length: FINALIZE_REVIVALS }, (_, i) => i + 1),
+    );
+    expect(await queues.load.getJobState('f-r-lost')).toBe('completed');
+    await second.close();
+  }, 30_000);
+
+  it('after FINALIZE_REVIVALS failures the job stays failed and the loader says the run is not recorded', async () => {
+    const logger = quiet();
+    loader(async () => {
+      throw new UnrecoverableError('the sink refused the run row');
+    }, logger);
+    await enqueueFinalize(queues, 'r-refused', FINALIZE_REVIVALS);
+    await until(() => vi.mocked(logger.error).mock.calls.length > 0, 'the error log');
+    expect(vi.mocked(logger.error).mock.calls[0]![1]).toBe(
+      'run not recorded in the sink: its finalization kept failing',
+    );
+    expect(await queues.load.getJobState('f-r-refused')).toBe('failed');
+    expect((await queues.load.getJob('f-r-refused'))?.data).toMatchObject({ revived: FINALIZE_REVIVALS });
+  }, 30_000);
+});
