@@ -1,7 +1,10 @@
-import type { Logger } from '@pv-pipeline/core';
-import { UnrecoverableError } from 'bullmq';
+import { createLogger, type Logger } from '@pv-pipeline/core';
+import { FileObjectStore } from '@pv-pipeline/pvdaq';
+import { type Job, UnrecoverableError } from 'bullmq';
 import { describe, expect, it, vi } from 'vitest';
-import type { LoadJobData } from '../src/job-payloads.js';
+import type { LoadJobData, PlanJobData } from '../src/job-payloads.js';
+import { LedgerCache } from '../src/ledger-cache.js';
+import { createPlanProcessor } from '../src/plan-processor.js';
 import { QUEUE_NAMES } from '../src/queue-names.js';
 import {
   createFinalizeRevival,
@@ -23,7 +26,7 @@ async function until(check: () => Promise<boolean> | boolean, what: string): Pro
 }
 
 describe('finished runs are recorded in the sink even when their finalize job is lost (real Redis, real BullMQ)', () => {
-  const { queues, runs, worker } = ownPrefix();
+  const { prefix, redis, queues, runs, worker } = ownPrefix();
   /** A loader's worker on the load queue, with the loader's revival listener. */
   const loader = (process: (job: { data: LoadJobData }) => Promise<unknown>, logger: Logger) => {
     const w = worker<LoadJobData>(QUEUE_NAMES.load, process);
@@ -31,6 +34,31 @@ describe('finished runs are recorded in the sink even when their finalize job is
     return w;
   };
   const quiet = () => ({ warn: vi.fn(), error: vi.fn(), info: vi.fn() }) as unknown as Logger;
+
+  it('a run that fails at planning is finalized too, so that the sink records it with its reason', async () => {
+    const plan = createPlanProcessor({
+      store: new FileObjectStore('/nonexistent/pv-mirror'),
+      runs,
+      ledger: new LedgerCache(redis, prefix),
+      queues,
+      logger: createLogger({ service: 'test' }, { level: 'silent' }),
+    });
+    await runs.create('r-unplannable', request);
+    const job = {
+      id: 'p-1',
+      data: { runId: 'r-unplannable', request },
+      attemptsMade: 0,
+      opts: { attempts: 3 },
+      stalledCounter: 0,
+    } as unknown as Job<PlanJobData>;
+    await expect(plan(job)).rejects.toBeInstanceOf(UnrecoverableError);
+    const run = await runs.get('r-unplannable');
+    expect(run?.state).toBe('failed');
+    expect(run?.errors[0]?.reason).toMatch(/^planning failed: .*the source root does not exist/);
+    expect((await queues.load.getJob('f-r-unplannable'))?.data).toEqual({ kind: 'finalize', runId: 'r-unplannable' });
+    await runs.expire('r-unplannable'); // what its finalization does after recording it
+    await queues.load.obliterate({ force: true });
+  });
 
   it('a loader starting up enqueues finalization of finished runs never recorded, and only of those', async () => {
     const finished = async (id: string, recorded: boolean) => {
