@@ -8,9 +8,10 @@
  *
  *   npm run bench:cluster -- [--systems N] [--threads N] [--no-write]
  *
- * `--systems` (default 32, the whole mirror) takes the first N systems of the mirror; `--threads` (default 1)
- * is the decoding threads per worker process and of the inline run, so that "one worker"
- * means one core of decoding in both.
+ * `--systems` (default 32, the whole mirror) takes the first N systems of the mirror; `--threads` (default 0)
+ * is the decoding threads per worker process and of the inline run (0: decoding in the main thread),
+ * so that "one worker" means one core of decoding in both; with 1 thread, a worker process keeps
+ * about 1.4 cores busy on its own and leaves less of the 2 cores to the loader (bench/RESULTS.md).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -43,7 +44,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { systems: 32, threads: 1, write: true, sink: 'duckdb', duckdbThreads: 1, env: {} };
+  const a: Args = { systems: 32, threads: 0, write: true, sink: 'duckdb', duckdbThreads: 1, env: {} };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const num = () => {
@@ -427,7 +428,7 @@ function resultsBody(
   return [
     '## Cluster mode (`npm run bench:cluster`)',
     '',
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${cores} cores, node ${process.version}; ${args.systems} systems of the bench mirror (1-minute data, July 2023), ${args.threads} decoding thread(s) per process, worker concurrency 4, loader batches at the service defaults, one loader into ${sinkName} (same sink settings in every mode). "transform only" runs the planner and the workers without a loader, timed to the last staged file: the workers' own scaling with both cores theirs. "warmed" workers staged ${WARM_UP_ROUNDS} synthetic objects per thread before the run (not timed), so V8's one-off compilation of the decoders (2–3 s of CPU per process) is not in the run.`,
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${cores} cores, node ${process.version}; ${args.systems} systems of the bench mirror (1-minute data, July 2023), ${args.threads === 0 ? 'decoding in the main thread of each process (no decoding threads)' : `${args.threads} decoding thread(s) per process`}, worker concurrency 4, loader batches at the service defaults, one loader into ${sinkName} (same sink settings in every mode). "transform only" runs the planner and the workers without a loader, timed to the last staged file: the workers' own scaling with both cores theirs. "warmed" workers staged ${WARM_UP_ROUNDS} synthetic objects per decoding thread (or in the main thread) before the run (not timed), so V8's one-off compilation of the decoders (2–3 s of CPU per process) is not in the run.`,
     '',
     '| mode | objects | readings | seconds | readings/s | jobs/s |',
     '|---|---|---|---|---|---|',
@@ -448,7 +449,7 @@ function resultsBody(
     '',
     `Per object in the 2-worker run: worker **${w.toFixed(0)} ms**, loader **${l.toFixed(0)} ms**, planner + Redis **${o.toFixed(0)} ms** of CPU, **${(w + l + o).toFixed(0)} ms** in all. ` +
       `Even keeping all ${cores} cores busy at that cost, two workers could do at most ${cores} / ${(w + l + o).toFixed(0)} ms = ${ceiling.toFixed(1)} jobs/s, ` +
-      `**${bound.toFixed(2)}×** what one worker did (${jobs(q1).toFixed(1)} jobs/s): one worker process alone already keeps ${oneWorkerCores.toFixed(2)} cores busy (its decoding thread, its main thread and V8's helper threads; "transform only, 1 worker"), and the loader, planner and Redis take the rest. ` +
+      `**${bound.toFixed(2)}×** what one worker did (${jobs(q1).toFixed(1)} jobs/s): one worker process alone already keeps ${oneWorkerCores.toFixed(2)} cores busy (its main thread, its decoding threads if any, and V8's helper threads; "transform only, 1 worker"), and the loader, planner and Redis take the rest. ` +
       `1.6× would need the one-worker run (worker, loader, planner and Redis together) to keep no more than ${(cores / 1.6).toFixed(2)} of the ${cores} cores busy at the same CPU per object; it kept ${(cpuTotal(q1) / q1.seconds).toFixed(2)}. ` +
       `Measured: ${(rate(q2) / rate(q1)).toFixed(2)}× (transform only: ${(rate(t2) / rate(t1)).toFixed(2)}×), with the other processes of this shared machine keeping ${others(q2).toFixed(2)} of its ${cores} cores busy during the 2-worker run. ` +
       `The loader, the sink's one writer, was busy ${(100 * loaderBusy).toFixed(0)} % of the one-worker run (${q1.cpu.loader!.toFixed(1)} s of CPU in ${q1.seconds.toFixed(1)} s): even with the workers' CPU free, more workers could speed that run up by ${(1 / loaderBusy).toFixed(2)}× at most. ` +
