@@ -8,10 +8,11 @@
  *
  *   npm run bench:cluster -- [--systems N] [--threads N] [--no-write]
  *
- * `--systems` (default 32, the whole mirror) takes the first N systems of the mirror; `--threads` (default 0)
- * is the decoding threads per worker process and of the inline run (0: decoding in the main thread),
- * so that "one worker" means one core of decoding in both; with 1 thread, a worker process keeps
- * about 1.4 cores busy on its own and leaves less of the 2 cores to the loader (bench/RESULTS.md).
+ * `--systems` (default 32, the whole mirror) takes the first N systems of the mirror; `--threads` (default 1)
+ * is the decoding threads per worker process and of the inline run, so that "one worker" means one
+ * core of decoding in both, off the main thread as the services decode by default (it renews the job
+ * locks). `--threads 0` decodes in the main thread instead: a worker process then keeps about 1.1
+ * cores busy instead of 1.4 and leaves more of 2 cores to the loader.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -44,7 +45,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { systems: 32, threads: 0, write: true, sink: 'duckdb', duckdbThreads: 1, env: {} };
+  const a: Args = { systems: 32, threads: 1, write: true, sink: 'duckdb', duckdbThreads: 1, env: {} };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const num = () => {
