@@ -43,10 +43,9 @@ export function createFinalizeRevival(deps: {
   queues: PipelineQueues;
   logger: Logger;
 }): (job: Job<LoadJobData> | undefined, err: Error) => void {
-  return (job, err) => {
-    if (job?.data.kind !== 'finalize') return;
-    const { runId } = job.data;
-    const revived = job.data.revived ?? 0;
+  const revive = async (job: Job<LoadJobData>, runId: string, revived: number, err: Error): Promise<void> => {
+    // 'failed' also fires for an attempt that will be retried: only a job failed for good is revived
+    if ((await deps.queues.load.getJobState(job.id ?? `f-${runId}`)) !== 'failed') return;
     if (revived >= FINALIZE_REVIVALS) {
       deps.logger.error(
         { run: runId, err: err.message, revived },
@@ -54,13 +53,14 @@ export function createFinalizeRevival(deps: {
       );
       return;
     }
-    enqueueFinalize(deps.queues, runId, revived + 1).then(
-      () =>
-        deps.logger.warn(
-          { run: runId, err: err.message, revived: revived + 1 },
-          'run finalization failed; enqueued again',
-        ),
-      (e) => deps.logger.error({ run: runId, err: describeError(e) }, 'could not enqueue the run finalization again'),
+    await enqueueFinalize(deps.queues, runId, revived + 1);
+    deps.logger.warn({ run: runId, err: err.message, revived: revived + 1 }, 'run finalization failed; enqueued again');
+  };
+  return (job, err) => {
+    if (job?.data.kind !== 'finalize') return;
+    const { runId } = job.data;
+    revive(job, runId, job.data.revived ?? 0, err).catch((e) =>
+      deps.logger.error({ run: runId, err: describeError(e) }, 'could not enqueue the run finalization again'),
     );
   };
 }

@@ -2,7 +2,7 @@ import { createLogger, type Logger } from '@pv-pipeline/core';
 import { FileObjectStore } from '@pv-pipeline/pvdaq';
 import { type Job, UnrecoverableError } from 'bullmq';
 import { describe, expect, it, vi } from 'vitest';
-import type { LoadJobData, PlanJobData } from '../src/job-payloads.js';
+import { JOB_NAMES, type LoadJobData, type PlanJobData } from '../src/job-payloads.js';
 import { LedgerCache } from '../src/ledger-cache.js';
 import { createPlanProcessor } from '../src/plan-processor.js';
 import { QUEUE_NAMES } from '../src/queue-names.js';
@@ -82,6 +82,29 @@ describe('finished runs are recorded in the sink even when their finalize job is
     await finalizeUnrecorded(runs, queues);
     expect(await queues.load.getWaitingCount()).toBe(2);
     await queues.load.obliterate({ force: true });
+  });
+
+  it('a finalize attempt that fails and is retried by BullMQ is not enqueued again besides', async () => {
+    const seen: LoadJobData[] = [];
+    const logger = quiet();
+    const w = loader(async (job) => {
+      seen.push(job.data);
+      if (seen.length === 1) throw new Error('the sink is busy');
+      return { recorded: true };
+    }, logger);
+    await queues.load.add(
+      JOB_NAMES.finalize,
+      { kind: 'finalize', runId: 'r-retried' },
+      { jobId: 'f-r-retried', attempts: 2, backoff: { type: 'fixed', delay: 10 } },
+    );
+    await until(async () => (await queues.load.getJobState('f-r-retried')) === 'completed', 'the retried job');
+    await w.close();
+    expect(seen).toEqual([
+      { kind: 'finalize', runId: 'r-retried' },
+      { kind: 'finalize', runId: 'r-retried' },
+    ]);
+    expect(vi.mocked(logger.warn)).not.toHaveBeenCalled();
+    expect(vi.mocked(logger.error)).not.toHaveBeenCalled();
   });
 
   it('a finalize job whose loader was lost is enqueued again, and no more after FINALIZE_REVIVALS failures', async () => {
