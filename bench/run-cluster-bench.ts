@@ -120,6 +120,30 @@ async function startRedis(dir: string): Promise<{ url: string; child: ChildProce
   return { url, child };
 }
 
+/** SIGTERMs child processes and waits until each has exited. */
+async function stopChildren(procs: readonly ChildProcess[]): Promise<void> {
+  for (const p of procs) p.kill('SIGTERM');
+  await Promise.all(procs.map((p) => new Promise((res) => (p.exitCode !== null ? res(null) : p.once('exit', res)))));
+}
+
+/** Runs `fn` with a queue `name` on a redis-server of its own (in a temp dir under `work`), then tears both down. */
+async function withOwnQueue<T>(
+  work: string,
+  name: string,
+  fn: (q: Queue, conn: Redis, url: string) => Promise<T>,
+): Promise<T> {
+  const redis = await startRedis(mkdtempSync(join(work, `${name}-`)));
+  const conn = new Redis(redis.url, { maxRetriesPerRequest: null });
+  const q = new Queue(name, { connection: conn, prefix: '{pv}' });
+  try {
+    return await fn(q, conn, redis.url);
+  } finally {
+    await q.close();
+    conn.disconnect();
+    redis.child.kill('SIGKILL');
+  }
+}
+
 function request(mirror: string, systems: number) {
   const ids = systemsOf(FULL_PARAMS)
     .slice(0, systems)
@@ -282,18 +306,14 @@ async function runQueueMode(
   } finally {
     await queues.close();
     conn.disconnect();
-    for (const p of procs) p.kill('SIGTERM');
-    await Promise.all(procs.map((p) => new Promise((res) => (p.exitCode !== null ? res(null) : p.once('exit', res)))));
+    await stopChildren(procs);
     redis.child.kill('SIGKILL');
   }
 }
 
 /** BullMQ overhead: jobs/s through a queue whose processor does nothing. */
 async function emptyTransform(work: string, jobs = 5000): Promise<number> {
-  const redis = await startRedis(mkdtempSync(join(work, 'empty-')));
-  const conn = new Redis(redis.url, { maxRetriesPerRequest: null });
-  const q = new Queue('empty', { connection: conn, prefix: '{pv}' });
-  try {
+  return withOwnQueue(work, 'empty', async (q, conn) => {
     const bulk = Array.from({ length: jobs }, (_, i) => ({
       name: 'noop',
       data: { key: `k${i}` },
@@ -307,11 +327,7 @@ async function emptyTransform(work: string, jobs = 5000): Promise<number> {
     const seconds = (performance.now() - t0) / 1000;
     await w.close();
     return jobs / seconds;
-  } finally {
-    await q.close();
-    conn.disconnect();
-    redis.child.kill('SIGKILL');
-  }
+  });
 }
 
 /** CPU time each job of the fixed-cost transform burns, ms. */
@@ -335,46 +351,36 @@ process.on('SIGTERM', async () => { await worker.close(); connection.disconnect(
  * when each has a core to itself.
  */
 async function fixedCostScaling(work: string, jobs = 300): Promise<{ one: number; two: number }> {
-  const redis = await startRedis(mkdtempSync(join(work, 'fixed-')));
-  const conn = new Redis(redis.url, { maxRetriesPerRequest: null });
-  const q = new Queue('fixed', { connection: conn, prefix: '{pv}' });
-  const rateWith = async (workers: number): Promise<number> => {
-    await q.obliterate({ force: true });
-    const procs = Array.from({ length: workers }, () =>
-      spawn(process.execPath, ['--input-type=module', '-e', FIXED_WORKER_SCRIPT, redis.url, String(FIXED_JOB_MS)], {
-        cwd: ROOT,
-        stdio: 'ignore',
-      }),
-    );
-    try {
-      const deadline = Date.now() + 30_000;
-      while ((await q.getWorkersCount()) < workers) {
-        if (Date.now() > deadline) throw new Error('fixed-cost workers did not start');
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      const t0 = performance.now();
-      await q.addBulk(
-        Array.from({ length: jobs }, (_, i) => ({ name: 'fixed', data: { i }, opts: { jobId: `f${i}` } })),
+  return withOwnQueue(work, 'fixed', async (q, _conn, url) => {
+    const rateWith = async (workers: number): Promise<number> => {
+      await q.obliterate({ force: true });
+      const procs = Array.from({ length: workers }, () =>
+        spawn(process.execPath, ['--input-type=module', '-e', FIXED_WORKER_SCRIPT, url, String(FIXED_JOB_MS)], {
+          cwd: ROOT,
+          stdio: 'ignore',
+        }),
       );
-      while ((await q.getCompletedCount()) < jobs) {
-        if (performance.now() - t0 > 120_000) throw new Error('fixed-cost jobs did not complete');
-        await new Promise((r) => setTimeout(r, 20));
+      try {
+        const deadline = Date.now() + 30_000;
+        while ((await q.getWorkersCount()) < workers) {
+          if (Date.now() > deadline) throw new Error('fixed-cost workers did not start');
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        const t0 = performance.now();
+        await q.addBulk(
+          Array.from({ length: jobs }, (_, i) => ({ name: 'fixed', data: { i }, opts: { jobId: `f${i}` } })),
+        );
+        while ((await q.getCompletedCount()) < jobs) {
+          if (performance.now() - t0 > 120_000) throw new Error('fixed-cost jobs did not complete');
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        return jobs / ((performance.now() - t0) / 1000);
+      } finally {
+        await stopChildren(procs);
       }
-      return jobs / ((performance.now() - t0) / 1000);
-    } finally {
-      for (const p of procs) p.kill('SIGTERM');
-      await Promise.all(
-        procs.map((p) => new Promise((res) => (p.exitCode !== null ? res(null) : p.once('exit', res)))),
-      );
-    }
-  };
-  try {
+    };
     return { one: await rateWith(1), two: await rateWith(2) };
-  } finally {
-    await q.close();
-    conn.disconnect();
-    redis.child.kill('SIGKILL');
-  }
+  });
 }
 
 const rate = (m: ModeResult) => m.readings / m.seconds;
