@@ -488,8 +488,8 @@ export class ParquetDatasetSink implements Sink {
         const other = { key: e.key, ss_id: e.ssId, day: e.day } as StagedManifest;
         const expected = this.readingsFile(other);
         const files = (await exists(expected)) ? [expected] : await this.otherPartitionFiles(other, expected);
+        const against = winners.filter((p) => p.manifest.ss_id === other.ss_id).map((p) => p.tmp!);
         for (const file of files) {
-          const against = winners.filter((p) => p.manifest.ss_id === other.ss_id).map((p) => p.tmp!);
           const before = await this.parquetRowCount(file);
           const tmp = this.tmpName(file);
           const rows = await this.writeWithout(file, against, tmp);
