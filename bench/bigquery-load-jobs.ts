@@ -15,9 +15,9 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createLogger } from '@pv-pipeline/core';
-import { runInline, validateRunRequest } from '@pv-pipeline/pipeline';
 import { openObjectStore } from '@pv-pipeline/pvdaq';
 import { BigQuerySink } from '@pv-pipeline/sinks';
+import { runInline, validateRunRequest } from '@pv-pipeline/stages';
 import { startBigQueryFake } from '../test/support/bigquery-fake/index.js';
 import {
   BENCH_DIR,

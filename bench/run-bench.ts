@@ -30,9 +30,9 @@ import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { createLogger } from '@pv-pipeline/core';
-import { type RunSummary, runInline, validateRunRequest } from '@pv-pipeline/pipeline';
 import { openObjectStore } from '@pv-pipeline/pvdaq';
 import { openSink } from '@pv-pipeline/sinks';
+import { type RunSummary, runInline, validateRunRequest } from '@pv-pipeline/stages';
 import { type Check, compare } from './compare.js';
 import {
   BENCH_DIR,

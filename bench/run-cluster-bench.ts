@@ -21,6 +21,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRedisConnection, DEFAULT_TUNING, JOB_NAMES, openQueues, RunStore } from '@pv-pipeline/queue';
+import { isFinished } from '@pv-pipeline/stages';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { BENCH_DIR, ensureMirror, FULL_PARAMS, mirrorDir, systemsOf } from './generate-mirror.js';
@@ -274,7 +275,7 @@ async function runQueueMode(
       if (!loader && c && c.planned > 0 && c.transformed + c.failed >= c.planned) {
         const seconds = (performance.now() - t0) / 1000;
         const cpu = cpuSince(cpu0);
-        if (c.failed > 0) throw new Error(`run failed: ${JSON.stringify(run.errors.slice(0, 3))}`);
+        if (c.failed > 0) throw new Error(`run failed: ${JSON.stringify(run.failures.slice(0, 3))}`);
         const staged = await queues.load.getJobs(['waiting'], 0, -1);
         const manifests = staged.flatMap((j) => (j.data.kind === 'readings' ? [j.data.manifest] : []));
         const readings = manifests.reduce((n, m) => n + m.rows, 0);
@@ -287,11 +288,11 @@ async function runQueueMode(
           machine: machineBusySeconds() - busy0,
         };
       }
-      if (run && (run.state === 'completed' || run.state === 'failed')) {
+      if (run && isFinished(run.state)) {
         const seconds = (performance.now() - t0) / 1000;
         const cpu = cpuSince(cpu0);
         if (run.counts.failed > 0 || run.state === 'failed')
-          throw new Error(`run failed: ${JSON.stringify(run.errors.slice(0, 3))}`);
+          throw new Error(`run failed: ${JSON.stringify(run.failures.slice(0, 3))}`);
         return {
           mode: label,
           seconds,

@@ -1,4 +1,5 @@
-import type { RunSummary } from '@pv-pipeline/pipeline';
+import { READING_RULE_IDS } from '@pv-pipeline/core';
+import type { RunSummary } from '@pv-pipeline/stages';
 
 const n = (x: number) => x.toLocaleString('en-US');
 
@@ -10,7 +11,7 @@ export function formatSummary(s: RunSummary): string {
     `  source   ${s.source}`,
     `  sink     ${s.sink}`,
     `  objects  ${n(c.planned)} planned · ${n(c.loaded)} loaded · ${n(c.skipped)} skipped · ${n(c.failed)} failed`,
-    `  readings ${n(c.readings)} loaded (${n(s.readingsPerSecond)}/s) · ${n(s.replaced)} replaced · dropped ${n(s.dropped.missing)} missing, ${n(s.dropped.duplicate)} duplicate`,
+    `  readings ${n(c.readings)} loaded (${n(s.readingsPerSecond)}/s) · ${n(s.replaced)} replaced · dropped ${READING_RULE_IDS.map((id) => `${n(s.dropped[id])} ${id.replace('_', '-')}`).join(', ')}`,
   ];
   if (s.failures.length > 0) {
     lines.push('  failed objects:');

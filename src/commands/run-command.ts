@@ -1,13 +1,13 @@
 import { BadInputError, createLogger, describeError, PipelineError } from '@pv-pipeline/core';
+import { openObjectStore } from '@pv-pipeline/pvdaq';
+import { DEFAULT_SINK_URL, openSink } from '@pv-pipeline/sinks';
 import {
   parseSystemsOption,
   partBytesFromMb,
   type RunCounts,
   runInline,
   validateRunRequest,
-} from '@pv-pipeline/pipeline';
-import { openObjectStore } from '@pv-pipeline/pvdaq';
-import { DEFAULT_SINK_URL, openSink } from '@pv-pipeline/sinks';
+} from '@pv-pipeline/stages';
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
 import { formatSummary } from '../format-summary.js';

@@ -112,6 +112,9 @@ describe('BigQuery load-mode commits equal DuckDB commits', () => {
       calc_offset: null,
       aggregation_type: 'avg',
       source_type: null,
+      standard_name: null,
+      source_column: 'ac_power__315',
+      interval_s: null,
     });
     await bq.upsertSensors([sensor('W'), sensor('kW')]); // the same key twice: the last one wins
     await bq.upsertSensors([sensor('kW')]);
@@ -127,7 +130,10 @@ describe('BigQuery load-mode commits equal DuckDB commits', () => {
       skipped: 0,
       failed: 0,
       readings: 20,
+      replaced: 0,
+      dropped: null,
       errors: null,
+      warnings: null,
       started_at: '2026-01-01T00:00:00.000Z',
       finished_at: '2026-01-01T00:00:01.500Z',
     };

@@ -90,11 +90,11 @@ export class ChaosCluster {
   note(scenario: string, run: RunRecord): void {
     const f = this.figures.scenario(scenario);
     f.runs++;
-    if (run.state === 'completed') f.runsCompleted++;
+    if (run.state === 'completed' || run.state === 'partial') f.runsCompleted++;
     f.retriesReported += run.counts.retried;
     f.objectsFailed += run.counts.failed;
     for (const r of run.retries) this.figures.reason(scenario, r.reason);
-    for (const e of run.errors) this.figures.reason(scenario, e.reason);
+    for (const e of run.failures) this.figures.reason(scenario, e.reason);
   }
 
   /**

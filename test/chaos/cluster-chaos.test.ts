@@ -185,7 +185,7 @@ describe('chaos: the cluster under faults', { timeout: 240_000 * ROUNDS }, () =>
         c.staging.writable();
       }
       expect(failed.counts).toMatchObject({ planned: 4, loaded: 0, failed: 4 });
-      for (const e of failed.errors)
+      for (const e of failed.failures)
         expect(e.reason).toMatch(/staging .*cannot write .*(read-only|permission denied)/i);
       const again = await c.run(name, slice);
       expect(again.counts).toMatchObject({ planned: 4, loaded: 4, failed: 0 });

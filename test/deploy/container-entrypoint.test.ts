@@ -24,10 +24,10 @@ import { waitFor } from '../support/wait-for.js';
 import { argv, loadCompose, loadDockerfile, serviceEnv } from './deploy-files.js';
 
 interface RunRecord {
-  id: string;
+  runId: string;
   state: string;
   counts: { planned: number; loaded: number; skipped: number; failed: number; readings: number };
-  errors: Array<{ key: string; reason: string }>;
+  failures: Array<{ key: string; reason: string }>;
 }
 
 interface HealthModule {
@@ -213,7 +213,7 @@ describe('the image entry point with production dependencies only (serve all, as
     );
     expect(record.counts.loaded).toBe(34);
     expect(record.counts.failed).toBe(0);
-    expect(record.errors).toEqual([]);
+    expect(record.failures).toEqual([]);
   });
 
   it('stops cleanly on SIGTERM within the stop grace period, and the sink holds the run', async () => {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { appRoutes } from '@bull-board/api/dist/routes.js';
+import { isFinished } from '@pv-pipeline/stages';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE_MIRROR } from '../support/cli.js';
 import { type ServeAll, startServeAll } from '../support/serve-all.js';
@@ -131,11 +132,11 @@ describe('API security, on `pv-pipeline serve all` with a known token and creden
   it('runs a triggered run to completion (so the logs hold a real run)', async () => {
     const res = await d.api('/api/runs', { method: 'POST', body: JSON.stringify(RUN) });
     expect(res.status).toBe(202);
-    const { id } = (await res.json()) as { id: string };
+    const { runId: id } = (await res.json()) as { runId: string };
     const run = await waitFor(
       async () => {
         const r = (await (await d.api(`/api/runs/${id}`)).json()) as { state: string; counts: { loaded: number } };
-        return r.state === 'completed' || r.state === 'failed' ? r : null;
+        return isFinished(r.state) ? r : null;
       },
       { timeoutMs: 60_000, intervalMs: 200, what: 'the run to finish' },
     );

@@ -93,8 +93,8 @@ describe('prize CSVs in cluster mode: byte ranges of one file shared by two work
     const parts = run.counts.planned - run.counts.skipped; // the file's parts; 2107's other file is in already
     expect(parts).toBeGreaterThan(5);
     expect(run.counts.failed).toBe(parts);
-    expect(run.errors).toHaveLength(parts);
-    for (const e of run.errors) {
+    expect(run.failures).toHaveLength(parts);
+    for (const e of run.failures) {
       expect(e.key.startsWith(`${spec.key}#bytes=`)).toBe(true);
       expect(e.reason).toMatch(
         /changed since it was listed \(ETag \w+ when planned, ETag \w+ now\); the next run loads/,

@@ -40,24 +40,28 @@ describe('the residential daily feed under csv/pvdata', () => {
   });
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  it('loads the daily aggregates with units from the names, one row per channel and day, at local midnight', async () => {
-    const db = join(work, 'r.duckdb');
-    const r = await runCli([
+  /** `pv-pipeline run --format csv` over the mirror's `systems` and days into the DuckDB file `db`. */
+  const run = (systems: string, from: string, to: string, db: string) =>
+    runCli([
       'run',
       '--source',
       `file://${mirror}`,
       '--format',
       'csv',
       '--systems',
-      '10010',
+      systems,
       '--from',
-      '2020-01-01',
+      from,
       '--to',
-      '2020-01-31',
+      to,
       '--sink',
       `duckdb://${db}`,
       '--json',
     ]);
+
+  it('loads the daily aggregates with units from the names, one row per channel and day, at local midnight', async () => {
+    const db = join(work, 'r.duckdb');
+    const r = await run('10010', '2020-01-01', '2020-01-31', db);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const rows = await query(
       db,
@@ -124,5 +128,29 @@ describe('the residential daily feed under csv/pvdata', () => {
       'SELECT count(*) AS n FROM pv_readings r ANTI JOIN pv_sensors s USING (ss_id, sensor)',
     );
     expect(orphans).toEqual([{ n: 0 }]);
+  });
+
+  it('a residential object whose system has no known zone fails alone, naming the system and where a zone was looked for (issue #14, defect 6)', async () => {
+    // 10020: in no systems index and without a metadata JSON; 10010 beside it loads
+    put(
+      'csv/pvdata/system_id=10020/year=2020/month=1/day=1/system_10020__date_2020_01_01.csv',
+      ',ac_power_inv_61111_daily_max\n2020-01-01,2.5\n',
+    );
+    const db = join(work, 'nozone.duckdb');
+    const r = await run('10010,10020', '2020-01-01', '2020-01-01', db);
+    expect(r.code, r.stderr).toBe(2);
+    const summary = JSON.parse(r.stdout) as { failures: Array<{ key: string; reason: string }>; state: string };
+    expect(summary.state).toBe('partial');
+    expect(summary.failures).toEqual([
+      {
+        key: 'csv/pvdata/system_id=10020/year=2020/month=1/day=1/system_10020__date_2020_01_01.csv',
+        reason: expect.stringMatching(
+          /system 10020 has no time zone \(looked in the systems index .*csv\/system_metadata\/10020_system_metadata\.json \(System\.timezone_code\)\)/,
+        ),
+      },
+    ]);
+    expect(await query(db, 'SELECT ss_id, count(*) AS n FROM pv_readings GROUP BY ss_id')).toEqual([
+      { ss_id: 10010, n: 3 },
+    ]);
   });
 });

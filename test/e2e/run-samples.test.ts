@@ -203,7 +203,7 @@ describe('pv-pipeline run on the sample mirror → DuckDB', () => {
     expect(await query(null, facts.replace('pv_readings', dataset))).toEqual(await query(both, facts));
   });
 
-  it('CSV and Parquet give the same facts except the repeated fall-back hour', async () => {
+  it('CSV and Parquet give the same facts, the repeated fall-back hour included (every column of every row)', async () => {
     const csvDb = join(work, 'csv.duckdb');
     const r = await runCli([
       'run',
@@ -220,21 +220,33 @@ describe('pv-pipeline run on the sample mirror → DuckDB', () => {
     const diff = await query(
       null,
       `ATTACH '${db}' AS p (READ_ONLY); ATTACH '${csvDb}' AS c (READ_ONLY);
-       SELECT 'parquet' AS side, ss_id, strftime(measured_on, '%Y-%m-%d %H:%M') AS local FROM (
+       SELECT 'parquet only' AS side, * FROM (
          SELECT ss_id, timestamp, measured_on, sensor, metric_id, units, value FROM p.pv_readings
-         EXCEPT SELECT ss_id, timestamp, measured_on, sensor, metric_id, units, value FROM c.pv_readings)
+         EXCEPT ALL SELECT ss_id, timestamp, measured_on, sensor, metric_id, units, value FROM c.pv_readings)
        UNION ALL
-       SELECT 'csv', ss_id, strftime(measured_on, '%Y-%m-%d %H:%M') FROM (
+       SELECT 'csv only', * FROM (
          SELECT ss_id, timestamp, measured_on, sensor, metric_id, units, value FROM c.pv_readings
-         EXCEPT SELECT ss_id, timestamp, measured_on, sensor, metric_id, units, value FROM p.pv_readings)
+         EXCEPT ALL SELECT ss_id, timestamp, measured_on, sensor, metric_id, units, value FROM p.pv_readings)
        ORDER BY ALL`,
     );
-    // Only the second occurrence of 01:00–01:45 on 2011-11-06 (MST) is Parquet-only:
-    // the CSV cannot tell the two occurrences apart and keeps one row per local time.
-    expect(diff.length).toBeGreaterThan(0);
-    for (const d of diff) {
-      expect(d.ss_id).toBe(50);
-      expect(String(d.local)).toMatch(/^2011-11-06 01:[0-5]\d$/);
-    }
+    // The CSV has no UTC column: its repeated 01:00–01:45 of 2011-11-06 (America/Denver) is placed by the
+    // fall-back rule, first in MDT then in MST, exactly where the Parquet's utc_measured_on puts it.
+    expect(diff).toEqual([]);
+    const fallBack = await query(
+      null,
+      `ATTACH '${csvDb}' AS c (READ_ONLY);
+       SELECT strftime(timestamp, '%H:%M') AS utc, strftime(measured_on, '%H:%M') AS local FROM c.pv_readings
+       WHERE ss_id = 50 AND measured_on BETWEEN '2011-11-06 01:00' AND '2011-11-06 01:59' ORDER BY timestamp`,
+    );
+    expect(fallBack.map((r) => `${r.local}=${r.utc}`)).toEqual([
+      '01:00=07:00',
+      '01:15=07:15',
+      '01:30=07:30',
+      '01:45=07:45',
+      '01:00=08:00',
+      '01:15=08:15',
+      '01:30=08:30',
+      '01:45=08:45',
+    ]);
   });
 });

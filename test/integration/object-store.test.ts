@@ -271,6 +271,30 @@ describe('FileObjectStore', () => {
     }
   });
 
+  it('lists no directory a symlink leads out of the root, and survives symlink loops (issue #14, defect 7)', async () => {
+    const base = await mkdtemp(path.join(tmpdir(), 'object-store-links-'));
+    try {
+      const root = path.join(base, 'root');
+      const outside = path.join(base, 'outside');
+      await mkdir(path.join(root, 'csv', 'inner'), { recursive: true });
+      await mkdir(outside, { recursive: true });
+      await writeFile(path.join(root, 'csv', 'inner', 'a.csv'), 'a');
+      await writeFile(path.join(outside, 'secret.csv'), 'outside the root');
+      await symlink(outside, path.join(root, 'csv', 'escape')); // a directory outside the root
+      await symlink(path.join(root, 'csv'), path.join(root, 'csv', 'inner', 'loop')); // back up: a loop
+      await symlink(path.join(root, 'csv', 'self'), path.join(root, 'csv', 'self')); // a link to itself
+      await symlink(path.join(root, 'csv', 'inner'), path.join(root, 'csv', 'alias')); // inside: listed
+      const store = new FileObjectStore(root);
+      const keys = (await collect(store.listObjects(''))).map((o) => o.key);
+      expect(keys).toEqual(['csv/alias/a.csv', 'csv/inner/a.csv']);
+      expect((await store.listChildren('csv/')).prefixes).toEqual(['csv/alias/', 'csv/inner/']);
+      expect((await store.listChildren('csv/inner/')).prefixes).toEqual([]);
+      expect(await caught(store.getBytes('csv/escape/secret.csv', { maxBytes: 100 }))).toBeInstanceOf(BadInputError);
+    } finally {
+      await rm(base, { recursive: true, force: true });
+    }
+  });
+
   it('fails listing a root that does not exist with PermanentError', async () => {
     const store = new FileObjectStore(path.join(localDir, 'no-such-root'));
     expect(await caught(collect(store.listObjects('')))).toBeInstanceOf(PermanentError);

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_PREFIX, DEFAULT_TUNING, JOB_NAMES, openQueues, QUEUE_NAMES, RunStore } from '@pv-pipeline/queue';
+import { isFinished } from '@pv-pipeline/stages';
 import type { Redis } from 'ioredis';
 import { SAMPLE_MIRROR } from '../support/cli.js';
 import { type ServeAll, startServeAll } from '../support/serve-all.js';
@@ -95,8 +96,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadFigures> {
       try {
         const res = await d.api(path, init);
         status = res.status;
-        const body = (await res.json()) as { id?: string };
-        if (status === 202 && body.id) runIds.push(body.id);
+        const body = (await res.json()) as { runId?: string };
+        if (status === 202 && body.runId) runIds.push(body.runId);
       } catch {
         // no answer: counted as status 0
       }
@@ -162,7 +163,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadFigures> {
       reading = false;
       await reader;
     }
-    for (const id of queued) if ((await store.get(id))?.state === 'completed') finished++;
+    for (const id of queued) if (isFinished((await store.get(id))?.state ?? '')) finished++;
 
     const kept: LoadFigures['kept'] = {};
     for (const name of Object.values(QUEUE_NAMES)) {

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunRecord } from '@pv-pipeline/queue';
+import { isFinished } from '@pv-pipeline/stages';
 import { expect } from 'vitest';
 import { startRedis, type TestRedis } from './redis-server.js';
 import { freePort, S3RVER_CREDENTIALS, type S3Server, startS3Server } from './s3-server.js';
@@ -109,7 +110,7 @@ export class Deployment {
   async trigger(body: object): Promise<string> {
     const r = await this.api('/api/runs', { method: 'POST', body: JSON.stringify(body) });
     expect(r.status, await r.clone().text()).toBe(202);
-    return ((await r.json()) as { id: string }).id;
+    return ((await r.json()) as { runId: string }).runId;
   }
 
   async run(id: string): Promise<RunRecord> {
@@ -122,7 +123,7 @@ export class Deployment {
     return waitFor(
       async () => {
         const r = await this.run(id);
-        return r.state === 'completed' || r.state === 'failed' ? r : null;
+        return isFinished(r.state) ? r : null;
       },
       { timeoutMs, intervalMs: 200, what: `run ${id} to finish` },
     );

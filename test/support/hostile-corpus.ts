@@ -138,7 +138,11 @@ export async function runCorpus(
 /**
  * Per-object fact counts of the good sample objects of one format, by DuckDB SQL
  * over the files themselves (not through the pipeline): present readings (no
- * empty cell, NaN or sentinel), one per (object, local time, metric).
+ * empty cell, NaN or sentinel), one per (object, instant, metric). A CSV row's
+ * instant is its local time, taken a second time (the standard-time pass of a
+ * DST fall-back hour) when its zone repeats that wall time and an earlier row
+ * of the file was later, by at most an hour (the clock stepped back): DuckDB's
+ * ICU says which wall times repeat.
  */
 export function groundTruthCountsSql(mirror: string, format: 'parquet' | 'csv'): string {
   const present = `v IS NOT NULL AND NOT isnan(v) AND v NOT IN (-999, -7999, -9999, -99999)`;
@@ -150,13 +154,36 @@ export function groundTruthCountsSql(mirror: string, format: 'parquet' | 'csv'):
   }
   // a column is a sensor when its _N / __N suffix is a metric id of the system's dictionary
   return `
-    WITH cells AS (
-      UNPIVOT (SELECT * FROM read_csv('${mirror}/csv/pvdata/*/*/*/*/*.csv', all_varchar = true, union_by_name = true, filename = true))
+    WITH lines AS (
+      SELECT *, row_number() OVER (PARTITION BY filename) AS line
+      FROM read_csv('${mirror}/csv/pvdata/*/*/*/*/*.csv', all_varchar = true, union_by_name = true, filename = true)
+    ), zones AS (
+      SELECT DISTINCT system_id AS ss, trim(timezone_or_utc_offset) AS zone
+      FROM read_csv('${mirror}/csv/systems_20250729.csv', all_varchar = true) WHERE timezone_or_utc_offset LIKE '%/%' OR timezone_or_utc_offset ~ '^[A-Z]{3}[0-9][A-Z]{3}$'
+    ), stamped AS (
+      SELECT l.*, CAST(l.measured_on AS TIMESTAMP) AS t, z.zone,
+        lag(CAST(l.measured_on AS TIMESTAMP)) OVER (PARTITION BY filename ORDER BY line) AS prev
+      FROM lines l LEFT JOIN zones z ON z.ss = CAST(regexp_extract(filename, 'system_id=([0-9]+)', 1) AS VARCHAR)
+    ), flagged AS (
+      SELECT *, coalesce(zone IS NOT NULL
+          AND (timezone(zone, timezone(zone, t) + INTERVAL 1 HOUR) = t OR timezone(zone, timezone(zone, t) - INTERVAL 1 HOUR) = t), false) AS repeated
+      FROM stamped
+    ), segments AS (
+      -- a row outside a repeated hour ends the run of rows the step back applies to
+      SELECT *, sum(CASE WHEN repeated THEN 0 ELSE 1 END) OVER (PARTITION BY filename ORDER BY line) AS segment,
+        repeated AND prev > t AND prev - t <= INTERVAL 1 HOUR AS step_back
+      FROM flagged
+    ), passes AS (
+      SELECT * EXCLUDE (prev, repeated, segment, step_back),
+        CASE WHEN bool_or(step_back) OVER (PARTITION BY filename, segment ORDER BY line) THEN 2 ELSE 1 END AS pass
+      FROM segments
+    ), cells AS (
+      UNPIVOT (SELECT * EXCLUDE (line, t, zone) FROM passes)
       ON COLUMNS('_[0-9]+$') INTO NAME col VALUE cell
     ), metrics AS (
       SELECT DISTINCT system_id, metric_id FROM read_parquet('${mirror}/parquet/metrics/*.parquet')
     )
-    SELECT replace(filename, '${mirror}/', '') AS source_key, count(DISTINCT (measured_on, col)) AS n
+    SELECT replace(filename, '${mirror}/', '') AS source_key, count(DISTINCT (measured_on, pass, col)) AS n
     FROM (SELECT *, try_cast(nullif(trim(cell), '') AS DOUBLE) AS v,
             CAST(regexp_extract(filename, 'system_id=([0-9]+)', 1) AS INTEGER) AS ss,
             CAST(regexp_extract(col, '_([0-9]+)$', 1) AS INTEGER) AS mid FROM cells) c

@@ -1,5 +1,19 @@
-export * from './errors.js';
-export * from './hash.js';
-export * from './logger.js';
-export * from './map-concurrent.js';
-export * from './types.js';
+export {
+  BadInputError,
+  describeError,
+  isRetryable,
+  PermanentError,
+  PipelineError,
+  RetryableError,
+} from './errors.js';
+export { derivedId } from './hash.js';
+export { createLogger, type Logger, type LogScope } from './logger.js';
+export { mapConcurrent } from './map-concurrent.js';
+export {
+  addDropped,
+  type DroppedCounts,
+  noneDropped,
+  READING_RULE_IDS,
+  type ReadingRuleId,
+} from './reading-rule-ids.js';
+export type { ObjectInfo, PvdataFormat, SourceFormat, StagedManifest } from './types.js';

@@ -1,3 +1,5 @@
+import type { DroppedCounts } from './reading-rule-ids.js';
+
 /** The two encodings of the daily pvdata archive. */
 export type PvdataFormat = 'parquet' | 'csv';
 
@@ -40,6 +42,15 @@ export interface StagedManifest {
   /** Smallest and largest UTC timestamp, epoch microseconds as decimal strings (null when empty). */
   minTimestamp: string | null;
   maxTimestamp: string | null;
-  /** Readings dropped as missing (empty, NaN, sentinels) and as in-object duplicates. */
-  dropped: { missing: number; duplicate: number };
+  /** Readings the reading rules dropped, by rule. */
+  dropped: DroppedCounts;
+  /**
+   * Objects cut from one file (the byte ranges of a prize CSV) share a group,
+   * and their `order` (the byte offset) decides which keeps a reading both
+   * deliver: the later in the file. Null for a whole object: then the object
+   * committed last keeps it.
+   */
+  group: string | null;
+  /** Position of the object within its group (see {@link StagedManifest.group}); null without a group. */
+  order: number | null;
 }

@@ -1,25 +1,39 @@
-export * from './csv-lines.js';
-export * from './csv-pvdata-reader.js';
-export * from './file-object-store.js';
-export * from './layout.js';
-export * from './line-range.js';
-export * from './metrics-dictionary.js';
-export * from './normalize.js';
-export * from './object-store.js';
-export * from './open-object-store.js';
-export * from './parquet-decode.js';
-export * from './parquet-pvdata-reader.js';
-export * from './prize-columns.js';
-export * from './prize-csv-reader.js';
-export * from './prize-header.js';
-export * from './prize-layout.js';
-export * from './prize-metadata.js';
-export * from './raw-readings.js';
-export * from './readings-parquet.js';
-export * from './residential-csv.js';
-export * from './s3-object-store.js';
-export * from './system-catalog.js';
-export * from './system-row.js';
-export * from './systems-index.js';
-export * from './time-zone.js';
-export * from './timestamp-text.js';
+export { dictionaryOf, type MetricsDictionary } from './catalog/metrics-dictionary.js';
+export { uniqueSensorNames } from './catalog/sensor-names.js';
+export { SystemCatalog, zoneSourcesOf } from './catalog/system-catalog.js';
+export { parseTimeZone, type TimeZoneSpec, UTC_ZONE } from './catalog/time-zone.js';
+export {
+  isPrizeKey,
+  listPrizeFolders,
+  PRIZE_PREFIX,
+  parsePartKey,
+  parsePrizeKey,
+  partKey,
+  prizeDataPrefix,
+  splitByteRanges,
+} from './layout/prize-layout.js';
+export {
+  METRICS_PREFIX,
+  monthsInRange,
+  parsePvdataKey,
+  parseSystemFolder,
+  pvdataMonthPrefix,
+  pvdataRootPrefix,
+  SYSTEMS_INDEX_COLUMNS,
+} from './layout/pvdata-layout.js';
+export { firstCsvLine, parseCsvLine } from './readers/csv-lines.js';
+export { readCsvPvdata } from './readers/csv-pvdata-reader.js';
+export { readParquetPvdata } from './readers/parquet-pvdata-reader.js';
+export type { PrizeHeader } from './readers/prize-columns.js';
+export { emptyPrizeCsvStats, type PrizeCsvStats, readPrizeCsv } from './readers/prize-csv-reader.js';
+export { readPrizeHeader } from './readers/prize-header.js';
+export { type ResidentialColumn, residentialColumns, residentialDictionary } from './readers/residential-csv.js';
+export { parseTimestampText } from './readers/timestamp-text.js';
+export { LocalTimeResolver, ZoneClock } from './rules/local-time.js';
+export { type NormalizedReadings, normalizeReadings } from './rules/normalize.js';
+export { parseCell, READING_RULES, type ReadingRule, ruleForValue, SENTINELS } from './rules/reading-rules.js';
+export { FileObjectStore } from './store/file-object-store.js';
+export { linesOfRange } from './store/line-range.js';
+export type { ObjectStore } from './store/object-store.js';
+export { openObjectStore } from './store/open-object-store.js';
+export { S3ObjectStore } from './store/s3-object-store.js';

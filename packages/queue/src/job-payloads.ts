@@ -1,5 +1,5 @@
 import type { StagedManifest } from '@pv-pipeline/core';
-import type { PlannedObject, RunRequest } from '@pv-pipeline/pipeline';
+import type { PlannedObject, RunRequest } from '@pv-pipeline/stages';
 
 /** `plan` queue: plan one run (triggered), or a scheduled re-scan (the run is created when it fires). */
 export type PlanJobData =

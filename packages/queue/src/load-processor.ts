@@ -1,7 +1,14 @@
 import { describeError, isRetryable, type Logger, type StagedManifest } from '@pv-pipeline/core';
-import { commitStaged, type StagingArea } from '@pv-pipeline/pipeline';
-import type { SensorEntry, SystemCatalog } from '@pv-pipeline/pvdaq';
+import type { SystemCatalog } from '@pv-pipeline/pvdaq';
 import type { Sink } from '@pv-pipeline/sinks';
+import {
+  commitOrSplit,
+  commitStaged,
+  LoadBatcher,
+  refreshDimensions,
+  runRowOf,
+  type StagingArea,
+} from '@pv-pipeline/stages';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { LoadJobData } from './job-payloads.js';
@@ -32,14 +39,13 @@ export interface LoadProcessorDeps {
   maxWaitMs: number;
   /**
    * Whether nothing more is on its way (no transform job waiting or active, no
-   * load job waiting). Checked every {@link LoadProcessorDeps.idlePollMs} while
-   * manifests wait: when it says so, they commit at once instead of after
-   * `maxWaitMs`. Default none (age and size only).
+   * load job waiting): then what waits commits at once instead of after
+   * `maxWaitMs`. @defaultValue none (age and size only)
    */
   upstreamIdle?: () => Promise<boolean>;
-  /** How often `upstreamIdle` is asked while manifests wait, ms. Default 200. */
+  /** How often `upstreamIdle` is asked while manifests wait, ms. @defaultValue 200 */
   idlePollMs?: number;
-  /** Called as the loader passes each of its steps (a test hook, see {@link LoaderStep}); default none. */
+  /** Called as the loader passes each of its steps (a test hook, see {@link LoaderStep}). @defaultValue none */
   step?: (name: LoaderStep) => void;
 }
 
@@ -62,6 +68,7 @@ export const LOADER_STEPS = [
 /** One of {@link LOADER_STEPS}. */
 export type LoaderStep = (typeof LOADER_STEPS)[number];
 
+/** A readings job held open until its batch commits. */
 interface Pending {
   job: Job<LoadJobData>;
   manifest: StagedManifest;
@@ -71,22 +78,30 @@ interface Pending {
 }
 
 /**
- * The loader: holds each readings job open until its batch commits (by rows,
- * objects or age), so a job completes only once its rows are durable. A
- * crash before that leaves the jobs to stall and be redone; the sink's ledger,
- * checked before every commit, makes the redo a no-op for objects already in.
- * Dimension refreshes and run finalization run between commits, one at a time.
+ * The loader: a BullMQ adapter around the load stage ({@link LoadBatcher},
+ * {@link commitOrSplit}, {@link refreshDimensions}, {@link runRowOf}). It holds
+ * each readings job open until its batch commits, so a job completes only once
+ * its rows are durable. A crash before that leaves the jobs to stall and be
+ * redone; the sink's ledger, checked before every commit, makes the redo a
+ * no-op for objects already in. Dimension refreshes and run finalization run
+ * between commits, on the batcher's chain.
  */
 export class LoadProcessor {
   readonly #d: LoadProcessorDeps;
-  #pending: Pending[] = [];
-  #pendingRows = 0;
-  #timer: NodeJS.Timeout | null = null;
-  #idlePoll: NodeJS.Timeout | null = null;
-  #chain: Promise<void> = Promise.resolve();
+  readonly #batcher: LoadBatcher<Pending>;
 
   constructor(deps: LoadProcessorDeps) {
     this.#d = deps;
+    this.#batcher = new LoadBatcher<Pending>({
+      rowsOf: (p) => p.manifest.rows,
+      commit: (batch) => this.#commit(batch),
+      batchRows: deps.batchRows,
+      batchObjects: deps.batchObjects,
+      maxWaitMs: deps.maxWaitMs,
+      ...(deps.upstreamIdle ? { upstreamIdle: deps.upstreamIdle } : {}),
+      ...(deps.idlePollMs ? { idlePollMs: deps.idlePollMs } : {}),
+      onIdleCheckError: (err) => deps.logger.warn({ err: describeError(err) }, 'upstream idle check failed'),
+    });
   }
 
   /** The BullMQ processor of the load queue. */
@@ -105,69 +120,18 @@ export class LoadProcessor {
           );
         }
         return new Promise((resolve, reject) => {
-          this.#pending.push({ job, manifest: data.manifest, runId: data.runId, resolve, reject });
-          this.#pendingRows += data.manifest.rows;
-          if (this.#pendingRows >= this.#d.batchRows || this.#pending.length >= this.#d.batchObjects) this.#flush();
-          else {
-            this.#timer ??= setTimeout(() => this.#flush(), this.#d.maxWaitMs);
-            this.#pollIdle();
-          }
+          void this.#batcher.add({ job, manifest: data.manifest, runId: data.runId, resolve, reject });
         });
       case 'dimensions':
-        return this.#serial(() => this.#dimensions(data.systems));
+        return this.#batcher.serial(() => this.#dimensions(data.runId, data.systems));
       case 'finalize':
-        return this.#serial(() => this.#finalize(data.runId));
+        return this.#batcher.serial(() => this.#finalize(data.runId));
     }
   };
 
   /** Commits whatever waits and resolves when every commit is done. */
-  async drain(): Promise<void> {
-    if (this.#idlePoll) clearTimeout(this.#idlePoll);
-    this.#idlePoll = null;
-    this.#flush();
-    await this.#chain;
-  }
-
-  #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.#chain.then(fn);
-    this.#chain = p.then(
-      () => undefined,
-      () => undefined,
-    );
-    return p;
-  }
-
-  /**
-   * While manifests wait, asks now and then whether more can come; if not, commits
-   * them at once. Small commits cost the sink far more per row than large ones
-   * (DuckDB writes a batch under one row group to its WAL and compresses it again
-   * at checkpoint), so the age limit can stay long without delaying a run's end.
-   */
-  #pollIdle(): void {
-    const idle = this.#d.upstreamIdle;
-    if (!idle || this.#idlePoll) return;
-    this.#idlePoll = setTimeout(async () => {
-      let flush = false;
-      try {
-        flush = await idle();
-      } catch (err) {
-        this.#d.logger.warn({ err: describeError(err) }, 'upstream idle check failed');
-      }
-      this.#idlePoll = null;
-      if (this.#pending.length === 0) return;
-      if (flush) this.#flush();
-      else this.#pollIdle();
-    }, this.#d.idlePollMs ?? 200);
-  }
-
-  #flush(): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
-    if (this.#pending.length === 0) return;
-    const batch = this.#pending;
-    this.#pending = [];
-    this.#pendingRows = 0;
-    void this.#serial(() => this.#commit(batch));
+  drain(): Promise<void> {
+    return this.#batcher.flush();
   }
 
   async #commit(batch: Pending[]): Promise<void> {
@@ -188,41 +152,45 @@ export class LoadProcessor {
     }
     this.#step('ledger-checked');
     const already = batch.filter((p) => done.get(p.manifest.key) === p.manifest.etag);
-    if (already.length > 0) await this.#succeeded(already);
-    const todo = batch.filter((p) => done.get(p.manifest.key) !== p.manifest.etag);
+    if (already.length > 0) await this.#succeeded(already, 0);
     const byRun = new Map<string, Pending[]>();
-    for (const p of todo) byRun.set(p.runId, [...(byRun.get(p.runId) ?? []), p]);
+    for (const p of batch) {
+      if (done.get(p.manifest.key) !== p.manifest.etag) byRun.set(p.runId, [...(byRun.get(p.runId) ?? []), p]);
+    }
     for (const [runId, group] of byRun) {
-      try {
-        await commitStaged(
-          sink,
-          this.#d.staging,
-          group.map((p) => p.manifest),
-          runId,
-        );
-        this.#step('committed');
-        await this.#succeeded(group);
-      } catch (err) {
-        if (group.length > 1) {
-          logger.warn({ objects: group.length, err: describeError(err) }, 'batch commit failed; committing one by one');
-          for (const p of group) await this.#commit([p]);
-        } else await this.#failed(group[0]!, err);
-      }
+      await commitOrSplit(
+        group,
+        async (part) => {
+          const r = await commitStaged(
+            sink,
+            this.#d.staging,
+            part.map((p) => p.manifest),
+            runId,
+          );
+          this.#step('committed');
+          await this.#succeeded([...part], r.replaced);
+        },
+        (p, err) => this.#failed(p, err),
+        (err) =>
+          logger.warn({ objects: group.length, err: describeError(err) }, 'batch commit failed; committing one by one'),
+      );
     }
   }
 
-  async #succeeded(group: Pending[]): Promise<void> {
+  /** Tells the runs about committed objects (and the rows they replaced), then completes their jobs. */
+  async #succeeded(group: Pending[], replaced: number): Promise<void> {
     const { runs, ledger, staging } = this.#d;
     try {
       await ledger.set(group.map((p) => [p.manifest.key, p.manifest.etag] as const));
       this.#step('cached');
       const finished = new Set<string>();
+      if (replaced > 0) await runs.addReplaced(group[0]!.runId, replaced);
       for (const p of group) {
         const m = p.manifest;
-        for (const r of await runs.recordOutcome(transformJobId(m.key, m.etag), m.key, 'loaded', m.rows))
+        for (const r of await runs.recordOutcome(transformJobId(m.key, m.etag), m.key, 'loaded', m.rows, '', m.dropped))
           finished.add(r);
       }
-      for (const r of finished) await this.#enqueueFinalize(r);
+      for (const r of finished) await enqueueFinalize(this.#d.queues, r);
       this.#step('recorded');
       await addMetrics(this.#d.redis, this.#d.prefix, {
         readings_loaded: group.reduce((s, p) => s + p.manifest.rows, 0),
@@ -265,7 +233,7 @@ export class LoadProcessor {
     try {
       const m = p.manifest;
       for (const r of await this.#d.runs.recordOutcome(transformJobId(m.key, m.etag), m.key, 'failed', 0, reason)) {
-        await this.#enqueueFinalize(r);
+        await enqueueFinalize(this.#d.queues, r);
       }
       await addMetrics(this.#d.redis, this.#d.prefix, { objects_failed: 1 });
       await this.#d.staging.remove([m.staged]);
@@ -274,41 +242,17 @@ export class LoadProcessor {
     }
   }
 
-  async #enqueueFinalize(runId: string): Promise<void> {
-    await enqueueFinalize(this.#d.queues, runId);
-  }
-
-  async #dimensions(systems: readonly number[]): Promise<{ systems: number; sensors: number }> {
+  async #dimensions(runId: string, systems: readonly number[]): Promise<{ systems: number; sensors: number }> {
     const catalog = await this.#d.catalog();
-    await this.#d.sink.upsertSystems(catalog.systems());
-    const sensors: SensorEntry[] = [];
-    for (const id of systems) {
-      try {
-        sensors.push(...(await catalog.sensors(id)));
-      } catch (err) {
-        this.#d.logger.warn({ ss_id: id, err: describeError(err) }, 'no metrics dictionary');
-      }
-    }
-    await this.#d.sink.upsertSensors(sensors);
-    return { systems: catalog.systems().length, sensors: sensors.length };
+    const r = await refreshDimensions(this.#d.sink, catalog, systems, this.#d.logger);
+    await this.#d.runs.addWarnings(runId, [...catalog.warnings, ...r.warnings]);
+    return { systems: r.systems, sensors: r.sensors };
   }
 
   async #finalize(runId: string): Promise<{ recorded: boolean }> {
     const run = await this.#d.runs.get(runId);
     if (!run) return { recorded: false };
-    await this.#d.sink.recordRun({
-      run_id: run.id,
-      state: run.state,
-      request: JSON.stringify(run.request),
-      planned: run.counts.planned,
-      loaded: run.counts.loaded,
-      skipped: run.counts.skipped,
-      failed: run.counts.failed,
-      readings: run.counts.readings,
-      errors: run.errors.length > 0 ? JSON.stringify(run.errors) : null,
-      started_at: run.startedAt,
-      finished_at: run.finishedAt,
-    });
+    await this.#d.sink.recordRun(runRowOf(run));
     this.#step('finalized');
     await this.#d.runs.expire(runId);
     return { recorded: true };

@@ -1,6 +1,6 @@
 import { describeError, isRetryable, type Logger } from '@pv-pipeline/core';
-import { listRunObjects, type RunRequest, splitByLedger } from '@pv-pipeline/pipeline';
 import { type ObjectStore, PRIZE_PREFIX } from '@pv-pipeline/pvdaq';
+import { listRunObjects, type RunRequest, splitByLedger } from '@pv-pipeline/stages';
 import { type Job, UnrecoverableError } from 'bullmq';
 import { JOB_NAMES, type PlanJobData, type TransformJobData } from './job-payloads.js';
 import type { LedgerCache } from './ledger-cache.js';

@@ -1,4 +1,5 @@
-import type { RunCounts, RunRequest } from '@pv-pipeline/pipeline';
+import { type DroppedCounts, noneDropped, READING_RULE_IDS } from '@pv-pipeline/core';
+import { isFinished, type RunCounts, type RunReport, type RunRequest } from '@pv-pipeline/stages';
 import type { Redis } from 'ioredis';
 
 /** An object (or the run's planning, key '') that was tried again, with the last reason. */
@@ -10,27 +11,28 @@ export interface RunRetry {
   count: number;
 }
 
-/** A run as the API reports it. */
-export interface RunRecord {
-  id: string;
-  state: 'queued' | 'running' | 'completed' | 'failed';
-  request: RunRequest;
+/**
+ * A run as the API reports it: the run report both executors share (the same
+ * fields as `pv-pipeline run --json` prints), plus what the cluster adds.
+ */
+export interface RunRecord extends RunReport {
   /** The live counts, plus `retried`: how many times work of this run was tried again. */
   counts: RunCounts & { retried: number };
-  /** Objects that failed, with their reasons (at most 1,000), and a fatal error if any. */
-  errors: Array<{ key: string; reason: string }>;
+  /** Objects that failed, with their reasons (at most 1,000), and a fatal error if any (key ''). */
+  failures: Array<{ key: string; reason: string }>;
   /** What was retried (a retryable fault, a lost worker or loader), at most 1,000 entries, by key. */
   retries: RunRetry[];
   createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
 }
+
+/** Warnings kept per run at most. */
+const MAX_WARNINGS = 100;
 
 /** How an object ended for the runs waiting on it. */
 export type ObjectOutcome = 'transformed' | 'loaded' | 'skipped' | 'failed';
 
 const OUTCOME_SCRIPT = `
--- KEYS[1] = object's run set; ARGV: prefix, key, outcome, rows, reason, now
+-- KEYS[1] = object's run set; ARGV: prefix, key, outcome, rows, reason, now, then the dropped counts by rule (name, n)…
 local runs = redis.call('SMEMBERS', KEYS[1])
 local prefix, key, outcome, rows, reason, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
 local completed = {}
@@ -41,12 +43,17 @@ for _, run in ipairs(runs) do
   else
     if redis.call('SADD', h .. ':done', key) == 1 then
       redis.call('HINCRBY', h, outcome, 1)
-      if outcome == 'loaded' then redis.call('HINCRBY', h, 'readings', rows) end
+      if outcome == 'loaded' then
+        redis.call('HINCRBY', h, 'readings', rows)
+        for i = 7, #ARGV, 2 do
+          if tonumber(ARGV[i + 1]) > 0 then redis.call('HINCRBY', h, 'dropped_' .. ARGV[i], ARGV[i + 1]) end
+        end
+      end
       if outcome == 'failed' and redis.call('HLEN', h .. ':errors') < 1000 then redis.call('HSET', h .. ':errors', key, reason) end
     end
     local s = redis.call('HMGET', h, 'state', 'planning_done', 'planned', 'loaded', 'skipped', 'failed')
     if s[1] == 'running' and s[2] == '1' and (tonumber(s[4] or '0') + tonumber(s[5] or '0') + tonumber(s[6] or '0')) >= tonumber(s[3] or '0') then
-      redis.call('HSET', h, 'state', 'completed', 'finished_at', now)
+      redis.call('HSET', h, 'state', (tonumber(s[6] or '0') > 0) and 'partial' or 'completed', 'finished_at', now)
       table.insert(completed, run)
     end
   end
@@ -60,7 +67,7 @@ const FINISH_PLANNING_SCRIPT = `
 redis.call('HSET', KEYS[1], 'planned', ARGV[1], 'planning_done', '1')
 local s = redis.call('HMGET', KEYS[1], 'state', 'planned', 'loaded', 'skipped', 'failed')
 if s[1] == 'running' and (tonumber(s[3] or '0') + tonumber(s[4] or '0') + tonumber(s[5] or '0')) >= tonumber(s[2]) then
-  redis.call('HSET', KEYS[1], 'state', 'completed', 'finished_at', ARGV[2])
+  redis.call('HSET', KEYS[1], 'state', (tonumber(s[5] or '0') > 0) and 'partial' or 'completed', 'finished_at', ARGV[2])
   return 1
 end
 return 0
@@ -173,7 +180,14 @@ export class RunStore {
    * Reports an object's outcome to every run attached to it. Returns the runs
    * this outcome completed (their finalization is the caller's to enqueue).
    */
-  async recordOutcome(jobId: string, key: string, outcome: ObjectOutcome, rows = 0, reason = ''): Promise<string[]> {
+  async recordOutcome(
+    jobId: string,
+    key: string,
+    outcome: ObjectOutcome,
+    rows = 0,
+    reason = '',
+    dropped: DroppedCounts = noneDropped(),
+  ): Promise<string[]> {
     return this.#redis.pvRecordOutcome(
       this.#objectRuns(jobId),
       this.#prefix,
@@ -182,7 +196,22 @@ export class RunStore {
       rows,
       reason,
       new Date().toISOString(),
+      ...READING_RULE_IDS.flatMap((id) => [id, dropped[id]]),
     );
+  }
+
+  /** Adds rows a commit of this run replaced (its objects changed, or re-delivered others' keys). */
+  async addReplaced(id: string, rows: number): Promise<void> {
+    await this.#redis.hincrby(this.#run(id), 'replaced', rows);
+  }
+
+  /** Adds metadata warnings to a run (each once; at most {@link MAX_WARNINGS} kept). */
+  async addWarnings(id: string, warnings: readonly string[]): Promise<void> {
+    if (warnings.length === 0) return;
+    const key = `${this.#run(id)}:warnings`;
+    const have = await this.#redis.scard(key);
+    if (have >= MAX_WARNINGS) return;
+    await this.#redis.sadd(key, ...warnings.slice(0, MAX_WARNINGS - have));
   }
 
   /**
@@ -217,18 +246,28 @@ export class RunStore {
   /** Lets a finished run's keys expire. */
   async expire(id: string): Promise<void> {
     const m = this.#redis.multi();
-    for (const suffix of ['', ':done', ':transformed', ':errors', ':retry-events', ':retries', ':retry-counts'])
+    for (const suffix of [
+      '',
+      ':done',
+      ':transformed',
+      ':errors',
+      ':retry-events',
+      ':retries',
+      ':retry-counts',
+      ':warnings',
+    ])
       m.expire(`${this.#run(id)}${suffix}`, this.#ttl);
     await m.exec();
   }
 
   /** One run, or null when unknown (or expired). */
   async get(id: string): Promise<RunRecord | null> {
-    const [h, errors, retried, retryCounts] = await Promise.all([
+    const [h, errors, retried, retryCounts, warnings] = await Promise.all([
       this.#redis.hgetall(this.#run(id)),
       this.#redis.hgetall(`${this.#run(id)}:errors`),
       this.#redis.hgetall(`${this.#run(id)}:retries`),
       this.#redis.hgetall(`${this.#run(id)}:retry-counts`),
+      this.#redis.smembers(`${this.#run(id)}:warnings`),
     ]);
     if (!h.id) return null;
     const n = (f: string) => Number(h[f] ?? 0);
@@ -236,8 +275,10 @@ export class RunStore {
       .map(([key, reason]) => ({ key, reason }))
       .sort((a, b) => (a.key < b.key ? -1 : 1));
     if (h.fatal_error) errs.unshift({ key: '', reason: h.fatal_error });
+    const dropped = noneDropped();
+    for (const rule of READING_RULE_IDS) dropped[rule] = n(`dropped_${rule}`);
     return {
-      id: h.id,
+      runId: h.id,
       state: h.state as RunRecord['state'],
       request: JSON.parse(h.request ?? '{}') as RunRequest,
       counts: {
@@ -249,7 +290,10 @@ export class RunStore {
         readings: n('readings'),
         retried: n('retried'),
       },
-      errors: errs,
+      replaced: n('replaced'),
+      dropped,
+      failures: errs,
+      warnings: warnings.sort(),
       retries: Object.entries(retried)
         .map(([key, reason]) => ({ key, reason, count: Number(retryCounts[key] ?? 1) }))
         .sort((a, b) => (a.key < b.key ? -1 : 1)),
@@ -272,7 +316,7 @@ export class RunStore {
     const res = (await m.exec()) ?? [];
     return ids.filter((_, i) => {
       const state = res[2 * i]?.[1];
-      return (state === 'completed' || state === 'failed') && res[2 * i + 1]?.[1] === -1;
+      return isFinished(String(state)) && res[2 * i + 1]?.[1] === -1;
     });
   }
 

@@ -38,12 +38,6 @@ const schema = z.object({
   PV_WORKER_CONCURRENCY: int(1).default(4),
   /** Worker threads decoding in one worker process (0: in the main thread). */
   PV_WORKER_THREADS: int(0).default(Math.min(availableParallelism(), 4)),
-  /**
-   * Synthetic daily objects each decoding thread stages at start-up, before taking jobs, so that V8
-   * compiles the decoders then rather than during the first jobs (2–3 s of CPU per process, whatever
-   * the run). Off by default: it keeps ~45 MB more resident per worker (bench/RESULTS.md).
-   */
-  PV_WORKER_WARM_UP_ROUNDS: int(0).default(0),
   /** Job lock duration, ms (a job whose worker stops renewing it for this long is stalled). */
   PV_LOCK_DURATION_MS: int(1000).default(30_000),
   /** How often workers look for stalled jobs, ms. */

@@ -1,6 +1,6 @@
 import { describeError, isRetryable, type Logger } from '@pv-pipeline/core';
-import { type StageRunner, type StagingArea, transformObject } from '@pv-pipeline/pipeline';
 import type { ObjectStore, SystemCatalog } from '@pv-pipeline/pvdaq';
+import { type DecodeRunner, type StagingArea, transformObject } from '@pv-pipeline/stages';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { JOB_NAMES, type TransformJobData } from './job-payloads.js';
@@ -23,7 +23,7 @@ export interface TransformProcessorDeps {
   redis: Redis;
   prefix: string;
   /** Decoding off the main thread, so lock renewal never waits on CPU work. */
-  runStage?: StageRunner;
+  decode?: DecodeRunner;
   logger: Logger;
 }
 
@@ -51,7 +51,7 @@ export function createTransformProcessor(deps: TransformProcessorDeps) {
         catalog: await deps.catalog(),
         staging: deps.staging,
         maxObjectBytes: deps.maxObjectBytes,
-        ...(deps.runStage ? { runStage: deps.runStage } : {}),
+        ...(deps.decode ? { decode: deps.decode } : {}),
       });
       await deps.runs.recordOutcome(jobId, object.key, 'transformed');
       deps.logger.debug({ run: runId, job: jobId, key: object.key, rows: manifest.rows }, 'transformed');

@@ -1,6 +1,6 @@
 import type { StagedManifest } from '@pv-pipeline/core';
-import type { StagingArea } from '@pv-pipeline/pipeline';
 import type { Sink } from '@pv-pipeline/sinks';
+import type { StagingArea } from '@pv-pipeline/stages';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
@@ -21,7 +21,9 @@ const manifest = (i: number): StagedManifest => ({
   bytes: 100,
   minTimestamp: null,
   maxTimestamp: null,
-  dropped: { missing: 0, duplicate: 0 },
+  dropped: { missing: 0, sentinel: 0, non_finite: 0, duplicate: 0 },
+  group: null,
+  order: null,
 });
 
 const job = (i: number) =>

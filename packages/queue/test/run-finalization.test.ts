@@ -54,7 +54,7 @@ describe('finished runs are recorded in the sink even when their finalize job is
     await expect(plan(job)).rejects.toBeInstanceOf(UnrecoverableError);
     const run = await runs.get('r-unplannable');
     expect(run?.state).toBe('failed');
-    expect(run?.errors[0]?.reason).toMatch(/^planning failed: .*the source root does not exist/);
+    expect(run?.failures[0]?.reason).toMatch(/^planning failed: .*the source root does not exist/);
     expect((await queues.load.getJob('f-r-unplannable'))?.data).toEqual({ kind: 'finalize', runId: 'r-unplannable' });
     await runs.expire('r-unplannable'); // what its finalization does after recording it
     await queues.load.obliterate({ force: true });

@@ -26,17 +26,25 @@ describe('RunStore (real Redis, own prefix)', () => {
     await runs.skip('r1', ['k0', 'k0']);
     expect(await runs.recordOutcome('j1', 'k1', 'transformed')).toEqual([]);
     expect(await runs.recordOutcome('j1', 'k1', 'transformed')).toEqual([]);
-    expect(await runs.recordOutcome('j1', 'k1', 'loaded', 10)).toEqual([]);
+    const dropped = { missing: 3, sentinel: 2, non_finite: 1, duplicate: 4 };
+    expect(await runs.recordOutcome('j1', 'k1', 'loaded', 10, '', dropped)).toEqual([]);
     // a redo after a crash reports again: no double count (the object's run set is gone)
-    expect(await runs.recordOutcome('j1', 'k1', 'loaded', 10)).toEqual([]);
+    expect(await runs.recordOutcome('j1', 'k1', 'loaded', 10, '', dropped)).toEqual([]);
+    await runs.addReplaced('r1', 6);
+    await runs.addWarnings('r1', ['systems index: no zone for 9', 'systems index: no zone for 9']);
     expect(await runs.recordOutcome('j2', 'k2', 'failed', 0, 'k2: corrupt Parquet')).toEqual([]);
     expect(await runs.finishPlanning('r1', 4)).toBe(false);
     expect(await runs.recordOutcome('j3', 'k3', 'loaded', 5)).toEqual(['r1']);
     const r = await runs.get('r1');
+    // some objects failed, the others loaded: partial, as `pv-pipeline run` says
     expect(r).toMatchObject({
-      state: 'completed',
+      runId: 'r1',
+      state: 'partial',
       counts: { planned: 4, transformed: 1, loaded: 2, skipped: 1, failed: 1, readings: 15 },
-      errors: [{ key: 'k2', reason: 'k2: corrupt Parquet' }],
+      replaced: 6,
+      dropped: { missing: 3, sentinel: 2, non_finite: 1, duplicate: 4 },
+      failures: [{ key: 'k2', reason: 'k2: corrupt Parquet' }],
+      warnings: ['systems index: no zone for 9'],
     });
     expect(r!.finishedAt).not.toBeNull();
   });
@@ -62,7 +70,7 @@ describe('RunStore (real Redis, own prefix)', () => {
     expect(await runs.finishPlanning('empty', 2)).toBe(true);
     expect((await runs.get('empty'))!.state).toBe('completed');
     expect(await runs.get('nope')).toBeNull();
-    const ids = (await runs.list(10)).map((r) => r.id);
+    const ids = (await runs.list(10)).map((r) => r.runId);
     expect(ids[0]).toBe('empty');
     expect(ids).toContain('r1');
   });
@@ -91,7 +99,7 @@ describe('RunStore (real Redis, own prefix)', () => {
     await runs.fail('bad', 'planning failed: s3://x: AccessDenied');
     const r = await runs.get('bad');
     expect(r!.state).toBe('failed');
-    expect(r!.errors[0]!.reason).toMatch(/AccessDenied/);
+    expect(r!.failures[0]!.reason).toMatch(/AccessDenied/);
   });
 
   it('keeps the index of runs bounded: ids older than the TTL leave it when a run is created', async () => {
@@ -103,7 +111,7 @@ describe('RunStore (real Redis, own prefix)', () => {
       await shortLived.create('old-2', request);
       vi.setSystemTime(t0 + 61_000);
       await shortLived.create('new-1', request);
-      expect(await redis.zrange(`${prefix}:ttl:runs`, 0, -1)).toEqual(['new-1']);
+      expect(await redis.zrange(`${prefix}:ttl:runs`, '0', '-1')).toEqual(['new-1']);
     } finally {
       vi.useRealTimers();
     }

@@ -1,3 +1,24 @@
-export * from './bigquery-schema.js';
-export * from './duckdb-ddl.js';
-export * from './tables.js';
+export { STAGED_READINGS_COLUMNS, stagedArrowType, stagedReadingsSchema } from './arrow-schema.js';
+export {
+  type BigQueryField,
+  type BigQuerySchema,
+  bigQuerySchema,
+  bigQuerySchemaMismatches,
+  bigQueryTableLayout,
+  bigQueryType,
+  canonicalBigQueryType,
+  type ExistingBigQueryField,
+} from './bigquery-schema.js';
+export { duckdbCreateTable, duckdbType, quoteIdent } from './duckdb-ddl.js';
+export type { LedgerRow, RowOf, RunRow, SensorEntry, SystemRow } from './rows.js';
+export {
+  ALL_TABLES,
+  type ColumnDef,
+  type ColumnType,
+  PV_INGEST_LEDGER,
+  PV_READINGS,
+  PV_RUNS,
+  PV_SENSORS,
+  PV_SYSTEMS,
+  type TableDef,
+} from './tables.js';

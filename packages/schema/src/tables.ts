@@ -14,6 +14,11 @@ export interface ColumnDef {
   nullable: boolean;
   /** What the column holds, with its unit. */
   description: string;
+  /**
+   * Written by derived work (the quality report), not by ingest: an ingest
+   * upsert keeps the stored value where it brings none.
+   */
+  derived?: boolean;
 }
 
 /** One table of the star schema. */
@@ -25,15 +30,16 @@ export interface TableDef {
   key: readonly string[];
 }
 
-const col = (name: string, type: ColumnType, nullable: boolean, description: string): ColumnDef => ({
-  name,
-  type,
-  nullable,
-  description,
-});
+/** A column definition whose name, type and nullability stay literal types (rows are derived from them). */
+const col = <const N extends string, const T extends ColumnType, const U extends boolean>(
+  name: N,
+  type: T,
+  nullable: U,
+  description: string,
+) => ({ name, type, nullable, description });
 
 /** Fact table: one reading of one sensor at one UTC instant. */
-export const PV_READINGS: TableDef = {
+export const PV_READINGS = {
   name: 'pv_readings',
   description: 'PVDAQ readings in long format, one row per (ss_id, timestamp, sensor).',
   columns: [
@@ -47,10 +53,10 @@ export const PV_READINGS: TableDef = {
     col('source_key', 'STRING', false, 'source object the row came from (for replacement)'),
   ],
   key: ['ss_id', 'timestamp', 'sensor'],
-};
+} as const satisfies TableDef;
 
 /** Dimension: one row per system. */
-export const PV_SYSTEMS: TableDef = {
+export const PV_SYSTEMS = {
   name: 'pv_systems',
   description: 'PVDAQ systems: site, mount and capacity, typed.',
   columns: [
@@ -79,30 +85,43 @@ export const PV_SYSTEMS: TableDef = {
     col('available_sensor_channels', 'INT64', true, 'channels per the systems index'),
   ],
   key: ['ss_id'],
-};
+} as const satisfies TableDef;
 
 /** Dimension: the sensors of each system, one row per (ss_id, sensor) (residential sensors share metric ids). */
-export const PV_SENSORS: TableDef = {
+export const PV_SENSORS = {
   name: 'pv_sensors',
   description:
     'Sensor channels of each system, one row per sensor: from the metrics dictionary, else from the channel names of its prize or residential-feed CSVs.',
   columns: [
     col('ss_id', 'INT64', false, 'PVDAQ system id'),
     col('metric_id', 'INT64', false, 'PVDAQ metric id'),
-    col('sensor', 'STRING', false, 'sensor_name'),
+    col(
+      'sensor',
+      'STRING',
+      false,
+      'channel name, unique in the system: sensor_name, with __<metric_id> appended where two channels share a name',
+    ),
     col('common_name', 'STRING', true, 'grouping, e.g. "AC power"'),
+    col('standard_name', 'STRING', true, 'the cross-system channel name of the metrics dictionary (standard_name)'),
     col('raw_units', 'STRING', true, 'units as logged'),
     col('units', 'STRING', true, 'units of the stored values'),
     col('calc_scale', 'FLOAT64', true, 'scale applied to raw values'),
     col('calc_offset', 'FLOAT64', true, 'offset applied to raw values'),
     col('aggregation_type', 'STRING', true, 'avg / min / max / sample / …'),
     col('source_type', 'STRING', true, 'inverters / meters / other instruments'),
+    col(
+      'source_column',
+      'STRING',
+      true,
+      'the channel as the source names it: CSV column or dictionary sensor_name__metric_id',
+    ),
+    { ...col('interval_s', 'INT64', true, 'inferred cadence, seconds (written by the quality report)'), derived: true },
   ],
   key: ['ss_id', 'sensor'],
-};
+} as const satisfies TableDef;
 
 /** What has been committed, one row per source object; commits with the data. */
-export const PV_INGEST_LEDGER: TableDef = {
+export const PV_INGEST_LEDGER = {
   name: 'pv_ingest_ledger',
   description: 'One row per loaded source object (key + ETag), written in the same commit as its rows.',
   columns: [
@@ -115,29 +134,48 @@ export const PV_INGEST_LEDGER: TableDef = {
     col('loaded_at', 'TIMESTAMP', false, 'commit time'),
     col('min_timestamp', 'TIMESTAMP', true, 'earliest UTC timestamp of its rows (null when it has none)'),
     col('max_timestamp', 'TIMESTAMP', true, 'latest UTC timestamp of its rows'),
+    col('dropped_missing', 'INT64', true, 'readings dropped as missing (empty cell, null, NaN)'),
+    col('dropped_sentinel', 'INT64', true, 'readings dropped as sentinel values (-999, -7999, -9999, -99999)'),
+    col('dropped_non_finite', 'INT64', true, 'readings dropped as not finite (Infinity, overflow, hex)'),
+    col('dropped_duplicate', 'INT64', true, 'readings dropped as repeated (same instant and channel; the last kept)'),
+    col(
+      'source_group',
+      'STRING',
+      true,
+      'objects cut from one file (prize byte ranges): within a group the higher source_order wins a key',
+    ),
+    col('source_order', 'INT64', true, 'position of the object in its group (byte offset)'),
   ],
   key: ['source_key'],
-};
+} as const satisfies TableDef;
 
 /** One row per finished run: what it asked for and what it did. */
-export const PV_RUNS: TableDef = {
+export const PV_RUNS = {
   name: 'pv_runs',
   description: 'Finished runs (inline or cluster) with their final counts and failed objects.',
   columns: [
     col('run_id', 'STRING', false, 'run id'),
-    col('state', 'STRING', false, 'completed / partial / failed'),
+    col('state', 'STRING', false, 'completed / partial / failed / cancelled'),
     col('request', 'STRING', false, 'the run request, JSON'),
     col('planned', 'INT64', false, 'objects in range'),
     col('loaded', 'INT64', false, 'objects committed'),
     col('skipped', 'INT64', false, 'objects already loaded'),
     col('failed', 'INT64', false, 'objects that failed'),
     col('readings', 'INT64', false, 'fact rows committed'),
+    col(
+      'replaced',
+      'INT64',
+      true,
+      'rows removed because their object changed or another object re-delivered their key',
+    ),
+    col('dropped', 'STRING', true, 'readings dropped by reading rule, JSON {"missing": n, …}'),
     col('errors', 'STRING', true, 'failed objects with reasons, JSON'),
+    col('warnings', 'STRING', true, 'metadata problems that did not fail the run, JSON'),
     col('started_at', 'TIMESTAMP', true, 'start'),
     col('finished_at', 'TIMESTAMP', true, 'end'),
   ],
   key: ['run_id'],
-};
+} as const satisfies TableDef;
 
 /** Every table, in creation order. */
 export const ALL_TABLES: readonly TableDef[] = [PV_READINGS, PV_SYSTEMS, PV_SENSORS, PV_INGEST_LEDGER, PV_RUNS];

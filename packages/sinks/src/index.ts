@@ -1,5 +1,4 @@
-export * from './bigquery-sink.js';
-export * from './duckdb-sink.js';
-export * from './open-sink.js';
-export * from './parquet-sink.js';
-export * from './sink.js';
+export { BigQuerySink } from './bigquery/bigquery-sink.js';
+export { DuckDbSink } from './duckdb/duckdb-sink.js';
+export { DEFAULT_SINK_URL, type OpenSinkOptions, openSink } from './open-sink.js';
+export type { CommitResult, LedgerFilter, Sink } from './sink.js';

@@ -1,7 +1,7 @@
 import { BadInputError } from '@pv-pipeline/core';
-import { type BigQueryConnectOptions, openBigQuerySink } from './bigquery-sink.js';
-import { openDuckDbSink } from './duckdb-sink.js';
-import { openParquetSink } from './parquet-sink.js';
+import { type BigQueryConnectOptions, openBigQuerySink } from './bigquery/bigquery-sink.js';
+import { openDuckDbSink } from './duckdb/duckdb-sink.js';
+import { openParquetSink } from './parquet/parquet-sink.js';
 import type { Sink } from './sink.js';
 
 /** The sink used when none is given: a DuckDB file in the working directory. */

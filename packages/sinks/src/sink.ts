@@ -1,5 +1,5 @@
 import type { StagedManifest } from '@pv-pipeline/core';
-import type { SensorEntry, SystemRow } from '@pv-pipeline/pvdaq';
+import type { RunRow, SensorEntry, SystemRow } from '@pv-pipeline/schema';
 
 /** Which ledger rows a planner needs: the systems and days of a run. */
 export interface LedgerFilter {
@@ -8,24 +8,6 @@ export interface LedgerFilter {
   /** Inclusive day range, `YYYY-MM-DD`. */
   from: string;
   to: string;
-}
-
-/** A pv_runs row. */
-export interface RunRow {
-  run_id: string;
-  state: string;
-  /** The request, as JSON. */
-  request: string;
-  planned: number;
-  loaded: number;
-  skipped: number;
-  failed: number;
-  readings: number;
-  /** Failed objects with their reasons, as JSON. */
-  errors: string | null;
-  /** ISO instants. */
-  started_at: string | null;
-  finished_at: string | null;
 }
 
 /** The result of committing one batch. */

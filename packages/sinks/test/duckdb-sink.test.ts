@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { StagedManifest } from '@pv-pipeline/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DuckDbSink } from '../src/duckdb-sink.js';
+import { DuckDbSink } from '../src/duckdb/duckdb-sink.js';
 
 const T0 = Date.UTC(2020, 0, 1) * 1000; // µs
 const MIN = 60_000_000;
@@ -34,7 +34,9 @@ const manifest = (key: string, staged: string, ssId: number, from: number, n: nu
   bytes: 1,
   minTimestamp: String(T0 + from * MIN),
   maxTimestamp: String(T0 + (from + n - 1) * MIN),
-  dropped: { missing: 0, duplicate: 0 },
+  dropped: { missing: 0, sentinel: 0, non_finite: 0, duplicate: 0 },
+  group: null,
+  order: null,
 });
 
 describe('DuckDbSink.commit keeps (ss_id, timestamp, sensor) unique', () => {
@@ -125,6 +127,9 @@ describe('DuckDbSink dimensions', () => {
     calc_offset: null,
     aggregation_type: null,
     source_type: 'inverters',
+    standard_name: null,
+    source_column: name,
+    interval_s: null,
   });
   const sensors = async (file: string) => {
     const db = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });

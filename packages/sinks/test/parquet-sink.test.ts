@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { BadInputError, derivedId, type StagedManifest } from '@pv-pipeline/core';
-import type { SensorEntry, SystemRow } from '@pv-pipeline/pvdaq';
+import type { SensorEntry, SystemRow } from '@pv-pipeline/schema';
 import { duckdbType, PV_READINGS } from '@pv-pipeline/schema';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openParquetSink, ParquetDatasetSink } from '../src/parquet-sink.js';
+import { openParquetSink, ParquetDatasetSink } from '../src/parquet/parquet-sink.js';
 
 /** One staged reading: UTC instant, sensor, metric id, units, value. */
 type Reading = [string, string, number, string | null, number];
@@ -29,9 +29,18 @@ async function stage(
   readings: Reading[],
 ): Promise<StagedManifest> {
   const base = { key, etag, ss_id: ssId, day, format: 'parquet' as const, rows: readings.length };
-  const dropped = { missing: 0, duplicate: 0 };
+  const dropped = { missing: 0, sentinel: 0, non_finite: 0, duplicate: 0 };
   if (readings.length === 0) {
-    return { ...base, staged: null, bytes: 0, minTimestamp: null, maxTimestamp: null, dropped };
+    return {
+      ...base,
+      staged: null,
+      bytes: 0,
+      minTimestamp: null,
+      maxTimestamp: null,
+      dropped,
+      group: null,
+      order: null,
+    };
   }
   const file = path.join(work, 'staged', `s${++stagedSeq}.parquet`);
   const values = readings
@@ -45,7 +54,16 @@ async function stage(
      TO ${lit(file)} (FORMAT parquet)`,
   );
   const size = (await stat(file)).size;
-  return { ...base, staged: file, bytes: size, minTimestamp: '0', maxTimestamp: '0', dropped };
+  return {
+    ...base,
+    staged: file,
+    bytes: size,
+    minTimestamp: '0',
+    maxTimestamp: '0',
+    dropped,
+    group: null,
+    order: null,
+  };
 }
 
 async function query(sql: string): Promise<Record<string, unknown>[]> {
@@ -97,6 +115,9 @@ const sensor = (ssId: number, metricId: number, name: string, units: string | nu
   calc_offset: 0,
   aggregation_type: 'avg',
   source_type: 'inverters',
+  standard_name: null,
+  source_column: `${name}__${metricId}`,
+  interval_s: null,
 });
 
 // Keys as in the PVDAQ layout.
@@ -421,7 +442,9 @@ describe('ParquetDatasetSink', () => {
       bytes: 1,
       minTimestamp: null,
       maxTimestamp: null,
-      dropped: { missing: 0, duplicate: 0 },
+      dropped: { missing: 0, sentinel: 0, non_finite: 0, duplicate: 0 },
+      group: null,
+      order: null,
     };
     try {
       expect(await small.commit([m], 'run-big')).toEqual({ rows: n, replaced: 0 });

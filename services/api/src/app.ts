@@ -5,8 +5,8 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { BadInputError, type Logger } from '@pv-pipeline/core';
-import type { SystemRow } from '@pv-pipeline/pvdaq';
 import { JOB_NAMES, type PipelineQueues, type RunStore, type ServiceConfig } from '@pv-pipeline/queue';
+import type { SystemRow } from '@pv-pipeline/schema';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
@@ -155,7 +155,7 @@ export function createApiApp(deps: ApiDeps): express.Express {
     }
     req.log.info({ run: id, request }, 'run queued');
     const self = `/api/runs/${id}`;
-    res.status(202).location(self).json({ id, state: 'queued', request, links: { self } });
+    res.status(202).location(self).json({ runId: id, state: 'queued', request, links: { self } });
   });
 
   app.get('/api/runs', async (req, res) => {

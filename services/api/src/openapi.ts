@@ -1,4 +1,5 @@
-import { runRequestSchema } from '@pv-pipeline/pipeline';
+import { READING_RULE_IDS } from '@pv-pipeline/core';
+import { RUN_STATES, runRequestSchema } from '@pv-pipeline/stages';
 import { z } from 'zod';
 import { triggerBodySchema } from './run-trigger.js';
 
@@ -232,12 +233,12 @@ export const openApiDocument = {
       RunAccepted: {
         type: 'object',
         properties: {
-          id: { type: 'string', examples: ['run-20240501T120000-1a2b3c4d'] },
+          runId: { type: 'string', examples: ['run-20240501T120000-1a2b3c4d'] },
           state: { const: 'queued' },
           request: ref('RunRequest'),
           links: { type: 'object', properties: { self: { type: 'string' } }, required: ['self'] },
         },
-        required: ['id', 'state', 'request', 'links'],
+        required: ['runId', 'state', 'request', 'links'],
       },
       RunCounts: {
         type: 'object',
@@ -251,12 +252,34 @@ export const openApiDocument = {
       },
       Run: {
         type: 'object',
+        description:
+          'A run: the same report `pv-pipeline run --json` prints (runId, state, request, counts, replaced, dropped, failures, warnings, startedAt, finishedAt), plus retries and createdAt.',
         properties: {
-          id: { type: 'string' },
-          state: { enum: ['queued', 'running', 'completed', 'failed'] },
+          runId: { type: 'string' },
+          state: {
+            enum: [...RUN_STATES],
+            description:
+              'queued, running; then completed (every object loaded or skipped), partial (some objects failed, the others loaded), failed (the run could not be planned) or cancelled.',
+          },
           request: ref('RunRequest'),
           counts: ref('RunCounts'),
-          errors: {
+          replaced: {
+            type: 'integer',
+            minimum: 0,
+            description: 'Rows removed because their object changed or another object re-delivered their key.',
+          },
+          dropped: {
+            type: 'object',
+            description: 'Readings the reading rules dropped, by rule (see the README, "The rules").',
+            properties: Object.fromEntries(READING_RULE_IDS.map((id) => [id, { type: 'integer', minimum: 0 }])),
+            required: [...READING_RULE_IDS],
+          },
+          warnings: {
+            type: 'array',
+            items: { type: 'string' },
+            description: 'Metadata problems that did not fail the run.',
+          },
+          failures: {
             type: 'array',
             description: 'Failed objects with their reasons (at most 1,000); a fatal error has an empty key.',
             items: {
@@ -283,7 +306,19 @@ export const openApiDocument = {
           startedAt: { type: ['string', 'null'], format: 'date-time' },
           finishedAt: { type: ['string', 'null'], format: 'date-time' },
         },
-        required: ['id', 'state', 'request', 'counts', 'errors', 'createdAt', 'startedAt', 'finishedAt'],
+        required: [
+          'runId',
+          'state',
+          'request',
+          'counts',
+          'replaced',
+          'dropped',
+          'failures',
+          'warnings',
+          'createdAt',
+          'startedAt',
+          'finishedAt',
+        ],
       },
       System: {
         type: 'object',

@@ -1,5 +1,5 @@
 import { derivedId } from '@pv-pipeline/core';
-import { type RunRequest, runRequestSchema } from '@pv-pipeline/pipeline';
+import { type RunRequest, runRequestSchema } from '@pv-pipeline/stages';
 import { type ZodIssue, z } from 'zod';
 
 /**

@@ -6,7 +6,6 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { createLogger } from '@pv-pipeline/core';
-import type { SystemRow } from '@pv-pipeline/pvdaq';
 import {
   createRedisConnection,
   DEFAULT_TUNING,
@@ -16,6 +15,7 @@ import {
   RunStore,
   type ServiceConfig,
 } from '@pv-pipeline/queue';
+import type { SystemRow } from '@pv-pipeline/schema';
 import { Worker } from 'bullmq';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
@@ -154,7 +154,7 @@ describe('auth', () => {
     const none = await fetch(`${base}/api/runs`);
     expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toMatch(/^Bearer /);
-    expect((await none.json()).error).toMatch(/bearer token/);
+    expect(((await none.json()) as { error: string }).error).toMatch(/bearer token/);
 
     const wrong = await fetch(`${base}/api/runs`, { headers: auth(WRONG) });
     expect(wrong.status).toBe(401);
@@ -253,7 +253,7 @@ describe('POST /api/runs validation', () => {
 
     const text = await post(base, 'systems=all', { 'content-type': 'text/plain' });
     expect(text.status).toBe(400);
-    expect((await text.json()).error).toMatch(/Content-Type: application\/json/);
+    expect(((await text.json()) as { error: string }).error).toMatch(/Content-Type: application\/json/);
 
     const empty = await fetch(`${base}/api/runs`, { method: 'POST', headers: auth() });
     expect(empty.status).toBe(400);
@@ -277,8 +277,8 @@ describe('runs', () => {
   it('answers 202 with the id and Location, and queues a plan job with that id', async () => {
     const res = await post(base, { ...GOOD, sink: SINK });
     expect(res.status).toBe(202);
-    const body = (await res.json()) as { id: string; state: string; request: unknown; links: { self: string } };
-    id = body.id;
+    const body = (await res.json()) as { runId: string; state: string; request: unknown; links: { self: string } };
+    id = body.runId;
     expect(id).toMatch(/^run-\d{8}T\d{6}-[0-9a-f]{8}$/);
     expect(body.state).toBe('queued');
     expect(body.request).toEqual(GOOD);
@@ -341,11 +341,14 @@ describe('runs', () => {
     expect(res.status).toBe(200);
     const run = await res.json();
     expect(run).toMatchObject({
-      id,
+      runId: id,
       state: 'queued',
       request: GOOD,
       counts: { planned: 0, transformed: 0, loaded: 0, skipped: 0, failed: 0, readings: 0 },
-      errors: [],
+      replaced: 0,
+      dropped: { missing: 0, sentinel: 0, non_finite: 0, duplicate: 0 },
+      failures: [],
+      warnings: [],
       startedAt: null,
       finishedAt: null,
     });
@@ -355,7 +358,7 @@ describe('runs', () => {
     for (const unknown of ['run-20200101T000000-deadbeef', '..%2F..%2Fetc', '%00', 'x'.repeat(200)]) {
       const res = await fetch(`${base}/api/runs/${unknown}`, { headers: auth() });
       expect(res.status, unknown).toBe(404);
-      expect((await res.json()).error).toMatch(/^no run/);
+      expect(((await res.json()) as { error: string }).error).toMatch(/^no run/);
     }
     const other = await fetch(`${base}/api/nothing-here`, { headers: auth() });
     expect(other.status).toBe(404);
@@ -365,13 +368,13 @@ describe('runs', () => {
   it('accepts a trigger without sink and lists runs newest first, honouring limit', async () => {
     const res = await post(base, { systems: 'all', from: '2021-06-01', to: '2021-06-01', format: 'csv' });
     expect(res.status).toBe(202);
-    const second = ((await res.json()) as { id: string }).id;
+    const second = ((await res.json()) as { runId: string }).runId;
     expect(second).not.toBe(id);
 
     const all = (await (await fetch(`${base}/api/runs`, { headers: auth() })).json()) as {
-      runs: Array<{ id: string }>;
+      runs: Array<{ runId: string }>;
     };
-    expect(all.runs.map((r) => r.id).sort()).toEqual([id, second].sort());
+    expect(all.runs.map((r) => r.runId).sort()).toEqual([id, second].sort());
     const one = (await (await fetch(`${base}/api/runs?limit=1`, { headers: auth() })).json()) as {
       runs: unknown[];
     };
@@ -392,7 +395,7 @@ describe('runs', () => {
     }
     const refused = await fetch(`${guarded}/admin/queues`, { headers: auth('wrong-token-0123456789') });
     expect(refused.status).toBe(429);
-    expect((await refused.json()).error).toMatch(/too many failed authentications/);
+    expect(((await refused.json()) as { error: string }).error).toMatch(/too many failed authentications/);
     // the right token too, until the window ends; the probes stay open
     expect((await fetch(`${guarded}/api/runs`, { headers: auth() })).status).toBe(429);
     expect((await fetch(`${guarded}/healthz`)).status).toBe(200);
@@ -406,7 +409,7 @@ describe('runs', () => {
     }
     const res = await post(limited, GOOD);
     expect(res.status).toBe(429);
-    expect((await res.json()).error).toMatch(/too many/);
+    expect(((await res.json()) as { error: string }).error).toMatch(/too many/);
     // Reads are not limited.
     expect((await fetch(`${limited}/api/runs`, { headers: auth() })).status).toBe(200);
     // the limit comes from PV_TRIGGER_RATE_LIMIT
@@ -586,7 +589,7 @@ describe('OpenAPI document', () => {
   it('is served and lists every route the app serves', async () => {
     const served = (await (await fetch(`${base}/api/openapi.json`)).json()) as typeof openApiDocument;
     expect(served.openapi).toBe('3.1.0');
-    const paths = served.paths as Record<string, Record<string, { security?: unknown[] }>>;
+    const paths = served.paths as unknown as Record<string, Record<string, { security?: unknown[] }>>;
 
     const app = build();
     const stack = (app as unknown as { router: { stack: Layer[] } }).router.stack;

@@ -1,5 +1,4 @@
 import type { Logger } from '@pv-pipeline/core';
-import { openStagingArea } from '@pv-pipeline/pipeline';
 import {
   catalogProvider,
   createFinalizeRevival,
@@ -23,6 +22,7 @@ import {
   workerOptions,
 } from '@pv-pipeline/queue';
 import { openSink } from '@pv-pipeline/sinks';
+import { openStagingArea } from '@pv-pipeline/stages';
 import { Worker } from 'bullmq';
 
 /**

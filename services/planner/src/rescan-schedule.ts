@@ -1,6 +1,6 @@
 import { BadInputError, type Logger } from '@pv-pipeline/core';
-import { parseSystemsOption } from '@pv-pipeline/pipeline';
 import { JOB_NAMES, type PipelineQueues, type ServiceConfig } from '@pv-pipeline/queue';
+import { parseSystemsOption } from '@pv-pipeline/stages';
 
 /** Id of the BullMQ job scheduler that re-scans the configured systems. */
 export const RESCAN_SCHEDULER_ID = 'pv-rescan';

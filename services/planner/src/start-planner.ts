@@ -1,5 +1,4 @@
 import type { Logger } from '@pv-pipeline/core';
-import { partBytesFromMb } from '@pv-pipeline/pipeline';
 import {
   createPlanProcessor,
   createRedisConnection,
@@ -13,6 +12,7 @@ import {
   tuningFrom,
   workerOptions,
 } from '@pv-pipeline/queue';
+import { partBytesFromMb } from '@pv-pipeline/stages';
 import { Worker } from 'bullmq';
 import { scheduleRescan } from './rescan-schedule.js';
 

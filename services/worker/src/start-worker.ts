@@ -1,5 +1,4 @@
 import { describeError, type Logger } from '@pv-pipeline/core';
-import { openStagingArea, StagePool, warmUpStage } from '@pv-pipeline/pipeline';
 import {
   catalogProvider,
   createRedisConnection,
@@ -16,6 +15,7 @@ import {
   withGrace,
   workerOptions,
 } from '@pv-pipeline/queue';
+import { DecodePool, openStagingArea } from '@pv-pipeline/stages';
 import { Worker } from 'bullmq';
 
 /**
@@ -30,14 +30,7 @@ export async function startWorker(config: ServiceConfig, logger: Logger): Promis
   const queues = openQueues(connection, prefix, tuningFrom(config));
   const staging = openStagingArea(config.PV_STAGING, config.S3_ENDPOINT ? { s3Endpoint: config.S3_ENDPOINT } : {});
   await staging.init();
-  const pool = config.PV_WORKER_THREADS > 0 ? new StagePool(config.PV_WORKER_THREADS) : null;
-  // compile the decoders before the first job, not during it (see warmUpStage)
-  const rounds = config.PV_WORKER_WARM_UP_ROUNDS;
-  if (rounds > 0) {
-    const t0 = performance.now();
-    const rows = pool ? await pool.warmUp(rounds) : await warmUpStage(rounds);
-    logger.info({ ms: Math.round(performance.now() - t0), rows }, 'decoders warmed up');
-  }
+  const pool = config.PV_WORKER_THREADS > 0 ? new DecodePool(config.PV_WORKER_THREADS) : null;
   const runs = new RunStore(connection, prefix);
   const worker = new Worker(
     QUEUE_NAMES.transform,
@@ -50,7 +43,7 @@ export async function startWorker(config: ServiceConfig, logger: Logger): Promis
       maxObjectBytes: config.PV_MAX_OBJECT_MB * 1024 * 1024,
       redis: connection,
       prefix,
-      ...(pool ? { runStage: pool.run } : {}),
+      ...(pool ? { decode: pool.run } : {}),
       logger,
     }),
     workerOptions(config, connection, config.PV_WORKER_CONCURRENCY),

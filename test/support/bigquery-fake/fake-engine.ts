@@ -191,6 +191,62 @@ export class FakeEngine {
     return resource;
   }
 
+  /**
+   * tables.patch of the schema, as BigQuery allows it: the given schema must
+   * repeat every existing field unchanged (name, type, mode) and may only
+   * append NULLABLE (or REPEATED) fields; anything else is a 400. Other
+   * resource fields (description, …) are merged.
+   */
+  async patchTable(
+    project: string,
+    dataset: string,
+    table: string,
+    body: Record<string, unknown>,
+  ): Promise<TableResource> {
+    const t = this.#requireTable(project, dataset, table);
+    const given = (body.schema as { fields?: SchemaField[] } | undefined)?.fields;
+    let fields = (t.schema?.fields ?? []) as SchemaField[];
+    if (given) {
+      const next = given.map(normalizeField);
+      const byName = new Map(next.map((f) => [f.name.toLowerCase(), f]));
+      for (const f of fields) {
+        const g = byName.get(f.name.toLowerCase());
+        if (!g)
+          throw new BigQueryFailure(
+            'invalid',
+            `Provided Schema does not match Table ${project}:${dataset}.${table}. Field ${f.name} is missing in new schema`,
+          );
+        if (g.type !== f.type || g.mode !== f.mode) {
+          throw new BigQueryFailure(
+            'invalid',
+            `Provided Schema does not match Table ${project}:${dataset}.${table}. Field ${f.name} has changed type from ${f.mode} ${f.type} to ${g.mode} ${g.type}`,
+          );
+        }
+      }
+      const known = new Set(fields.map((f) => f.name.toLowerCase()));
+      const added = next.filter((f) => !known.has(f.name.toLowerCase()));
+      for (const f of added) {
+        if (f.mode === 'REQUIRED') {
+          throw new BigQueryFailure(
+            'invalid',
+            `Provided Schema does not match Table ${project}:${dataset}.${table}. Cannot add required fields to an existing schema. (field: ${f.name})`,
+          );
+        }
+      }
+      await this.serial(async (c) => {
+        for (const f of added) {
+          await c.run(
+            `ALTER TABLE ${quoteIdent(dataset)}.${quoteIdent(table)} ADD COLUMN ${quoteIdent(f.name)} ${duckType(f.type)}`,
+          );
+        }
+      });
+      fields = [...fields, ...added];
+    }
+    const resource = { ...t, ...body, schema: { fields } } as TableResource;
+    this.tables.set(tableKey(project, dataset, table), resource);
+    return resource;
+  }
+
   /** The table resource with its current row count. */
   async getTable(project: string, dataset: string, table: string): Promise<TableResource & { numRows: string }> {
     const t = this.#requireTable(project, dataset, table);

@@ -221,6 +221,7 @@ export class BigQueryFake {
     api.get('/projects/:projectId/datasets/:datasetId/tables/:tableId', this.#wrap(this.#getTable));
     api.post('/projects/:projectId/datasets/:datasetId/tables', this.#wrap(this.#insertTable));
     api.delete('/projects/:projectId/datasets/:datasetId/tables/:tableId', this.#wrap(this.#deleteTable));
+    api.patch('/projects/:projectId/datasets/:datasetId/tables/:tableId', this.#wrap(this.#patchTable));
     api.post('/projects/:projectId/datasets/:datasetId/tables/:tableId/insertAll', this.#wrap(this.#insertAll));
     api.post('/projects/:projectId/jobs', this.#wrap(this.#insertJob));
     api.get('/projects/:projectId/jobs/:jobId', this.#wrap(this.#getJob));
@@ -251,7 +252,7 @@ export class BigQueryFake {
       const status = picked
         ? picked.status
         : (f.errorStatuses[Math.floor(this.#random() * f.errorStatuses.length)] ?? 503);
-      const mutating = req.method === 'POST' || req.method === 'DELETE';
+      const mutating = req.method === 'POST' || req.method === 'DELETE' || req.method === 'PATCH';
       if (picked ? Boolean(picked.after) && mutating : mutating && this.#random() < f.afterProcessingShare) {
         res.locals.fault = status;
       } else {
@@ -341,6 +342,12 @@ export class BigQueryFake {
       200,
       await this.engine.createTable(this.#p(req, 'projectId'), this.#p(req, 'datasetId'), req.body ?? {}),
     );
+  }
+
+  async #patchTable(req: Request, res: Response): Promise<void> {
+    const args = [this.#p(req, 'projectId'), this.#p(req, 'datasetId'), this.#p(req, 'tableId')] as const;
+    await this.engine.patchTable(...args, req.body ?? {});
+    this.#send(res, 200, await this.engine.getTable(...args));
   }
 
   async #deleteTable(req: Request, res: Response): Promise<void> {

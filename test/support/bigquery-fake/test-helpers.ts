@@ -81,6 +81,8 @@ export function manifestOf(
     bytes: 1,
     minTimestamp: String(T0 + o.from * MIN),
     maxTimestamp: String(T0 + (o.from + o.n - 1) * MIN),
-    dropped: { missing: 0, duplicate: 0 },
+    dropped: { missing: 0, sentinel: 0, non_finite: 0, duplicate: 0 },
+    group: null,
+    order: null,
   };
 }

@@ -1,8 +1,0 @@
-// Worker threads do not inherit the TypeScript loader registered in the main
-// thread: register tsx here, then load the TypeScript worker module.
-import { register } from 'tsx/esm/api';
-
-register();
-const mod = await import('./stage-worker.ts');
-export default mod.default;
-export const warmUp = mod.warmUp;

@@ -1,0 +1,96 @@
+import { BadInputError } from '@pv-pipeline/core';
+import { parse } from 'csv-parse/sync';
+
+/** One CSV record and the line it was on. */
+export interface CsvRecord {
+  line: number;
+  fields: string[];
+}
+
+/** Options of {@link csvRecords}. */
+export interface CsvRecordsOptions {
+  /** The object (part) key, for messages. */
+  key: string;
+  /** Skip the first line (the header of an object's first part). */
+  skipFirstLine: boolean;
+  /** Longest line accepted, bytes. */
+  maxLineBytes: number;
+}
+
+/**
+ * The records of a CSV stream, line by line (`\n` or `\r\n`), skipping blank
+ * lines. Lines without a quote are split on commas directly, the common case
+ * of numeric sensor files and several times faster than a general parser;
+ * a line with quotes goes through csv-parse. A quoted field spanning lines is
+ * refused (BadInputError naming the line), as is a line over the limit.
+ * Yields the records of each chunk as a lazy iterable (one await per chunk,
+ * not per line), each with its 1-based line number in the stream.
+ */
+export async function* csvRecords(
+  chunks: AsyncIterable<Uint8Array>,
+  options: CsvRecordsOptions,
+): AsyncGenerator<Iterable<CsvRecord>> {
+  const decoder = new TextDecoder('utf-8');
+  let carry = '';
+  let line = 0;
+  const toRecord = (text: string): string[] | null => {
+    line++;
+    if (line === 1 && options.skipFirstLine) return null;
+    const t = text.endsWith('\r') ? text.slice(0, -1) : text;
+    if (t === '') return null;
+    if (!t.includes('"')) return t.split(',');
+    try {
+      return (parse(t, { relax_column_count: true }) as string[][])[0] ?? null;
+    } catch (err) {
+      throw new BadInputError(options.key, `line ${line}: malformed CSV (${(err as Error).message})`, err);
+    }
+  };
+  // Records are cut lazily while the consumer iterates, so that no array of
+  // them outlives the chunk (garbage that dies young keeps the heap small).
+  // `end` is the index of the text's last newline
+  function* linesOf(text: string, end: number): Generator<CsvRecord> {
+    let from = 0;
+    while (from <= end) {
+      const nl = text.indexOf('\n', from);
+      const rec = toRecord(text.slice(from, nl));
+      if (rec) yield { line, fields: rec };
+      from = nl + 1;
+    }
+  }
+  for await (const chunk of chunks) {
+    const text = carry + decoder.decode(chunk, { stream: true });
+    const last = text.lastIndexOf('\n');
+    if (last < 0) {
+      carry = text;
+      if (carry.length > options.maxLineBytes) {
+        throw new BadInputError(options.key, `line ${line + 1} is longer than ${options.maxLineBytes} bytes`);
+      }
+      continue;
+    }
+    carry = text.slice(last + 1);
+    yield linesOf(text, last);
+  }
+  carry += decoder.decode();
+  if (carry !== '') yield linesOf(`${carry}\n`, carry.length);
+}
+
+/** The fields of the first line of a CSV object held in memory (an empty list for an empty object). */
+export function firstCsvLine(bytes: Uint8Array): string[] {
+  const nl = bytes.indexOf(0x0a);
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, nl < 0 ? bytes.byteLength : nl).toString('utf8');
+  try {
+    return (parse(text.replace(/\r$/, ''), { bom: true, relax_quotes: true }) as string[][])[0] ?? [];
+  } catch {
+    return [];
+  }
+}
+
+/** The fields of one CSV line (without its newline): split on commas, or parsed when it holds quotes. */
+export function parseCsvLine(line: string): string[] {
+  if (!line.includes('"')) return line.split(',');
+  try {
+    return (parse(line, { relax_column_count: true, relax_quotes: true }) as string[][])[0] ?? [];
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,116 @@
+import { BadInputError, noneDropped } from '@pv-pipeline/core';
+import * as arrow from 'apache-arrow';
+import { MAX_METRIC_ID } from '../catalog/metrics-dictionary.js';
+import { parseTimeZone } from '../catalog/time-zone.js';
+import { ZoneClock } from '../rules/local-time.js';
+import { parseCell } from '../rules/reading-rules.js';
+import { columnToFloat64, isNumericLike, timestampZone } from './arrow-columns.js';
+import { decodeParquet } from './parquet-decode.js';
+import type { RawReadings } from './raw-readings.js';
+import { parseTimestampText } from './timestamp-text.js';
+
+/**
+ * Reads a daily long-format pvdata Parquet object
+ * (`measured_on, utc_measured_on, metric_id, value`; no system id inside).
+ * `utc_measured_on` may be absent or null (whole years are null in the real
+ * archive); timestamps may be in any unit (INT96 from Spark arrives as ns).
+ */
+export function readParquetPvdata(key: string, bytes: Uint8Array): RawReadings {
+  const table = decodeParquet(key, bytes);
+  const names = table.schema.fields.map((f) => f.name.toLowerCase());
+  const col = (name: string) => {
+    const i = names.indexOf(name);
+    return i < 0 ? null : table.getChildAt(i);
+  };
+  const measured = col('measured_on');
+  const metric = col('metric_id');
+  const value = col('value');
+  const missing = [
+    ['measured_on', measured],
+    ['metric_id', metric],
+    ['value', value],
+  ]
+    .filter(([, v]) => v === null)
+    .map(([n]) => n);
+  if (missing.length > 0) {
+    throw new BadInputError(
+      key,
+      `Parquet schema lacks ${missing.join(', ')} (has ${table.schema.fields.map((f) => f.name).join(', ') || 'no columns'})`,
+    );
+  }
+  const utcCol = col('utc_measured_on');
+  let measuredOn = timeColumn(key, 'measured_on', measured!);
+  let utc = utcCol ? timeColumn(key, 'utc_measured_on', utcCol) : null;
+
+  // measured_on stored as an instant with a zone: derive the local wall time from it.
+  const zone = timestampZone(measured!.type);
+  if (zone && !/^(utc|\+00:?00|z|etc\/utc)$/i.test(zone)) {
+    const spec = parseTimeZone(zone, `${key}: measured_on time zone`);
+    const instants = measuredOn;
+    if (!utc) utc = instants;
+    const local = new Float64Array(instants.length);
+    const clock = new ZoneClock(spec);
+    for (let i = 0; i < instants.length; i++) local[i] = clock.wallTime(instants[i]!);
+    measuredOn = local;
+  }
+
+  const metricId = numberColumn(key, 'metric_id', metric!);
+  const ids = new Int32Array(metricId.length);
+  for (let i = 0; i < metricId.length; i++) {
+    const m = metricId[i]!;
+    if (!Number.isInteger(m)) throw new BadInputError(key, `row ${i + 1}: metric_id ${m} is not an integer`);
+    if (m < 0 || m > MAX_METRIC_ID) {
+      throw new BadInputError(key, `row ${i + 1}: metric_id ${m} is beyond the 32-bit ids PVDAQ uses`);
+    }
+    ids[i] = m;
+  }
+  for (let i = 0; i < measuredOn.length; i++) {
+    if (Number.isNaN(measuredOn[i])) throw new BadInputError(key, `row ${i + 1}: measured_on is null`);
+  }
+  return {
+    length: table.numRows,
+    measuredOn,
+    utc,
+    metricId: ids,
+    value: numberColumn(key, 'value', value!),
+    dropped: noneDropped(),
+  };
+}
+
+function timeColumn(key: string, name: string, v: arrow.Vector): Float64Array {
+  const t = v.type as arrow.DataType;
+  if (arrow.DataType.isTimestamp(t) || arrow.DataType.isDate(t)) return columnToFloat64(v);
+  if (arrow.DataType.isUtf8(t) || arrow.DataType.isLargeUtf8(t) || arrow.DataType.isDictionary(t)) {
+    const out = new Float64Array(v.length);
+    for (let i = 0; i < v.length; i++) {
+      const s = v.get(i) as string | null;
+      if (s == null || s === '') {
+        out[i] = Number.NaN;
+        continue;
+      }
+      const p = parseTimestampText(s);
+      if (!p) throw new BadInputError(key, `row ${i + 1}: ${name} "${s.slice(0, 40)}" is not a timestamp`);
+      out[i] = p.localUs;
+    }
+    return out;
+  }
+  throw new BadInputError(key, `${name} has type ${t}, expected a timestamp`);
+}
+
+function numberColumn(key: string, name: string, v: arrow.Vector): Float64Array {
+  const t = v.type as arrow.DataType;
+  if (isNumericLike(t)) return columnToFloat64(v);
+  if (arrow.DataType.isUtf8(t) || arrow.DataType.isLargeUtf8(t) || arrow.DataType.isDictionary(t)) {
+    const out = new Float64Array(v.length);
+    for (let i = 0; i < v.length; i++) {
+      const s = v.get(i) as string | null;
+      // text the rules drop becomes the value they drop: NaN (missing) or Infinity (non-finite)
+      const n = s == null ? 'missing' : parseCell(s);
+      if (n === undefined)
+        throw new BadInputError(key, `row ${i + 1}: ${name} "${String(s).slice(0, 40)}" is not a number`);
+      out[i] = n === 'missing' ? Number.NaN : n === 'non_finite' ? Number.POSITIVE_INFINITY : (n as number);
+    }
+    return out;
+  }
+  throw new BadInputError(key, `${name} has type ${t}, expected a number`);
+}

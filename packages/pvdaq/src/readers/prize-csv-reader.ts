@@ -1,0 +1,177 @@
+import { addDropped, BadInputError, type DroppedCounts, noneDropped } from '@pv-pipeline/core';
+import type { MetricsDictionary } from '../catalog/metrics-dictionary.js';
+import type { LocalTimeResolver } from '../rules/local-time.js';
+import { type NormalizedReadings, normalizeReadings } from '../rules/normalize.js';
+import { csvRecords } from './csv-lines.js';
+import { wideCellValue } from './csv-pvdata-reader.js';
+import type { PrizeHeader } from './prize-columns.js';
+import { RawReadingsBuilder } from './raw-readings.js';
+import { naiveTimestampUs, parseTimestampText } from './timestamp-text.js';
+
+/** Options of {@link readPrizeCsv}. */
+export interface PrizeCsvOptions {
+  /** The source (part) key, for messages. */
+  key: string;
+  ssId: number;
+  /** The file's classified header (read from the first line of the object). */
+  header: PrizeHeader;
+  /** The system's channels by channel id, named uniquely across all its files (the catalog's). */
+  dictionary: MetricsDictionary;
+  /** Whether the stream starts with the header line (the first part of an object). */
+  withHeader: boolean;
+  /**
+   * Localizes `measured_on` (naive site-local time) in file order, from the
+   * first line of this range on; null when the system's zone is unknown.
+   */
+  zone: LocalTimeResolver | null;
+  /** Where the zone was looked for, for the message when it is unknown. */
+  zoneSources?: string;
+  /**
+   * Called once, before the first line is localized, when that line's wall
+   * time is ambiguous (the repeated fall-back hour): resolves to the wall
+   * times of the lines before this range, from the last one outside the
+   * repeated hour, which the zone then replays. Default: none (the range is
+   * read as if it started the file).
+   */
+  lookBack?: () => Promise<number[]>;
+  /**
+   * UTC instants whose lines are held back and emitted last, normalized
+   * together, so that the last of a repeated reading wins across batches (the
+   * second pass of a range whose {@link PrizeCsvStats.late} was not empty).
+   * Default none.
+   */
+  holdInstants?: ReadonlySet<number>;
+  /** CSV lines per emitted batch. @defaultValue 4096 */
+  batchLines?: number;
+  /** Longest line accepted, bytes. @defaultValue 1 MiB */
+  maxLineBytes?: number;
+}
+
+/** Running totals of a {@link readPrizeCsv} pass, complete once the iteration ends. */
+export interface PrizeCsvStats {
+  lines: number;
+  rows: number;
+  /** Readings the rules dropped, by rule. */
+  dropped: DroppedCounts;
+  /** Smallest and largest UTC instant, epoch µs (null when no rows). */
+  minTimestamp: number | null;
+  maxTimestamp: number | null;
+  /**
+   * Instants of lines not later than every line before them. A repeated
+   * reading is among them; when any exist, the range is read again with
+   * `holdInstants` set to them, so that the last occurrence wins.
+   */
+  late: number[];
+}
+
+/** Fresh totals for {@link readPrizeCsv}. */
+export function emptyPrizeCsvStats(): PrizeCsvStats {
+  return { lines: 0, rows: 0, dropped: noneDropped(), minTimestamp: null, maxTimestamp: null, late: [] };
+}
+
+/**
+ * Reads a prize wide CSV (or one byte range of it, already cut to whole
+ * lines) as a stream and yields its fact rows in batches of at most
+ * `batchLines` lines, so memory stays flat whatever the object's size. The
+ * reading rules apply as in every reader: cells dropped by rule are counted,
+ * local times are localized in file order (the fall-back hour losslessly,
+ * see LocalTimeResolver), a repeated reading keeps its last occurrence. A
+ * non-number cell or an unparseable time fails the object with the line named
+ * (counted from the range's start).
+ */
+export async function* readPrizeCsv(
+  chunks: AsyncIterable<Uint8Array>,
+  options: PrizeCsvOptions,
+  stats: PrizeCsvStats,
+): AsyncGenerator<NormalizedReadings> {
+  const { key, header, zone, dictionary, holdInstants } = options;
+  const batchLines = options.batchLines ?? 4096;
+  const channels = header.channels;
+  for (const c of channels) {
+    if (!dictionary.byMetricId.has(c.metricId)) {
+      throw new BadInputError(key, `channel ${c.column} (id ${c.metricId}) is not among the system's channels`);
+    }
+  }
+  const width = Math.max(header.timeIndex, ...channels.map((c) => c.index)) + 1;
+  const columnNames = new Map(channels.map((c) => [c.metricId, c.column]));
+  const records = csvRecords(chunks, {
+    key,
+    skipFirstLine: options.withHeader,
+    maxLineBytes: options.maxLineBytes ?? 1024 * 1024,
+  });
+  let maxSeen = Number.NEGATIVE_INFINITY;
+  let lookedBack = options.lookBack === undefined;
+  const newBuilder = () => new RawReadingsBuilder(batchLines * channels.length, true);
+  let builder = newBuilder();
+  const held = holdInstants && holdInstants.size > 0 ? newBuilder() : null;
+  let inBatch = 0;
+  // the rows are already in UTC: normalize only joins, applies the value rules and dedups
+  const normalize = (b: RawReadingsBuilder): NormalizedReadings => {
+    const out = normalizeReadings(b.build(columnNames), { key, ssId: options.ssId, dictionary, zone: null });
+    stats.rows += out.length;
+    addDropped(stats.dropped, out.dropped);
+    for (let i = 0; i < out.length; i++) {
+      const t = out.timestamp[i]!;
+      if (stats.minTimestamp === null || t < stats.minTimestamp) stats.minTimestamp = t;
+      if (stats.maxTimestamp === null || t > stats.maxTimestamp) stats.maxTimestamp = t;
+    }
+    return out;
+  };
+  try {
+    for await (const chunk of records) {
+      for (const { line, fields: rec } of chunk) {
+        stats.lines++;
+        if (rec.length < width) {
+          throw new BadInputError(
+            key,
+            `line ${line}: ${rec.length} fields, the header has ${header.channels.length + 1}`,
+          );
+        }
+        const text = rec[header.timeIndex]!;
+        let localUs = naiveTimestampUs(text);
+        let utc = Number.NaN;
+        if (Number.isNaN(localUs)) {
+          const ts = parseTimestampText(text);
+          if (!ts) throw new BadInputError(key, `line ${line}: measured_on "${text.slice(0, 40)}" is not a timestamp`);
+          localUs = ts.localUs;
+          utc = ts.utcUs;
+        }
+        if (Number.isNaN(utc)) {
+          if (!zone) {
+            throw new BadInputError(
+              key,
+              `system ${options.ssId} has no time zone (looked in ${options.zoneSources ?? 'the systems index and the metadata JSON timezone_code'}), so measured_on cannot be placed in UTC`,
+            );
+          }
+          if (!lookedBack) {
+            lookedBack = true;
+            if (zone.clock.isAmbiguous(localUs)) zone.replay(await options.lookBack!());
+          }
+          utc = zone.toUtc(localUs);
+        }
+        lookedBack = true;
+        // a line later than every earlier one cannot repeat one; the others may
+        if (utc > maxSeen) maxSeen = utc;
+        else stats.late.push(utc);
+        const into = held && holdInstants!.has(utc) ? held : builder;
+        for (const c of channels) {
+          const v = wideCellValue(key, line, c.column, rec[c.index]!);
+          if (typeof v === 'string') into.dropped[v]++;
+          else into.push(localUs, utc, c.metricId, v);
+        }
+        if (into === builder && ++inBatch >= batchLines) {
+          yield normalize(builder);
+          builder = newBuilder();
+          inBatch = 0;
+        }
+      }
+    }
+    // CSV faults are BadInputErrors already; a read error of the stream (a reset
+    // connection: retryable) goes up as it is, so the part is tried again
+  } finally {
+    await records.return(undefined);
+  }
+  yield normalize(builder);
+  // every occurrence of a repeated instant, in file order: the last wins
+  if (held) yield normalize(held);
+}

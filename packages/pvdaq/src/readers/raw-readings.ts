@@ -1,0 +1,78 @@
+import { type DroppedCounts, noneDropped } from '@pv-pipeline/core';
+
+/**
+ * Readings as a reader decoded them from one object, before normalization:
+ * long format, in file order, one entry per (timestamp, metric) cell found.
+ * Timestamps are epoch microseconds held in doubles (exact to ±285 years).
+ */
+export interface RawReadings {
+  /** Number of entries. */
+  length: number;
+  /** Local wall time as recorded, µs since epoch as if it were UTC. */
+  measuredOn: Float64Array;
+  /** UTC instant when the source carries one (NaN where it does not), else null. */
+  utc: Float64Array | null;
+  /** Metric id of each entry. */
+  metricId: Int32Array;
+  /** Value as stored; NaN where the source holds a null or NaN (the rules drop those as missing). */
+  value: Float64Array;
+  /** Cells a text reader already dropped while parsing (empty, missing words, non-finite text), by rule. */
+  dropped: DroppedCounts;
+  /** Column names by metric id, for wide sources (used in messages). */
+  columnNames?: Map<number, string>;
+}
+
+/** A growable builder for {@link RawReadings}. */
+export class RawReadingsBuilder {
+  #cap: number;
+  #len = 0;
+  #measuredOn: Float64Array;
+  #utc: Float64Array | null;
+  #metricId: Int32Array;
+  #value: Float64Array;
+  /** Cells dropped while parsing, by rule (see {@link RawReadings.dropped}). */
+  readonly dropped: DroppedCounts = noneDropped();
+
+  constructor(capacity: number, withUtc: boolean) {
+    this.#cap = Math.max(16, capacity);
+    this.#measuredOn = new Float64Array(this.#cap);
+    this.#utc = withUtc ? new Float64Array(this.#cap) : null;
+    this.#metricId = new Int32Array(this.#cap);
+    this.#value = new Float64Array(this.#cap);
+  }
+
+  push(measuredOn: number, utc: number, metricId: number, value: number): void {
+    if (this.#len === this.#cap) this.#grow();
+    const i = this.#len++;
+    this.#measuredOn[i] = measuredOn;
+    if (this.#utc) this.#utc[i] = utc;
+    this.#metricId[i] = metricId;
+    this.#value[i] = value;
+  }
+
+  #grow(): void {
+    this.#cap *= 2;
+    const grow = <T extends Float64Array | Int32Array>(a: T, make: (n: number) => T): T => {
+      const b = make(this.#cap);
+      b.set(a);
+      return b;
+    };
+    this.#measuredOn = grow(this.#measuredOn, (n) => new Float64Array(n));
+    if (this.#utc) this.#utc = grow(this.#utc, (n) => new Float64Array(n));
+    this.#metricId = grow(this.#metricId, (n) => new Int32Array(n));
+    this.#value = grow(this.#value, (n) => new Float64Array(n));
+  }
+
+  build(columnNames?: Map<number, string>): RawReadings {
+    const n = this.#len;
+    return {
+      length: n,
+      measuredOn: this.#measuredOn.subarray(0, n),
+      utc: this.#utc ? this.#utc.subarray(0, n) : null,
+      metricId: this.#metricId.subarray(0, n),
+      value: this.#value.subarray(0, n),
+      dropped: { ...this.dropped },
+      ...(columnNames ? { columnNames } : {}),
+    };
+  }
+}

@@ -1,0 +1,191 @@
+import { addDropped, BadInputError, type DroppedCounts } from '@pv-pipeline/core';
+import type { SensorEntry } from '@pv-pipeline/schema';
+import type { MetricsDictionary } from '../catalog/metrics-dictionary.js';
+import type { RawReadings } from '../readers/raw-readings.js';
+import type { LocalTimeResolver } from './local-time.js';
+import { ruleForValue } from './reading-rules.js';
+
+/** Earliest and latest UTC instants accepted (µs): 1970-01-01 .. 2100-01-01. */
+const MIN_US = 0;
+const MAX_US = Date.UTC(2100, 0, 1) * 1000;
+
+/** Fact rows of one object, column-wise, ready to stage. */
+export interface NormalizedReadings {
+  ssId: number;
+  length: number;
+  /** UTC instant, epoch µs. */
+  timestamp: Float64Array;
+  /** Local time as recorded, epoch µs as if UTC. */
+  measuredOn: Float64Array;
+  /** Index into `sensors`. */
+  sensorIdx: Int32Array;
+  metricId: Int32Array;
+  value: Float64Array;
+  /** Distinct channels referenced by `sensorIdx` (each a sensor name unique in the system). */
+  sensors: SensorEntry[];
+  /** Readings the rules dropped, by rule. */
+  dropped: DroppedCounts;
+}
+
+/** What {@link normalizeReadings} needs besides the raw readings. */
+export interface NormalizeContext {
+  key: string;
+  ssId: number;
+  dictionary: MetricsDictionary;
+  /**
+   * Places measured_on in UTC where the source has no UTC instant, in file
+   * order (see {@link LocalTimeResolver}); null when the zone is unknown, and
+   * then such a row fails the object.
+   */
+  zone: LocalTimeResolver | null;
+  /** Where the zone was looked for, for the message when it is unknown. Default: the systems index. */
+  zoneSources?: string;
+}
+
+/**
+ * Turns raw readings into fact rows under the reading rules (`rules/`): drops
+ * missing, sentinel and non-finite values (counted by rule), joins the
+ * metrics dictionary (an unknown metric id fails the object; every channel
+ * keeps its own sensor name, never merged with another's), takes the UTC
+ * instant from the source or by localizing measured_on in file order, and
+ * keeps one row per (timestamp, channel): the last in file order.
+ */
+export function normalizeReadings(raw: RawReadings, ctx: NormalizeContext): NormalizedReadings {
+  const { key, dictionary } = ctx;
+  const n = raw.length;
+  // one sensor index per channel (metric id) met in the object
+  const sensors: SensorEntry[] = [];
+  const idxByMetric = new Map<number, number>();
+  const unknown = new Set<number>();
+  for (let i = 0; i < n; i++) {
+    const id = raw.metricId[i]!;
+    if (idxByMetric.has(id) || unknown.has(id)) continue;
+    const e = dictionary.byMetricId.get(id);
+    if (!e) {
+      unknown.add(id);
+      continue;
+    }
+    idxByMetric.set(id, sensors.length);
+    sensors.push(e);
+  }
+  if (unknown.size > 0) {
+    const ids = [...unknown].sort((a, b) => a - b);
+    const named = ids.slice(0, 10).map((id) => {
+      const col = raw.columnNames?.get(id);
+      return col ? `${id} (${col})` : String(id);
+    });
+    throw new BadInputError(
+      key,
+      `metric id${ids.length > 1 ? 's' : ''} ${named.join(', ')}${ids.length > 10 ? ` and ${ids.length - 10} more` : ''} not in the metrics dictionary ${dictionary.key}`,
+    );
+  }
+
+  const timestamp = new Float64Array(n);
+  const measuredOn = new Float64Array(n);
+  const sensorIdx = new Int32Array(n);
+  const metricId = new Int32Array(n);
+  const value = new Float64Array(n);
+  const dropped = addDropped({ missing: 0, sentinel: 0, non_finite: 0, duplicate: 0 }, raw.dropped);
+  let len = 0;
+  let ordered = true;
+  const utc = raw.utc;
+  for (let i = 0; i < n; i++) {
+    const local = raw.measuredOn[i]!;
+    let ts = utc ? utc[i]! : Number.NaN;
+    // localize every row lacking UTC, dropped or not: the fall-back rule reads the rows in file order
+    if (Number.isNaN(ts)) {
+      if (!ctx.zone) {
+        throw new BadInputError(
+          key,
+          `system ${ctx.ssId} has no time zone (looked in ${ctx.zoneSources ?? 'the systems index'}), so its local measured_on cannot be placed in UTC`,
+        );
+      }
+      ts = ctx.zone.toUtc(local);
+    }
+    const v = raw.value[i]!;
+    const rule = ruleForValue(v);
+    if (rule !== null) {
+      dropped[rule]++;
+      continue;
+    }
+    if (!(ts >= MIN_US && ts < MAX_US)) {
+      throw new BadInputError(key, `entry ${i + 1}: timestamp ${describeUs(ts)} is outside 1970..2100`);
+    }
+    const s = idxByMetric.get(raw.metricId[i]!)!;
+    if (len > 0) {
+      const pt = timestamp[len - 1]!;
+      if (ts < pt || (ts === pt && s <= sensorIdx[len - 1]!)) ordered = false;
+    }
+    timestamp[len] = ts;
+    measuredOn[len] = local;
+    sensorIdx[len] = s;
+    metricId[len] = sensors[s]!.metric_id;
+    value[len] = v;
+    len++;
+  }
+
+  if (!ordered)
+    len = keepLastPerKey({ timestamp, measuredOn, sensorIdx, metricId, value }, len, sensors.length, dropped);
+  return {
+    ssId: ctx.ssId,
+    length: len,
+    timestamp: timestamp.subarray(0, len),
+    measuredOn: measuredOn.subarray(0, len),
+    sensorIdx: sensorIdx.subarray(0, len),
+    metricId: metricId.subarray(0, len),
+    value: value.subarray(0, len),
+    sensors,
+    dropped,
+  };
+}
+
+/**
+ * The duplicate rule: keeps the last row per (timestamp, channel) in file
+ * order, compacting the columns in place; counts the others. Returns the new length.
+ */
+function keepLastPerKey(
+  cols: {
+    timestamp: Float64Array;
+    measuredOn: Float64Array;
+    sensorIdx: Int32Array;
+    metricId: Int32Array;
+    value: Float64Array;
+  },
+  len: number,
+  channels: number,
+  dropped: DroppedCounts,
+): number {
+  const { timestamp, measuredOn, sensorIdx, metricId, value } = cols;
+  // walk backwards so the last occurrence of a (timestamp, channel) wins
+  const seen: Array<Set<number>> = Array.from({ length: channels }, () => new Set<number>());
+  const keep = new Uint8Array(len);
+  let duplicates = 0;
+  for (let i = len - 1; i >= 0; i--) {
+    const set = seen[sensorIdx[i]!]!;
+    const t = timestamp[i]!;
+    if (set.has(t)) duplicates++;
+    else {
+      set.add(t);
+      keep[i] = 1;
+    }
+  }
+  if (duplicates === 0) return len;
+  dropped.duplicate += duplicates;
+  let w = 0;
+  for (let i = 0; i < len; i++) {
+    if (!keep[i]) continue;
+    timestamp[w] = timestamp[i]!;
+    measuredOn[w] = measuredOn[i]!;
+    sensorIdx[w] = sensorIdx[i]!;
+    metricId[w] = metricId[i]!;
+    value[w] = value[i]!;
+    w++;
+  }
+  return w;
+}
+
+function describeUs(us: number): string {
+  if (!Number.isFinite(us)) return String(us);
+  const d = new Date(us / 1000);
+  return Number.isNaN(d.getTime()) ? String(us) : d.toISOString();
+}

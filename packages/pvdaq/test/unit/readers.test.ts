@@ -1,0 +1,233 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { BadInputError } from '@pv-pipeline/core';
+import type { SensorEntry } from '@pv-pipeline/schema';
+import { describe, expect, it } from 'vitest';
+import type { MetricsDictionary } from '../../src/catalog/metrics-dictionary.js';
+import { uniqueSensorNames } from '../../src/catalog/sensor-names.js';
+import { parseTimeZone } from '../../src/catalog/time-zone.js';
+import { readCsvPvdata } from '../../src/readers/csv-pvdata-reader.js';
+import { LocalTimeResolver } from '../../src/rules/local-time.js';
+import { normalizeReadings } from '../../src/rules/normalize.js';
+
+const excerpt = (name: string) =>
+  readFileSync(fileURLToPath(new URL(`../../../../samples/excerpts/${name}`, import.meta.url)));
+const enc = (s: string) => new TextEncoder().encode(s);
+const us = (iso: string) => Date.parse(`${iso}Z`) * 1000;
+
+function dictionary(ssId: number, entries: Array<[number, string, string | null]>): MetricsDictionary {
+  const list: SensorEntry[] = entries.map(([metric_id, sensor, units]) => ({
+    ss_id: ssId,
+    metric_id,
+    sensor,
+    units,
+    common_name: null,
+    standard_name: null,
+    raw_units: units,
+    calc_scale: null,
+    calc_offset: null,
+    aggregation_type: null,
+    source_type: null,
+    source_column: `${sensor}__${metric_id}`,
+    interval_s: null,
+  }));
+  return {
+    ssId,
+    key: `parquet/metrics/metrics__system_${ssId}__part000.parquet`,
+    entries: list,
+    byMetricId: new Map(list.map((e) => [e.metric_id, e])),
+  };
+}
+
+const KEY = 'csv/pvdata/system_id=4/year=2020/month=1/day=23/system_4__date_2020_01_23.csv';
+const ctx = { ssId: 4, knownMetricIds: new Set([315, 319, 1137]) };
+const dict4 = dictionary(4, [
+  [315, 'ac_power', 'W'],
+  [319, 'ac_current', 'A'],
+  [1137, 'ac_power_kw', 'kW'],
+]);
+const zone = (label: string) => new LocalTimeResolver(parseTimeZone(label));
+
+describe('readCsvPvdata', () => {
+  it('reads the real SERF West excerpt (unnamed timestamp column, 15 channels)', () => {
+    const ids = [779, 773, 778, 780, 785, 777, 776, 775, 774, 772, 784, 781, 782, 783, 771];
+    const raw = readCsvPvdata(
+      'csv/pvdata/system_id=51/year=2022/month=1/day=2/system_51__date_2022_01_02.csv',
+      excerpt('pvanalytics__serf_west_15min.csv'),
+      { ssId: 51, knownMetricIds: new Set(ids) },
+    );
+    expect(new Set(raw.metricId)).toEqual(new Set(ids));
+    expect(raw.measuredOn[0]).toBe(us('2022-01-02T00:01:00'));
+    expect(raw.metricId[0]).toBe(779);
+    expect(raw.value[1]).toBe(-9.05); // ac_power__773 in the first row
+    expect(raw.utc).not.toBeNull();
+  });
+
+  it('reads a single-underscore id and spreadsheet timestamps (RSF II excerpt)', () => {
+    const raw = readCsvPvdata(
+      'csv/pvdata/system_id=1283/year=2022/month=1/day=2/system_1283__date_2022_01_02.csv',
+      excerpt('pvanalytics__nrel_RSF_II.csv'),
+      { ssId: 1283, knownMetricIds: new Set([1137, 1053, 1047, 1049, 1135, 1048, 1050, 1056, 1055, 1054, 1052, 1051]) },
+    );
+    expect(raw.columnNames?.get(1137)).toBe('ac_power_kw_1137');
+    expect(raw.measuredOn[0]).toBe(us('2022-01-02T00:00:00'));
+  });
+
+  it('gives no entry for an empty cell or NaN text (counted as missing), and keeps CRLF/BOM/quotes working', () => {
+    const csv =
+      '\uFEFFmeasured_on,ac_power__315,"ac_current__319",system_id\r\n2020-01-23 09:50:00,,1.5,4\r\n2020-01-23 09:51:00,NaN,"2.5",4\r\n';
+    const raw = readCsvPvdata(KEY, enc(csv), ctx);
+    expect(raw.length).toBe(2);
+    expect(raw.dropped).toEqual({ missing: 2, sentinel: 0, non_finite: 0, duplicate: 0 });
+    expect(Array.from(raw.value)).toEqual([1.5, 2.5]);
+  });
+
+  it('never takes a non-finite cell for a value: Infinity, overflow and hex are dropped as non_finite (issue #14, defect 5)', () => {
+    const cells = ['Infinity', '-Infinity', 'inf', '-INF', '1e999', '-1e999', '0x1A', '0X1a', '0b101', '0o17'];
+    const csv = `measured_on,ac_power__315\n${cells.map((c, i) => `2020-01-23 09:${String(10 + i)}:00,${c}`).join('\n')}\n2020-01-23 09:59:00,12.5\n`;
+    const raw = readCsvPvdata(KEY, enc(csv), ctx);
+    expect(Array.from(raw.value)).toEqual([12.5]);
+    expect(raw.dropped).toEqual({ missing: 0, sentinel: 0, non_finite: cells.length, duplicate: 0 });
+    const missing = ['nan', 'NaN', 'NAN', '-nan', 'null', 'NA', 'N/A', 'None', '#N/A', ' '];
+    const csv2 = `measured_on,ac_power__315\n${missing.map((c, i) => `2020-01-23 09:${String(10 + i)}:00,${c}`).join('\n')}\n`;
+    expect(readCsvPvdata(KEY, enc(csv2), ctx).dropped).toEqual({
+      missing: missing.length,
+      sentinel: 0,
+      non_finite: 0,
+      duplicate: 0,
+    });
+  });
+
+  const bad: Array<[string, string, RegExp]> = [
+    [
+      'non-numeric cell',
+      'measured_on,ac_power__315\n2020-01-23 09:50:00,abc\n',
+      /line 2, column "ac_power__315": "abc" is not a number/,
+    ],
+    ['header with no metric ids', 'measured_on,ac_power,temp\n2020-01-23 09:50:00,1,2\n', /no metric ids/],
+    [
+      'truncated row',
+      'measured_on,ac_power__315,ac_current__319\n2020-01-23 09:50:00,1,2\n2020-01-23 09:51:00,1',
+      /malformed CSV/,
+    ],
+    ['unparseable timestamp', 'measured_on,ac_power__315\nsoon,1\n', /line 2: measured_on "soon" is not a timestamp/],
+    [
+      'duplicate metric column',
+      'measured_on,ac_power__315,ac_power_2__315\n2020-01-23 09:50:00,1,2\n',
+      /duplicate column for metric_id 315/,
+    ],
+    [
+      'system id disagreeing with the key',
+      'measured_on,ac_power__315,system_id\n2020-01-23 09:50:00,1,5\n',
+      /system_id 5 disagrees/,
+    ],
+    ['empty object', '', /empty object/],
+  ];
+  for (const [name, csv, reason] of bad) {
+    it(`fails a ${name} with the key and the reason`, () => {
+      let err: unknown;
+      try {
+        readCsvPvdata(KEY, enc(csv), ctx);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(BadInputError);
+      expect((err as Error).message.startsWith(`${KEY}: `)).toBe(true);
+      expect((err as Error).message).toMatch(reason);
+    });
+  }
+});
+
+describe('normalizeReadings', () => {
+  const norm = (csv: string, z: LocalTimeResolver | null = zone('7')) =>
+    normalizeReadings(readCsvPvdata(KEY, enc(csv), ctx), { key: KEY, ssId: 4, dictionary: dict4, zone: z });
+  const rows = (r: ReturnType<typeof norm>) =>
+    Array.from(r.timestamp, (t, i) => [
+      new Date(t / 1000).toISOString(),
+      r.sensors[r.sensorIdx[i]!]!.sensor,
+      r.value[i],
+    ]);
+
+  it('drops empty, NaN and sentinel readings and localizes measured_on', () => {
+    const r = norm(
+      'measured_on,ac_power__315,ac_current__319\n2020-01-23 09:50:00,-999,1\n2020-01-23 09:51:00,-7999,\n2020-01-23 09:52:00,-9999,NaN\n2020-01-23 09:53:00,-99999,-5.5\n2020-01-23 09:54:00,-998,0\n',
+    );
+    expect(r.length).toBe(4);
+    expect(r.dropped).toEqual({ missing: 2, sentinel: 4, non_finite: 0, duplicate: 0 });
+    expect(Array.from(r.value)).toEqual([1, -5.5, -998, 0]);
+    expect(r.timestamp[0]).toBe(us('2020-01-23T16:50:00'));
+    expect(r.measuredOn[0]).toBe(us('2020-01-23T09:50:00'));
+    expect(r.sensors.map((s) => [s.sensor, s.units])).toEqual([
+      ['ac_power', 'W'],
+      ['ac_current', 'A'],
+    ]);
+  });
+
+  it('keeps the last of a repeated (measured_on, metric) in file order', () => {
+    const r = norm('measured_on,ac_power__315\n2020-01-23 09:50:00,1\n2020-01-23 09:51:00,2\n2020-01-23 09:50:00,3\n');
+    expect(r.length).toBe(2);
+    expect(r.dropped.duplicate).toBe(1);
+    const byTs = new Map(Array.from(r.timestamp).map((t, i) => [t, r.value[i]]));
+    expect(byTs.get(us('2020-01-23T16:50:00'))).toBe(3);
+  });
+
+  it('the fall-back hour of a daily CSV: both occurrences kept, each at its true instant (issue #14, defect 1)', () => {
+    const r = norm(
+      'measured_on,ac_power__315\n2011-11-06 01:00:00,11\n2011-11-06 01:30:00,12\n2011-11-06 01:00:00,21\n2011-11-06 01:30:00,22\n',
+      zone('America/Denver'),
+    );
+    expect(rows(r)).toEqual([
+      ['2011-11-06T07:00:00.000Z', 'ac_power', 11],
+      ['2011-11-06T07:30:00.000Z', 'ac_power', 12],
+      ['2011-11-06T08:00:00.000Z', 'ac_power', 21],
+      ['2011-11-06T08:30:00.000Z', 'ac_power', 22],
+    ]);
+    expect(r.dropped.duplicate).toBe(0);
+  });
+
+  it('two channels that share a sensor name stay two channels (issue #14, defect 3)', () => {
+    const shared = dictionary(4, [
+      [315, 'ac_power', 'W'],
+      [319, 'ac_power', 'W'],
+    ]);
+    const named = uniqueSensorNames(shared.entries);
+    const d: MetricsDictionary = { ...shared, entries: named, byMetricId: new Map(named.map((e) => [e.metric_id, e])) };
+    const r = normalizeReadings(
+      readCsvPvdata(
+        KEY,
+        enc('measured_on,ac_power__315,ac_power__319\n2020-01-23 09:50:00,1,2\n2020-01-23 09:51:00,3,4\n'),
+        ctx,
+      ),
+      { key: KEY, ssId: 4, dictionary: d, zone: zone('7') },
+    );
+    expect(rows(r)).toEqual([
+      ['2020-01-23T16:50:00.000Z', 'ac_power__315', 1],
+      ['2020-01-23T16:50:00.000Z', 'ac_power__319', 2],
+      ['2020-01-23T16:51:00.000Z', 'ac_power__315', 3],
+      ['2020-01-23T16:51:00.000Z', 'ac_power__319', 4],
+    ]);
+    expect(named.map((e) => [e.sensor, e.source_column])).toEqual([
+      ['ac_power__315', 'ac_power__315'],
+      ['ac_power__319', 'ac_power__319'],
+    ]);
+  });
+
+  it('uses the offset written in the timestamp over the zone', () => {
+    const r = norm('measured_on,ac_power__315\n2022-03-18 04:33:00-06:00,1\n');
+    expect(r.timestamp[0]).toBe(us('2022-03-18T10:33:00'));
+  });
+
+  it('fails an unknown metric id, naming it and its column', () => {
+    expect(() => norm('measured_on,ac_power__315,mystery__4242\n2020-01-23 09:50:00,1,2\n')).toThrow(
+      /4242 \(mystery__4242\) not in the metrics dictionary/,
+    );
+  });
+
+  it('fails when neither a UTC column nor a zone can place the readings', () => {
+    expect(() => norm('measured_on,ac_power__315\n2020-01-23 09:50:00,1\n', null)).toThrow(/no time zone/);
+  });
+
+  it('fails timestamps outside 1970..2100', () => {
+    expect(() => norm('measured_on,ac_power__315\n2150-01-23 09:50:00,1\n')).toThrow(/outside 1970..2100/);
+  });
+});

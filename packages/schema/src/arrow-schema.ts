@@ -1,0 +1,37 @@
+import * as arrow from 'apache-arrow';
+import { type ColumnDef, PV_READINGS } from './tables.js';
+
+/**
+ * The columns of a staged readings file: `pv_readings` without `source_key`
+ * (the loader knows each file's object), in table order.
+ */
+export const STAGED_READINGS_COLUMNS: readonly ColumnDef[] = PV_READINGS.columns.filter((c) => c.name !== 'source_key');
+
+/**
+ * The Arrow type a staged file stores a column in, derived from its logical
+ * type: INT64 as Int32 (PVDAQ system and metric ids fit 32 bits; the readers
+ * refuse larger ones and every sink casts back to INT64), TIMESTAMP as µs in
+ * UTC, DATETIME as µs without a zone, STRING dictionary-encoded (a handful of
+ * sensors and units per object), FLOAT64 as Float64.
+ */
+export function stagedArrowType(column: ColumnDef): arrow.DataType {
+  switch (column.type) {
+    case 'INT64':
+      return new arrow.Int32();
+    case 'FLOAT64':
+      return new arrow.Float64();
+    case 'TIMESTAMP':
+      return new arrow.TimestampMicrosecond('UTC');
+    case 'DATETIME':
+      return new arrow.TimestampMicrosecond();
+    case 'STRING':
+      return new arrow.Dictionary(new arrow.Utf8(), new arrow.Int32());
+    default:
+      throw new Error(`no staged Arrow type for ${column.name} (${column.type})`);
+  }
+}
+
+/** The Arrow schema of a staged readings file, derived from {@link PV_READINGS}. */
+export function stagedReadingsSchema(): arrow.Schema {
+  return new arrow.Schema(STAGED_READINGS_COLUMNS.map((c) => new arrow.Field(c.name, stagedArrowType(c), c.nullable)));
+}

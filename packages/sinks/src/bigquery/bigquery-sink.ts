@@ -1,0 +1,316 @@
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { BigQuery } from '@google-cloud/bigquery';
+import { BadInputError, PermanentError, type StagedManifest } from '@pv-pipeline/core';
+
+import {
+  ALL_TABLES,
+  bigQuerySchema,
+  bigQuerySchemaMismatches,
+  bigQueryTableLayout,
+  PV_INGEST_LEDGER,
+  PV_RUNS,
+  PV_SENSORS,
+  PV_SYSTEMS,
+  type RunRow,
+  type SensorEntry,
+  type SystemRow,
+  type TableDef,
+} from '@pv-pipeline/schema';
+import { OAuth2Client } from 'google-auth-library';
+import type { CommitResult, LedgerFilter, Sink } from '../sink.js';
+import { BigQueryApi } from './bigquery-api.js';
+import { commitLoad } from './bigquery-load-job.js';
+import { arrayParam, PARAM_TYPE_OF, type QueryParameter, scalarParam, structArrayParam } from './bigquery-params.js';
+import type { RetryOptions } from './bigquery-retry.js';
+import { commitStream } from './bigquery-stream.js';
+
+/** How a batch reaches the fact table. */
+export type BigQueryMode = 'load' | 'stream';
+
+/** The auth client the BigQuery client accepts (an OAuth2Client, GoogleAuth, or a stub with `getRequestHeaders`). */
+export type BigQueryAuthClient = NonNullable<ConstructorParameters<typeof BigQuery>[0]>['authClient'];
+
+/** Options of {@link BigQuerySink}. */
+export interface BigQuerySinkOptions {
+  /** GCP project that owns the dataset and runs the jobs. */
+  projectId: string;
+  /** Dataset holding the five tables; created when absent. */
+  datasetId: string;
+  /** Dataset and job location. Default `US`. */
+  location?: string;
+  /** `load` (default): one load job + one transaction script per batch. `stream`: insertAll, for small incremental runs. */
+  mode?: BigQueryMode;
+  /**
+   * API root of an emulator or fake, e.g. `http://127.0.0.1:9050` (the client
+   * adds `/bigquery/v2` and `/upload/bigquery/v2`). Default: Google's.
+   */
+  apiEndpoint?: string;
+  /**
+   * Auth client. Default: Application Default Credentials; with `apiEndpoint`,
+   * an OAuth2Client holding a placeholder token, so that nothing contacts Google.
+   */
+  authClient?: BigQueryAuthClient;
+  /** Longest wait for one job to finish, ms. Default 30 min. */
+  jobTimeoutMs?: number;
+  /** First job poll interval, ms (grows ×1.5 up to 5 s). Default 250. */
+  pollIntervalMs?: number;
+  /** Fresh job ids tried for one batch when its jobs end in transient errors. Default 3. */
+  loadAttempts?: number;
+  /** Our retries of transient request faults, on top of the client's own. */
+  retry?: RetryOptions;
+  /** Where combined Parquet uploads are written. Default the OS temp dir. */
+  tempDir?: string;
+  /** Stream mode: rows per insertAll request (≤ 500) and bytes per request. */
+  streamMaxRows?: number;
+  streamMaxBytes?: number;
+}
+
+/** Sinks opened in this process (names their temp dirs). */
+let instances = 0;
+
+/** Rows per dimension MERGE (one ARRAY<STRUCT> parameter each). */
+const DIMENSION_CHUNK = 500;
+
+/** An auth client for emulators and fakes: a fixed placeholder bearer token, never refreshed. */
+export function emulatorAuthClient(): OAuth2Client {
+  const client = new OAuth2Client();
+  client.setCredentials({ access_token: 'emulator-placeholder', expiry_date: Date.now() + 10 * 365 * 86_400_000 });
+  return client;
+}
+
+/**
+ * The BigQuery sink (`bigquery://PROJECT/DATASET`).
+ *
+ * `init` creates the dataset and the tables from the one schema definition
+ * (`pv_readings` partitioned by MONTH on `timestamp`, clustered by
+ * `ss_id, sensor`) and refuses an existing table whose schema is incompatible,
+ * naming the columns. Load mode commits a batch with one load job into a
+ * per-batch staging table and one transaction script (see {@link commitLoad});
+ * stream mode uses insertAll (see {@link commitStream}). Dimensions and runs
+ * are upserted with MERGE from an ARRAY<STRUCT> parameter.
+ *
+ * Deployment rule: one loader at a time per dataset (the loader service is
+ * the sink's only writer). Concurrent writers would race between the ledger
+ * lookup and the commit script and on BigQuery's per-table DML queue.
+ */
+export class BigQuerySink implements Sink {
+  readonly url: string;
+  readonly #o: BigQuerySinkOptions;
+  #api: BigQueryApi | null = null;
+  #instance: DuckDBInstance | null = null;
+  #duck: DuckDBConnection | null = null;
+  readonly #instance_ = ++instances;
+
+  constructor(options: BigQuerySinkOptions) {
+    this.#o = options;
+    const mode = options.mode ?? 'load';
+    this.url = `bigquery://${options.projectId}/${options.datasetId}${mode === 'stream' ? '?mode=stream' : ''}`;
+  }
+
+  get #ready(): { api: BigQueryApi; duck: DuckDBConnection } {
+    if (!this.#api || !this.#duck) throw new PermanentError(`${this.url}: sink used before init()`);
+    return { api: this.#api, duck: this.#duck };
+  }
+
+  /** The API wrapper (for tests and tools). */
+  get api(): BigQueryApi {
+    return this.#ready.api;
+  }
+
+  async init(): Promise<void> {
+    const o = this.#o;
+    const location = o.location ?? 'US';
+    const authClient = o.authClient ?? (o.apiEndpoint ? emulatorAuthClient() : undefined);
+    const bq = new BigQuery({
+      projectId: o.projectId,
+      location,
+      ...(o.apiEndpoint ? { apiEndpoint: o.apiEndpoint } : {}),
+      ...(authClient ? { authClient } : {}),
+    });
+    this.#api = new BigQueryApi(bq, {
+      projectId: o.projectId,
+      datasetId: o.datasetId,
+      location,
+      ...(o.retry ? { retry: o.retry } : {}),
+      ...(o.jobTimeoutMs ? { jobTimeoutMs: o.jobTimeoutMs } : {}),
+      ...(o.pollIntervalMs ? { pollIntervalMs: o.pollIntervalMs } : {}),
+    });
+    this.#instance = await DuckDBInstance.create(':memory:', { memory_limit: '512MB', threads: '2' });
+    this.#duck = await this.#instance.connect();
+    await this.#duck.run("SET TimeZone = 'UTC'");
+    await this.#api.ensureDataset();
+    for (const table of ALL_TABLES) await this.#ensureTable(table);
+  }
+
+  async #ensureTable(table: TableDef): Promise<void> {
+    const api = this.#ready.api;
+    let existing = await api.getTable(table.name);
+    if (!existing) {
+      const created = await api.createTable(table.name, {
+        schema: bigQuerySchema(table),
+        description: table.description,
+        ...bigQueryTableLayout(table),
+      });
+      if (created) return;
+      existing = await api.getTable(table.name); // created meanwhile: check what is there
+    }
+    // a table created before a nullable column existed gets it (NULL in the old rows): BigQuery adds columns in place
+    const have = new Set((existing?.schema?.fields ?? []).map((f) => f.name.toLowerCase()));
+    const missing = bigQuerySchema(table).fields.filter(
+      (f) => f.mode === 'NULLABLE' && !have.has(f.name.toLowerCase()),
+    );
+    if (existing && missing.length > 0) {
+      existing = await api.addColumns(table.name, existing, missing);
+    }
+    const wrong = bigQuerySchemaMismatches(table, existing?.schema?.fields ?? []);
+    if (wrong.length > 0) {
+      throw new PermanentError(
+        `${this.url}: table ${table.name} has an incompatible schema: ${wrong.join(', ')} (not changed; fix or drop the table)`,
+      );
+    }
+  }
+
+  async ledgerEtags(filter: LedgerFilter): Promise<Map<string, string>> {
+    const { api } = this.#ready;
+    if (filter.ssIds !== 'all' && filter.ssIds.length === 0) return new Map();
+    const params: QueryParameter[] = [scalarParam('from', 'DATE', filter.from), scalarParam('to', 'DATE', filter.to)];
+    let sql = `SELECT \`source_key\`, \`etag\` FROM ${api.ref(PV_INGEST_LEDGER.name)} WHERE \`day\` BETWEEN @from AND @to`;
+    if (filter.ssIds !== 'all') {
+      sql += ' AND `ss_id` IN UNNEST(@ss_ids)';
+      params.push(arrayParam('ss_ids', 'INT64', filter.ssIds));
+    }
+    const res = await api.query('ledger', sql, params);
+    return new Map(res.rows.map((r) => [String(r.source_key), String(r.etag)]));
+  }
+
+  async upsertSystems(rows: readonly SystemRow[]): Promise<void> {
+    await this.#merge(PV_SYSTEMS, rows as unknown as ReadonlyArray<Record<string, unknown>>);
+  }
+
+  async upsertSensors(rows: readonly SensorEntry[]): Promise<void> {
+    await this.#merge(PV_SENSORS, rows as unknown as ReadonlyArray<Record<string, unknown>>);
+  }
+
+  async recordRun(run: RunRow): Promise<void> {
+    await this.#merge(PV_RUNS, [run as unknown as Record<string, unknown>]);
+  }
+
+  /**
+   * MERGE by the table's key from an ARRAY<STRUCT> parameter, in chunks. Rows
+   * repeating a key keep the last one (BigQuery's MERGE refuses a target row
+   * matched by two source rows). Idempotent, so it goes through `jobs.query`.
+   */
+  async #merge(table: TableDef, rows: ReadonlyArray<Record<string, unknown>>): Promise<void> {
+    if (rows.length === 0) return;
+    const { api } = this.#ready;
+    const byKey = new Map<string, Record<string, unknown>>();
+    for (const r of rows) byKey.set(JSON.stringify(table.key.map((k) => r[k])), r);
+    const unique = [...byKey.values()];
+    const fields = table.columns.map((c) => ({ name: c.name, type: PARAM_TYPE_OF[c.type]! }));
+    const cols = table.columns.map((c) => `\`${c.name}\``);
+    const sql = `MERGE INTO ${api.ref(table.name)} AS t
+USING (SELECT * FROM UNNEST(@rows)) AS s
+ON ${table.key.map((k) => `t.\`${k}\` = s.\`${k}\``).join(' AND ')}
+WHEN MATCHED THEN UPDATE SET ${table.columns
+      .filter((c) => !table.key.includes(c.name))
+      // a derived column (the quality report's) keeps its stored value where the new row has none
+      .map((c) => `\`${c.name}\` = ${c.derived ? `COALESCE(s.\`${c.name}\`, t.\`${c.name}\`)` : `s.\`${c.name}\``}`)
+      .join(', ')}
+WHEN NOT MATCHED THEN INSERT (${cols.join(', ')}) VALUES (${cols.map((c) => `s.${c}`).join(', ')})`;
+    for (let i = 0; i < unique.length; i += DIMENSION_CHUNK) {
+      const part = unique.slice(i, i + DIMENSION_CHUNK);
+      await api.query(`${table.name} merge`, sql, [structArrayParam('rows', fields, part)]);
+    }
+  }
+
+  async commit(batch: readonly StagedManifest[], runId: string): Promise<CommitResult> {
+    const { api, duck } = this.#ready;
+    if ((this.#o.mode ?? 'load') === 'stream') {
+      return commitStream(
+        {
+          api,
+          duck,
+          url: this.url,
+          ...(this.#o.streamMaxRows ? { maxRows: this.#o.streamMaxRows } : {}),
+          ...(this.#o.streamMaxBytes ? { maxBytes: this.#o.streamMaxBytes } : {}),
+          ...(this.#o.retry?.baseMs !== undefined ? { retryBaseMs: this.#o.retry.baseMs } : {}),
+        },
+        batch,
+        runId,
+      );
+    }
+    return commitLoad(
+      {
+        api,
+        duck,
+        url: this.url,
+        tempDir: this.#tempDir,
+        loadAttempts: this.#o.loadAttempts ?? 3,
+      },
+      batch,
+      runId,
+    );
+  }
+
+  /** Where combined uploads go: the option, or a per-process temp dir removed by `close`. */
+  get #tempDir(): string {
+    return this.#o.tempDir ?? join(tmpdir(), `pv-bigquery-${process.pid}-${this.#instance_}`);
+  }
+
+  async close(): Promise<void> {
+    if (!this.#o.tempDir) await rm(this.#tempDir, { recursive: true, force: true });
+    this.#duck?.closeSync();
+    this.#duck = null;
+    this.#instance?.closeSync();
+    this.#instance = null;
+    this.#api = null;
+  }
+}
+
+/** What `openSink` passes to a BigQuery sink besides the URL. */
+export interface BigQueryConnectOptions {
+  /** API endpoint of an emulator or fake (`BIGQUERY_API_ENDPOINT`, `--bigquery-endpoint`). */
+  bigqueryApiEndpoint?: string;
+  /** Auth client; default ADC, or a placeholder token when an endpoint is given. */
+  bigqueryAuthClient?: BigQueryAuthClient;
+}
+
+/**
+ * Parses `bigquery://PROJECT/DATASET[?mode=load|stream&location=US]`. Reads
+ * nothing from the environment: the endpoint and auth client come from
+ * `options` (the CLI and the loader service fill them from their config).
+ */
+export function openBigQuerySink(url: string, options: BigQueryConnectOptions = {}): BigQuerySink {
+  const m = /^bigquery:\/\/([^/?#]+)\/([^/?#]+)\/?(?:\?(.*))?$/.exec(url);
+  const usage = 'bigquery://PROJECT/DATASET[?mode=load|stream&location=US]';
+  if (!m) throw new BadInputError('--sink', `"${url}" is not a BigQuery URL (${usage})`);
+  const [, projectId, datasetId, query] = m as unknown as [string, string, string, string | undefined];
+  if (!/^[a-z][a-z0-9.:-]{0,127}$/i.test(projectId)) {
+    throw new BadInputError('--sink', `"${projectId}" is not a GCP project id (${usage})`);
+  }
+  if (!/^[A-Za-z0-9_]{1,1024}$/.test(datasetId)) {
+    throw new BadInputError('--sink', `"${datasetId}" is not a dataset id: letters, digits and _ only (${usage})`);
+  }
+  const params = new URLSearchParams(query ?? '');
+  for (const k of params.keys()) {
+    if (k !== 'mode' && k !== 'location') throw new BadInputError('--sink', `unknown parameter "${k}" (${usage})`);
+  }
+  const mode = params.get('mode') ?? 'load';
+  if (mode !== 'load' && mode !== 'stream') {
+    throw new BadInputError('--sink', `mode=${mode} is neither load nor stream (${usage})`);
+  }
+  if (options.bigqueryApiEndpoint !== undefined && !/^https?:\/\/[^/]+/.test(options.bigqueryApiEndpoint)) {
+    throw new BadInputError('--bigquery-endpoint', `"${options.bigqueryApiEndpoint}" is not an http(s) URL`);
+  }
+  return new BigQuerySink({
+    projectId,
+    datasetId,
+    mode,
+    ...(params.get('location') ? { location: params.get('location')! } : {}),
+    ...(options.bigqueryApiEndpoint ? { apiEndpoint: options.bigqueryApiEndpoint.replace(/\/+$/, '') } : {}),
+    ...(options.bigqueryAuthClient ? { authClient: options.bigqueryAuthClient } : {}),
+  });
+}

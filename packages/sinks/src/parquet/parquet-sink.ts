@@ -1,0 +1,858 @@
+import { access, constants as fsConstants, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
+import { BadInputError, derivedId, type StagedManifest } from '@pv-pipeline/core';
+import {
+  duckdbCreateTable,
+  duckdbType,
+  PV_INGEST_LEDGER,
+  PV_READINGS,
+  PV_RUNS,
+  PV_SENSORS,
+  PV_SYSTEMS,
+  quoteIdent,
+  type RunRow,
+  type SensorEntry,
+  type SystemRow,
+  type TableDef,
+} from '@pv-pipeline/schema';
+import { ledgerFieldsOf } from '../ledger-fields.js';
+import { batchPrecedence, committedKeeps, outranks } from '../precedence.js';
+import type { CommitResult, LedgerFilter, Sink } from '../sink.js';
+import { sqlString } from '../sql-literal.js';
+
+/** Options of {@link ParquetDatasetSink}. */
+export interface ParquetDatasetSinkOptions {
+  /** Root directory of the dataset; resolved against the working directory when relative. Created by `init()`. */
+  root: string;
+  /** The URL reported by {@link ParquetDatasetSink.url}. Default: `parquet://` + the absolute root. */
+  url?: string;
+  /** DuckDB worker threads used to rewrite files. Default: DuckDB's own (one per core). */
+  threads?: number;
+  /**
+   * DuckDB `memory_limit` for rewriting files. Default `256MB`: sorting a large
+   * object (a prize part of millions of rows) spills to `ROOT/.spill/` beyond it
+   * instead of holding the whole object in memory.
+   */
+  memoryLimit?: string;
+}
+
+/** Directory under the root where DuckDB spills sorts larger than its memory limit. */
+const SPILL_DIR = '.spill';
+
+/** A file written to a temporary name, waiting to be renamed over its final name. */
+interface PendingFile {
+  tmp: string;
+  final: string;
+}
+
+/** What one object of a batch will do to its readings file. */
+interface ObjectPlan {
+  manifest: StagedManifest;
+  /** Final path of the object's readings file. */
+  file: string;
+  /** Temporary file holding its new rows; null when the object has no rows (delete) or once published. */
+  tmp: string | null;
+  /** Rows written to `tmp`. */
+  rows: number;
+  /** Rows of the files it replaces (0 when absent). */
+  replaced: number;
+  /** Files of the same object in other partitions, deleted when the batch is published. */
+  stale: string[];
+}
+
+/** The latest ledger row of a source key: where its file is and what time range it holds. */
+interface LedgerEntry {
+  key: string;
+  ssId: number;
+  day: string;
+  rows: number;
+  loadedAtUs: bigint;
+  minUs: bigint | null;
+  maxUs: bigint | null;
+  /** Its group and order within it (precedence.ts); null for ledgers written before they existed. */
+  group: string | null;
+  order: number | null;
+}
+
+/** Another object's readings file losing the keys a batch delivers again. */
+interface TrimPlan {
+  file: string;
+  /** Its rewritten rows at a temp name; null when none are left (the file is deleted) or once published. */
+  tmp: string | null;
+  /** Rows it loses. */
+  removed: number;
+}
+
+/** The tables of the dataset, one directory each. */
+const TABLES: readonly TableDef[] = [PV_READINGS, PV_INGEST_LEDGER, PV_SYSTEMS, PV_SENSORS, PV_RUNS];
+const DAY = /^(\d{4})-(\d{2})-\d{2}$/;
+const GLOB_CHARS = /[*?[\]{}]/;
+/** DuckDB error classes that mean the staged file itself is unusable (rather than the disk or the sink). */
+const BAD_STAGED = /^(Binder|Conversion|Invalid Input|Constraint|Parser) Error/;
+
+/** The DuckDB engine of a sink; the sink awaits it once per call. */
+interface Engine {
+  instance: DuckDBInstance;
+  conn: DuckDBConnection;
+}
+
+/**
+ * A {@link Sink} writing the star schema as a Parquet dataset for ML training,
+ * readable as one dataset by DuckDB, Arrow, Spark or pandas with hive partitioning:
+ *
+ * ```
+ * ROOT/pv_readings/ss_id={id}/year={YYYY}/month={M}/part-{derivedId(source_key)}.parquet
+ * ROOT/pv_ingest_ledger/ledger-{derivedId(runId, …source keys)}.parquet
+ * ROOT/pv_systems/pv_systems.parquet
+ * ROOT/pv_sensors/pv_sensors.parquet
+ * ```
+ *
+ * Each readings file holds every row of ONE source object (the columns of
+ * `PV_READINGS`, ZSTD, sorted by timestamp and sensor), in the partition of the
+ * object's day; `ss_id` is both a column and a path segment, with the same value,
+ * so hive-partitioned readers show it once. The ledger is append-only: one file
+ * per committed batch, the latest `loaded_at` per source key wins.
+ *
+ * Every file is written by DuckDB to a `*.tmp` name in its final directory,
+ * fsync'd, then renamed over its final name, so readers see a file whole or not
+ * at all.
+ *
+ * Crash safety: a readings file is named after its source object alone, so writing
+ * it again replaces it instead of adding to it (idempotent by name), and the
+ * ledger file of a batch is written only after every readings file of the batch is
+ * in place. A crash at any point therefore leaves at worst readings files whose
+ * ledger row is missing (or still names the previous ETag): the planner sees the
+ * object as new or changed, plans it again, and its file is rewritten under the
+ * same name — never duplicated (an earlier object whose file was still to lose
+ * the keys the batch delivers holds them too until that redo trims it). `*.tmp` files left by a crash are invisible to
+ * `*.parquet` globs and are removed by {@link ParquetDatasetSink.init}.
+ *
+ * A batch is published in two phases: every new file is first written to its temp
+ * name (an unusable staged file fails the batch with nothing visible), then all are
+ * renamed (and emptied objects deleted) before the ledger. Rows are replaced per
+ * source object; two objects delivering the same `(ss_id, timestamp, sensor)`
+ * do not both keep them: as in the other sinks the later object wins, and the
+ * earlier object's file is rewritten without those keys (found through the
+ * ledger's time ranges, published with the batch). A prize part is filed under the month of its first
+ * reading, which may change: its file in any other month is deleted with the
+ * batch. Parts a prize file no longer has are retired by the planner as empty
+ * objects, which deletes their files.
+ *
+ * Calls are serialized: the sink holds one in-memory DuckDB connection.
+ */
+export class ParquetDatasetSink implements Sink {
+  /** The sink URL, e.g. `parquet:///data/pvdaq`. */
+  readonly url: string;
+  /** Absolute root directory of the dataset. */
+  readonly root: string;
+
+  private readonly threads: number | undefined;
+  private readonly memoryLimit: string;
+  private engine: Promise<Engine> | null = null;
+  /** Tail of the call queue (see {@link serial}). */
+  private queue: Promise<unknown> = Promise.resolve();
+  private tmpSeq = 0;
+  private lastLoadedAtUs = 0n;
+  /** The ledger's latest row per source key, by system (see {@link refreshLedgerIndex}). */
+  private readonly ledgerIndex = new Map<number, Map<string, LedgerEntry>>();
+  /** Ledger files already read into {@link ledgerIndex}. */
+  private readonly ledgerFilesRead = new Set<string>();
+
+  constructor(options: ParquetDatasetSinkOptions) {
+    this.root = path.resolve(options.root);
+    this.url = options.url ?? `parquet://${this.root}`;
+    this.threads = options.threads;
+    this.memoryLimit = options.memoryLimit ?? '256MB';
+  }
+
+  /** Directory of a table. */
+  private dir(table: TableDef): string {
+    return path.join(this.root, table.name);
+  }
+
+  /**
+   * Checks the root (a writable directory, or absent), creates the table
+   * directories, removes `*.tmp` files left by a crash, starts DuckDB, and checks
+   * the columns of existing `pv_systems` / `pv_sensors` files against the schema.
+   *
+   * @throws BadInputError `--sink` when the root is not a directory, not writable,
+   *   cannot be created, or holds a dimension file of another schema.
+   */
+  init(): Promise<void> {
+    return this.serial(async () => {
+      if (GLOB_CHARS.test(this.root)) {
+        throw new BadInputError('--sink', `${this.root}: the directory name must not contain * ? [ ] { }`);
+      }
+      const st = await stat(this.root).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return null;
+        throw new BadInputError('--sink', `${this.root}: ${err.code ?? err.message}`, err);
+      });
+      if (st && !st.isDirectory()) throw new BadInputError('--sink', `${this.root} exists and is not a directory`);
+      for (const table of TABLES) {
+        await mkdir(this.dir(table), { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+          throw new BadInputError('--sink', `cannot create ${this.dir(table)}: ${err.code ?? err.message}`, err);
+        });
+      }
+      for (const dir of [this.root, ...TABLES.map((t) => this.dir(t))]) {
+        await access(dir, fsConstants.W_OK).catch((err: NodeJS.ErrnoException) => {
+          throw new BadInputError('--sink', `${dir} is not writable`, err);
+        });
+      }
+      await this.removeStaleTmp();
+      await this.db();
+      for (const table of [PV_SYSTEMS, PV_SENSORS, PV_RUNS]) await this.checkWholeTable(table);
+    });
+  }
+
+  /**
+   * Source key → ETag of the latest ledger row of every object in the filter's
+   * systems and days (inclusive). Empty when nothing was committed yet.
+   */
+  ledgerEtags(filter: LedgerFilter): Promise<Map<string, string>> {
+    return this.serial(async () => {
+      const out = new Map<string, string>();
+      for (const d of [filter.from, filter.to]) {
+        if (!DAY.test(d)) throw new BadInputError('ledger filter', `day "${d}" is not YYYY-MM-DD`);
+      }
+      if (filter.ssIds !== 'all') {
+        if (filter.ssIds.length === 0) return out;
+        for (const id of filter.ssIds) {
+          if (!Number.isSafeInteger(id)) throw new BadInputError('ledger filter', `ss_id ${id} is not an integer`);
+        }
+      }
+      const dir = this.dir(PV_INGEST_LEDGER);
+      const files = (await readdir(dir).catch(() => [] as string[])).filter(isLedgerFile);
+      if (files.length === 0) return out;
+      const systems = filter.ssIds === 'all' ? '' : ` AND ss_id IN (${filter.ssIds.join(', ')})`;
+      const { conn } = await this.db();
+      // Latest row per key first, then the filter (a key's ss_id and day never change).
+      const reader = await conn.runAndReadAll(
+        `SELECT source_key, etag FROM (
+           SELECT source_key, etag, ss_id, "day" FROM read_parquet(${sqlString(path.join(dir, 'ledger-*.parquet'))}, union_by_name = true)
+           QUALIFY row_number() OVER (PARTITION BY source_key ORDER BY loaded_at DESC) = 1
+         ) WHERE "day" BETWEEN CAST($1 AS DATE) AND CAST($2 AS DATE)${systems}`,
+        [filter.from, filter.to],
+      );
+      for (const [key, etag] of reader.getRowsJS()) out.set(String(key), String(etag));
+      return out;
+    });
+  }
+
+  /** Merges rows into `pv_systems.parquet` by `ss_id` (new rows win) and rewrites it atomically. */
+  upsertSystems(rows: readonly SystemRow[]): Promise<void> {
+    return this.serial(() => this.upsertWholeTable(PV_SYSTEMS, rows));
+  }
+
+  /** Merges rows into `pv_sensors.parquet` by `(ss_id, sensor)` (new rows win) and rewrites it atomically. */
+  upsertSensors(rows: readonly SensorEntry[]): Promise<void> {
+    return this.serial(() => this.upsertWholeTable(PV_SENSORS, rows));
+  }
+
+  /** Merges a finished run into `pv_runs.parquet` by `run_id` and rewrites it atomically. */
+  recordRun(run: RunRow): Promise<void> {
+    return this.serial(() => this.upsertWholeTable(PV_RUNS, [run]));
+  }
+
+  /**
+   * Writes one readings file per object of the batch (replacing the object's
+   * previous file, or deleting it when the manifest has 0 rows), then one ledger
+   * file for the batch. When a key occurs twice in a batch, its last manifest wins.
+   *
+   * @returns `rows`: rows written; `replaced`: rows of the files overwritten or deleted.
+   * @throws BadInputError naming the object when a manifest or its staged file is
+   *   unusable; nothing of the batch is then published.
+   */
+  commit(batch: readonly StagedManifest[], runId: string): Promise<CommitResult> {
+    return this.serial(async () => {
+      const byKey = new Map<string, StagedManifest>();
+      for (const m of batch) {
+        validateManifest(m);
+        byKey.delete(m.key); // keep batch order of the winning manifest
+        byKey.set(m.key, m);
+      }
+      if (byKey.size === 0) return { rows: 0, replaced: 0 };
+
+      // Phase 1: every new file to its temp name; nothing visible yet.
+      const plans: ObjectPlan[] = [];
+      try {
+        for (const m of byKey.values()) plans.push(await this.prepareObject(m));
+      } catch (err) {
+        await Promise.all(plans.map((p) => (p.tmp ? rm(p.tmp, { force: true }) : undefined)));
+        throw err;
+      }
+
+      // Phase 1b: rows of other objects holding the keys this batch delivers (the
+      // other archive format of the same day, a prize part cut elsewhere): the later
+      // object wins, as in the other sinks. Rewritten to temp names; nothing visible yet.
+      let trims: TrimPlan[] = [];
+      try {
+        trims = await this.trimOverlaps(plans, new Set(byKey.keys()));
+      } catch (err) {
+        await Promise.all(plans.map((p) => (p.tmp ? rm(p.tmp, { force: true }) : undefined)));
+        throw err;
+      }
+
+      // Phase 2: publish the readings files. A failure here leaves objects without
+      // their ledger row, which the next plan redoes (see the class comment).
+      const touched = new Set<string>();
+      try {
+        for (const p of plans) {
+          if (p.tmp) {
+            await rename(p.tmp, p.file);
+            touched.add(path.dirname(p.file));
+          } else if (await exists(p.file)) {
+            await rm(p.file, { force: true });
+            touched.add(path.dirname(p.file));
+          }
+          p.tmp = null;
+          for (const f of p.stale) {
+            await rm(f, { force: true });
+            touched.add(path.dirname(f));
+          }
+        }
+        // the other objects lose the keys last: a crash in between leaves a key twice
+        // until the batch is redone (no ledger row yet), never a reading missing
+        for (const t of trims) {
+          if (t.tmp) await rename(t.tmp, t.file);
+          else await rm(t.file, { force: true });
+          t.tmp = null;
+          touched.add(path.dirname(t.file));
+        }
+      } catch (err) {
+        await Promise.all([...plans, ...trims].map((p) => (p.tmp ? rm(p.tmp, { force: true }) : undefined)));
+        throw err;
+      }
+      for (const dir of touched) await fsyncDir(dir);
+
+      // Phase 3: the ledger, last.
+      const loadedAt = this.nextLoadedAt();
+      const ledgerRows = plans.map((p) => {
+        const fields = ledgerFieldsOf(p.manifest);
+        return {
+          ...fields,
+          rows: p.rows,
+          run_id: runId,
+          loaded_at: loadedAt,
+          min_timestamp: usToIso(p.manifest.minTimestamp),
+          max_timestamp: usToIso(p.manifest.maxTimestamp),
+        };
+      });
+      const keys = [...byKey.keys()].sort();
+      const ledgerFile = path.join(this.dir(PV_INGEST_LEDGER), `ledger-${derivedId(runId, ...keys)}.parquet`);
+      await this.publish(await this.writeRows(PV_INGEST_LEDGER, ledgerRows, ledgerFile, null));
+
+      return {
+        rows: plans.reduce((n, p) => n + p.rows, 0),
+        replaced: plans.reduce((n, p) => n + p.replaced, 0) + trims.reduce((n, t) => n + t.removed, 0),
+      };
+    });
+  }
+
+  /** Waits for pending calls and closes the DuckDB instance. Idempotent. */
+  close(): Promise<void> {
+    return this.serial(async () => {
+      const engine = this.engine;
+      this.engine = null;
+      if (!engine) return;
+      const { conn, instance } = await engine.catch(() => ({ conn: null, instance: null }));
+      conn?.closeSync();
+      instance?.closeSync();
+    });
+  }
+
+  // ── internals ──────────────────────────────────────────────────────────────
+
+  /** Runs calls one at a time, in call order. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The DuckDB engine, started on first use. */
+  private db(): Promise<Engine> {
+    if (!this.engine) {
+      this.engine = (async () => {
+        const instance = await DuckDBInstance.create(':memory:', {
+          memory_limit: this.memoryLimit,
+          temp_directory: path.join(this.root, SPILL_DIR),
+          ...(this.threads ? { threads: String(this.threads) } : {}),
+        });
+        const conn = await instance.connect();
+        await conn.run(`SET TimeZone = 'UTC'`);
+        return { instance, conn };
+      })();
+      this.engine.catch(() => {
+        this.engine = null;
+      });
+    }
+    return this.engine;
+  }
+
+  /** Path of the readings file of an object. */
+  private readingsFile(m: StagedManifest): string {
+    const [, year, month] = DAY.exec(m.day)!;
+    return path.join(
+      this.dir(PV_READINGS),
+      `ss_id=${m.ss_id}`,
+      `year=${year}`,
+      `month=${Number(month)}`,
+      `part-${derivedId(m.key)}.parquet`,
+    );
+  }
+
+  /** A fresh temp name beside `final` (never matched by `*.parquet`). */
+  private tmpName(final: string): string {
+    return `${final}.${process.pid}-${++this.tmpSeq}.tmp`;
+  }
+
+  /** Phase 1 of one object: counts the rows it replaces, writes its new file to a temp name. */
+  private async prepareObject(m: StagedManifest): Promise<ObjectPlan> {
+    const file = this.readingsFile(m);
+    const stale = await this.previousPartitionFiles(m, file);
+    let replaced = await this.parquetRowCount(file);
+    for (const f of stale) replaced += await this.parquetRowCount(f);
+    if (m.rows === 0) return { manifest: m, file, tmp: null, rows: 0, replaced, stale };
+
+    const staged = m.staged!;
+    if (!(await exists(staged))) throw new BadInputError(m.key, `staged file ${staged} is missing`);
+    await mkdir(path.dirname(file), { recursive: true });
+    const tmp = this.tmpName(file);
+    const { conn } = await this.db();
+    let rows: number;
+    try {
+      const result = await conn.run(
+        `COPY (SELECT ${readingsSelect(m)} FROM read_parquet(${sqlString(staged)}) ORDER BY "timestamp", sensor)
+         TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
+      );
+      rows = Number(result.rowsChanged);
+      if (rows !== m.rows) {
+        throw new BadInputError(m.key, `staged file ${staged} has ${rows} rows, its manifest says ${m.rows}`);
+      }
+      await fsyncFile(tmp);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      if (err instanceof Error && BAD_STAGED.test(err.message)) {
+        throw new BadInputError(m.key, `staged file ${staged}: ${err.message.split('\n')[0]}`, err);
+      }
+      throw err;
+    }
+    return { manifest: m, file, tmp, rows, replaced, stale };
+  }
+
+  /**
+   * Keys delivered by two objects: an object of the batch loses those a later
+   * object of the batch delivers too, and the files of objects committed before
+   * (found through the ledger's time ranges) lose those the batch delivers. The
+   * rewritten files go to temp names; `plans` are updated in place.
+   */
+  private async trimOverlaps(plans: ObjectPlan[], batchKeys: ReadonlySet<string>): Promise<TrimPlan[]> {
+    const withRows = plans.filter((p) => p.tmp && p.manifest.minTimestamp !== null && p.manifest.maxTimestamp !== null);
+    if (withRows.length === 0) return [];
+    const meets = (a: StagedManifest, lo: bigint, hi: bigint) =>
+      BigInt(a.minTimestamp!) <= hi && BigInt(a.maxTimestamp!) >= lo;
+    const overlaps = (a: StagedManifest, b: StagedManifest) =>
+      a.ss_id === b.ss_id && meets(a, BigInt(b.minTimestamp!), BigInt(b.maxTimestamp!));
+    // within the batch: an object loses the keys of every object that outranks it (precedence.ts)
+    const precedence = batchPrecedence(withRows.map((p) => p.manifest));
+    for (let i = 0; i < withRows.length; i++) {
+      const a = withRows[i]!;
+      const stronger = withRows.filter(
+        (b, j) => j !== i && outranks(precedence[j]!, precedence[i]!) && overlaps(a.manifest, b.manifest),
+      );
+      await this.dropKeysOf(
+        a,
+        stronger.map((b) => b.tmp!),
+      );
+    }
+    // against objects committed before: the ledger's latest row per key gives their ranges
+    await this.refreshLedgerIndex();
+    const others = new Map<string, { entry: LedgerEntry; losers: ObjectPlan[] }>();
+    for (const p of withRows.filter((x) => x.tmp)) {
+      const lo = BigInt(p.manifest.minTimestamp!);
+      const hi = BigInt(p.manifest.maxTimestamp!);
+      const keptBy: string[] = [];
+      for (const e of this.ledgerIndex.get(p.manifest.ss_id)?.values() ?? []) {
+        if (e.rows === 0 || batchKeys.has(e.key)) continue;
+        // ledger ranges are kept to the millisecond: widen by one
+        if (!(e.minUs === null || e.maxUs === null || (e.minUs <= hi && e.maxUs + 1000n >= lo))) continue;
+        const file = this.readingsFile({ key: e.key, ss_id: e.ssId, day: e.day } as StagedManifest);
+        if (committedKeeps(e, p.manifest)) {
+          // a committed object later in the same group keeps its keys: the incoming one loses them
+          if (await exists(file)) keptBy.push(file);
+        } else {
+          const o = others.get(e.key) ?? { entry: e, losers: [] };
+          o.losers.push(p);
+          others.set(e.key, o);
+        }
+      }
+      if (keptBy.length > 0) await this.dropKeysOf(p, keptBy);
+    }
+    const trims: TrimPlan[] = [];
+    try {
+      for (const { entry: e, losers } of others.values()) {
+        const file = this.readingsFile({ key: e.key, ss_id: e.ssId, day: e.day } as StagedManifest);
+        const against = losers.filter((p) => p.tmp).map((p) => p.tmp!);
+        if (against.length === 0 || !(await exists(file))) continue;
+        const before = await this.parquetRowCount(file);
+        const tmp = this.tmpName(file);
+        const rows = await this.writeWithout(file, against, tmp);
+        if (rows === before) {
+          await rm(tmp, { force: true });
+          continue;
+        }
+        if (rows === 0) await rm(tmp, { force: true });
+        trims.push({ file, tmp: rows === 0 ? null : tmp, removed: before - rows });
+      }
+    } catch (err) {
+      await Promise.all(trims.map((t) => (t.tmp ? rm(t.tmp, { force: true }) : undefined)));
+      throw err;
+    }
+    return trims;
+  }
+
+  /** Rewrites an object's new file (at its temp name) without the keys `files` hold; none left: it has no file. */
+  private async dropKeysOf(plan: ObjectPlan, files: readonly string[]): Promise<void> {
+    if (files.length === 0 || !plan.tmp) return;
+    const tmp = this.tmpName(plan.file);
+    const rows = await this.writeWithout(plan.tmp, files, tmp);
+    await rm(plan.tmp, { force: true });
+    if (rows === 0) await rm(tmp, { force: true });
+    plan.tmp = rows === 0 ? null : tmp; // none left: its earlier file is deleted
+    plan.rows = rows;
+  }
+
+  /**
+   * Reads ledger files not read before into {@link ledgerIndex} (append-only files,
+   * so each is read once, including those of another writer).
+   */
+  private async refreshLedgerIndex(): Promise<void> {
+    const dir = this.dir(PV_INGEST_LEDGER);
+    const fresh = (await readdir(dir).catch(() => [] as string[]))
+      .filter((n) => isLedgerFile(n) && !this.ledgerFilesRead.has(n))
+      .sort();
+    if (fresh.length === 0) return;
+    const { conn } = await this.db();
+    const list = fresh.map((n) => sqlString(path.join(dir, n))).join(', ');
+    const scan = `read_parquet([${list}], union_by_name = true)`;
+    // ledger files written before the precedence columns existed lack them
+    const have = new Set(
+      (await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${scan}`)).getRowObjectsJS().map((r) => String(r.column_name)),
+    );
+    const opt = (c: string, type: string) => (have.has(c) ? c : `CAST(NULL AS ${type})`);
+    const reader = await conn.runAndReadAll(
+      `SELECT source_key, ss_id, strftime("day", '%Y-%m-%d'), "rows", epoch_us(loaded_at),
+              epoch_us(min_timestamp), epoch_us(max_timestamp), ${opt('source_group', 'VARCHAR')}, ${opt('source_order', 'BIGINT')}
+       FROM ${scan}`,
+    );
+    for (const [key, ssId, day, rows, loadedAt, lo, hi, group, order] of reader.getRowsJS()) {
+      const e: LedgerEntry = {
+        key: String(key),
+        ssId: Number(ssId),
+        day: String(day),
+        rows: Number(rows),
+        loadedAtUs: BigInt(loadedAt as bigint),
+        minUs: lo === null ? null : BigInt(lo as bigint),
+        maxUs: hi === null ? null : BigInt(hi as bigint),
+        group: group === null ? null : String(group),
+        order: order === null ? null : Number(order),
+      };
+      let bySystem = this.ledgerIndex.get(e.ssId);
+      if (!bySystem) this.ledgerIndex.set(e.ssId, (bySystem = new Map()));
+      const known = bySystem.get(e.key);
+      if (!known || known.loadedAtUs < e.loadedAtUs) bySystem.set(e.key, e);
+    }
+    for (const n of fresh) this.ledgerFilesRead.add(n);
+  }
+
+  /** Writes the rows of `file` whose (timestamp, sensor) none of `others` holds to `tmp` (sorted, fsync'd); returns their count. */
+  private async writeWithout(file: string, others: readonly string[], tmp: string): Promise<number> {
+    const { conn } = await this.db();
+    try {
+      const result = await conn.run(
+        `COPY (SELECT * FROM read_parquet(${sqlString(file)}) o
+               WHERE NOT EXISTS (SELECT 1 FROM read_parquet([${others.map(sqlString).join(', ')}]) n
+                                 WHERE n."timestamp" = o."timestamp" AND n.sensor = o.sensor)
+               ORDER BY "timestamp", sensor)
+         TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
+      );
+      await fsyncFile(tmp);
+      return Number(result.rowsChanged);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  /**
+   * The object's file in the partition the ledger last filed it under, when
+   * that is another one: an object filed by the day of its first reading (a
+   * prize part) moves when its content does, and a retired part (no rows, no
+   * day) leaves. Found through the ledger, so the sink needs to know nothing
+   * of source formats.
+   */
+  private async previousPartitionFiles(m: StagedManifest, file: string): Promise<string[]> {
+    await this.refreshLedgerIndex();
+    const previous = this.ledgerIndex.get(m.ss_id)?.get(m.key);
+    if (!previous || previous.rows === 0) return [];
+    const earlier = this.readingsFile({ ...m, day: previous.day });
+    return earlier !== file && (await exists(earlier)) ? [earlier] : [];
+  }
+
+  /** Row count of a Parquet file from its footer; 0 when absent or unreadable. */
+  private async parquetRowCount(file: string): Promise<number> {
+    if (!(await exists(file))) return 0;
+    const { conn } = await this.db();
+    try {
+      const reader = await conn.runAndReadAll(
+        `SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata(${sqlString(file)})`,
+      );
+      return Number(reader.getRowsJS()[0]?.[0] ?? 0);
+    } catch {
+      return 0; // a damaged file is simply overwritten
+    }
+  }
+
+  /**
+   * Writes `rows` (after the rows of `mergeFrom` whose key they do not repeat) to a
+   * temp file beside `final`, sorted by the table's key. Values are checked against
+   * the schema by the NOT NULL constraints of the load table and the INT64 check below.
+   */
+  private async writeRows(
+    table: TableDef,
+    rows: readonly object[],
+    final: string,
+    mergeFrom: string | null,
+  ): Promise<PendingFile> {
+    const { conn } = await this.db();
+    await mkdir(path.dirname(final), { recursive: true });
+    const load: TableDef = { ...table, name: `_load_${table.name}` };
+    const loadName = quoteIdent(load.name);
+    await conn.run(`DROP TABLE IF EXISTS ${loadName}`);
+    await conn.run(duckdbCreateTable(load, { primaryKey: false }));
+    const tmp = this.tmpName(final);
+    try {
+      const width = table.columns.length;
+      const chunk = Math.max(1, Math.floor(2000 / width));
+      for (let i = 0; i < rows.length; i += chunk) {
+        const part = rows.slice(i, i + chunk);
+        const values = part.flatMap((r) => table.columns.map((c) => toValue(table, c.name, c.type, r)));
+        const tuple = `(${table.columns.map(() => '?').join(', ')})`;
+        await conn.run(`INSERT INTO ${loadName} VALUES ${part.map(() => tuple).join(', ')}`, values);
+      }
+      if (mergeFrom) {
+        const on = table.key.map((k) => `n.${quoteIdent(k)} = e.${quoteIdent(k)}`).join(' AND ');
+        const have = await this.columnsOf(mergeFrom);
+        // a derived column (the quality report's) keeps its stored value where the new row has none
+        for (const c of table.columns.filter((c) => c.derived && have.has(c.name))) {
+          const name = quoteIdent(c.name);
+          await conn.run(
+            `UPDATE ${loadName} n SET ${name} = e.${name} FROM read_parquet(${sqlString(mergeFrom)}) e
+             WHERE ${on} AND n.${name} IS NULL`,
+          );
+        }
+        // Old rows whose key is not in the new ones; BY NAME tolerates a file lacking newer nullable columns.
+        await conn.run(
+          `INSERT INTO ${loadName} BY NAME
+           SELECT * FROM read_parquet(${sqlString(mergeFrom)}) e
+           WHERE NOT EXISTS (SELECT 1 FROM ${loadName} n WHERE ${on})`,
+        );
+      }
+      await conn.run(
+        `COPY (SELECT * FROM ${loadName} ORDER BY ${table.key.map(quoteIdent).join(', ')})
+         TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
+      );
+      await fsyncFile(tmp);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    } finally {
+      await conn.run(`DROP TABLE IF EXISTS ${loadName}`);
+    }
+    return { tmp, final };
+  }
+
+  /** Renames a temp file over its final name and syncs the directory. */
+  private async publish(f: PendingFile): Promise<void> {
+    await rename(f.tmp, f.final);
+    await fsyncDir(path.dirname(f.final));
+  }
+
+  /** Upsert of a whole-table dimension file; the new rows win, last one per key. */
+  private async upsertWholeTable(table: TableDef, rows: readonly object[]): Promise<void> {
+    if (rows.length === 0) return;
+    const byKey = new Map<string, object>();
+    for (const r of rows) byKey.set(JSON.stringify(table.key.map((k) => field(r, k))), r);
+    const final = path.join(this.dir(table), `${table.name}.parquet`);
+    const mergeFrom = (await exists(final)) ? final : null;
+    await this.publish(await this.writeRows(table, [...byKey.values()], final, mergeFrom));
+  }
+
+  /** The column names of a Parquet file. */
+  private async columnsOf(file: string): Promise<Set<string>> {
+    const { conn } = await this.db();
+    const reader = await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${sqlString(file)})`);
+    return new Set(reader.getRowObjectsJS().map((r) => String(r.column_name)));
+  }
+
+  /** Checks that an existing dimension file has the table's columns (nullable ones may be missing). */
+  private async checkWholeTable(table: TableDef): Promise<void> {
+    const file = path.join(this.dir(table), `${table.name}.parquet`);
+    if (!(await exists(file))) return;
+    const { conn } = await this.db();
+    const reader = await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${sqlString(file)})`);
+    const have = new Set(reader.getRowObjectsJS().map((r) => String(r.column_name)));
+    const known = new Set(table.columns.map((c) => c.name));
+    const extra = [...have].filter((n) => !known.has(n));
+    const missing = table.columns.filter((c) => !c.nullable && !have.has(c.name)).map((c) => c.name);
+    if (extra.length > 0 || missing.length > 0) {
+      const what = [
+        extra.length ? `unknown columns ${extra.join(', ')}` : '',
+        missing.length ? `missing ${missing.join(', ')}` : '',
+      ];
+      throw new BadInputError('--sink', `${file}: not a ${table.name} file (${what.filter(Boolean).join('; ')})`);
+    }
+  }
+
+  /** Removes `*.tmp` files left in the table directories by a crashed writer. */
+  private async removeStaleTmp(): Promise<void> {
+    for (const table of TABLES) {
+      const dir = this.dir(table);
+      const names = await readdir(dir, { recursive: true });
+      await Promise.all(names.filter((n) => n.endsWith('.tmp')).map((n) => rm(path.join(dir, n), { force: true })));
+    }
+  }
+
+  /** The commit time as an ISO instant with microseconds, strictly increasing within the process. */
+  private nextLoadedAt(): string {
+    let us = BigInt(Date.now()) * 1000n;
+    if (us <= this.lastLoadedAtUs) us = this.lastLoadedAtUs + 1n;
+    this.lastLoadedAtUs = us;
+    const iso = new Date(Number(us / 1000n)).toISOString(); // …sss Z
+    return `${iso.slice(0, -1)}${String(us % 1000n).padStart(3, '0')}Z`;
+  }
+}
+
+/**
+ * Opens a Parquet dataset sink from its URL: `parquet:///abs/dir`, or
+ * `parquet://./rel` / `parquet://rel/dir` (relative to the working directory).
+ * Percent-escapes in the path are decoded. Call `init()` before use.
+ *
+ * @throws BadInputError `--sink` when the URL is not a `parquet://` URL with a path.
+ */
+export function openParquetSink(url: string): ParquetDatasetSink {
+  const m = /^parquet:\/\/([^?#]*)(?:\?([^#]*))?$/i.exec(url.trim());
+  if (!m) throw new BadInputError('--sink', `"${url}" is not a parquet:// URL (expected parquet:///abs/dir)`);
+  let dir: string;
+  try {
+    dir = decodeURIComponent(m[1]!);
+  } catch {
+    throw new BadInputError('--sink', `"${url}": malformed percent-escape in the path`);
+  }
+  if (dir === '' || dir.includes('\0')) throw new BadInputError('--sink', `"${url}": missing directory`);
+  const params = new URLSearchParams(m[2] ?? '');
+  for (const name of params.keys()) {
+    if (name !== 'memory_limit' && name !== 'threads') {
+      throw new BadInputError('--sink', `"${url}": unknown option ${name} (memory_limit, threads)`);
+    }
+  }
+  const threads = params.get('threads');
+  if (threads !== null && !/^[1-9]\d*$/.test(threads)) {
+    throw new BadInputError('--sink', `"${url}": threads must be a whole number ≥ 1`);
+  }
+  const memoryLimit = params.get('memory_limit');
+  if (memoryLimit !== null && !/^\d+(\.\d+)?\s*[KMGT]i?B$/i.test(memoryLimit)) {
+    throw new BadInputError('--sink', `"${url}": memory_limit must be a size such as 256MB or 1GiB`);
+  }
+  return new ParquetDatasetSink({
+    root: dir,
+    url: url.trim(),
+    ...(threads ? { threads: Number(threads) } : {}),
+    ...(memoryLimit ? { memoryLimit } : {}),
+  });
+}
+
+// ── helpers ──────────────────────────────────────────────────────────────────
+
+/** Checks what the sink relies on in a manifest: a day, an integer system, a staged file when it has rows. */
+function validateManifest(m: StagedManifest): void {
+  if (!DAY.test(m.day)) throw new BadInputError(m.key, `manifest day "${m.day}" is not YYYY-MM-DD`);
+  if (!Number.isSafeInteger(m.ss_id) || m.ss_id < 0) {
+    throw new BadInputError(m.key, `manifest ss_id ${m.ss_id} is not a system id`);
+  }
+  if (!Number.isSafeInteger(m.rows) || m.rows < 0) throw new BadInputError(m.key, `manifest rows ${m.rows} is invalid`);
+  if (m.rows > 0 && !m.staged) throw new BadInputError(m.key, `manifest has ${m.rows} rows but no staged file`);
+}
+
+/**
+ * The SELECT list turning a staged file into `PV_READINGS` columns: every column
+ * cast to its schema type, `source_key` from the manifest, non-nullable columns
+ * checked, and `ss_id` checked against the manifest (it is also the partition path).
+ */
+function readingsSelect(m: StagedManifest): string {
+  return PV_READINGS.columns
+    .map((c) => {
+      const name = quoteIdent(c.name);
+      if (c.name === 'source_key') return `CAST(${sqlString(m.key)} AS ${duckdbType(c.type)}) AS ${name}`;
+      const cast = `CAST(${name} AS ${duckdbType(c.type)})`;
+      if (c.name === 'ss_id') {
+        return `CASE WHEN ${name} IS DISTINCT FROM ${m.ss_id} THEN error('ss_id ' || coalesce(${name}::VARCHAR, 'NULL') || ' differs from the manifest (${m.ss_id})') ELSE ${cast} END AS ${name}`;
+      }
+      if (!c.nullable) return `CASE WHEN ${name} IS NULL THEN error('NULL in ${c.name}') ELSE ${cast} END AS ${name}`;
+      return `${cast} AS ${name}`;
+    })
+    .join(', ');
+}
+
+const field = (row: object, name: string): unknown => (row as Record<string, unknown>)[name];
+
+/** A row's field as a DuckDB parameter; INT64 fields must be integers (DuckDB would round). */
+function toValue(table: TableDef, name: string, type: string, row: object): DuckDBValue {
+  const v = field(row, name);
+  if (v === undefined || v === null) return null;
+  if (type === 'INT64' && typeof v === 'number' && !Number.isSafeInteger(v)) {
+    throw new BadInputError(`${table.name}.${name}`, `${v} is not an integer`);
+  }
+  if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean' || typeof v === 'bigint') return v;
+  if (v instanceof Date) return v.toISOString();
+  throw new BadInputError(`${table.name}.${name}`, `unsupported value ${JSON.stringify(v)}`);
+}
+
+/** Epoch µs (decimal string) → ISO instant, for the ledger's time-range columns. */
+function usToIso(us: string | null): string | null {
+  return us === null ? null : new Date(Number(us) / 1000).toISOString();
+}
+
+function isLedgerFile(name: string): boolean {
+  return name.startsWith('ledger-') && name.endsWith('.parquet');
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return false;
+      throw err;
+    },
+  );
+}
+
+async function fsyncFile(file: string): Promise<void> {
+  const fh = await open(file, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Makes renames and unlinks in `dir` durable. */
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,91 @@
+import type { PvdataFormat, StagedManifest } from '@pv-pipeline/core';
+import {
+  LocalTimeResolver,
+  type MetricsDictionary,
+  normalizeReadings,
+  type ResidentialColumn,
+  readCsvPvdata,
+  readParquetPvdata,
+  type TimeZoneSpec,
+} from '@pv-pipeline/pvdaq';
+import { arrowToStagedParquet, readingsToArrow } from './staged-parquet.js';
+
+/**
+ * Everything the CPU-heavy part of a transform needs, as plain data so that it
+ * can cross to a worker thread (the bytes' buffer is transferred, not copied).
+ */
+export interface DecodeTask {
+  key: string;
+  etag: string;
+  format: PvdataFormat;
+  ssId: number;
+  day: string;
+  bytes: Uint8Array;
+  /** The system's channels, named uniquely in the system. */
+  dictionary: MetricsDictionary;
+  /** The system's zone; null when unknown (rows without UTC then fail the object). */
+  zone: TimeZoneSpec | null;
+  /** Where the zone was looked for, for the message when it is unknown. */
+  zoneSources: string;
+  /** The columns of a residential-feed CSV (its dictionary is then built from them). */
+  residential?: ResidentialColumn[];
+}
+
+/** What {@link decodeReadings} produces: the manifest (not yet staged) and the staged file's bytes. */
+export interface EncodedReadings {
+  /** `staged` is null here; the caller stores `file` and fills it in. */
+  manifest: StagedManifest;
+  /** The staged Parquet file, or null when the object has no readings. */
+  file: Uint8Array | null;
+}
+
+/**
+ * Decode (Parquet long or CSV wide) → the reading rules → encode the staged
+ * Parquet file. Pure CPU; runs in-process or in a worker thread.
+ */
+export async function decodeReadings(task: DecodeTask): Promise<EncodedReadings> {
+  const { key, bytes, dictionary } = task;
+  const raw =
+    task.format === 'parquet'
+      ? readParquetPvdata(key, bytes)
+      : readCsvPvdata(key, bytes, {
+          ssId: task.ssId,
+          knownMetricIds: new Set(dictionary.byMetricId.keys()),
+          ...(task.residential ? { residential: task.residential } : {}),
+        });
+  const readings = normalizeReadings(raw, {
+    key,
+    ssId: task.ssId,
+    dictionary,
+    zone: task.zone ? new LocalTimeResolver(task.zone) : null,
+    zoneSources: task.zoneSources,
+  });
+  let file: Uint8Array | null = null;
+  let minTs: number | null = null;
+  let maxTs: number | null = null;
+  if (readings.length > 0) {
+    file = arrowToStagedParquet(readingsToArrow(readings));
+    minTs = Number.POSITIVE_INFINITY;
+    maxTs = Number.NEGATIVE_INFINITY;
+    for (const t of readings.timestamp) {
+      if (t < minTs) minTs = t;
+      if (t > maxTs) maxTs = t;
+    }
+  }
+  const manifest: StagedManifest = {
+    key,
+    etag: task.etag,
+    ss_id: task.ssId,
+    day: task.day,
+    format: task.format,
+    rows: readings.length,
+    staged: null,
+    bytes: file?.byteLength ?? 0,
+    minTimestamp: minTs === null ? null : String(minTs),
+    maxTimestamp: maxTs === null ? null : String(maxTs),
+    dropped: readings.dropped,
+    group: null,
+    order: null,
+  };
+  return { manifest, file };
+}

@@ -1,0 +1,151 @@
+import type { NormalizedReadings } from '@pv-pipeline/pvdaq';
+import { STAGED_READINGS_COLUMNS, stagedArrowType } from '@pv-pipeline/schema';
+import * as arrow from 'apache-arrow';
+import * as pw from 'parquet-wasm/node';
+
+const TWO_32 = 4294967296;
+
+/** Epoch µs held in doubles → an Int64 buffer, without a BigInt per value. */
+function toInt64(values: Float64Array): BigInt64Array {
+  const out = new BigInt64Array(values.length);
+  const words = new Int32Array(out.buffer);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    const hi = Math.floor(v / TWO_32);
+    words[2 * i] = (v - hi * TWO_32) | 0;
+    words[2 * i + 1] = hi | 0;
+  }
+  return out;
+}
+
+/** The buffers of one staged column (its type comes from the schema). */
+interface ColumnBuffers {
+  length: number;
+  data: Int32Array | BigInt64Array | Float64Array;
+  dictionary?: arrow.Vector;
+  nullBitmap?: Uint8Array;
+  nullCount?: number;
+}
+
+/**
+ * The fact rows of one object as an Arrow table with the staged schema
+ * derived from `pv_readings` (schema's stagedReadingsSchema): `ss_id int32,
+ * timestamp timestamp[us, UTC], measured_on timestamp[us], sensor
+ * dictionary<utf8>, metric_id int32, units dictionary<utf8> (nullable), value float64`.
+ */
+export function readingsToArrow(r: NormalizedReadings): arrow.Table {
+  const n = r.length;
+  const sensorNames = arrow.vectorFromArray(
+    r.sensors.map((s) => s.sensor),
+    new arrow.Utf8(),
+  );
+  const unitValues = arrow.vectorFromArray(
+    r.sensors.map((s) => s.units ?? ''),
+    new arrow.Utf8(),
+  );
+  // units: null where the channel has none, via the index validity bitmap
+  let unitNulls: Uint8Array | undefined;
+  let unitNullCount = 0;
+  if (r.sensors.some((s) => s.units === null)) {
+    unitNulls = new Uint8Array(Math.ceil(n / 8));
+    for (let i = 0; i < n; i++) {
+      if (r.sensors[r.sensorIdx[i]!]!.units !== null) unitNulls[i >> 3]! |= 1 << (i & 7);
+      else unitNullCount++;
+    }
+  }
+  // the buffers of each column, by name; the types come from the schema
+  const data: Record<string, ColumnBuffers> = {
+    ss_id: { length: n, data: new Int32Array(n).fill(r.ssId) },
+    timestamp: { length: n, data: toInt64(r.timestamp) },
+    measured_on: { length: n, data: toInt64(r.measuredOn) },
+    sensor: { length: n, data: r.sensorIdx, dictionary: sensorNames },
+    metric_id: { length: n, data: r.metricId },
+    units: {
+      length: n,
+      data: r.sensorIdx,
+      dictionary: unitValues,
+      ...(unitNulls ? { nullBitmap: unitNulls, nullCount: unitNullCount } : {}),
+    },
+    value: { length: n, data: r.value },
+  };
+  const vectors: Record<string, arrow.Vector> = {};
+  for (const c of STAGED_READINGS_COLUMNS) {
+    const props = data[c.name];
+    if (!props) throw new Error(`staged column ${c.name} has no data`);
+    // makeData is typed per Arrow type; the schema decides the type here
+    vectors[c.name] = arrow.makeVector(arrow.makeData({ ...props, type: stagedArrowType(c) } as never));
+  }
+  return new arrow.Table(vectors);
+}
+
+/** Writer settings of a short-lived staged file (LZ4, no dictionary pages, no stats). */
+function stagedWriterProperties(maxRowGroupSize?: number): pw.WriterProperties {
+  let b = new pw.WriterPropertiesBuilder()
+    .setCompression(pw.Compression.LZ4_RAW)
+    .setDictionaryEnabled(false)
+    .setStatisticsEnabled(pw.EnabledStatistics.None);
+  if (maxRowGroupSize) b = b.setMaxRowGroupSize(maxRowGroupSize);
+  return b.build();
+}
+
+/** Encodes an Arrow table as Parquet, tuned for a short-lived staged file. */
+export function arrowToStagedParquet(table: arrow.Table): Uint8Array {
+  return pw.writeParquet(pw.Table.fromIPCStream(arrow.tableToIPC(table, 'stream')), stagedWriterProperties());
+}
+
+/** Row groups of a streamed staged file: small enough that the writer's buffer stays small. */
+const STREAM_ROW_GROUP = 65_536;
+
+/**
+ * Encodes batches of fact rows as one staged Parquet file, streamed: yields
+ * the file's bytes in pieces while batches arrive, holding about one row
+ * group in memory whatever the total. Empty batches are skipped.
+ */
+export async function* stagedParquetStream(batches: AsyncIterable<NormalizedReadings>): AsyncGenerator<Uint8Array> {
+  const source = batches[Symbol.asyncIterator]();
+  // the reader's own error (naming the object), rather than the writer's rewording of it
+  let failure: unknown = null;
+  const nextNonEmpty = async (): Promise<NormalizedReadings | null> => {
+    for (;;) {
+      let next: IteratorResult<NormalizedReadings>;
+      try {
+        next = await source.next();
+      } catch (err) {
+        failure = err;
+        throw err;
+      }
+      if (next.done) return null;
+      if (next.value.length > 0) return next.value;
+    }
+  };
+  // no rows at all: no file (the writer needs a first batch for the schema)
+  let pending = await nextNonEmpty();
+  if (!pending) return;
+  const recordBatches = new ReadableStream<pw.RecordBatch>({
+    async pull(controller) {
+      const readings = pending ?? (await nextNonEmpty());
+      pending = null;
+      if (!readings) {
+        controller.close();
+        return;
+      }
+      // the wasm table must be freed, or wasm memory grows with every batch
+      const table = pw.Table.fromIPCStream(arrow.tableToIPC(readingsToArrow(readings), 'stream'));
+      try {
+        controller.enqueue(table.recordBatch(0)!);
+      } finally {
+        table.free();
+      }
+    },
+    async cancel() {
+      await source.return?.();
+    },
+  });
+  const bytes = await pw.transformParquetStream(recordBatches, stagedWriterProperties(STREAM_ROW_GROUP));
+  try {
+    yield* bytes as unknown as AsyncIterable<Uint8Array>;
+  } catch (err) {
+    throw failure ?? err;
+  }
+  if (failure) throw failure;
+}
