@@ -1,4 +1,11 @@
-export { BigQuerySink } from './bigquery/bigquery-sink.js';
-export { DuckDbSink } from './duckdb/duckdb-sink.js';
+export { BIGQUERY_COMMIT_STEPS } from './bigquery/bigquery-load-job.js';
+export { BigQuerySink, type BigQuerySinkOptions } from './bigquery/bigquery-sink.js';
+export { DUCKDB_COMMIT_STEPS, DuckDbSink, type DuckDbSinkOptions } from './duckdb/duckdb-sink.js';
 export { DEFAULT_SINK_URL, type OpenSinkOptions, openSink } from './open-sink.js';
-export type { CommitResult, LedgerFilter, Sink } from './sink.js';
+export {
+  PARQUET_COMMIT_STEPS,
+  ParquetDatasetSink,
+  type ParquetDatasetSinkOptions,
+} from './parquet/parquet-sink.js';
+export type { CommitResult, LedgerFilter, Sink, SinkInitOptions } from './sink.js';
+export type { WarehouseReader, WarehouseRow, WarehouseValue } from './warehouse-reader.js';

@@ -1,5 +1,6 @@
 import type { StagedManifest } from '@pv-pipeline/core';
 import type { RunRow, SensorEntry, SystemRow } from '@pv-pipeline/schema';
+import type { WarehouseReader } from './warehouse-reader.js';
 
 /** Which ledger rows a planner needs: the systems and days of a run. */
 export interface LedgerFilter {
@@ -8,6 +9,17 @@ export interface LedgerFilter {
   /** Inclusive day range, `YYYY-MM-DD`. */
   from: string;
   to: string;
+}
+
+/** Options of {@link Sink.init}. */
+export interface SinkInitOptions {
+  /**
+   * Create what is missing (the database file or folder, the dataset, the
+   * tables) and bring older tables up to the schema. False: open an existing
+   * warehouse as it is, for reading (a missing one, or one without
+   * `pv_readings`, is a BadInputError naming the sink). @defaultValue true
+   */
+  create?: boolean;
 }
 
 /** The result of committing one batch. */
@@ -30,8 +42,8 @@ export interface CommitResult {
 export interface Sink {
   /** The sink URL, without credentials. */
   readonly url: string;
-  /** Creates the tables when absent; checks the schema of existing ones. */
-  init(): Promise<void>;
+  /** Creates the tables when absent; checks the schema of existing ones (see {@link SinkInitOptions}). */
+  init(options?: SinkInitOptions): Promise<void>;
   /** Source key → ETag of every ledger row in the filter's systems and days. */
   ledgerEtags(filter: LedgerFilter): Promise<Map<string, string>>;
   /** Inserts or replaces pv_systems rows by ss_id. */
@@ -42,6 +54,8 @@ export interface Sink {
   recordRun(run: RunRow): Promise<void>;
   /** Loads a batch of staged objects, atomically, with their ledger rows. */
   commit(batch: readonly StagedManifest[], runId: string): Promise<CommitResult>;
+  /** A reader of what the sink holds (see {@link WarehouseReader}); the sink must be initialized. */
+  openReader(): Promise<WarehouseReader>;
   /** Flushes and releases the destination. */
   close(): Promise<void>;
 }

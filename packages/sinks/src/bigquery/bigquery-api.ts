@@ -45,7 +45,7 @@ export interface BigQueryApiOptions {
 interface RawQueryResponse {
   jobComplete?: boolean;
   jobReference?: { jobId?: string; location?: string };
-  schema?: { fields?: Array<{ name: string }> };
+  schema?: { fields?: Array<{ name: string; type?: string }> };
   rows?: Array<{ f: Array<{ v: unknown }> }>;
   pageToken?: string;
   numDmlAffectedRows?: string;
@@ -183,7 +183,7 @@ export class BigQueryApi {
     what: string,
     sql: string,
     params: readonly QueryParameter[] = [],
-  ): Promise<{ rows: QueryRow[]; dmlAffectedRows: number | null }> {
+  ): Promise<{ rows: QueryRow[]; fields: Array<{ name: string; type: string }>; dmlAffectedRows: number | null }> {
     return withRetries(
       what,
       async () => {
@@ -203,10 +203,12 @@ export class BigQueryApi {
           },
         });
         const rows: QueryRow[] = [];
+        let fields: Array<{ name: string; type: string }> = [];
         const deadline = Date.now() + this.o.jobTimeoutMs;
         for (;;) {
           if (res.jobComplete) {
-            const names = (res.schema?.fields ?? []).map((f) => f.name);
+            fields = (res.schema?.fields ?? []).map((f) => ({ name: f.name, type: f.type ?? 'STRING' }));
+            const names = fields.map((f) => f.name);
             for (const r of res.rows ?? []) {
               rows.push(Object.fromEntries(names.map((n, i) => [n, (r.f[i]?.v ?? null) as string | null])));
             }
@@ -228,6 +230,7 @@ export class BigQueryApi {
         }
         return {
           rows,
+          fields,
           dmlAffectedRows: res.numDmlAffectedRows === undefined ? null : Number(res.numDmlAffectedRows),
         };
       },

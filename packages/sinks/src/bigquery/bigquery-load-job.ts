@@ -22,7 +22,12 @@ export interface LoadCommitDeps {
   url: string;
   /** Fresh job ids tried for one batch when a job ends in a transient error. */
   loadAttempts: number;
+  /** Told as the commit passes each of {@link BIGQUERY_COMMIT_STEPS}; a throw stands for a crash there. */
+  onCommitStep?: (step: string) => void;
 }
+
+/** The steps of a load-mode commit: the load job into the staging table done; the commit script done. */
+export const BIGQUERY_COMMIT_STEPS = ['staging-loaded', 'script-committed'] as const;
 
 const q = (name: string) => `\`${name}\``;
 const READING_COLUMNS = PV_READINGS.columns.map((c) => c.name);
@@ -386,6 +391,7 @@ export async function commitLoad(
           );
         }
       }
+      if (stage) deps.onCommitStep?.('staging-loaded');
       const scriptJobId = `pv_commit_${suffix}`;
       const { existed } = await api.insertQueryJob(scriptJobId, script, params);
       const job = await api.waitForJob(scriptJobId);
@@ -397,6 +403,7 @@ export async function commitLoad(
         }
         throw new PermanentError(`${url}: ${lastError}`);
       }
+      deps.onCommitStep?.('script-committed');
       const [counts] = await api.jobRows(scriptJobId);
       return { rows: Number(counts?.inserted ?? expected), replaced: Number(counts?.replaced ?? 0) };
     }

@@ -11,6 +11,7 @@ import {
   bigQuerySchemaMismatches,
   bigQueryTableLayout,
   PV_INGEST_LEDGER,
+  PV_READINGS,
   PV_RUNS,
   PV_SENSORS,
   PV_SYSTEMS,
@@ -20,7 +21,8 @@ import {
   type TableDef,
 } from '@pv-pipeline/schema';
 import { OAuth2Client } from 'google-auth-library';
-import type { CommitResult, LedgerFilter, Sink } from '../sink.js';
+import type { CommitResult, LedgerFilter, Sink, SinkInitOptions } from '../sink.js';
+import { isoDay, isoMicros, type WarehouseReader, type WarehouseValue } from '../warehouse-reader.js';
 import { BigQueryApi } from './bigquery-api.js';
 import { commitLoad } from './bigquery-load-job.js';
 import { arrayParam, PARAM_TYPE_OF, type QueryParameter, scalarParam, structArrayParam } from './bigquery-params.js';
@@ -66,6 +68,12 @@ export interface BigQuerySinkOptions {
   /** Stream mode: rows per insertAll request (≤ 500) and bytes per request. */
   streamMaxRows?: number;
   streamMaxBytes?: number;
+  /**
+   * Told as a commit passes each of its steps ({@link BIGQUERY_COMMIT_STEPS}); a throw there
+   * stands for a crash at that point (the sink contract suite's fault hook).
+   * @defaultValue none
+   */
+  onCommitStep?: (step: string) => void;
 }
 
 /** Sinks opened in this process (names their temp dirs). */
@@ -120,7 +128,7 @@ export class BigQuerySink implements Sink {
     return this.#ready.api;
   }
 
-  async init(): Promise<void> {
+  async init(options: SinkInitOptions = {}): Promise<void> {
     const o = this.#o;
     const location = o.location ?? 'US';
     const authClient = o.authClient ?? (o.apiEndpoint ? emulatorAuthClient() : undefined);
@@ -141,8 +149,34 @@ export class BigQuerySink implements Sink {
     this.#instance = await DuckDBInstance.create(':memory:', { memory_limit: '512MB', threads: '2' });
     this.#duck = await this.#instance.connect();
     await this.#duck.run("SET TimeZone = 'UTC'");
+    if (options.create === false) {
+      // as it is, for reading
+      if (!(await this.#api.getTable(PV_READINGS.name))) {
+        throw new BadInputError('--sink', `${this.url} has no ${PV_READINGS.name} table: not a pv-pipeline warehouse`);
+      }
+      return;
+    }
     await this.#api.ensureDataset();
     for (const table of ALL_TABLES) await this.#ensureTable(table);
+  }
+
+  /** A reader that runs GoogleSQL in the dataset; values converted by the result's field types. */
+  async openReader(): Promise<WarehouseReader> {
+    const { api } = this.#ready;
+    return {
+      dialect: 'bigquery',
+      url: this.url,
+      duckdb: null,
+      table: (name) => api.ref(name),
+      hasTable: async (name) => (await api.getTable(name)) !== null,
+      async query(sql) {
+        const res = await api.query('read', sql);
+        return res.rows.map((row) =>
+          Object.fromEntries(res.fields.map((f) => [f.name, fromBigQuery(f.type, row[f.name] ?? null)])),
+        );
+      },
+      close: async () => undefined,
+    };
   }
 
   async #ensureTable(table: TableDef): Promise<void> {
@@ -249,6 +283,7 @@ WHEN NOT MATCHED THEN INSERT (${cols.join(', ')}) VALUES (${cols.map((c) => `s.$
         url: this.url,
         tempDir: this.#tempDir,
         loadAttempts: this.#o.loadAttempts ?? 3,
+        ...(this.#o.onCommitStep ? { onCommitStep: this.#o.onCommitStep } : {}),
       },
       batch,
       runId,
@@ -313,4 +348,32 @@ export function openBigQuerySink(url: string, options: BigQueryConnectOptions = 
     ...(options.bigqueryApiEndpoint ? { apiEndpoint: options.bigqueryApiEndpoint.replace(/\/+$/, '') } : {}),
     ...(options.bigqueryAuthClient ? { authClient: options.bigqueryAuthClient } : {}),
   });
+}
+
+/** A BigQuery result value (text, as the API returns it) as a WarehouseValue, by the field's type. */
+function fromBigQuery(type: string, v: string | null): WarehouseValue {
+  if (v === null) return null;
+  switch (type.toUpperCase()) {
+    case 'INTEGER':
+    case 'INT64':
+    case 'FLOAT':
+    case 'FLOAT64':
+    case 'NUMERIC':
+    case 'BIGNUMERIC':
+      return Number(v);
+    case 'BOOLEAN':
+    case 'BOOL':
+      return v === 'true';
+    case 'TIMESTAMP':
+      // epoch µs (formatOptions.useInt64Timestamp)
+      return `${isoMicros(BigInt(v))}Z`;
+    case 'DATETIME': {
+      const [whole, fraction = ''] = v.replace(' ', 'T').split('.');
+      return `${whole}.${fraction.padEnd(6, '0').slice(0, 6)}`;
+    }
+    case 'DATE':
+      return /^\d+$/.test(v) ? isoDay(Number(v)) : v;
+    default:
+      return v;
+  }
 }

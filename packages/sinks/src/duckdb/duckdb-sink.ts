@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import { BadInputError, PermanentError, type StagedManifest } from '@pv-pipeline/core';
@@ -19,8 +19,9 @@ import {
 } from '@pv-pipeline/schema';
 import { ledgerFieldsOf } from '../ledger-fields.js';
 import { batchPrecedence } from '../precedence.js';
-import type { CommitResult, LedgerFilter, Sink } from '../sink.js';
+import type { CommitResult, LedgerFilter, Sink, SinkInitOptions } from '../sink.js';
 import { sqlString } from '../sql-literal.js';
+import { duckdbReader, type WarehouseReader } from '../warehouse-reader.js';
 
 /** Options of {@link DuckDbSink}. */
 export interface DuckDbSinkOptions {
@@ -33,7 +34,16 @@ export interface DuckDbSinkOptions {
   memoryLimit?: string;
   /** DuckDB `threads`. Default: DuckDB's own (the number of cores). */
   threads?: number;
+  /**
+   * Told as a commit passes each of its steps ({@link DUCKDB_COMMIT_STEPS}); a throw there
+   * stands for a crash at that point (the sink contract suite's fault hook).
+   * @defaultValue none
+   */
+  onCommitStep?: (step: string) => void;
 }
+
+/** The steps of a DuckDB commit, all inside its one transaction. */
+export const DUCKDB_COMMIT_STEPS = ['old-rows-deleted', 'rows-inserted', 'ledger-written'] as const;
 
 /**
  * The embedded default sink: a DuckDB database file holding the four tables.
@@ -63,9 +73,13 @@ export class DuckDbSink implements Sink {
     return this.#conn;
   }
 
-  async init(): Promise<void> {
+  async init(options: SinkInitOptions = {}): Promise<void> {
     const { path } = this.#options;
-    if (path !== ':memory:') {
+    const create = options.create ?? true;
+    if (!create && (path === ':memory:' || !existsSync(path))) {
+      throw new BadInputError('--sink', `${this.url}: no such DuckDB file (nothing has been loaded there)`);
+    }
+    if (create && path !== ':memory:') {
       try {
         mkdirSync(dirname(path), { recursive: true });
       } catch (err) {
@@ -82,6 +96,14 @@ export class DuckDbSink implements Sink {
     }
     // Every TIMESTAMPTZ is read and written in UTC, whatever the machine's zone.
     await this.#conn.run("SET TimeZone = 'UTC'");
+    if (!create) {
+      const reader = await this.openReader();
+      const has = await reader.hasTable(PV_READINGS.name);
+      await reader.close();
+      if (!has)
+        throw new BadInputError('--sink', `${this.url} has no ${PV_READINGS.name} table: not a pv-pipeline warehouse`);
+      return;
+    }
     for (const table of ALL_TABLES) {
       await this.#conn.run(duckdbCreateTable(table, { primaryKey: table !== PV_READINGS }));
       // a file written before a nullable column existed gets it (NULL in the old rows)
@@ -210,6 +232,7 @@ export class DuckDbSink implements Sink {
 
   async commit(batch: readonly StagedManifest[], runId: string): Promise<CommitResult> {
     if (batch.length === 0) return { rows: 0, replaced: 0 };
+    const step = (name: (typeof DUCKDB_COMMIT_STEPS)[number]) => this.#options.onCommitStep?.(name);
     const keysList = batch.map((m) => sqlString(m.key)).join(', ');
     const files = batch.filter((m) => m.rows > 0 && m.staged);
     return this.#transaction(async (conn) => {
@@ -226,6 +249,7 @@ export class DuckDbSink implements Sink {
           replaced += previous;
         }
       }
+      step('old-rows-deleted');
       let inserted = 0;
       if (files.length > 0) {
         const cols = PV_READINGS.columns.map((c) => quoteIdent(c.name)).join(', ');
@@ -290,7 +314,9 @@ export class DuckDbSink implements Sink {
           await conn.run('DROP TABLE pv_incoming');
         }
       }
+      step('rows-inserted');
       await this.#writeLedger(conn, batch, runId);
+      step('ledger-written');
       return { rows: inserted, replaced };
     });
   }
@@ -315,6 +341,14 @@ export class DuckDbSink implements Sink {
       `INSERT OR REPLACE INTO ${PV_INGEST_LEDGER.name} (${cols.map((c) => quoteIdent(c.name)).join(', ')}) VALUES ${tuples.join(', ')}`,
       params,
     );
+  }
+
+  /** A reader on a connection of its own to the database file (its tables are the warehouse). */
+  async openReader(): Promise<WarehouseReader> {
+    if (!this.#instance) throw new PermanentError(`${this.url}: sink used before init()`);
+    const conn = await this.#instance.connect();
+    await conn.run("SET TimeZone = 'UTC'");
+    return duckdbReader(this.url, conn, async () => conn.closeSync());
   }
 
   async #transaction<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {

@@ -18,8 +18,9 @@ import {
 } from '@pv-pipeline/schema';
 import { ledgerFieldsOf } from '../ledger-fields.js';
 import { batchPrecedence, committedKeeps, outranks } from '../precedence.js';
-import type { CommitResult, LedgerFilter, Sink } from '../sink.js';
+import type { CommitResult, LedgerFilter, Sink, SinkInitOptions } from '../sink.js';
 import { sqlString } from '../sql-literal.js';
+import { duckdbReader, type WarehouseReader } from '../warehouse-reader.js';
 
 /** Options of {@link ParquetDatasetSink}. */
 export interface ParquetDatasetSinkOptions {
@@ -35,7 +36,20 @@ export interface ParquetDatasetSinkOptions {
    * instead of holding the whole object in memory.
    */
   memoryLimit?: string;
+  /**
+   * Told as a commit passes each of its steps ({@link PARQUET_COMMIT_STEPS}); a throw there
+   * stands for a crash at that point (the sink contract suite's fault hook).
+   * @defaultValue none
+   */
+  onCommitStep?: (step: string) => void;
 }
+
+/**
+ * The steps of a Parquet dataset commit: every new file written to a temp
+ * name; the readings files published (renamed); the files of other objects
+ * that lose keys published; the ledger file published (the batch is in).
+ */
+export const PARQUET_COMMIT_STEPS = ['files-written', 'readings-published', 'others-trimmed', 'ledger-written'] as const;
 
 /** Directory under the root where DuckDB spills sorts larger than its memory limit. */
 const SPILL_DIR = '.spill';
@@ -149,6 +163,7 @@ export class ParquetDatasetSink implements Sink {
 
   private readonly threads: number | undefined;
   private readonly memoryLimit: string;
+  private readonly onCommitStep: ((step: string) => void) | undefined;
   private engine: Promise<Engine> | null = null;
   /** Tail of the call queue (see {@link serial}). */
   private queue: Promise<unknown> = Promise.resolve();
@@ -164,6 +179,7 @@ export class ParquetDatasetSink implements Sink {
     this.url = options.url ?? `parquet://${this.root}`;
     this.threads = options.threads;
     this.memoryLimit = options.memoryLimit ?? '256MB';
+    this.onCommitStep = options.onCommitStep;
   }
 
   /** Directory of a table. */
@@ -179,7 +195,7 @@ export class ParquetDatasetSink implements Sink {
    * @throws BadInputError `--sink` when the root is not a directory, not writable,
    *   cannot be created, or holds a dimension file of another schema.
    */
-  init(): Promise<void> {
+  init(options: SinkInitOptions = {}): Promise<void> {
     return this.serial(async () => {
       if (GLOB_CHARS.test(this.root)) {
         throw new BadInputError('--sink', `${this.root}: the directory name must not contain * ? [ ] { }`);
@@ -189,6 +205,13 @@ export class ParquetDatasetSink implements Sink {
         throw new BadInputError('--sink', `${this.root}: ${err.code ?? err.message}`, err);
       });
       if (st && !st.isDirectory()) throw new BadInputError('--sink', `${this.root} exists and is not a directory`);
+      if (options.create === false) {
+        // as it is, for reading: a dataset this sink wrote before
+        if (!st || !(await exists(this.dir(PV_READINGS)))) {
+          throw new BadInputError('--sink', `${this.url} has no ${PV_READINGS.name} folder: not a pv-pipeline dataset`);
+        }
+        return;
+      }
       for (const table of TABLES) {
         await mkdir(this.dir(table), { recursive: true }).catch((err: NodeJS.ErrnoException) => {
           throw new BadInputError('--sink', `cannot create ${this.dir(table)}: ${err.code ?? err.message}`, err);
@@ -293,6 +316,7 @@ export class ParquetDatasetSink implements Sink {
         throw err;
       }
 
+      this.onCommitStep?.('files-written');
       // Phase 2: publish the readings files. A failure here leaves objects without
       // their ledger row, which the next plan redoes (see the class comment).
       const touched = new Set<string>();
@@ -311,6 +335,7 @@ export class ParquetDatasetSink implements Sink {
             touched.add(path.dirname(f));
           }
         }
+        this.onCommitStep?.('readings-published');
         // the other objects lose the keys last: a crash in between leaves a key twice
         // until the batch is redone (no ledger row yet), never a reading missing
         for (const t of trims) {
@@ -324,6 +349,7 @@ export class ParquetDatasetSink implements Sink {
         throw err;
       }
       for (const dir of touched) await fsyncDir(dir);
+      this.onCommitStep?.('others-trimmed');
 
       // Phase 3: the ledger, last.
       const loadedAt = this.nextLoadedAt();
@@ -341,12 +367,68 @@ export class ParquetDatasetSink implements Sink {
       const keys = [...byKey.keys()].sort();
       const ledgerFile = path.join(this.dir(PV_INGEST_LEDGER), `ledger-${derivedId(runId, ...keys)}.parquet`);
       await this.publish(await this.writeRows(PV_INGEST_LEDGER, ledgerRows, ledgerFile, null));
+      this.onCommitStep?.('ledger-written');
 
       return {
         rows: plans.reduce((n, p) => n + p.rows, 0),
         replaced: plans.reduce((n, p) => n + p.replaced, 0) + trims.reduce((n, t) => n + t.removed, 0),
       };
     });
+  }
+
+  /**
+   * A reader over the dataset as it stands: an in-memory DuckDB whose views
+   * read the files (`pv_readings` with hive partitioning, the ledger's latest
+   * row per object); a table without files is an empty one.
+   */
+  async openReader(): Promise<WarehouseReader> {
+    const instance = await DuckDBInstance.create(':memory:', {
+      memory_limit: this.memoryLimit,
+      temp_directory: path.join(this.root, SPILL_DIR),
+      ...(this.threads ? { threads: String(this.threads) } : {}),
+    });
+    const conn = await instance.connect();
+    const release = async () => {
+      conn.closeSync();
+      instance.closeSync();
+    };
+    try {
+      await conn.run("SET TimeZone = 'UTC'");
+      for (const table of TABLES) await conn.run(await this.viewSql(conn, table));
+    } catch (err) {
+      await release();
+      throw err;
+    }
+    return duckdbReader(this.url, conn, release);
+  }
+
+  /** The view (or empty table) of one table over its files, in the table's columns and types. */
+  private async viewSql(conn: DuckDBConnection, table: TableDef): Promise<string> {
+    const dir = this.dir(table);
+    const files = (await readdir(dir, { recursive: true }).catch(() => [] as string[])).filter((n) =>
+      n.endsWith('.parquet'),
+    );
+    if (files.length === 0) return duckdbCreateTable(table, { primaryKey: false });
+    const glob = sqlString(path.join(dir, table === PV_READINGS ? '**/*.parquet' : '*.parquet'));
+    const have = new Set(
+      (await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${glob}, union_by_name = true)`))
+        .getRowObjectsJS()
+        .map((r) => String(r.column_name)),
+    );
+    // columns a file lacks (written before they existed) read as NULL
+    const cols = table.columns
+      .map(
+        (c) =>
+          `${have.has(c.name) ? `CAST(${quoteIdent(c.name)} AS ${duckdbType(c.type)})` : `CAST(NULL AS ${duckdbType(c.type)})`} AS ${quoteIdent(c.name)}`,
+      )
+      .join(', ');
+    const latest =
+      table === PV_INGEST_LEDGER
+        ? ' QUALIFY row_number() OVER (PARTITION BY source_key ORDER BY loaded_at DESC) = 1'
+        : '';
+    return `CREATE VIEW ${quoteIdent(table.name)} AS SELECT ${cols} FROM read_parquet(${glob}, union_by_name = true${
+      table === PV_READINGS ? ', hive_partitioning = true' : ''
+    })${latest}`;
   }
 
   /** Waits for pending calls and closes the DuckDB instance. Idempotent. */
