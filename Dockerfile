@@ -3,8 +3,8 @@
 # One image for every role of pv-pipeline:
 #   docker run … pv-pipeline serve worker      (api | planner | worker | loader | all)
 #   docker run … pv-pipeline run --from … --to …
-# It runs the TypeScript sources through tsx (a production dependency), as `node bin/pv-pipeline.js`
-# does on a development machine. Production dependencies only; runs as uid 1000 (non-root).
+# It runs the JavaScript that `tsc -b` builds (as `npm install` does on a development machine), with
+# production dependencies only; runs as uid 1000 (non-root).
 #
 # amd64 only: package-lock.json carries DuckDB's native binding for linux-x64 alone, so build with
 # `--platform linux/amd64` on arm64 hosts (compose does). The smoke test below fails the build
@@ -13,10 +13,9 @@
 # Pin NODE_IMAGE by digest in CI (node:24-slim@sha256:…) for reproducible builds.
 ARG NODE_IMAGE=node:24-slim
 
-# ---- dependencies: `npm install --omit=dev` over the workspace manifests only (cached until they change)
-FROM ${NODE_IMAGE} AS deps
+# ---- the workspace manifests, the base of the two installs below
+FROM ${NODE_IMAGE} AS manifests
 WORKDIR /app
-ENV NODE_ENV=production
 COPY package.json package-lock.json .npmrc ./
 # Every workspace's manifest (test/deploy checks that this list matches package.json "workspaces").
 COPY packages/core/package.json packages/core/
@@ -29,11 +28,27 @@ COPY services/api/package.json services/api/
 COPY services/planner/package.json services/planner/
 COPY services/worker/package.json services/worker/
 COPY services/loader/package.json services/loader/
-# --ignore-scripts: no install script runs at build time. The native parts (DuckDB, esbuild,
-# msgpackr) come as prebuilt optional packages and need none. typescript survives --omit=dev as an
-# optional peer of valibot (Bull Board) but nothing loads it at run time (tsx compiles with
-# esbuild): 23 MB less. test/deploy runs this very command line. `npm install` (not `npm ci`):
-# the lockfile pins every version but lacks other platforms' optional binaries, which `npm ci` refuses.
+COPY services/runtime/package.json services/runtime/
+
+# ---- build: every dependency (TypeScript included), then `tsc -b`: the JavaScript the image runs
+FROM manifests AS build
+RUN --mount=type=cache,target=/root/.npm \
+    npm install --ignore-scripts --no-audit --no-fund
+COPY tsconfig.base.json tsconfig.build.json ./
+COPY src ./src
+COPY packages ./packages
+COPY services ./services
+RUN npx tsc -b tsconfig.build.json \
+ && rm -rf packages/*/node_modules services/*/node_modules
+
+# ---- dependencies: `npm install --omit=dev` over the workspace manifests only (cached until they change)
+FROM manifests AS deps
+ENV NODE_ENV=production
+# --ignore-scripts: no install script runs at build time. The native parts (DuckDB, msgpackr) come as
+# prebuilt optional packages and need none. typescript survives --omit=dev as an optional peer of
+# valibot (Bull Board) but nothing loads it at run time: 23 MB less. test/deploy runs this very
+# command line. `npm install` (not `npm ci`): the lockfile pins every version but lacks other
+# platforms' optional binaries, which `npm ci` refuses.
 RUN --mount=type=cache,target=/root/.npm \
     npm install --omit=dev --ignore-scripts --no-audit --no-fund \
  && rm -rf node_modules/typescript
@@ -49,15 +64,15 @@ RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack 
  && mkdir -p /data /staging \
  && chown 1000:1000 /data /staging
 WORKDIR /app
-# node_modules (with the workspace links) and the manifests from the deps stage, then the sources.
-# Owned by root and read-only to the app user: the process cannot rewrite its own code.
+# node_modules (with the workspace links) and the manifests from the deps stage, then the built
+# JavaScript (each workspace's dist/, the CLI's dist/). Owned by root and read-only to the app user:
+# the process cannot rewrite its own code.
 COPY --from=deps /app /app
-COPY tsconfig.json ./
 COPY bin ./bin
-COPY src ./src
-COPY packages ./packages
-COPY services ./services
-# Smoke test: tsx loads the CLI, and DuckDB's native binding loads on this platform.
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/packages ./packages
+COPY --from=build /app/services ./services
+# Smoke test: the CLI starts, and DuckDB's native binding loads on this platform.
 RUN node bin/pv-pipeline.js --help >/dev/null \
  && node --input-type=module -e "await import('@duckdb/node-api')" \
  && rm -rf /tmp/*

@@ -5,7 +5,7 @@ import { registerServeCommand } from './commands/serve-command.js';
 const program = new Command()
   .name('pv-pipeline')
   .description('NREL PVDAQ (OEDI S3) → long-format star schema → DuckDB, Parquet or BigQuery')
-  .showHelpAfterError()
+  .showHelpAfterError('(pv-pipeline <command> --help shows the options)')
   .exitOverride((err) => {
     // usage errors: exit 1 with commander's one-line message (already printed)
     process.exit(err.exitCode === 0 ? 0 : 1);

@@ -1,4 +1,4 @@
-import type { RunningService, ServiceStarter } from '@pv-pipeline/queue';
+import type { RunningService, ServiceStarter } from '@pv-pipeline/runtime';
 import { type Command, InvalidArgumentError } from 'commander';
 
 /** The roles a process can run; `all` runs every one of them in this process. */
@@ -46,7 +46,7 @@ export function registerServeCommand(program: Command): void {
       return v;
     })
     .action(async (role: string) => {
-      const { runServiceMain } = await import('@pv-pipeline/queue');
+      const { runServiceMain } = await import('@pv-pipeline/runtime');
       await runServiceMain(role, role === 'all' ? startAll : await starter(role as Role));
     });
 }

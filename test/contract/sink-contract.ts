@@ -73,9 +73,9 @@ async function manifestOf(dir: string, o: TestObject): Promise<StagedManifest> {
     "SET TimeZone = 'UTC'",
     `COPY (SELECT * FROM (VALUES ${values}) t(ss_id, "timestamp", measured_on, sensor, metric_id, units, "value")) TO '${file}' (FORMAT parquet)`,
   );
-  const minutes = o.readings.map(([m]) => BigInt(m));
-  const lo = minutes.reduce((a, b) => (a < b ? a : b));
-  const hi = minutes.reduce((a, b) => (a > b ? a : b));
+  const minutes = o.readings.map(([m]) => m);
+  const lo = BigInt(Math.min(...minutes));
+  const hi = BigInt(Math.max(...minutes));
   return {
     ...base,
     staged: file,

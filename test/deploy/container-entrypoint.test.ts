@@ -11,7 +11,17 @@
  *   in the DuckDB file; the health check script in every mode; SIGTERM as `docker stop` sends it.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  cpSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -61,6 +71,15 @@ function run(
   });
 }
 
+/** The dist folder of every workspace that has one. */
+function workspaceDists(): string[] {
+  return ['packages', 'services'].flatMap((base) =>
+    readdirSync(join(ROOT, base))
+      .map((d) => `${base}/${d}/dist`)
+      .filter((d) => existsSync(join(ROOT, d))),
+  );
+}
+
 /** The environment of a fresh container: PATH and HOME, nothing of this test process. */
 function bareEnv(): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR };
@@ -88,9 +107,11 @@ describe('the image entry point with production dependencies only (serve all, as
         filter: (src) => !skip.test(src.slice(ROOT.length)),
       });
     }
-    // 2. The image's install: the Dockerfile's own RUN line (without BuildKit's cache mount).
+    // the build stage's output: the JavaScript `tsc -b` built (npm test builds before the tests run)
+    for (const dist of ['dist', ...workspaceDists()]) cpSync(join(ROOT, dist), join(app, dist), { recursive: true });
+    // 2. The image's install: the Dockerfile's own RUN line of the runtime's dependencies (without BuildKit's cache mount).
     const installRun = docker.instructions
-      .find((i) => i.op === 'RUN' && /\bnpm install\b/.test(i.args))!
+      .find((i) => i.op === 'RUN' && /\bnpm install\b.*--omit=dev/s.test(i.args))!
       .args.replace(/--mount=\S+\s*/g, '');
     // npm's own variables of a surrounding `npm test` are left out.
     const npmEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
@@ -132,7 +153,8 @@ describe('the image entry point with production dependencies only (serve all, as
 
   it('installed production dependencies only', () => {
     const has = (name: string) => existsSync(join(app, 'node_modules', name, 'package.json'));
-    for (const name of ['tsx', 'bullmq', '@duckdb/node-api', '@pv-pipeline/queue']) expect(has(name), name).toBe(true);
+    for (const name of ['bullmq', '@duckdb/node-api', '@pv-pipeline/queue']) expect(has(name), name).toBe(true);
+    expect(has('tsx'), 'tsx: tests and scripts only').toBe(false);
     // Every package the lockfile marks dev-only is absent (typescript is "devOptional": an optional
     // peer of a production package, so npm keeps it even with --omit=dev).
     const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {

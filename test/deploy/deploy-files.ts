@@ -163,6 +163,7 @@ export function loadDockerfile(): DockerfileInfo {
   const instructions: DockerInstruction[] = [];
   const args: Record<string, string> = {};
   const bases: string[] = [];
+  const stages = new Set<string>();
   let stage = -1;
   for (const line of lines) {
     const m = /^([A-Za-z]+)\s+(.*)$/.exec(line);
@@ -175,8 +176,11 @@ export function loadDockerfile(): DockerfileInfo {
     }
     if (op === 'FROM') {
       stage++;
-      const image = rest.split(/\s+/)[0]!.replace(/\$\{?([A-Za-z_]+)\}?/g, (_m, k: string) => args[k] ?? '');
-      bases.push(image);
+      const [from, , alias] = rest.split(/\s+/);
+      const image = from!.replace(/\$\{?([A-Za-z_]+)\}?/g, (_m, k: string) => args[k] ?? '');
+      // a stage built on an earlier stage has no base image of its own
+      if (!stages.has(image)) bases.push(image);
+      if (alias) stages.add(alias);
     }
     instructions.push({ op, args: rest, stage });
   }

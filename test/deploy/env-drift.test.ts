@@ -14,8 +14,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MIN_TOKEN_LENGTH } from '@pv-pipeline/api';
-import { loadServiceConfig, SERVICE_ENV_VARS } from '@pv-pipeline/queue';
+import { loadServiceConfig, SERVICE_ENV_VARS } from '@pv-pipeline/core';
 import { describe, expect, it } from 'vitest';
+import { readmeWithKnobTables } from '../../scripts/config-tables.js';
 import { ROOT } from '../support/cli.js';
 import { appServices, loadCompose, loadDockerfile, loadK8sFiles, serviceEnv, serviceEnvNames } from './deploy-files.js';
 
@@ -119,5 +120,10 @@ describe('environment variables: services vs deployments', () => {
   it('the README documents every variable the services read', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     for (const v of [...SERVICE_ENV_VARS, ...BIGQUERY]) expect(readme, v).toContain(`\`${v}\``);
+  });
+
+  it("the README's tables of variables and flags are the ones core's config table gives (npm run docs:config)", () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    expect(readme).toBe(readmeWithKnobTables(readme));
   });
 });

@@ -26,13 +26,16 @@ describe('Dockerfile', () => {
     for (const base of docker.bases) expect(base).toMatch(/^node:(22|24)(\.\d+)*-(\w+-)?slim(@sha256:[0-9a-f]{64})?$/);
   });
 
-  it('installs production dependencies only, from the lockfile, without install scripts', () => {
+  it('builds with every dependency, runs with production dependencies only, from the lockfile, without install scripts', () => {
     const runs = docker.instructions.filter((i) => i.op === 'RUN').map((i) => i.args);
     const installs = runs.filter((r) => /\bnpm (install|ci)\b/.test(r));
-    expect(installs).toHaveLength(1);
-    expect(installs[0]).toMatch(/\bnpm install\b/);
-    expect(installs[0]).toMatch(/--omit=dev/);
-    expect(installs[0]).toMatch(/--ignore-scripts/);
+    expect(installs).toHaveLength(2);
+    for (const install of installs) {
+      expect(install).toMatch(/\bnpm install\b/);
+      expect(install).toMatch(/--ignore-scripts/);
+    }
+    expect(installs.filter((i) => /--omit=dev/.test(i))).toHaveLength(1);
+    expect(runs.some((r) => /\btsc -b tsconfig\.build\.json\b/.test(r))).toBe(true);
   });
 
   it('copies the manifest of every workspace before `npm install` (a new workspace must be added here)', () => {
@@ -43,10 +46,10 @@ describe('Dockerfile', () => {
     for (const f of ['package.json', 'package-lock.json', '.npmrc']) expect(docker.contextCopies).toContain(f);
   });
 
-  it('ships the sources the CLI runs (bin, src, packages, services) and every COPY source exists', () => {
+  it('builds from the sources (src, packages, services) and every COPY source exists; tsx is not shipped', () => {
     for (const dir of ['bin', 'src', 'packages', 'services']) expect(docker.contextCopies).toContain(dir);
     for (const source of docker.contextCopies) expect(existsSync(join(ROOT, source)), source).toBe(true);
-    expect(rootPackage.dependencies.tsx, 'tsx is a production dependency').toBeDefined();
+    expect(rootPackage.dependencies.tsx, 'tsx is for tests and scripts only').toBeUndefined();
   });
 
   it('runs as a non-root numeric user, one image for every role', () => {

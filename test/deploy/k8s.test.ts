@@ -1,7 +1,7 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { SERVICE_ENV_VARS } from '@pv-pipeline/queue';
+import { SERVICE_ENV_VARS } from '@pv-pipeline/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../support/cli.js';
 import { hasKubectl, K8S_DIR, type K8sObject, kustomize, loadK8sFiles, validateK8s } from './deploy-files.js';

@@ -1,4 +1,19 @@
 export {
+  DEFAULT_QUEUE_PREFIX,
+  DEFAULT_SINK_URL,
+  DEFAULT_SOURCE_URL,
+  DEFAULTS,
+  KNOBS,
+  type Knob,
+  type KnobName,
+  type KnobReader,
+  knobTable,
+  loadServiceConfig,
+  parseKnob,
+  SERVICE_ENV_VARS,
+  type ServiceConfig,
+} from './config.js';
+export {
   BadInputError,
   describeError,
   isRetryable,

@@ -45,10 +45,10 @@ export interface StagedManifest {
   /** Readings the reading rules dropped, by rule. */
   dropped: DroppedCounts;
   /**
-   * Objects cut from one file (the byte ranges of a prize CSV) share a group,
-   * and their `order` (the byte offset) decides which keeps a reading both
-   * deliver: the later in the file. Null for a whole object: then the object
-   * committed last keeps it.
+   * Objects cut from one version of one file (the byte ranges of a prize CSV
+   * at one ETag) share a group, and their `order` (the byte offset) decides
+   * which keeps a reading both deliver: the later in the file. Null for a
+   * whole object: then the object committed last keeps it.
    */
   group: string | null;
   /** Position of the object within its group (see {@link StagedManifest.group}); null without a group. */

@@ -1,16 +1,21 @@
-export * from './fault-point.js';
-export * from './job-options.js';
-export * from './job-payloads.js';
-export * from './ledger-cache.js';
-export * from './load-processor.js';
-export * from './pipeline-metrics.js';
-export * from './plan-processor.js';
-export * from './queue-names.js';
-export * from './queues.js';
-export * from './redis-connection.js';
-export * from './run-finalization.js';
-export * from './run-store.js';
-export * from './service-config.js';
-export * from './service-runtime.js';
-export * from './transform-job-id.js';
-export * from './transform-processor.js';
+export { faultPoint } from './fault-point.js';
+export { DEFAULT_TUNING, defaultJobOptions, type QueueTuning } from './job-options.js';
+export { JOB_NAMES, type LoadJobData, type PlanJobData, type TransformJobData } from './job-payloads.js';
+export { LedgerCache } from './ledger-cache.js';
+export { LOADER_STEPS, type LoaderStep, LoadProcessor, type LoadProcessorDeps } from './load-processor.js';
+export { addMetrics, type MetricField } from './pipeline-metrics.js';
+export { createPlanProcessor, type PlanProcessorDeps } from './plan-processor.js';
+export { DEFAULT_PREFIX, QUEUE_NAMES, type QueueName } from './queue-names.js';
+export { addFresh, openQueues, type PipelineQueues, upstreamIdle } from './queues.js';
+export { createRedisConnection } from './redis-connection.js';
+export { createFinalizeRevival, enqueueFinalize, FINALIZE_REVIVALS, finalizeUnrecorded } from './run-finalization.js';
+export { type ObjectOutcome, type RunRecord, type RunRetry, RunStore } from './run-store.js';
+export { loadJobId, transformJobId } from './transform-job-id.js';
+export {
+  createStalledOutListener,
+  createTransformProcessor,
+  type StalledObject,
+  type TransformProcessorDeps,
+  transformJobObject,
+} from './transform-processor.js';
+export { tuningFrom, workerOptions } from './worker-options.js';

@@ -3,7 +3,7 @@
  * (`{pv}`), so every key of every queue and run lands in one slot and BullMQ's
  * multi-key scripts work on a cluster.
  */
-export const DEFAULT_PREFIX = '{pv}';
+export { DEFAULT_QUEUE_PREFIX as DEFAULT_PREFIX } from '@pv-pipeline/core';
 
 /** The three queues: plan → transform → load. */
 export const QUEUE_NAMES = {

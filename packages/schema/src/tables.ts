@@ -142,7 +142,7 @@ export const PV_INGEST_LEDGER = {
       'source_group',
       'STRING',
       true,
-      'objects cut from one file (prize byte ranges): within a group the higher source_order wins a key',
+      'objects cut from one version of one file (prize byte ranges, file@etag): within a group the higher source_order wins a key',
     ),
     col('source_order', 'INT64', true, 'position of the object in its group (byte offset)'),
   ],

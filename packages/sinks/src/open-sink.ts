@@ -4,8 +4,7 @@ import { openDuckDbSink } from './duckdb/duckdb-sink.js';
 import { openParquetSink } from './parquet/parquet-sink.js';
 import type { Sink } from './sink.js';
 
-/** The sink used when none is given: a DuckDB file in the working directory. */
-export const DEFAULT_SINK_URL = 'duckdb://./pvdaq.duckdb';
+export { DEFAULT_SINK_URL } from '@pv-pipeline/core';
 
 /** What a sink may need besides its URL (filled by the CLI or the service config, never read from the environment here). */
 export type OpenSinkOptions = BigQueryConnectOptions;

@@ -1,15 +1,7 @@
 import type { AddressInfo } from 'node:net';
-import { BadInputError, type Logger } from '@pv-pipeline/core';
-import {
-  catalogProvider,
-  createRedisConnection,
-  openQueues,
-  openSource,
-  type RunningService,
-  RunStore,
-  type ServiceConfig,
-  tuningFrom,
-} from '@pv-pipeline/queue';
+import { BadInputError, type Logger, type ServiceConfig } from '@pv-pipeline/core';
+import { createRedisConnection, openQueues, RunStore, tuningFrom } from '@pv-pipeline/queue';
+import { catalogProvider, openSource, type RunningService } from '@pv-pipeline/runtime';
 import { createApiApp } from './app.js';
 
 /** Shortest `PV_API_TOKEN` accepted. */

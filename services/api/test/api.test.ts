@@ -5,16 +5,8 @@ import { type AddressInfo, createServer } from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { createLogger } from '@pv-pipeline/core';
-import {
-  createRedisConnection,
-  DEFAULT_TUNING,
-  loadServiceConfig,
-  openQueues,
-  type PipelineQueues,
-  RunStore,
-  type ServiceConfig,
-} from '@pv-pipeline/queue';
+import { createLogger, loadServiceConfig, type ServiceConfig } from '@pv-pipeline/core';
+import { createRedisConnection, DEFAULT_TUNING, openQueues, type PipelineQueues, RunStore } from '@pv-pipeline/queue';
 import type { SystemRow } from '@pv-pipeline/schema';
 import { Worker } from 'bullmq';
 import type { Express } from 'express';

@@ -1,6 +1,5 @@
-import type { Logger } from '@pv-pipeline/core';
+import type { Logger, ServiceConfig } from '@pv-pipeline/core';
 import {
-  catalogProvider,
   createFinalizeRevival,
   createRedisConnection,
   createStalledOutListener,
@@ -10,17 +9,14 @@ import {
   type LoadJobData,
   LoadProcessor,
   openQueues,
-  openSource,
   QUEUE_NAMES,
-  type RunningService,
   RunStore,
-  type ServiceConfig,
   transformJobId,
   tuningFrom,
   upstreamIdle,
-  withGrace,
   workerOptions,
 } from '@pv-pipeline/queue';
+import { catalogProvider, openSource, type RunningService, withGrace } from '@pv-pipeline/runtime';
 import { openSink } from '@pv-pipeline/sinks';
 import { openStagingArea } from '@pv-pipeline/stages';
 import { Worker } from 'bullmq';

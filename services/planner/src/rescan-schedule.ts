@@ -1,5 +1,5 @@
-import { BadInputError, type Logger } from '@pv-pipeline/core';
-import { JOB_NAMES, type PipelineQueues, type ServiceConfig } from '@pv-pipeline/queue';
+import { BadInputError, type Logger, type ServiceConfig } from '@pv-pipeline/core';
+import { JOB_NAMES, type PipelineQueues } from '@pv-pipeline/queue';
 import { parseSystemsOption } from '@pv-pipeline/stages';
 
 /** Id of the BullMQ job scheduler that re-scans the configured systems. */

@@ -1,17 +1,15 @@
-import type { Logger } from '@pv-pipeline/core';
+import type { Logger, ServiceConfig } from '@pv-pipeline/core';
 import {
   createPlanProcessor,
   createRedisConnection,
   LedgerCache,
   openQueues,
-  openSource,
   QUEUE_NAMES,
-  type RunningService,
   RunStore,
-  type ServiceConfig,
   tuningFrom,
   workerOptions,
 } from '@pv-pipeline/queue';
+import { openSource, type RunningService } from '@pv-pipeline/runtime';
 import { partBytesFromMb } from '@pv-pipeline/stages';
 import { Worker } from 'bullmq';
 import { scheduleRescan } from './rescan-schedule.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createLogger } from '@pv-pipeline/core';
-import { createRedisConnection, DEFAULT_TUNING, loadServiceConfig, openQueues } from '@pv-pipeline/queue';
+import { createLogger, loadServiceConfig } from '@pv-pipeline/core';
+import { createRedisConnection, DEFAULT_TUNING, openQueues } from '@pv-pipeline/queue';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RESCAN_SCHEDULER_ID, scheduleRescan } from '../src/rescan-schedule.js';
 

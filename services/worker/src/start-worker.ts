@@ -1,20 +1,16 @@
-import { describeError, type Logger } from '@pv-pipeline/core';
+import { describeError, type Logger, type ServiceConfig } from '@pv-pipeline/core';
 import {
-  catalogProvider,
   createRedisConnection,
   createStalledOutListener,
   createTransformProcessor,
   openQueues,
-  openSource,
   QUEUE_NAMES,
-  type RunningService,
   RunStore,
-  type ServiceConfig,
   transformJobObject,
   tuningFrom,
-  withGrace,
   workerOptions,
 } from '@pv-pipeline/queue';
+import { catalogProvider, openSource, type RunningService, withGrace } from '@pv-pipeline/runtime';
 import { DecodePool, openStagingArea } from '@pv-pipeline/stages';
 import { Worker } from 'bullmq';
 

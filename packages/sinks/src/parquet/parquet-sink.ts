@@ -49,7 +49,12 @@ export interface ParquetDatasetSinkOptions {
  * name; the readings files published (renamed); the files of other objects
  * that lose keys published; the ledger file published (the batch is in).
  */
-export const PARQUET_COMMIT_STEPS = ['files-written', 'readings-published', 'others-trimmed', 'ledger-written'] as const;
+export const PARQUET_COMMIT_STEPS = [
+  'files-written',
+  'readings-published',
+  'others-trimmed',
+  'ledger-written',
+] as const;
 
 /** Directory under the root where DuckDB spills sorts larger than its memory limit. */
 const SPILL_DIR = '.spill';

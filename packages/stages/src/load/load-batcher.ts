@@ -1,3 +1,5 @@
+import { DEFAULTS } from '@pv-pipeline/core';
+
 /** Options of {@link LoadBatcher}. */
 export interface LoadBatcherOptions<T> {
   /** Fact rows an item brings (a manifest's `rows`). */
@@ -26,9 +28,9 @@ export interface LoadBatcherOptions<T> {
 }
 
 /** Default fact rows per commit (the CLI's `--batch-rows`, the loader's `PV_LOAD_BATCH_ROWS`). */
-export const DEFAULT_BATCH_ROWS = 1_000_000;
+export const DEFAULT_BATCH_ROWS = DEFAULTS.batchRows;
 /** Default objects per commit (the loader's `PV_LOAD_BATCH_OBJECTS`). */
-export const DEFAULT_BATCH_OBJECTS = 500;
+export const DEFAULT_BATCH_OBJECTS = DEFAULTS.batchObjects;
 
 /**
  * The load stage's batching, shared by both executors: gathers items into

@@ -1,3 +1,4 @@
+import { DEFAULTS } from '@pv-pipeline/core';
 import {
   isPrizeKey,
   listPrizeFolders,
@@ -10,7 +11,7 @@ import {
 import type { PlannedObject } from './planned-object.js';
 
 /** Default largest byte range of a prize CSV transformed as one job (16 MiB). */
-export const DEFAULT_PART_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_PART_BYTES = DEFAULTS.partMb * 1024 * 1024;
 
 /** A part size given in MiB (`--part-mb`, `PV_PART_MB`; fractions allowed) in bytes, at least 1 KiB. */
 export function partBytesFromMb(mb: number): number {

@@ -3,6 +3,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   addDropped,
+  DEFAULTS,
   derivedId,
   describeError,
   isRetryable,
@@ -61,7 +62,7 @@ export interface InlineRunOptions {
 export const POOL_MIN_OBJECTS = 100;
 
 /** Default largest daily object transformed (`--max-object-mb`, `PV_MAX_OBJECT_MB`). */
-export const DEFAULT_MAX_OBJECT_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_MAX_OBJECT_BYTES = DEFAULTS.maxObjectMb * 1024 * 1024;
 
 /**
  * The inline executor: plan → transform (N at a time) → the load stage
@@ -127,7 +128,7 @@ export async function runInline(options: InlineRunOptions): Promise<RunSummary> 
       ),
   });
 
-  const concurrency = options.concurrency ?? 4;
+  const concurrency = options.concurrency ?? DEFAULTS.concurrency;
   const threads = Math.min(
     options.workerThreads ??
       (plan.toLoad.length >= POOL_MIN_OBJECTS && availableParallelism() > 2 ? availableParallelism() - 1 : 0),

@@ -15,7 +15,7 @@ export class DecodePool {
   /** @param threads worker threads; default the number of cores */
   constructor(threads = availableParallelism()) {
     this.#pool = new Piscina({
-      filename: new URL('./decode-worker-bootstrap.mjs', import.meta.url).href,
+      filename: workerFile(),
       minThreads: threads,
       maxThreads: threads,
       idleTimeout: 30_000,
@@ -37,6 +37,15 @@ export class DecodePool {
   async close(): Promise<void> {
     await this.#pool.destroy();
   }
+}
+
+/**
+ * The worker-thread module: the built JS, or (running from the TypeScript
+ * sources, as the tests do) a bootstrap that registers tsx first.
+ */
+function workerFile(): string {
+  const here = import.meta.url;
+  return new URL(here.endsWith('.ts') ? './decode-worker-bootstrap.mjs' : './decode-worker.js', here).href;
 }
 
 /** Structured clone drops error subclasses: rebuild ours from name and message. */

@@ -37,18 +37,20 @@ export function retiredPartManifest(obj: PlannedObject): StagedManifest {
     minTimestamp: null,
     maxTimestamp: null,
     dropped: noneDropped(),
-    ...partOrder(obj.key),
+    ...partOrder(obj.key, obj.etag),
   };
 }
 
 /**
- * The parts of one file form a group: where two parts deliver the same
- * reading, the later in the file (the higher byte offset) keeps it, whatever
- * order they are committed in, so the result does not depend on the part size.
+ * The parts of one version of a file form a group: where two parts deliver
+ * the same reading, the later in the file (the higher byte offset) keeps it,
+ * whatever order they are committed in, so the result does not depend on the
+ * part size. Another version of the file is another group (its rows give way
+ * to the new version's as they commit, part by part).
  */
-function partOrder(sourceKey: string): { group: string; order: number } {
+function partOrder(sourceKey: string, etag: string): { group: string; order: number } {
   const { key, range } = parsePartKey(sourceKey);
-  return { group: key, order: range?.start ?? 0 };
+  return { group: `${key}@${etag}`, order: range?.start ?? 0 };
 }
 
 /**
@@ -122,7 +124,7 @@ export async function transformPrizePart(obj: PlannedObject, deps: TransformDeps
     minTimestamp: stats.minTimestamp === null ? null : String(stats.minTimestamp),
     maxTimestamp: stats.maxTimestamp === null ? null : String(stats.maxTimestamp),
     dropped: stats.dropped,
-    ...partOrder(sourceKey),
+    ...partOrder(sourceKey, obj.etag),
   };
 }
 

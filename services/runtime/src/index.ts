@@ -1,0 +1,3 @@
+export { type RunningService, runServiceMain, type ServiceStarter } from './service-main.js';
+export { catalogProvider, openSource } from './service-source.js';
+export { withGrace } from './with-grace.js';
