@@ -152,10 +152,10 @@ describe('BigQuery load-mode commits equal DuckDB commits', () => {
     expect(openSink('bigquery://my-proj/my_ds?mode=stream&location=EU').url).toBe(
       'bigquery://my-proj/my_ds?mode=stream',
     );
-    expect(() => openSink('bigquery://my-proj')).toThrow(/is not a BigQuery URL/);
+    expect(() => openSink('bigquery://my-proj')).toThrow(/does not name PROJECT\/DATASET/);
     expect(() => openSink('bigquery://my-proj/my-ds')).toThrow(/not a dataset id/);
     expect(() => openSink('bigquery://p/d?mode=fast')).toThrow(/mode=fast is neither load nor stream/);
-    expect(() => openSink('bigquery://p/d?key=secret')).toThrow(/unknown parameter "key"/);
+    expect(() => openSink('bigquery://p/d?key=secret')).toThrow(/unknown parameter key \(known: mode, location\)/);
     expect(() => openSink('bigquery://p/d', { bigqueryApiEndpoint: 'localhost:9050' })).toThrow(/--bigquery-endpoint/);
   });
 });

@@ -2,18 +2,18 @@ import type { DefaultJobOptions } from 'bullmq';
 
 /** Retention and retry settings shared by every queue. */
 export interface QueueTuning {
-  /** Tries of a job that fails with a retryable error. Default 5. */
+  /** Tries of a job that fails with a retryable error. @defaultValue 5 */
   attempts: number;
-  /** First backoff delay in ms (exponential, ±50 % jitter). Default 1000. */
+  /** First backoff delay in ms (exponential, ±50 % jitter). @defaultValue 1000 */
   backoffMs: number;
-  /** Completed jobs kept: at most this many seconds … Default 3600. */
+  /** Completed jobs kept: at most this many seconds … @defaultValue 3600 */
   keepCompletedSeconds: number;
-  /** … and at most this many jobs. Default 10,000. */
+  /** … and at most this many jobs. @defaultValue 10,000 */
   keepCompletedCount: number;
   /** Failed jobs kept for this many seconds (default 7 days) and at most this many (default 10,000). */
   keepFailedSeconds: number;
   keepFailedCount: number;
-  /** Length cap of each queue's events stream. Default 10,000. */
+  /** Length cap of each queue's events stream. @defaultValue 10,000 */
   eventsMaxLen: number;
 }
 

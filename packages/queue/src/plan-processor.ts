@@ -16,7 +16,7 @@ export interface PlanProcessorDeps {
   ledger: LedgerCache;
   queues: PipelineQueues;
   logger: Logger;
-  /** Largest byte range of a prize CSV planned as one transform job. Default 16 MiB. */
+  /** Largest byte range of a prize CSV planned as one transform job. @defaultValue 16 MiB */
   partBytes?: number;
 }
 

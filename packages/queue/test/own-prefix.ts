@@ -1,17 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { type Processor, Worker } from 'bullmq';
 import { afterAll } from 'vitest';
+import { testRedisUrl } from '../../../test/support/test-redis.js';
 import { DEFAULT_TUNING } from '../src/job-options.js';
 import { openQueues } from '../src/queues.js';
 import { createRedisConnection } from '../src/redis-connection.js';
 import { RunStore } from '../src/run-store.js';
 
-/** The shared test Redis (see environment.md). */
-export const REDIS = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** The suite's own test Redis (test/support/test-redis-setup.ts). */
+export const REDIS = testRedisUrl();
 
 /**
  * The pipeline's queues and run store under a key prefix of their own on the
- * shared Redis, for one test suite: its workers are closed and its keys
+ * suite's test Redis, for one test suite: its workers are closed and its keys
  * deleted after the suite.
  */
 export function ownPrefix() {

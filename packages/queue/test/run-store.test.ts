@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { testRedisUrl } from '../../../test/support/test-redis.js';
 import { createRedisConnection } from '../src/redis-connection.js';
 import { RunStore } from '../src/run-store.js';
 
@@ -7,7 +8,7 @@ const request = { systems: [4], from: '2020-01-01', to: '2020-01-31', format: 'p
 
 describe('RunStore (real Redis, own prefix)', () => {
   const prefix = `{pvtest-${randomBytes(4).toString('hex')}}`;
-  const redis = createRedisConnection(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', { blocking: false });
+  const redis = createRedisConnection(testRedisUrl(), { blocking: false });
   const runs = new RunStore(redis, prefix);
 
   beforeAll(async () => {

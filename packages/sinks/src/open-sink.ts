@@ -7,7 +7,10 @@ import type { Sink } from './sink.js';
 export { DEFAULT_SINK_URL } from '@pv-pipeline/core';
 
 /** What a sink may need besides its URL (filled by the CLI or the service config, never read from the environment here). */
-export type OpenSinkOptions = BigQueryConnectOptions;
+export interface OpenSinkOptions extends BigQueryConnectOptions {
+  /** Where the URL came from, named in errors: a flag or a variable. @defaultValue `--sink` */
+  from?: string;
+}
 
 /**
  * Opens a sink by URL: `duckdb:///abs/file.duckdb` (default `./pvdaq.duckdb`),
@@ -15,18 +18,19 @@ export type OpenSinkOptions = BigQueryConnectOptions;
  * still needs `init()`.
  */
 export function openSink(url: string, options: OpenSinkOptions = {}): Sink {
-  const scheme = /^([a-z]+):\/\//.exec(url)?.[1];
+  const from = options.from ?? '--sink';
+  const scheme = /^\s*([a-z]+):\/\//i.exec(url)?.[1]?.toLowerCase();
   switch (scheme) {
     case 'duckdb':
-      return openDuckDbSink(url);
+      return openDuckDbSink(url, from);
     case 'parquet':
-      return openParquetSink(url);
+      return openParquetSink(url, from);
     case 'bigquery':
-      return openBigQuerySink(url, options);
+      return openBigQuerySink(url, options, from);
     default:
       throw new BadInputError(
-        '--sink',
-        `"${url}" has no known scheme (duckdb://FILE, parquet://DIR, bigquery://PROJECT/DATASET)`,
+        from,
+        `"${url.trim()}" has no known scheme (duckdb://FILE, parquet://DIR, bigquery://PROJECT/DATASET)`,
       );
   }
 }

@@ -29,9 +29,9 @@ export interface ApiDeps {
   /** The systems of the source catalog (the caller caches them). */
   systems: () => Promise<SystemRow[]>;
   logger: Logger;
-  /** Triggers (`POST /api/runs`) one client may send per window. Default `PV_TRIGGER_RATE_LIMIT` per 60,000 ms. */
+  /** Triggers (`POST /api/runs`) one client may send per window. @defaultValue `PV_TRIGGER_RATE_LIMIT` per 60,000 ms */
   rateLimit?: { limit: number; windowMs: number };
-  /** How long `pv_job_duration_seconds` reuses the job durations it read, ms. Default 15,000. */
+  /** How long `pv_job_duration_seconds` reuses the job durations it read, ms. @defaultValue 15,000 */
   metricsCacheMs?: number;
 }
 

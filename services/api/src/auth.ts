@@ -21,7 +21,8 @@ export interface RequireTokenOptions {
    * Also accept HTTP Basic credentials whose password is the token (the user
    * name is ignored) and offer a Basic challenge. Used for the dashboard only:
    * a browser re-sends Basic credentials on the dashboard's own API calls,
-   * which it cannot do with a bearer token. Default false.
+   * which it cannot do with a bearer token.
+   * @defaultValue false.
    */
   allowBasic?: boolean;
 }

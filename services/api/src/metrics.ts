@@ -10,9 +10,9 @@ export interface ApiMetricsOptions {
   redis: Redis;
   /** Key prefix of the deployment (`PV_QUEUE_PREFIX`); totals are read from the hash `<prefix>:metrics`. */
   prefix: string;
-  /** How long the job durations read for `pv_job_duration_seconds` are reused, ms. Default 15,000. */
+  /** How long the job durations read for `pv_job_duration_seconds` are reused, ms. @defaultValue 15,000 */
   durationCacheMs?: number;
-  /** Longest a scrape waits for Redis, ms. Default 2,000. */
+  /** Longest a scrape waits for Redis, ms. @defaultValue 2,000 */
   redisTimeoutMs?: number;
   logger: Logger;
 }

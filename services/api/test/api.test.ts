@@ -12,11 +12,13 @@ import { Worker } from 'bullmq';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testRedisUrl } from '../../../test/support/test-redis.js';
+import { waitFor } from '../../../test/support/wait-for.js';
 import { type ApiDeps, createApiApp } from '../src/app.js';
 import type { openApiDocument } from '../src/openapi.js';
 import { startApi } from '../src/start-api.js';
 
-const REDIS_URL = 'redis://127.0.0.1:6379';
+const REDIS_URL = testRedisUrl();
 const PREFIX = `{pvtest-${randomBytes(6).toString('hex')}}`;
 const TOKEN = `tok-${randomBytes(16).toString('hex')}`;
 const WRONG = `wrong-${randomBytes(16).toString('hex')}`;
@@ -556,15 +558,15 @@ describe('startApi and main', () => {
     const port = await freePort();
     const main = runMain({ PV_API_TOKEN: TOKEN, PORT: String(port), PV_API_HOST: '127.0.0.1' });
     try {
-      let up = false;
-      for (let i = 0; i < 100 && !up; i++) {
-        up = await fetch(`http://127.0.0.1:${port}/healthz`).then(
-          (r) => r.ok,
-          () => false,
-        );
-        if (!up) await new Promise((r) => setTimeout(r, 100));
-      }
-      expect(up).toBe(true);
+      // up once /healthz answers (a generous bound, no fixed sleeps)
+      await waitFor(
+        () =>
+          fetch(`http://127.0.0.1:${port}/healthz`).then(
+            (r) => r.ok,
+            () => false,
+          ),
+        { timeoutMs: 60_000, what: 'the api answering /healthz' },
+      );
       expect((await fetch(`http://127.0.0.1:${port}/api/runs`)).status).toBe(401);
       main.child.kill('SIGTERM');
       expect(await main.exited).toBe(0);

@@ -29,10 +29,10 @@ import { Worker } from 'bullmq';
 export async function startLoader(config: ServiceConfig, logger: Logger): Promise<RunningService> {
   const connection = createRedisConnection(config.REDIS_URL, { blocking: true, name: 'pv-loader' });
   const prefix = config.PV_QUEUE_PREFIX;
-  const sink = openSink(
-    config.PV_SINK,
-    config.BIGQUERY_API_ENDPOINT ? { bigqueryApiEndpoint: config.BIGQUERY_API_ENDPOINT } : {},
-  );
+  const sink = openSink(config.PV_SINK, {
+    from: 'PV_SINK',
+    ...(config.BIGQUERY_API_ENDPOINT ? { bigqueryApiEndpoint: config.BIGQUERY_API_ENDPOINT } : {}),
+  });
   await sink.init();
   const ledger = new LedgerCache(connection, prefix);
   const known = await sink.ledgerEtags({ ssIds: 'all', from: '0001-01-01', to: '9999-12-31' });

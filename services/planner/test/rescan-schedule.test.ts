@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { createLogger, loadServiceConfig } from '@pv-pipeline/core';
 import { createRedisConnection, DEFAULT_TUNING, openQueues } from '@pv-pipeline/queue';
 import { afterAll, describe, expect, it } from 'vitest';
+import { testRedisUrl } from '../../../test/support/test-redis.js';
 import { RESCAN_SCHEDULER_ID, scheduleRescan } from '../src/rescan-schedule.js';
 
 describe('periodic re-scan schedule (real Redis, own prefix)', () => {
   const prefix = `{pvtest-${randomBytes(4).toString('hex')}}`;
-  const redis = createRedisConnection('redis://127.0.0.1:6379', { blocking: false });
+  const redis = createRedisConnection(testRedisUrl(), { blocking: false });
   const queues = openQueues(redis, prefix, DEFAULT_TUNING);
   const logger = createLogger({ service: 'test' }, { level: 'silent' });
 

@@ -24,7 +24,7 @@ import { parseTimeZone, type TimeZoneSpec } from './time-zone.js';
 
 /** Options of {@link SystemCatalog.load}. */
 export interface SystemCatalogOptions {
-  /** Largest metadata object read, bytes. Default 64 MiB. */
+  /** Largest metadata object read, bytes. @defaultValue 64 MiB */
   maxObjectBytes?: number;
   logger?: Logger;
 }

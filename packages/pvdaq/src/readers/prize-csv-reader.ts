@@ -30,7 +30,8 @@ export interface PrizeCsvOptions {
    * Called once, before the first line is localized, when that line's wall
    * time is ambiguous (the repeated fall-back hour): resolves to the wall
    * times of the lines before this range, from the last one outside the
-   * repeated hour, which the zone then replays. Default: none (the range is
+   * repeated hour, which the zone then replays.
+   * @defaultValue none (the range is
    * read as if it started the file).
    */
   lookBack?: () => Promise<number[]>;
@@ -38,7 +39,7 @@ export interface PrizeCsvOptions {
    * UTC instants whose lines are held back and emitted last, normalized
    * together, so that the last of a repeated reading wins across batches (the
    * second pass of a range whose {@link PrizeCsvStats.late} was not empty).
-   * Default none.
+   * @defaultValue none.
    */
   holdInstants?: ReadonlySet<number>;
   /** CSV lines per emitted batch. @defaultValue 4096 */

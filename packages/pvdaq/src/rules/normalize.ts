@@ -38,7 +38,7 @@ export interface NormalizeContext {
    * then such a row fails the object.
    */
   zone: LocalTimeResolver | null;
-  /** Where the zone was looked for, for the message when it is unknown. Default: the systems index. */
+  /** Where the zone was looked for, for the message when it is unknown. @defaultValue the systems index */
   zoneSources?: string;
 }
 

@@ -8,7 +8,7 @@ export interface GetBytesOptions {
   /**
    * The ETag the object had when it was listed: a read that finds another
    * version throws {@link changedSinceListedError} instead of returning it.
-   * Default none (any version).
+   * @defaultValue none (any version).
    */
   ifMatch?: string;
 }

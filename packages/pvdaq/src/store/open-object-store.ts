@@ -7,17 +7,17 @@ import { S3ObjectStore, type S3ObjectStoreOptions } from './s3-object-store.js';
 
 /** Options of {@link openObjectStore}; only `s3://` sources use them. */
 export interface OpenObjectStoreOptions {
-  /** Endpoint of an S3-compatible server (e.g. `http://127.0.0.1:4569`). Default: AWS S3. */
+  /** Endpoint of an S3-compatible server (e.g. `http://127.0.0.1:4569`). @defaultValue AWS S3 */
   s3Endpoint?: string;
-  /** Path-style addressing. Default: true when `s3Endpoint` is set, else false. */
+  /** Path-style addressing. @defaultValue true when `s3Endpoint` is set, else false */
   s3ForcePathStyle?: boolean;
-  /** AWS region. Default `us-west-2`. */
+  /** AWS region. @defaultValue `us-west-2` */
   region?: string;
-  /** Unsigned requests. Default: true for `s3://oedi-data-lake/…` without an endpoint. */
+  /** Unsigned requests. @defaultValue true for `s3://oedi-data-lake/…` without an endpoint */
   anonymous?: boolean;
-  /** Explicit credentials. Default: the AWS default chain (unless anonymous). */
+  /** Explicit credentials. @defaultValue the AWS default chain (unless anonymous) */
   credentials?: S3ObjectStoreOptions['credentials'];
-  /** Attempts per S3 request. Default 5. */
+  /** Attempts per S3 request. @defaultValue 5 */
   maxAttempts?: number;
 }
 

@@ -28,40 +28,42 @@ export interface S3ObjectStoreOptions {
   bucket: string;
   /**
    * The root inside the bucket, without leading or trailing `/`, e.g. `pvdaq`.
-   * Keys are read as `${prefix}/${key}`. Default `''` (the bucket root).
+   * Keys are read as `${prefix}/${key}`.
+   * @defaultValue `''` (the bucket root).
    */
   prefix?: string;
-  /** AWS region of the bucket (also the signing region). Default `us-west-2`. */
+  /** AWS region of the bucket (also the signing region). @defaultValue `us-west-2` */
   region?: string;
   /**
    * Endpoint of an S3-compatible server, e.g. `http://127.0.0.1:4569`.
-   * Default: none (AWS S3 itself, endpoint derived from `region`).
+   * @defaultValue none (AWS S3 itself, endpoint derived from `region`).
    */
   endpoint?: string;
   /**
    * Address buckets as `endpoint/bucket/key` instead of `bucket.endpoint/key`.
-   * Default: `true` when `endpoint` is set, else `false`.
+   * @defaultValue `true` when `endpoint` is set, else `false`.
    */
   forcePathStyle?: boolean;
   /**
    * Send unsigned (anonymous) requests; no credential provider is ever consulted.
-   * Default: `true` when no `endpoint` is set and `bucket` is `oedi-data-lake`
+   * @defaultValue `true` when no `endpoint` is set and `bucket` is `oedi-data-lake`
    * (the public OEDI bucket), else `false`. Ignored (treated as false) when
    * `credentials` are given.
    */
   anonymous?: boolean;
   /**
-   * Explicit credentials. Default: the standard AWS default chain (environment,
+   * Explicit credentials.
+   * @defaultValue the standard AWS default chain (environment,
    * shared config files, SSO, container/instance metadata), unless `anonymous`.
    */
   credentials?: S3ClientConfig['credentials'];
-  /** Attempts per request, including the first, with the SDK's `standard` retry mode. Default 5. */
+  /** Attempts per request, including the first, with the SDK's `standard` retry mode. @defaultValue 5 */
   maxAttempts?: number;
-  /** Milliseconds allowed to establish a TCP/TLS connection. Default 10 000. */
+  /** Milliseconds allowed to establish a TCP/TLS connection. @defaultValue 10 000 */
   connectionTimeoutMs?: number;
-  /** Milliseconds a socket may stay idle (also while streaming a body) before it fails. Default 60 000. */
+  /** Milliseconds a socket may stay idle (also while streaming a body) before it fails. @defaultValue 60 000 */
   socketTimeoutMs?: number;
-  /** Maximum parallel sockets of the client. Default 64. */
+  /** Maximum parallel sockets of the client. @defaultValue 64 */
   maxSockets?: number;
 }
 

@@ -36,9 +36,9 @@ export interface BigQueryApiOptions {
   location: string;
   /** Our retries on top of the client's. */
   retry?: RetryOptions;
-  /** Longest wait for one job to reach DONE, ms. Default 30 min. */
+  /** Longest wait for one job to reach DONE, ms. @defaultValue 30 min */
   jobTimeoutMs?: number;
-  /** First poll interval, ms; grows ×1.5 up to 5 s. Default 250. */
+  /** First poll interval, ms; grows ×1.5 up to 5 s. @defaultValue 250 */
   pollIntervalMs?: number;
 }
 

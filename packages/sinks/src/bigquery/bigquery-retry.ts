@@ -63,11 +63,11 @@ export function describeBigQueryError(err: unknown): string {
 
 /** Options of {@link withRetries}. */
 export interface RetryOptions {
-  /** Tries in all (the first one included). Default 6. */
+  /** Tries in all (the first one included). @defaultValue 6 */
   attempts?: number;
-  /** First delay, ms; doubles each time with jitter, up to 8 s. Default 500. */
+  /** First delay, ms; doubles each time with jitter, up to 8 s. @defaultValue 500 */
   baseMs?: number;
-  /** Whether an error is worth another try. Default {@link isTransientBigQueryError}. */
+  /** Whether an error is worth another try. @defaultValue {@link isTransientBigQueryError} */
   retryable?: (err: unknown) => boolean;
 }
 

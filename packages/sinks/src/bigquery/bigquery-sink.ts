@@ -22,6 +22,7 @@ import {
 } from '@pv-pipeline/schema';
 import { OAuth2Client } from 'google-auth-library';
 import type { CommitResult, LedgerFilter, Sink, SinkInitOptions } from '../sink.js';
+import { parseSinkUrl, type SinkUrlSource } from '../sink-url.js';
 import { isoDay, isoMicros, type WarehouseReader, type WarehouseValue } from '../warehouse-reader.js';
 import { BigQueryApi } from './bigquery-api.js';
 import { commitLoad } from './bigquery-load-job.js';
@@ -41,29 +42,31 @@ export interface BigQuerySinkOptions {
   projectId: string;
   /** Dataset holding the five tables; created when absent. */
   datasetId: string;
-  /** Dataset and job location. Default `US`. */
+  /** Dataset and job location. @defaultValue `US` */
   location?: string;
   /** `load` (default): one load job + one transaction script per batch. `stream`: insertAll, for small incremental runs. */
   mode?: BigQueryMode;
   /**
    * API root of an emulator or fake, e.g. `http://127.0.0.1:9050` (the client
-   * adds `/bigquery/v2` and `/upload/bigquery/v2`). Default: Google's.
+   * adds `/bigquery/v2` and `/upload/bigquery/v2`).
+   * @defaultValue Google's.
    */
   apiEndpoint?: string;
   /**
-   * Auth client. Default: Application Default Credentials; with `apiEndpoint`,
+   * Auth client.
+   * @defaultValue Application Default Credentials; with `apiEndpoint`,
    * an OAuth2Client holding a placeholder token, so that nothing contacts Google.
    */
   authClient?: BigQueryAuthClient;
-  /** Longest wait for one job to finish, ms. Default 30 min. */
+  /** Longest wait for one job to finish, ms. @defaultValue 30 min */
   jobTimeoutMs?: number;
-  /** First job poll interval, ms (grows ×1.5 up to 5 s). Default 250. */
+  /** First job poll interval, ms (grows ×1.5 up to 5 s). @defaultValue 250 */
   pollIntervalMs?: number;
-  /** Fresh job ids tried for one batch when its jobs end in transient errors. Default 3. */
+  /** Fresh job ids tried for one batch when its jobs end in transient errors. @defaultValue 3 */
   loadAttempts?: number;
   /** Our retries of transient request faults, on top of the client's own. */
   retry?: RetryOptions;
-  /** Where combined Parquet uploads are written. Default the OS temp dir. */
+  /** Where combined Parquet uploads are written. @defaultValue the OS temp dir */
   tempDir?: string;
   /** Stream mode: rows per insertAll request (≤ 500) and bytes per request. */
   streamMaxRows?: number;
@@ -314,37 +317,41 @@ export interface BigQueryConnectOptions {
 }
 
 /**
- * Parses `bigquery://PROJECT/DATASET[?mode=load|stream&location=US]`. Reads
- * nothing from the environment: the endpoint and auth client come from
+ * Opens a BigQuery sink from `bigquery://PROJECT/DATASET[?mode=load|stream&location=US]`.
+ * Reads nothing from the environment: the endpoint and auth client come from
  * `options` (the CLI and the loader service fill them from their config).
+ *
+ * @param from where the URL came from (`--sink`, `PV_SINK`), named in errors
  */
-export function openBigQuerySink(url: string, options: BigQueryConnectOptions = {}): BigQuerySink {
-  const m = /^bigquery:\/\/([^/?#]+)\/([^/?#]+)\/?(?:\?(.*))?$/.exec(url);
+export function openBigQuerySink(
+  url: string,
+  options: BigQueryConnectOptions = {},
+  from: SinkUrlSource = '--sink',
+): BigQuerySink {
   const usage = 'bigquery://PROJECT/DATASET[?mode=load|stream&location=US]';
-  if (!m) throw new BadInputError('--sink', `"${url}" is not a BigQuery URL (${usage})`);
-  const [, projectId, datasetId, query] = m as unknown as [string, string, string, string | undefined];
+  const p = parseSinkUrl(url, 'bigquery', ['mode', 'location'], usage, from);
+  const m = /^([^/]+)\/([^/]+)\/?$/.exec(p.body);
+  if (!m) throw new BadInputError(from, `"${p.url}" does not name PROJECT/DATASET (${usage})`);
+  const [, projectId, datasetId] = m as unknown as [string, string, string];
   if (!/^[a-z][a-z0-9.:-]{0,127}$/i.test(projectId)) {
-    throw new BadInputError('--sink', `"${projectId}" is not a GCP project id (${usage})`);
+    throw new BadInputError(from, `"${projectId}" is not a GCP project id (${usage})`);
   }
   if (!/^[A-Za-z0-9_]{1,1024}$/.test(datasetId)) {
-    throw new BadInputError('--sink', `"${datasetId}" is not a dataset id: letters, digits and _ only (${usage})`);
+    throw new BadInputError(from, `"${datasetId}" is not a dataset id: letters, digits and _ only (${usage})`);
   }
-  const params = new URLSearchParams(query ?? '');
-  for (const k of params.keys()) {
-    if (k !== 'mode' && k !== 'location') throw new BadInputError('--sink', `unknown parameter "${k}" (${usage})`);
-  }
-  const mode = params.get('mode') ?? 'load';
+  const mode = p.params.get('mode') ?? 'load';
   if (mode !== 'load' && mode !== 'stream') {
-    throw new BadInputError('--sink', `mode=${mode} is neither load nor stream (${usage})`);
+    throw new BadInputError(from, `mode=${mode} is neither load nor stream (${usage})`);
   }
   if (options.bigqueryApiEndpoint !== undefined && !/^https?:\/\/[^/]+/.test(options.bigqueryApiEndpoint)) {
     throw new BadInputError('--bigquery-endpoint', `"${options.bigqueryApiEndpoint}" is not an http(s) URL`);
   }
+  const location = p.params.get('location');
   return new BigQuerySink({
     projectId,
     datasetId,
     mode,
-    ...(params.get('location') ? { location: params.get('location')! } : {}),
+    ...(location ? { location } : {}),
     ...(options.bigqueryApiEndpoint ? { apiEndpoint: options.bigqueryApiEndpoint.replace(/\/+$/, '') } : {}),
     ...(options.bigqueryAuthClient ? { authClient: options.bigqueryAuthClient } : {}),
   });

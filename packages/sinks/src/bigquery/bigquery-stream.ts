@@ -15,13 +15,13 @@ export interface StreamCommitDeps {
   /** An in-memory DuckDB connection, used to read the staged files. */
   duck: DuckDBConnection;
   url: string;
-  /** Rows per insertAll request. Default 500 (BigQuery's recommended maximum). */
+  /** Rows per insertAll request. @defaultValue 500 (BigQuery's recommended maximum) */
   maxRows?: number;
-  /** JSON bytes per insertAll request. Default 9 MiB (the limit is 10 MB per HTTP request). */
+  /** JSON bytes per insertAll request. @defaultValue 9 MiB (the limit is 10 MB per HTTP request) */
   maxBytes?: number;
-  /** Tries of rows that fail transiently (whole request or single rows). Default 6. */
+  /** Tries of rows that fail transiently (whole request or single rows). @defaultValue 6 */
   attempts?: number;
-  /** First retry delay, ms. Default 500. */
+  /** First retry delay, ms. @defaultValue 500 */
   retryBaseMs?: number;
 }
 

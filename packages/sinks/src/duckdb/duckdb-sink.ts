@@ -20,6 +20,7 @@ import {
 import { ledgerFieldsOf } from '../ledger-fields.js';
 import { batchPrecedence } from '../precedence.js';
 import type { CommitResult, LedgerFilter, Sink, SinkInitOptions } from '../sink.js';
+import { memoryLimitParam, parseSinkUrl, type SinkUrlSource, threadsParam } from '../sink-url.js';
 import { sqlString } from '../sql-literal.js';
 import { duckdbReader, type WarehouseReader } from '../warehouse-reader.js';
 
@@ -28,11 +29,12 @@ export interface DuckDbSinkOptions {
   /** Database file; `:memory:` for an in-memory database. */
   path: string;
   /**
-   * DuckDB `memory_limit`. Default `96MB`: loading is streaming (Parquet scan → insert),
+   * DuckDB `memory_limit`.
+   * @defaultValue `96MB`: loading is streaming (Parquet scan → insert),
    * and the benchmark loads as fast with 96 MB as with 512 MB (bench/RESULTS.md).
    */
   memoryLimit?: string;
-  /** DuckDB `threads`. Default: DuckDB's own (the number of cores). */
+  /** DuckDB `threads`. @defaultValue DuckDB's own (the number of cores) */
   threads?: number;
   /**
    * Told as a commit passes each of its steps ({@link DUCKDB_COMMIT_STEPS}); a throw there
@@ -383,21 +385,26 @@ function rangesMeet(batch: readonly StagedManifest[]): boolean {
   return false;
 }
 
-/** Parses `duckdb:///abs/file.duckdb`, `duckdb://rel/file.duckdb` or `duckdb://:memory:` (query: memory_limit, threads). */
-export function openDuckDbSink(url: string): DuckDbSink {
-  const m = /^duckdb:\/\/([^?]*)(?:\?(.*))?$/.exec(url);
-  if (!m || m[1] === '')
-    throw new BadInputError('--sink', `"${url}" is not a duckdb:// URL (duckdb:///abs/file.duckdb)`);
-  const params = new URLSearchParams(m[2] ?? '');
-  const raw = decodeURIComponent(m[1]!);
-  const path = raw === ':memory:' ? raw : resolve(raw);
-  const threads = params.get('threads');
-  if (threads !== null && !/^[1-9]\d*$/.test(threads)) {
-    throw new BadInputError('--sink', `threads=${threads} is not a positive integer`);
-  }
+/**
+ * Opens a DuckDB sink from its URL: `duckdb:///abs/file.duckdb`,
+ * `duckdb://rel/file.duckdb` (relative to the working directory) or
+ * `duckdb://:memory:`; parameters `memory_limit` and `threads`. Call `init()` before use.
+ *
+ * @param from where the URL came from (`--sink`, `PV_SINK`), named in errors
+ */
+export function openDuckDbSink(url: string, from: SinkUrlSource = '--sink'): DuckDbSink {
+  const p = parseSinkUrl(
+    url,
+    'duckdb',
+    ['memory_limit', 'threads'],
+    'duckdb:///abs/file.duckdb?memory_limit=96MB&threads=N',
+    from,
+  );
+  const threads = threadsParam(p, from);
+  const memoryLimit = memoryLimitParam(p, from);
   return new DuckDbSink({
-    path,
-    ...(params.get('memory_limit') ? { memoryLimit: params.get('memory_limit')! } : {}),
-    ...(threads ? { threads: Number(threads) } : {}),
+    path: p.body === ':memory:' ? p.body : resolve(p.body),
+    ...(memoryLimit ? { memoryLimit } : {}),
+    ...(threads ? { threads } : {}),
   });
 }

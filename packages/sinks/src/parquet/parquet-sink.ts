@@ -1,16 +1,13 @@
-import { access, constants as fsConstants, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { access, constants as fsConstants, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { BadInputError, derivedId, type StagedManifest } from '@pv-pipeline/core';
 import {
-  duckdbCreateTable,
-  duckdbType,
   PV_INGEST_LEDGER,
   PV_READINGS,
   PV_RUNS,
   PV_SENSORS,
   PV_SYSTEMS,
-  quoteIdent,
   type RunRow,
   type SensorEntry,
   type SystemRow,
@@ -19,19 +16,27 @@ import {
 import { ledgerFieldsOf } from '../ledger-fields.js';
 import { batchPrecedence, committedKeeps, outranks } from '../precedence.js';
 import type { CommitResult, LedgerFilter, Sink, SinkInitOptions } from '../sink.js';
+import { memoryLimitParam, parseSinkUrl, type SinkUrlSource, threadsParam } from '../sink-url.js';
 import { sqlString } from '../sql-literal.js';
-import { duckdbReader, type WarehouseReader } from '../warehouse-reader.js';
+import type { WarehouseReader } from '../warehouse-reader.js';
+import { openDatasetReader } from './dataset-reader.js';
+import { exists, fsyncDir, fsyncFile } from './durable-files.js';
+import { isLedgerFile, type LedgerEntry, LedgerIndex } from './ledger-index.js';
+import { DAY, readingsSelect, usToIso, validateManifest } from './staged-objects.js';
+import { checkTableFile, writeTableFile } from './table-files.js';
+import { field } from './table-rows.js';
 
 /** Options of {@link ParquetDatasetSink}. */
 export interface ParquetDatasetSinkOptions {
   /** Root directory of the dataset; resolved against the working directory when relative. Created by `init()`. */
   root: string;
-  /** The URL reported by {@link ParquetDatasetSink.url}. Default: `parquet://` + the absolute root. */
+  /** The URL reported by {@link ParquetDatasetSink.url}. @defaultValue `parquet://` + the absolute root */
   url?: string;
-  /** DuckDB worker threads used to rewrite files. Default: DuckDB's own (one per core). */
+  /** DuckDB worker threads used to rewrite files. @defaultValue DuckDB's own (one per core) */
   threads?: number;
   /**
-   * DuckDB `memory_limit` for rewriting files. Default `256MB`: sorting a large
+   * DuckDB `memory_limit` for rewriting files.
+   * @defaultValue `256MB`: sorting a large
    * object (a prize part of millions of rows) spills to `ROOT/.spill/` beyond it
    * instead of holding the whole object in memory.
    */
@@ -80,20 +85,6 @@ interface ObjectPlan {
   stale: string[];
 }
 
-/** The latest ledger row of a source key: where its file is and what time range it holds. */
-interface LedgerEntry {
-  key: string;
-  ssId: number;
-  day: string;
-  rows: number;
-  loadedAtUs: bigint;
-  minUs: bigint | null;
-  maxUs: bigint | null;
-  /** Its group and order within it (precedence.ts); null for ledgers written before they existed. */
-  group: string | null;
-  order: number | null;
-}
-
 /** Another object's readings file losing the keys a batch delivers again. */
 interface TrimPlan {
   file: string;
@@ -105,7 +96,6 @@ interface TrimPlan {
 
 /** The tables of the dataset, one directory each. */
 const TABLES: readonly TableDef[] = [PV_READINGS, PV_INGEST_LEDGER, PV_SYSTEMS, PV_SENSORS, PV_RUNS];
-const DAY = /^(\d{4})-(\d{2})-\d{2}$/;
 const GLOB_CHARS = /[*?[\]{}]/;
 /** DuckDB error classes that mean the staged file itself is unusable (rather than the disk or the sink). */
 const BAD_STAGED = /^(Binder|Conversion|Invalid Input|Constraint|Parser) Error/;
@@ -174,10 +164,8 @@ export class ParquetDatasetSink implements Sink {
   private queue: Promise<unknown> = Promise.resolve();
   private tmpSeq = 0;
   private lastLoadedAtUs = 0n;
-  /** The ledger's latest row per source key, by system (see {@link refreshLedgerIndex}). */
-  private readonly ledgerIndex = new Map<number, Map<string, LedgerEntry>>();
-  /** Ledger files already read into {@link ledgerIndex}. */
-  private readonly ledgerFilesRead = new Set<string>();
+  /** The ledger's latest row per source key, by system. */
+  private readonly ledger: LedgerIndex;
 
   constructor(options: ParquetDatasetSinkOptions) {
     this.root = path.resolve(options.root);
@@ -185,6 +173,7 @@ export class ParquetDatasetSink implements Sink {
     this.threads = options.threads;
     this.memoryLimit = options.memoryLimit ?? '256MB';
     this.onCommitStep = options.onCommitStep;
+    this.ledger = new LedgerIndex(this.dir(PV_INGEST_LEDGER));
   }
 
   /** Directory of a table. */
@@ -229,7 +218,10 @@ export class ParquetDatasetSink implements Sink {
       }
       await this.removeStaleTmp();
       await this.db();
-      for (const table of [PV_SYSTEMS, PV_SENSORS, PV_RUNS]) await this.checkWholeTable(table);
+      const { conn } = await this.db();
+      for (const table of [PV_SYSTEMS, PV_SENSORS, PV_RUNS]) {
+        await checkTableFile(conn, table, path.join(this.dir(table), `${table.name}.parquet`));
+      }
     });
   }
 
@@ -371,7 +363,9 @@ export class ParquetDatasetSink implements Sink {
       });
       const keys = [...byKey.keys()].sort();
       const ledgerFile = path.join(this.dir(PV_INGEST_LEDGER), `ledger-${derivedId(runId, ...keys)}.parquet`);
-      await this.publish(await this.writeRows(PV_INGEST_LEDGER, ledgerRows, ledgerFile, null));
+      const ledgerTmp = this.tmpName(ledgerFile);
+      await writeTableFile((await this.db()).conn, PV_INGEST_LEDGER, ledgerRows, ledgerFile, null, ledgerTmp);
+      await this.publish({ tmp: ledgerTmp, final: ledgerFile });
       this.onCommitStep?.('ledger-written');
 
       return {
@@ -383,57 +377,17 @@ export class ParquetDatasetSink implements Sink {
 
   /**
    * A reader over the dataset as it stands: an in-memory DuckDB whose views
-   * read the files (`pv_readings` with hive partitioning, the ledger's latest
-   * row per object); a table without files is an empty one.
+   * read the files (see openDatasetReader).
    */
-  async openReader(): Promise<WarehouseReader> {
-    const instance = await DuckDBInstance.create(':memory:', {
-      memory_limit: this.memoryLimit,
-      temp_directory: path.join(this.root, SPILL_DIR),
-      ...(this.threads ? { threads: String(this.threads) } : {}),
+  openReader(): Promise<WarehouseReader> {
+    return openDatasetReader({
+      url: this.url,
+      tables: TABLES,
+      dir: (t) => this.dir(t),
+      memoryLimit: this.memoryLimit,
+      threads: this.threads,
+      spillDir: path.join(this.root, SPILL_DIR),
     });
-    const conn = await instance.connect();
-    const release = async () => {
-      conn.closeSync();
-      instance.closeSync();
-    };
-    try {
-      await conn.run("SET TimeZone = 'UTC'");
-      for (const table of TABLES) await conn.run(await this.viewSql(conn, table));
-    } catch (err) {
-      await release();
-      throw err;
-    }
-    return duckdbReader(this.url, conn, release);
-  }
-
-  /** The view (or empty table) of one table over its files, in the table's columns and types. */
-  private async viewSql(conn: DuckDBConnection, table: TableDef): Promise<string> {
-    const dir = this.dir(table);
-    const files = (await readdir(dir, { recursive: true }).catch(() => [] as string[])).filter((n) =>
-      n.endsWith('.parquet'),
-    );
-    if (files.length === 0) return duckdbCreateTable(table, { primaryKey: false });
-    const glob = sqlString(path.join(dir, table === PV_READINGS ? '**/*.parquet' : '*.parquet'));
-    const have = new Set(
-      (await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${glob}, union_by_name = true)`))
-        .getRowObjectsJS()
-        .map((r) => String(r.column_name)),
-    );
-    // columns a file lacks (written before they existed) read as NULL
-    const cols = table.columns
-      .map(
-        (c) =>
-          `${have.has(c.name) ? `CAST(${quoteIdent(c.name)} AS ${duckdbType(c.type)})` : `CAST(NULL AS ${duckdbType(c.type)})`} AS ${quoteIdent(c.name)}`,
-      )
-      .join(', ');
-    const latest =
-      table === PV_INGEST_LEDGER
-        ? ' QUALIFY row_number() OVER (PARTITION BY source_key ORDER BY loaded_at DESC) = 1'
-        : '';
-    return `CREATE VIEW ${quoteIdent(table.name)} AS SELECT ${cols} FROM read_parquet(${glob}, union_by_name = true${
-      table === PV_READINGS ? ', hive_partitioning = true' : ''
-    })${latest}`;
   }
 
   /** Waits for pending calls and closes the DuckDB instance. Idempotent. */
@@ -554,13 +508,13 @@ export class ParquetDatasetSink implements Sink {
       );
     }
     // against objects committed before: the ledger's latest row per key gives their ranges
-    await this.refreshLedgerIndex();
+    await this.ledger.refresh((await this.db()).conn);
     const others = new Map<string, { entry: LedgerEntry; losers: ObjectPlan[] }>();
     for (const p of withRows.filter((x) => x.tmp)) {
       const lo = BigInt(p.manifest.minTimestamp!);
       const hi = BigInt(p.manifest.maxTimestamp!);
       const keptBy: string[] = [];
-      for (const e of this.ledgerIndex.get(p.manifest.ss_id)?.values() ?? []) {
+      for (const e of this.ledger.entriesOf(p.manifest.ss_id)) {
         if (e.rows === 0 || batchKeys.has(e.key)) continue;
         // ledger ranges are kept to the millisecond: widen by one
         if (!(e.minUs === null || e.maxUs === null || (e.minUs <= hi && e.maxUs + 1000n >= lo))) continue;
@@ -610,49 +564,6 @@ export class ParquetDatasetSink implements Sink {
     plan.rows = rows;
   }
 
-  /**
-   * Reads ledger files not read before into {@link ledgerIndex} (append-only files,
-   * so each is read once, including those of another writer).
-   */
-  private async refreshLedgerIndex(): Promise<void> {
-    const dir = this.dir(PV_INGEST_LEDGER);
-    const fresh = (await readdir(dir).catch(() => [] as string[]))
-      .filter((n) => isLedgerFile(n) && !this.ledgerFilesRead.has(n))
-      .sort();
-    if (fresh.length === 0) return;
-    const { conn } = await this.db();
-    const list = fresh.map((n) => sqlString(path.join(dir, n))).join(', ');
-    const scan = `read_parquet([${list}], union_by_name = true)`;
-    // ledger files written before the precedence columns existed lack them
-    const have = new Set(
-      (await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${scan}`)).getRowObjectsJS().map((r) => String(r.column_name)),
-    );
-    const opt = (c: string, type: string) => (have.has(c) ? c : `CAST(NULL AS ${type})`);
-    const reader = await conn.runAndReadAll(
-      `SELECT source_key, ss_id, strftime("day", '%Y-%m-%d'), "rows", epoch_us(loaded_at),
-              epoch_us(min_timestamp), epoch_us(max_timestamp), ${opt('source_group', 'VARCHAR')}, ${opt('source_order', 'BIGINT')}
-       FROM ${scan}`,
-    );
-    for (const [key, ssId, day, rows, loadedAt, lo, hi, group, order] of reader.getRowsJS()) {
-      const e: LedgerEntry = {
-        key: String(key),
-        ssId: Number(ssId),
-        day: String(day),
-        rows: Number(rows),
-        loadedAtUs: BigInt(loadedAt as bigint),
-        minUs: lo === null ? null : BigInt(lo as bigint),
-        maxUs: hi === null ? null : BigInt(hi as bigint),
-        group: group === null ? null : String(group),
-        order: order === null ? null : Number(order),
-      };
-      let bySystem = this.ledgerIndex.get(e.ssId);
-      if (!bySystem) this.ledgerIndex.set(e.ssId, (bySystem = new Map()));
-      const known = bySystem.get(e.key);
-      if (!known || known.loadedAtUs < e.loadedAtUs) bySystem.set(e.key, e);
-    }
-    for (const n of fresh) this.ledgerFilesRead.add(n);
-  }
-
   /** Writes the rows of `file` whose (timestamp, sensor) none of `others` holds to `tmp` (sorted, fsync'd); returns their count. */
   private async writeWithout(file: string, others: readonly string[], tmp: string): Promise<number> {
     const { conn } = await this.db();
@@ -680,8 +591,8 @@ export class ParquetDatasetSink implements Sink {
    * of source formats.
    */
   private async previousPartitionFiles(m: StagedManifest, file: string): Promise<string[]> {
-    await this.refreshLedgerIndex();
-    const previous = this.ledgerIndex.get(m.ss_id)?.get(m.key);
+    await this.ledger.refresh((await this.db()).conn);
+    const previous = this.ledger.get(m.ss_id, m.key);
     if (!previous || previous.rows === 0) return [];
     const earlier = this.readingsFile({ ...m, day: previous.day });
     return earlier !== file && (await exists(earlier)) ? [earlier] : [];
@@ -701,65 +612,6 @@ export class ParquetDatasetSink implements Sink {
     }
   }
 
-  /**
-   * Writes `rows` (after the rows of `mergeFrom` whose key they do not repeat) to a
-   * temp file beside `final`, sorted by the table's key. Values are checked against
-   * the schema by the NOT NULL constraints of the load table and the INT64 check below.
-   */
-  private async writeRows(
-    table: TableDef,
-    rows: readonly object[],
-    final: string,
-    mergeFrom: string | null,
-  ): Promise<PendingFile> {
-    const { conn } = await this.db();
-    await mkdir(path.dirname(final), { recursive: true });
-    const load: TableDef = { ...table, name: `_load_${table.name}` };
-    const loadName = quoteIdent(load.name);
-    await conn.run(`DROP TABLE IF EXISTS ${loadName}`);
-    await conn.run(duckdbCreateTable(load, { primaryKey: false }));
-    const tmp = this.tmpName(final);
-    try {
-      const width = table.columns.length;
-      const chunk = Math.max(1, Math.floor(2000 / width));
-      for (let i = 0; i < rows.length; i += chunk) {
-        const part = rows.slice(i, i + chunk);
-        const values = part.flatMap((r) => table.columns.map((c) => toValue(table, c.name, c.type, r)));
-        const tuple = `(${table.columns.map(() => '?').join(', ')})`;
-        await conn.run(`INSERT INTO ${loadName} VALUES ${part.map(() => tuple).join(', ')}`, values);
-      }
-      if (mergeFrom) {
-        const on = table.key.map((k) => `n.${quoteIdent(k)} = e.${quoteIdent(k)}`).join(' AND ');
-        const have = await this.columnsOf(mergeFrom);
-        // a derived column (the quality report's) keeps its stored value where the new row has none
-        for (const c of table.columns.filter((c) => c.derived && have.has(c.name))) {
-          const name = quoteIdent(c.name);
-          await conn.run(
-            `UPDATE ${loadName} n SET ${name} = e.${name} FROM read_parquet(${sqlString(mergeFrom)}) e
-             WHERE ${on} AND n.${name} IS NULL`,
-          );
-        }
-        // Old rows whose key is not in the new ones; BY NAME tolerates a file lacking newer nullable columns.
-        await conn.run(
-          `INSERT INTO ${loadName} BY NAME
-           SELECT * FROM read_parquet(${sqlString(mergeFrom)}) e
-           WHERE NOT EXISTS (SELECT 1 FROM ${loadName} n WHERE ${on})`,
-        );
-      }
-      await conn.run(
-        `COPY (SELECT * FROM ${loadName} ORDER BY ${table.key.map(quoteIdent).join(', ')})
-         TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
-      );
-      await fsyncFile(tmp);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    } finally {
-      await conn.run(`DROP TABLE IF EXISTS ${loadName}`);
-    }
-    return { tmp, final };
-  }
-
   /** Renames a temp file over its final name and syncs the directory. */
   private async publish(f: PendingFile): Promise<void> {
     await rename(f.tmp, f.final);
@@ -773,33 +625,9 @@ export class ParquetDatasetSink implements Sink {
     for (const r of rows) byKey.set(JSON.stringify(table.key.map((k) => field(r, k))), r);
     const final = path.join(this.dir(table), `${table.name}.parquet`);
     const mergeFrom = (await exists(final)) ? final : null;
-    await this.publish(await this.writeRows(table, [...byKey.values()], final, mergeFrom));
-  }
-
-  /** The column names of a Parquet file. */
-  private async columnsOf(file: string): Promise<Set<string>> {
-    const { conn } = await this.db();
-    const reader = await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${sqlString(file)})`);
-    return new Set(reader.getRowObjectsJS().map((r) => String(r.column_name)));
-  }
-
-  /** Checks that an existing dimension file has the table's columns (nullable ones may be missing). */
-  private async checkWholeTable(table: TableDef): Promise<void> {
-    const file = path.join(this.dir(table), `${table.name}.parquet`);
-    if (!(await exists(file))) return;
-    const { conn } = await this.db();
-    const reader = await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${sqlString(file)})`);
-    const have = new Set(reader.getRowObjectsJS().map((r) => String(r.column_name)));
-    const known = new Set(table.columns.map((c) => c.name));
-    const extra = [...have].filter((n) => !known.has(n));
-    const missing = table.columns.filter((c) => !c.nullable && !have.has(c.name)).map((c) => c.name);
-    if (extra.length > 0 || missing.length > 0) {
-      const what = [
-        extra.length ? `unknown columns ${extra.join(', ')}` : '',
-        missing.length ? `missing ${missing.join(', ')}` : '',
-      ];
-      throw new BadInputError('--sink', `${file}: not a ${table.name} file (${what.filter(Boolean).join('; ')})`);
-    }
+    const tmp = this.tmpName(final);
+    await writeTableFile((await this.db()).conn, table, [...byKey.values()], final, mergeFrom, tmp);
+    await this.publish({ tmp, final });
   }
 
   /** Removes `*.tmp` files left in the table directories by a crashed writer. */
@@ -823,123 +651,25 @@ export class ParquetDatasetSink implements Sink {
 
 /**
  * Opens a Parquet dataset sink from its URL: `parquet:///abs/dir`, or
- * `parquet://./rel` / `parquet://rel/dir` (relative to the working directory).
- * Percent-escapes in the path are decoded. Call `init()` before use.
+ * `parquet://./rel` / `parquet://rel/dir` (relative to the working directory);
+ * parameters `memory_limit` and `threads`. Call `init()` before use.
  *
- * @throws BadInputError `--sink` when the URL is not a `parquet://` URL with a path.
+ * @param from where the URL came from (`--sink`, `PV_SINK`), named in errors
  */
-export function openParquetSink(url: string): ParquetDatasetSink {
-  const m = /^parquet:\/\/([^?#]*)(?:\?([^#]*))?$/i.exec(url.trim());
-  if (!m) throw new BadInputError('--sink', `"${url}" is not a parquet:// URL (expected parquet:///abs/dir)`);
-  let dir: string;
-  try {
-    dir = decodeURIComponent(m[1]!);
-  } catch {
-    throw new BadInputError('--sink', `"${url}": malformed percent-escape in the path`);
-  }
-  if (dir === '' || dir.includes('\0')) throw new BadInputError('--sink', `"${url}": missing directory`);
-  const params = new URLSearchParams(m[2] ?? '');
-  for (const name of params.keys()) {
-    if (name !== 'memory_limit' && name !== 'threads') {
-      throw new BadInputError('--sink', `"${url}": unknown option ${name} (memory_limit, threads)`);
-    }
-  }
-  const threads = params.get('threads');
-  if (threads !== null && !/^[1-9]\d*$/.test(threads)) {
-    throw new BadInputError('--sink', `"${url}": threads must be a whole number ≥ 1`);
-  }
-  const memoryLimit = params.get('memory_limit');
-  if (memoryLimit !== null && !/^\d+(\.\d+)?\s*[KMGT]i?B$/i.test(memoryLimit)) {
-    throw new BadInputError('--sink', `"${url}": memory_limit must be a size such as 256MB or 1GiB`);
-  }
+export function openParquetSink(url: string, from: SinkUrlSource = '--sink'): ParquetDatasetSink {
+  const p = parseSinkUrl(
+    url,
+    'parquet',
+    ['memory_limit', 'threads'],
+    'parquet:///abs/dir?memory_limit=256MB&threads=N',
+    from,
+  );
+  const threads = threadsParam(p, from);
+  const memoryLimit = memoryLimitParam(p, from);
   return new ParquetDatasetSink({
-    root: dir,
-    url: url.trim(),
-    ...(threads ? { threads: Number(threads) } : {}),
+    root: p.body,
+    url: p.url,
+    ...(threads ? { threads } : {}),
     ...(memoryLimit ? { memoryLimit } : {}),
   });
-}
-
-// ── helpers ──────────────────────────────────────────────────────────────────
-
-/** Checks what the sink relies on in a manifest: a day, an integer system, a staged file when it has rows. */
-function validateManifest(m: StagedManifest): void {
-  if (!DAY.test(m.day)) throw new BadInputError(m.key, `manifest day "${m.day}" is not YYYY-MM-DD`);
-  if (!Number.isSafeInteger(m.ss_id) || m.ss_id < 0) {
-    throw new BadInputError(m.key, `manifest ss_id ${m.ss_id} is not a system id`);
-  }
-  if (!Number.isSafeInteger(m.rows) || m.rows < 0) throw new BadInputError(m.key, `manifest rows ${m.rows} is invalid`);
-  if (m.rows > 0 && !m.staged) throw new BadInputError(m.key, `manifest has ${m.rows} rows but no staged file`);
-}
-
-/**
- * The SELECT list turning a staged file into `PV_READINGS` columns: every column
- * cast to its schema type, `source_key` from the manifest, non-nullable columns
- * checked, and `ss_id` checked against the manifest (it is also the partition path).
- */
-function readingsSelect(m: StagedManifest): string {
-  return PV_READINGS.columns
-    .map((c) => {
-      const name = quoteIdent(c.name);
-      if (c.name === 'source_key') return `CAST(${sqlString(m.key)} AS ${duckdbType(c.type)}) AS ${name}`;
-      const cast = `CAST(${name} AS ${duckdbType(c.type)})`;
-      if (c.name === 'ss_id') {
-        return `CASE WHEN ${name} IS DISTINCT FROM ${m.ss_id} THEN error('ss_id ' || coalesce(${name}::VARCHAR, 'NULL') || ' differs from the manifest (${m.ss_id})') ELSE ${cast} END AS ${name}`;
-      }
-      if (!c.nullable) return `CASE WHEN ${name} IS NULL THEN error('NULL in ${c.name}') ELSE ${cast} END AS ${name}`;
-      return `${cast} AS ${name}`;
-    })
-    .join(', ');
-}
-
-const field = (row: object, name: string): unknown => (row as Record<string, unknown>)[name];
-
-/** A row's field as a DuckDB parameter; INT64 fields must be integers (DuckDB would round). */
-function toValue(table: TableDef, name: string, type: string, row: object): DuckDBValue {
-  const v = field(row, name);
-  if (v === undefined || v === null) return null;
-  if (type === 'INT64' && typeof v === 'number' && !Number.isSafeInteger(v)) {
-    throw new BadInputError(`${table.name}.${name}`, `${v} is not an integer`);
-  }
-  if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean' || typeof v === 'bigint') return v;
-  if (v instanceof Date) return v.toISOString();
-  throw new BadInputError(`${table.name}.${name}`, `unsupported value ${JSON.stringify(v)}`);
-}
-
-/** Epoch µs (decimal string) → ISO instant, for the ledger's time-range columns. */
-function usToIso(us: string | null): string | null {
-  return us === null ? null : new Date(Number(us) / 1000).toISOString();
-}
-
-function isLedgerFile(name: string): boolean {
-  return name.startsWith('ledger-') && name.endsWith('.parquet');
-}
-
-async function exists(file: string): Promise<boolean> {
-  return stat(file).then(
-    () => true,
-    (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return false;
-      throw err;
-    },
-  );
-}
-
-async function fsyncFile(file: string): Promise<void> {
-  const fh = await open(file, 'r+');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-/** Makes renames and unlinks in `dir` durable. */
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }

@@ -25,9 +25,9 @@ export interface Plan {
 
 /** Options of {@link planObjects} and {@link listRunObjects}. */
 export interface PlanOptions {
-  /** Listing requests in flight at once. Default 8. */
+  /** Listing requests in flight at once. @defaultValue 8 */
   listConcurrency?: number;
-  /** Largest byte range of a prize CSV transformed as one job. Default 16 MiB. */
+  /** Largest byte range of a prize CSV transformed as one job. @defaultValue 16 MiB */
   partBytes?: number;
 }
 

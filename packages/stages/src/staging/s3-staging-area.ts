@@ -20,7 +20,7 @@ export interface S3StagingOptions {
   prefix: string;
   /** S3-compatible endpoint (path-style); AWS when absent. */
   endpoint?: string;
-  /** Region. Default `AWS_REGION` of the SDK's chain, else us-west-2. */
+  /** Region. @defaultValue `AWS_REGION` of the SDK's chain, else us-west-2 */
   region?: string;
 }
 

@@ -1,0 +1,78 @@
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import {
+  duckdbCreateTable,
+  duckdbType,
+  PV_INGEST_LEDGER,
+  PV_READINGS,
+  quoteIdent,
+  type TableDef,
+} from '@pv-pipeline/schema';
+import { sqlString } from '../sql-literal.js';
+import { duckdbReader, type WarehouseReader } from '../warehouse-reader.js';
+
+/** Where a Parquet dataset is and how DuckDB may read it. */
+export interface DatasetLocation {
+  url: string;
+  tables: readonly TableDef[];
+  /** The folder of a table. */
+  dir: (table: TableDef) => string;
+  memoryLimit: string;
+  threads: number | undefined;
+  spillDir: string;
+}
+
+/**
+ * A reader over the dataset as it stands: an in-memory DuckDB whose views
+ * read the files (`pv_readings` with hive partitioning, the ledger's latest
+ * row per object); a table without files is an empty one.
+ */
+export async function openDatasetReader(d: DatasetLocation): Promise<WarehouseReader> {
+  const instance = await DuckDBInstance.create(':memory:', {
+    memory_limit: d.memoryLimit,
+    temp_directory: d.spillDir,
+    ...(d.threads ? { threads: String(d.threads) } : {}),
+  });
+  const conn = await instance.connect();
+  const release = async () => {
+    conn.closeSync();
+    instance.closeSync();
+  };
+  try {
+    await conn.run("SET TimeZone = 'UTC'");
+    for (const table of d.tables) await conn.run(await viewSql(conn, d.dir(table), table));
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  return duckdbReader(d.url, conn, release);
+}
+
+/** The view (or empty table) of one table over its files, in the table's columns and types. */
+async function viewSql(conn: DuckDBConnection, dir: string, table: TableDef): Promise<string> {
+  const files = (await readdir(dir, { recursive: true }).catch(() => [] as string[])).filter((n) =>
+    n.endsWith('.parquet'),
+  );
+  if (files.length === 0) return duckdbCreateTable(table, { primaryKey: false });
+  const glob = sqlString(path.join(dir, table === PV_READINGS ? '**/*.parquet' : '*.parquet'));
+  const have = new Set(
+    (await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${glob}, union_by_name = true)`))
+      .getRowObjectsJS()
+      .map((r) => String(r.column_name)),
+  );
+  // columns a file lacks (written before they existed) read as NULL
+  const cols = table.columns
+    .map(
+      (c) =>
+        `${have.has(c.name) ? `CAST(${quoteIdent(c.name)} AS ${duckdbType(c.type)})` : `CAST(NULL AS ${duckdbType(c.type)})`} AS ${quoteIdent(c.name)}`,
+    )
+    .join(', ');
+  const latest =
+    table === PV_INGEST_LEDGER
+      ? ' QUALIFY row_number() OVER (PARTITION BY source_key ORDER BY loaded_at DESC) = 1'
+      : '';
+  return `CREATE VIEW ${quoteIdent(table.name)} AS SELECT ${cols} FROM read_parquet(${glob}, union_by_name = true${
+    table === PV_READINGS ? ', hive_partitioning = true' : ''
+  })${latest}`;
+}

@@ -1,0 +1,38 @@
+import { open, stat } from 'node:fs/promises';
+
+/**
+ * Files written so that a crash leaves them whole or absent: the Parquet
+ * dataset writes every file to a temp name, syncs it, renames it over its
+ * final name, and syncs the directory.
+ */
+
+/** Whether a file exists (any other error than ENOENT is thrown). */
+export async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return false;
+      throw err;
+    },
+  );
+}
+
+/** Syncs a file's content to disk. */
+export async function fsyncFile(file: string): Promise<void> {
+  const fh = await open(file, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Makes renames and unlinks in `dir` durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

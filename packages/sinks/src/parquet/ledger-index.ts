@@ -1,0 +1,88 @@
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { sqlString } from '../sql-literal.js';
+
+/** Whether a file of the ledger folder is a ledger file (one per committed batch, `ledger-<id>.parquet`). */
+export function isLedgerFile(name: string): boolean {
+  return name.startsWith('ledger-') && name.endsWith('.parquet');
+}
+
+/** The latest ledger row of a source key: where its file is, what time range it holds, its group. */
+export interface LedgerEntry {
+  key: string;
+  ssId: number;
+  day: string;
+  rows: number;
+  loadedAtUs: bigint;
+  minUs: bigint | null;
+  maxUs: bigint | null;
+  /** Its group and order within it (precedence.ts); null for ledgers written before they existed. */
+  group: string | null;
+  order: number | null;
+}
+
+/**
+ * The dataset's ledger in memory, by system: the latest row of every source
+ * key. The ledger is append-only (a file per committed batch), so each file is
+ * read once, those of another writer included.
+ */
+export class LedgerIndex {
+  readonly #dir: string;
+  readonly #bySystem = new Map<number, Map<string, LedgerEntry>>();
+  readonly #read = new Set<string>();
+
+  /** @param dir the ledger folder */
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  /** The latest entries of one system. */
+  entriesOf(ssId: number): Iterable<LedgerEntry> {
+    return this.#bySystem.get(ssId)?.values() ?? [];
+  }
+
+  /** The latest entry of one object, if any. */
+  get(ssId: number, key: string): LedgerEntry | undefined {
+    return this.#bySystem.get(ssId)?.get(key);
+  }
+
+  /** Reads the ledger files not read before. */
+  async refresh(conn: DuckDBConnection): Promise<void> {
+    const dir = this.#dir;
+    const fresh = (await readdir(dir).catch(() => [] as string[]))
+      .filter((n) => isLedgerFile(n) && !this.#read.has(n))
+      .sort();
+    if (fresh.length === 0) return;
+    const list = fresh.map((n) => sqlString(path.join(dir, n))).join(', ');
+    const scan = `read_parquet([${list}], union_by_name = true)`;
+    // ledger files written before the precedence columns existed lack them
+    const have = new Set(
+      (await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${scan}`)).getRowObjectsJS().map((r) => String(r.column_name)),
+    );
+    const opt = (c: string, type: string) => (have.has(c) ? c : `CAST(NULL AS ${type})`);
+    const reader = await conn.runAndReadAll(
+      `SELECT source_key, ss_id, strftime("day", '%Y-%m-%d'), "rows", epoch_us(loaded_at),
+              epoch_us(min_timestamp), epoch_us(max_timestamp), ${opt('source_group', 'VARCHAR')}, ${opt('source_order', 'BIGINT')}
+       FROM ${scan}`,
+    );
+    for (const [key, ssId, day, rows, loadedAt, lo, hi, group, order] of reader.getRowsJS()) {
+      const e: LedgerEntry = {
+        key: String(key),
+        ssId: Number(ssId),
+        day: String(day),
+        rows: Number(rows),
+        loadedAtUs: BigInt(loadedAt as bigint),
+        minUs: lo === null ? null : BigInt(lo as bigint),
+        maxUs: hi === null ? null : BigInt(hi as bigint),
+        group: group === null ? null : String(group),
+        order: order === null ? null : Number(order),
+      };
+      let bySystem = this.#bySystem.get(e.ssId);
+      if (!bySystem) this.#bySystem.set(e.ssId, (bySystem = new Map()));
+      const known = bySystem.get(e.key);
+      if (!known || known.loadedAtUs < e.loadedAtUs) bySystem.set(e.key, e);
+    }
+    for (const n of fresh) this.#read.add(n);
+  }
+}

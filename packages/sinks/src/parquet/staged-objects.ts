@@ -1,0 +1,41 @@
+import { BadInputError, type StagedManifest } from '@pv-pipeline/core';
+import { duckdbType, PV_READINGS, quoteIdent } from '@pv-pipeline/schema';
+import { sqlString } from '../sql-literal.js';
+
+/** A calendar day, `YYYY-MM-DD` (the day of a manifest decides its partition). */
+export const DAY = /^(\d{4})-(\d{2})-\d{2}$/;
+
+/** Checks what the sink relies on in a manifest: a day, an integer system, a staged file when it has rows. */
+export function validateManifest(m: StagedManifest): void {
+  if (!DAY.test(m.day)) throw new BadInputError(m.key, `manifest day "${m.day}" is not YYYY-MM-DD`);
+  if (!Number.isSafeInteger(m.ss_id) || m.ss_id < 0) {
+    throw new BadInputError(m.key, `manifest ss_id ${m.ss_id} is not a system id`);
+  }
+  if (!Number.isSafeInteger(m.rows) || m.rows < 0) throw new BadInputError(m.key, `manifest rows ${m.rows} is invalid`);
+  if (m.rows > 0 && !m.staged) throw new BadInputError(m.key, `manifest has ${m.rows} rows but no staged file`);
+}
+
+/**
+ * The SELECT list turning a staged file into `PV_READINGS` columns: every column
+ * cast to its schema type, `source_key` from the manifest, non-nullable columns
+ * checked, and `ss_id` checked against the manifest (it is also the partition path).
+ */
+export function readingsSelect(m: StagedManifest): string {
+  return PV_READINGS.columns
+    .map((c) => {
+      const name = quoteIdent(c.name);
+      if (c.name === 'source_key') return `CAST(${sqlString(m.key)} AS ${duckdbType(c.type)}) AS ${name}`;
+      const cast = `CAST(${name} AS ${duckdbType(c.type)})`;
+      if (c.name === 'ss_id') {
+        return `CASE WHEN ${name} IS DISTINCT FROM ${m.ss_id} THEN error('ss_id ' || coalesce(${name}::VARCHAR, 'NULL') || ' differs from the manifest (${m.ss_id})') ELSE ${cast} END AS ${name}`;
+      }
+      if (!c.nullable) return `CASE WHEN ${name} IS NULL THEN error('NULL in ${c.name}') ELSE ${cast} END AS ${name}`;
+      return `${cast} AS ${name}`;
+    })
+    .join(', ');
+}
+
+/** Epoch µs (decimal string) → ISO instant, for the ledger's time-range columns. */
+export function usToIso(us: string | null): string | null {
+  return us === null ? null : new Date(Number(us) / 1000).toISOString();
+}
