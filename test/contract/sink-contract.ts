@@ -57,6 +57,7 @@ async function manifestOf(dir: string, o: TestObject): Promise<StagedManifest> {
     format: 'parquet' as const,
     rows: o.readings.length,
     dropped,
+    droppedBySensor: (o.dropped ? { ac_power: dropped } : {}) as Record<string, DroppedCounts>,
     group: o.group ?? null,
     order: o.order ?? null,
   };

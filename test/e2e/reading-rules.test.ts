@@ -237,6 +237,13 @@ describe('one set of reading rules in every reader and every sink', () => {
           `SELECT dropped_missing, dropped_sentinel, dropped_non_finite, dropped_duplicate FROM pv_ingest_ledger`,
         ),
       ).toEqual([{ dropped_missing: 2, dropped_sentinel: 1, dropped_non_finite: 3, dropped_duplicate: 3 }]);
+      // and by sensor, for the quality report
+      const [ledger] = await query(db, 'SELECT dropped_by_sensor FROM pv_ingest_ledger');
+      expect(JSON.parse(String(ledger!.dropped_by_sensor))).toEqual({
+        ac_power__1: { missing: 1, sentinel: 0, non_finite: 1, duplicate: 1 },
+        ac_power__2: { missing: 1, sentinel: 0, non_finite: 1, duplicate: 1 },
+        poa_irradiance: { missing: 0, sentinel: 1, non_finite: 1, duplicate: 1 },
+      });
       expect(
         await query(db, `SELECT sensor, metric_id, standard_name, source_column FROM pv_sensors ORDER BY metric_id`),
       ).toEqual([

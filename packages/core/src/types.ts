@@ -44,6 +44,8 @@ export interface StagedManifest {
   maxTimestamp: string | null;
   /** Readings the reading rules dropped, by rule. */
   dropped: DroppedCounts;
+  /** The same, by sensor (only the sensors that had any), for the quality report. */
+  droppedBySensor: Record<string, DroppedCounts>;
   /**
    * Objects cut from one version of one file (the byte ranges of a prize CSV
    * at one ETag) share a group, and their `order` (the byte offset) decides

@@ -22,6 +22,7 @@ const manifest = (i: number): StagedManifest => ({
   minTimestamp: null,
   maxTimestamp: null,
   dropped: { missing: 0, sentinel: 0, non_finite: 0, duplicate: 0 },
+  droppedBySensor: {},
   group: null,
   order: null,
 });

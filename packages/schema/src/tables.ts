@@ -139,6 +139,12 @@ export const PV_INGEST_LEDGER = {
     col('dropped_non_finite', 'INT64', true, 'readings dropped as not finite (Infinity, overflow, hex)'),
     col('dropped_duplicate', 'INT64', true, 'readings dropped as repeated (same instant and channel; the last kept)'),
     col(
+      'dropped_by_sensor',
+      'STRING',
+      true,
+      'readings dropped by rule for each sensor that had any, JSON {"ac_power": {"missing": n, …}, …}',
+    ),
+    col(
       'source_group',
       'STRING',
       true,

@@ -26,6 +26,7 @@ export function ledgerFieldsOf(m: StagedManifest, etag: string = m.etag): Ledger
     min_timestamp: m.minTimestamp === null ? null : BigInt(m.minTimestamp),
     max_timestamp: m.maxTimestamp === null ? null : BigInt(m.maxTimestamp),
     ...dropped,
+    dropped_by_sensor: Object.keys(m.droppedBySensor).length > 0 ? JSON.stringify(m.droppedBySensor) : null,
     source_group: m.group,
     source_order: m.order,
   };

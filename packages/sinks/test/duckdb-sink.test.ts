@@ -35,6 +35,7 @@ const manifest = (key: string, staged: string, ssId: number, from: number, n: nu
   minTimestamp: String(T0 + from * MIN),
   maxTimestamp: String(T0 + (from + n - 1) * MIN),
   dropped: { missing: 0, sentinel: 0, non_finite: 0, duplicate: 0 },
+  droppedBySensor: {},
   group: null,
   order: null,
 });

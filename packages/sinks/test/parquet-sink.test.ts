@@ -38,6 +38,7 @@ async function stage(
       minTimestamp: null,
       maxTimestamp: null,
       dropped,
+      droppedBySensor: {},
       group: null,
       order: null,
     };
@@ -61,6 +62,7 @@ async function stage(
     minTimestamp: '0',
     maxTimestamp: '0',
     dropped,
+    droppedBySensor: {},
     group: null,
     order: null,
   };
@@ -443,6 +445,7 @@ describe('ParquetDatasetSink', () => {
       minTimestamp: null,
       maxTimestamp: null,
       dropped: { missing: 0, sentinel: 0, non_finite: 0, duplicate: 0 },
+      droppedBySensor: {},
       group: null,
       order: null,
     };

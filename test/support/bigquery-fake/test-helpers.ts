@@ -82,6 +82,7 @@ export function manifestOf(
     minTimestamp: String(T0 + o.from * MIN),
     maxTimestamp: String(T0 + (o.from + o.n - 1) * MIN),
     dropped: { missing: 0, sentinel: 0, non_finite: 0, duplicate: 0 },
+    droppedBySensor: {},
     group: null,
     order: null,
   };

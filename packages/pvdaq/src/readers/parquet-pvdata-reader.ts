@@ -74,6 +74,7 @@ export function readParquetPvdata(key: string, bytes: Uint8Array): RawReadings {
     metricId: ids,
     value: numberColumn(key, 'value', value!),
     dropped: noneDropped(),
+    droppedByMetric: new Map(),
   };
 }
 

@@ -54,6 +54,8 @@ export interface PrizeCsvStats {
   rows: number;
   /** Readings the rules dropped, by rule. */
   dropped: DroppedCounts;
+  /** The same, by sensor. */
+  droppedBySensor: Record<string, DroppedCounts>;
   /** Smallest and largest UTC instant, epoch µs (null when no rows). */
   minTimestamp: number | null;
   maxTimestamp: number | null;
@@ -67,7 +69,15 @@ export interface PrizeCsvStats {
 
 /** Fresh totals for {@link readPrizeCsv}. */
 export function emptyPrizeCsvStats(): PrizeCsvStats {
-  return { lines: 0, rows: 0, dropped: noneDropped(), minTimestamp: null, maxTimestamp: null, late: [] };
+  return {
+    lines: 0,
+    rows: 0,
+    dropped: noneDropped(),
+    droppedBySensor: {},
+    minTimestamp: null,
+    maxTimestamp: null,
+    late: [],
+  };
 }
 
 /**
@@ -111,6 +121,9 @@ export async function* readPrizeCsv(
     const out = normalizeReadings(b.build(columnNames), { key, ssId: options.ssId, dictionary, zone: null });
     stats.rows += out.length;
     addDropped(stats.dropped, out.dropped);
+    for (const [sensor, counts] of Object.entries(out.droppedBySensor)) {
+      addDropped((stats.droppedBySensor[sensor] ??= noneDropped()), counts);
+    }
     for (let i = 0; i < out.length; i++) {
       const t = out.timestamp[i]!;
       if (stats.minTimestamp === null || t < stats.minTimestamp) stats.minTimestamp = t;
@@ -157,7 +170,7 @@ export async function* readPrizeCsv(
         const into = held && holdInstants!.has(utc) ? held : builder;
         for (const c of channels) {
           const v = wideCellValue(key, line, c.column, rec[c.index]!);
-          if (typeof v === 'string') into.dropped[v]++;
+          if (typeof v === 'string') into.drop(c.metricId, v);
           else into.push(localUs, utc, c.metricId, v);
         }
         if (into === builder && ++inBatch >= batchLines) {

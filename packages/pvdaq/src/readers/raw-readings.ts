@@ -1,4 +1,4 @@
-import { type DroppedCounts, noneDropped } from '@pv-pipeline/core';
+import { type DroppedCounts, noneDropped, type ReadingRuleId } from '@pv-pipeline/core';
 
 /**
  * Readings as a reader decoded them from one object, before normalization:
@@ -18,6 +18,8 @@ export interface RawReadings {
   value: Float64Array;
   /** Cells a text reader already dropped while parsing (empty, missing words, non-finite text), by rule. */
   dropped: DroppedCounts;
+  /** The same, by the metric id of the cell's column. */
+  droppedByMetric: Map<number, DroppedCounts>;
   /** Column names by metric id, for wide sources (used in messages). */
   columnNames?: Map<number, string>;
 }
@@ -32,6 +34,7 @@ export class RawReadingsBuilder {
   #value: Float64Array;
   /** Cells dropped while parsing, by rule (see {@link RawReadings.dropped}). */
   readonly dropped: DroppedCounts = noneDropped();
+  readonly #droppedByMetric = new Map<number, DroppedCounts>();
 
   constructor(capacity: number, withUtc: boolean) {
     this.#cap = Math.max(16, capacity);
@@ -39,6 +42,14 @@ export class RawReadingsBuilder {
     this.#utc = withUtc ? new Float64Array(this.#cap) : null;
     this.#metricId = new Int32Array(this.#cap);
     this.#value = new Float64Array(this.#cap);
+  }
+
+  /** Counts a cell of this metric's column that a rule dropped while parsing. */
+  drop(metricId: number, rule: ReadingRuleId): void {
+    this.dropped[rule]++;
+    let counts = this.#droppedByMetric.get(metricId);
+    if (!counts) this.#droppedByMetric.set(metricId, (counts = noneDropped()));
+    counts[rule]++;
   }
 
   push(measuredOn: number, utc: number, metricId: number, value: number): void {
@@ -72,6 +83,7 @@ export class RawReadingsBuilder {
       metricId: this.#metricId.subarray(0, n),
       value: this.#value.subarray(0, n),
       dropped: { ...this.dropped },
+      droppedByMetric: new Map(this.#droppedByMetric),
       ...(columnNames ? { columnNames } : {}),
     };
   }

@@ -1,4 +1,4 @@
-import { addDropped, BadInputError, type DroppedCounts } from '@pv-pipeline/core';
+import { addDropped, BadInputError, type DroppedCounts, noneDropped } from '@pv-pipeline/core';
 import type { SensorEntry } from '@pv-pipeline/schema';
 import type { MetricsDictionary } from '../catalog/metrics-dictionary.js';
 import type { RawReadings } from '../readers/raw-readings.js';
@@ -25,6 +25,8 @@ export interface NormalizedReadings {
   sensors: SensorEntry[];
   /** Readings the rules dropped, by rule. */
   dropped: DroppedCounts;
+  /** The same, by sensor (the channels that had any). */
+  droppedBySensor: Record<string, DroppedCounts>;
 }
 
 /** What {@link normalizeReadings} needs besides the raw readings. */
@@ -55,6 +57,8 @@ export function normalizeReadings(raw: RawReadings, ctx: NormalizeContext): Norm
   const n = raw.length;
   // one sensor index per channel (metric id) met in the object
   const sensors: SensorEntry[] = [];
+  // the raw id (a metric id, or a residential column's) of each sensor index
+  const rawIdOf: number[] = [];
   const idxByMetric = new Map<number, number>();
   const unknown = new Set<number>();
   for (let i = 0; i < n; i++) {
@@ -66,6 +70,7 @@ export function normalizeReadings(raw: RawReadings, ctx: NormalizeContext): Norm
       continue;
     }
     idxByMetric.set(id, sensors.length);
+    rawIdOf.push(id);
     sensors.push(e);
   }
   if (unknown.size > 0) {
@@ -85,7 +90,15 @@ export function normalizeReadings(raw: RawReadings, ctx: NormalizeContext): Norm
   const sensorIdx = new Int32Array(n);
   const metricId = new Int32Array(n);
   const value = new Float64Array(n);
-  const dropped = addDropped({ missing: 0, sentinel: 0, non_finite: 0, duplicate: 0 }, raw.dropped);
+  const dropped = addDropped(noneDropped(), raw.dropped);
+  // by channel: what the reader dropped, then what the value and duplicate rules drop
+  const byMetric = new Map<number, DroppedCounts>();
+  for (const [id, counts] of raw.droppedByMetric) byMetric.set(id, addDropped(noneDropped(), counts));
+  const countFor = (id: number) => {
+    let c = byMetric.get(id);
+    if (!c) byMetric.set(id, (c = noneDropped()));
+    return c;
+  };
   let len = 0;
   let ordered = true;
   const utc = raw.utc;
@@ -106,6 +119,7 @@ export function normalizeReadings(raw: RawReadings, ctx: NormalizeContext): Norm
     const rule = ruleForValue(v);
     if (rule !== null) {
       dropped[rule]++;
+      countFor(raw.metricId[i]!)[rule]++;
       continue;
     }
     if (!(ts >= MIN_US && ts < MAX_US)) {
@@ -124,8 +138,17 @@ export function normalizeReadings(raw: RawReadings, ctx: NormalizeContext): Norm
     len++;
   }
 
-  if (!ordered)
-    len = keepLastPerKey({ timestamp, measuredOn, sensorIdx, metricId, value }, len, sensors.length, dropped);
+  if (!ordered) {
+    len = keepLastPerKey({ timestamp, measuredOn, sensorIdx, metricId, value }, len, sensors.length, (s) => {
+      dropped.duplicate++;
+      countFor(rawIdOf[s]!).duplicate++;
+    });
+  }
+  const droppedBySensor: Record<string, DroppedCounts> = {};
+  for (const [id, counts] of byMetric) {
+    const entry = dictionary.byMetricId.get(id);
+    if (entry) addDropped((droppedBySensor[entry.sensor] ??= noneDropped()), counts);
+  }
   return {
     ssId: ctx.ssId,
     length: len,
@@ -136,6 +159,7 @@ export function normalizeReadings(raw: RawReadings, ctx: NormalizeContext): Norm
     value: value.subarray(0, len),
     sensors,
     dropped,
+    droppedBySensor,
   };
 }
 
@@ -153,7 +177,7 @@ function keepLastPerKey(
   },
   len: number,
   channels: number,
-  dropped: DroppedCounts,
+  onDuplicate: (sensorIdx: number) => void,
 ): number {
   const { timestamp, measuredOn, sensorIdx, metricId, value } = cols;
   // walk backwards so the last occurrence of a (timestamp, channel) wins
@@ -163,14 +187,15 @@ function keepLastPerKey(
   for (let i = len - 1; i >= 0; i--) {
     const set = seen[sensorIdx[i]!]!;
     const t = timestamp[i]!;
-    if (set.has(t)) duplicates++;
-    else {
+    if (set.has(t)) {
+      duplicates++;
+      onDuplicate(sensorIdx[i]!);
+    } else {
       set.add(t);
       keep[i] = 1;
     }
   }
   if (duplicates === 0) return len;
-  dropped.duplicate += duplicates;
   let w = 0;
   for (let i = 0; i < len; i++) {
     if (!keep[i]) continue;

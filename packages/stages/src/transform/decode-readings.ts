@@ -84,6 +84,7 @@ export async function decodeReadings(task: DecodeTask): Promise<EncodedReadings>
     minTimestamp: minTs === null ? null : String(minTs),
     maxTimestamp: maxTs === null ? null : String(maxTs),
     dropped: readings.dropped,
+    droppedBySensor: readings.droppedBySensor,
     group: null,
     order: null,
   };

@@ -37,6 +37,7 @@ export function retiredPartManifest(obj: PlannedObject): StagedManifest {
     minTimestamp: null,
     maxTimestamp: null,
     dropped: noneDropped(),
+    droppedBySensor: {},
     ...partOrder(obj.key, obj.etag),
   };
 }
@@ -124,6 +125,7 @@ export async function transformPrizePart(obj: PlannedObject, deps: TransformDeps
     minTimestamp: stats.minTimestamp === null ? null : String(stats.minTimestamp),
     maxTimestamp: stats.maxTimestamp === null ? null : String(stats.maxTimestamp),
     dropped: stats.dropped,
+    droppedBySensor: stats.droppedBySensor,
     ...partOrder(sourceKey, obj.etag),
   };
 }
