@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerReportCommand } from './commands/report-command.js';
 import { registerRunCommand } from './commands/run-command.js';
 import { registerServeCommand } from './commands/serve-command.js';
 
@@ -12,6 +13,7 @@ const program = new Command()
   });
 
 registerRunCommand(program);
+registerReportCommand(program);
 registerServeCommand(program);
 
 await program.parseAsync(process.argv);

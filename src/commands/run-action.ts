@@ -1,13 +1,7 @@
-import { BadInputError, createLogger, describeError, PipelineError } from '@pv-pipeline/core';
+import { BadInputError, createLogger, describeError, PipelineError, parseSystemsOption } from '@pv-pipeline/core';
 import { openObjectStore } from '@pv-pipeline/pvdaq';
 import { openSink } from '@pv-pipeline/sinks';
-import {
-  parseSystemsOption,
-  partBytesFromMb,
-  type RunCounts,
-  runInline,
-  validateRunRequest,
-} from '@pv-pipeline/stages';
+import { partBytesFromMb, type RunCounts, runInline, validateRunRequest } from '@pv-pipeline/stages';
 import cliProgress from 'cli-progress';
 import { formatSummary } from '../format-summary.js';
 
@@ -27,6 +21,7 @@ export interface RunCliOptions {
   batchRows: number;
   s3Endpoint?: string;
   bigqueryEndpoint?: string;
+  report?: string;
   json?: boolean;
   progress: boolean;
   logLevel: string;
@@ -95,6 +90,21 @@ export async function runCommand(opts: RunCliOptions, quietOnTty: boolean): Prom
       });
       bar?.stop();
       process.stdout.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
+      if (opts.report) {
+        try {
+          const { refreshReportAfterRun } = await import('@pv-pipeline/quality');
+          const r = await refreshReportAfterRun(sink, opts.report, summary.runId);
+          process.stderr.write(
+            r.json
+              ? `quality report refreshed for system(s) ${r.systems.join(', ')}: ${opts.report}/index.html\n`
+              : `quality report left as it was: the run loaded nothing\n`,
+          );
+        } catch (err) {
+          const reason = err instanceof PipelineError ? err.message : describeError(err);
+          process.stderr.write(`pv-pipeline run: the run finished, but its quality report failed: ${reason}\n`);
+          return 1;
+        }
+      }
       return summary.counts.failed > 0 ? 2 : 0;
     } finally {
       await sink.close();

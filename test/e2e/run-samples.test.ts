@@ -114,6 +114,35 @@ describe('pv-pipeline run on the sample mirror → DuckDB', () => {
     expect(await query(db, PER_METRIC)).toEqual(truth);
   });
 
+  it('the quality report over the real samples finds what is wrong in them', async () => {
+    const out = join(work, 'quality');
+    const r = await runCli(['report', '--sink', `duckdb://${db}`, '--out', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const json = JSON.parse(r.stdout) as {
+      systems: Array<{
+        ss_id: number;
+        flags: Array<{ kind: string; sensor: string; from: string; to: string; shift_minutes?: number }>;
+      }>;
+    };
+    const flags = (id: number) => json.systems.find((s) => s.ss_id === id)!.flags;
+    // RSF II's excerpt: power (and irradiance) about two hours after the sun, every day
+    expect(flags(1283)).toEqual([
+      {
+        kind: 'time_shift',
+        sensor: 'ac_power_kw',
+        from: '2022-01-02',
+        to: '2022-01-05',
+        share: 0.8,
+        shift_minutes: 116,
+      },
+    ]);
+    // SERF West's data-logger temperature reaches 5,623.6 °C
+    expect(flags(51).map((f) => [f.kind, f.sensor, f.from, f.to])).toEqual([
+      ['out_of_range', 'das_temperature', '2022-01-02', '2022-01-05'],
+    ]);
+    expect(flags(4)).toEqual([]);
+  });
+
   it('a changed object replaces exactly its own rows', async () => {
     const mirror = join(work, 'mirror');
     cpSync(SAMPLE_MIRROR, mirror, { recursive: true });

@@ -208,6 +208,15 @@ export const KNOBS = {
     doc: 'the longest a staged object waits for its batch, ms (what waits commits at once when no plan or transform job is left)',
     readers: ['loader'],
   },
+  reportDir: {
+    env: 'PV_REPORT_DIR',
+    flag: '--report <dir>',
+    schema: z.string().min(1).optional(),
+    defaultDoc: 'none',
+    doc: 'quality report directory: refreshed after each run for the systems it loaded (run, loader), served at /report (api)',
+    readers: ['run', 'api', 'loader'],
+    envDefaultsFlag: true,
+  },
   json: {
     flag: '--json',
     schema: z.boolean().default(false),

@@ -31,4 +31,5 @@ export {
   READING_RULE_IDS,
   type ReadingRuleId,
 } from './reading-rule-ids.js';
+export { parseSystemsOption } from './systems-option.js';
 export type { ObjectInfo, PvdataFormat, SourceFormat, StagedManifest } from './types.js';

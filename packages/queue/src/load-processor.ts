@@ -45,6 +45,12 @@ export interface LoadProcessorDeps {
   upstreamIdle?: () => Promise<boolean>;
   /** How often `upstreamIdle` is asked while manifests wait, ms. @defaultValue 200 */
   idlePollMs?: number;
+  /**
+   * Called after a finished run is recorded in the sink, in the loader's
+   * serial lane (the quality report's refresh, `PV_REPORT_DIR`); an error is
+   * logged, the run stays recorded. @defaultValue none
+   */
+  afterRun?: (runId: string) => Promise<void>;
   /** Called as the loader passes each of its steps (a test hook, see {@link LoaderStep}). @defaultValue none */
   step?: (name: LoaderStep) => void;
 }
@@ -253,6 +259,13 @@ export class LoadProcessor {
     const run = await this.#d.runs.get(runId);
     if (!run) return { recorded: false };
     await this.#d.sink.recordRun(runRowOf(run));
+    if (this.#d.afterRun) {
+      try {
+        await this.#d.afterRun(runId);
+      } catch (err) {
+        this.#d.logger.warn({ run: runId, err: describeError(err) }, 'after-run step failed (the run is recorded)');
+      }
+    }
     this.#step('finalized');
     await this.#d.runs.expire(runId);
     return { recorded: true };

@@ -10,12 +10,13 @@ export {
   type ExistingBigQueryField,
 } from './bigquery-schema.js';
 export { duckdbCreateTable, duckdbType, quoteIdent } from './duckdb-ddl.js';
-export type { LedgerRow, RowOf, RunRow, SensorEntry, SystemRow } from './rows.js';
+export type { LedgerRow, QualityDailyRow, RowOf, RunRow, SensorEntry, SystemRow } from './rows.js';
 export {
   ALL_TABLES,
   type ColumnDef,
   type ColumnType,
   PV_INGEST_LEDGER,
+  PV_QUALITY_DAILY,
   PV_READINGS,
   PV_RUNS,
   PV_SENSORS,

@@ -1,4 +1,13 @@
-import type { ColumnDef, ColumnType, PV_INGEST_LEDGER, PV_RUNS, PV_SENSORS, PV_SYSTEMS, TableDef } from './tables.js';
+import type {
+  ColumnDef,
+  ColumnType,
+  PV_INGEST_LEDGER,
+  PV_QUALITY_DAILY,
+  PV_RUNS,
+  PV_SENSORS,
+  PV_SYSTEMS,
+  TableDef,
+} from './tables.js';
 
 /** The TypeScript type of a logical column type: numbers, booleans, and text for instants and dates (ISO). */
 type ValueOf<T extends ColumnType> = T extends 'INT64' | 'FLOAT64' ? number : T extends 'BOOL' ? boolean : string;
@@ -24,3 +33,6 @@ export type RunRow = RowOf<typeof PV_RUNS>;
 
 /** A `pv_ingest_ledger` row: one committed source object. */
 export type LedgerRow = RowOf<typeof PV_INGEST_LEDGER>;
+
+/** A `pv_quality_daily` row: one sensor-day of the quality report. */
+export type QualityDailyRow = RowOf<typeof PV_QUALITY_DAILY>;

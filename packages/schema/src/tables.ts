@@ -183,5 +183,26 @@ export const PV_RUNS = {
   key: ['run_id'],
 } as const satisfies TableDef;
 
+/**
+ * Derived: the quality report's daily completeness and flags, one row per
+ * (ss_id, sensor, local standard day); written by `pv-pipeline report`.
+ */
+export const PV_QUALITY_DAILY = {
+  name: 'pv_quality_daily',
+  description: 'Data quality per system, sensor and local (standard time) day, written by the quality report.',
+  columns: [
+    col('ss_id', 'INT64', false, 'PVDAQ system id'),
+    col('sensor', 'STRING', false, 'sensor name'),
+    col('day', 'DATE', false, 'local day (standard time, the system zone)'),
+    col('interval_s', 'INT64', true, 'inferred cadence of the sensor, seconds'),
+    col('expected', 'INT64', false, 'readings a complete day holds at that cadence'),
+    col('present', 'INT64', false, 'readings present'),
+    col('completeness', 'FLOAT64', false, 'present / expected, at most 1'),
+    col('flags', 'STRING', true, 'quality flags touching the day, comma-separated (stuck, night_generation, …)'),
+    col('generated_at', 'TIMESTAMP', false, 'when the report computed it'),
+  ],
+  key: ['ss_id', 'sensor', 'day'],
+} as const satisfies TableDef;
+
 /** Every table, in creation order. */
 export const ALL_TABLES: readonly TableDef[] = [PV_READINGS, PV_SYSTEMS, PV_SENSORS, PV_INGEST_LEDGER, PV_RUNS];

@@ -7,5 +7,5 @@ export {
   ParquetDatasetSink,
   type ParquetDatasetSinkOptions,
 } from './parquet/parquet-sink.js';
-export type { CommitResult, LedgerFilter, Sink, SinkInitOptions } from './sink.js';
+export type { CommitResult, DerivedSlice, LedgerFilter, ReaderOptions, Sink, SinkInitOptions } from './sink.js';
 export type { WarehouseReader, WarehouseRow, WarehouseValue } from './warehouse-reader.js';

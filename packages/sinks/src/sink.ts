@@ -1,5 +1,5 @@
 import type { StagedManifest } from '@pv-pipeline/core';
-import type { RunRow, SensorEntry, SystemRow } from '@pv-pipeline/schema';
+import type { RunRow, SensorEntry, SystemRow, TableDef } from '@pv-pipeline/schema';
 import type { WarehouseReader } from './warehouse-reader.js';
 
 /** Which ledger rows a planner needs: the systems and days of a run. */
@@ -20,6 +20,25 @@ export interface SinkInitOptions {
    * `pv_readings`, is a BadInputError naming the sink). @defaultValue true
    */
   create?: boolean;
+}
+
+/** The rows of a derived table a write replaces: its systems' rows over an inclusive day range. */
+export interface DerivedSlice {
+  ssIds: readonly number[];
+  /** `YYYY-MM-DD`, inclusive, compared with the table's `day` column. */
+  from: string;
+  to: string;
+}
+
+/** How a reader may use the engine. */
+export interface ReaderOptions {
+  /**
+   * DuckDB `memory_limit` for the reader's queries (the DuckDB file sink
+   * shares its instance, so the limit holds for the sink too); beyond it
+   * DuckDB spills to disk. Ignored by BigQuery.
+   * @defaultValue the sink's own (`memory_limit` of its URL)
+   */
+  memoryLimit?: string;
 }
 
 /** The result of committing one batch. */
@@ -54,8 +73,13 @@ export interface Sink {
   recordRun(run: RunRow): Promise<void>;
   /** Loads a batch of staged objects, atomically, with their ledger rows. */
   commit(batch: readonly StagedManifest[], runId: string): Promise<CommitResult>;
+  /**
+   * Replaces a slice of a derived table (the quality report's
+   * `pv_quality_daily`) with `rows`, atomically, creating the table when absent.
+   */
+  replaceDerived(table: TableDef, rows: readonly object[], slice: DerivedSlice): Promise<void>;
   /** A reader of what the sink holds (see {@link WarehouseReader}); the sink must be initialized. */
-  openReader(): Promise<WarehouseReader>;
+  openReader(options?: ReaderOptions): Promise<WarehouseReader>;
   /** Flushes and releases the destination. */
   close(): Promise<void>;
 }

@@ -30,6 +30,8 @@ export interface WarehouseReader {
   table(name: string): string;
   /** Whether the warehouse has that table. */
   hasTable(name: string): Promise<boolean>;
+  /** The columns of a table, lower case (none when it is absent): tables written by older versions may lack some. */
+  columns(name: string): Promise<string[]>;
   /** Runs a query; rows with {@link WarehouseValue}s. */
   query(sql: string): Promise<WarehouseRow[]>;
   /** DuckDB dialect: the connection itself (COPY … TO, streamed results); null for BigQuery. */
@@ -87,6 +89,13 @@ export function duckdbReader(url: string, conn: DuckDBConnection, release: () =>
         [name],
       );
       return Number(r.getRows()[0]?.[0] ?? 0) > 0;
+    },
+    async columns(name) {
+      const r = await conn.runAndReadAll(
+        'SELECT column_name FROM information_schema.columns WHERE table_name = $1 AND table_schema = current_schema()',
+        [name],
+      );
+      return r.getRows().map((row) => String(row[0]).toLowerCase());
     },
     query: async (sql) => duckdbRows(await conn.runAndReadAll(sql)),
     close: release,

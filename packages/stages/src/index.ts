@@ -25,7 +25,6 @@ export {
   runRowOf,
 } from './run/run-report.js';
 export {
-  parseSystemsOption,
   type RunRequest,
   runRequestSchema,
   validateRunRequest,

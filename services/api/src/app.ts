@@ -16,6 +16,7 @@ import { requireToken, tokenMatcher } from './auth.js';
 import { loggableUrl } from './log-url.js';
 import { createMetricsRegistry } from './metrics.js';
 import { openApiDocument } from './openapi.js';
+import { addReportRoutes } from './report-routes.js';
 import { checkTrigger, newRunId, RUN_ID_PATTERN } from './run-trigger.js';
 
 /** What {@link createApiApp} is built from. */
@@ -184,6 +185,10 @@ export function createApiApp(deps: ApiDeps): express.Express {
   app.get('/api/systems', async (_req, res) => {
     res.json({ systems: await deps.systems() });
   });
+
+  // ---- the quality report and the runs page (browsers: basic auth with the token as password) --
+  app.use(['/report', '/runs'], guessLimit, requireToken(matches, { allowBasic: true }));
+  addReportRoutes(app, config.PV_REPORT_DIR, runs);
 
   // ---- dashboard ----------------------------------------------------------------
   const board = new ExpressAdapter();

@@ -148,6 +148,35 @@ export const openApiDocument = {
         },
       },
     },
+    '/api/quality': {
+      get: {
+        tags: ['quality'],
+        operationId: 'getQualityReport',
+        summary: 'The data-quality report (quality.json of PV_REPORT_DIR; pages at /report/, runs at /runs)',
+        responses: {
+          '200': json(
+            { type: 'object', description: 'The quality.json contract: see the README, "Data-quality report".' },
+            'The newest report.',
+          ),
+          '401': unauthorized,
+          '404': error('No report yet, or PV_REPORT_DIR is not set.'),
+          '429': tooManyFailures,
+        },
+      },
+    },
+    '/runs': {
+      get: {
+        tags: ['quality'],
+        operationId: 'runsPage',
+        summary: 'Recent runs as an HTML page (state, counts, failures), linked to the report at /report/',
+        description: 'Browsers may send the token as the password of HTTP basic authentication.',
+        responses: {
+          '200': { description: 'The page.', content: { 'text/html': { schema: { type: 'string' } } } },
+          '401': unauthorized,
+          '429': tooManyFailures,
+        },
+      },
+    },
     '/api/openapi.json': {
       get: {
         ...PUBLIC,

@@ -624,3 +624,61 @@ describe('logs', () => {
     expect(logText.toLowerCase()).not.toContain('bearer');
   });
 });
+
+describe('the quality report and the runs page', () => {
+  it('serves quality.json, the pages and the runs page behind the token (basic auth for browsers)', async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(path.join(tmpdir(), 'pv-api-report-'));
+    const site = path.join(dir, 'site');
+    mkdirSync(site);
+    const quality = {
+      generated_at: '2026-01-01T00:00:00.000Z',
+      sink: 'duckdb://x',
+      from: '2020-01-01',
+      to: '2020-01-02',
+      systems: [],
+    };
+    writeFileSync(path.join(site, 'quality.json'), JSON.stringify(quality));
+    writeFileSync(path.join(site, 'index.html'), '<!doctype html><title>report</title>');
+    writeFileSync(path.join(site, 'system-4.html'), '<!doctype html><title>system 4</title>');
+    writeFileSync(path.join(dir, 'secret.txt'), 'outside the report');
+    try {
+      const withReport = await serve(build({ config: { ...config, PV_REPORT_DIR: site } }));
+      const basic = { authorization: `Basic ${Buffer.from(`pv:${TOKEN}`).toString('base64')}` };
+      // the JSON, as written
+      const json = await fetch(`${withReport}/api/quality`, { headers: auth() });
+      expect(json.status).toBe(200);
+      expect(await json.json()).toEqual(quality);
+      expect((await fetch(`${withReport}/api/quality`)).status).toBe(401);
+      // the pages, with basic auth as a browser sends it
+      const index = await fetch(`${withReport}/report/`, { headers: basic });
+      expect(index.status).toBe(200);
+      expect(index.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(await index.text()).toContain('<title>report</title>');
+      expect(await (await fetch(`${withReport}/report/system-4.html`, { headers: basic })).text()).toContain(
+        'system 4',
+      );
+      expect((await fetch(`${withReport}/report/`)).status).toBe(401);
+      expect((await fetch(`${withReport}/report/system-4.html`, { headers: auth(WRONG) })).status).toBe(401);
+      // nothing outside the report folder
+      expect((await fetch(`${withReport}/report/../secret.txt`, { headers: basic })).status).toBe(404);
+      expect((await fetch(`${withReport}/report/%2e%2e/secret.txt`, { headers: basic })).status).toBe(404);
+      // the runs page lists runs (one was triggered above) and links the report
+      const page = await fetch(`${withReport}/runs`, { headers: basic });
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      expect(html).toContain('<h1>Runs</h1>');
+      expect(html).toContain('href="report/"');
+      expect(html).toMatch(/<code>run-[^<]+<\/code>/);
+      expect((await fetch(`${withReport}/runs`)).status).toBe(401);
+      // without a report: a 404 that says why
+      const none = await fetch(`${base}/api/quality`, { headers: auth() });
+      expect(none.status).toBe(404);
+      expect(((await none.json()) as { error: string }).error).toContain('PV_REPORT_DIR is not set');
+      expect((await fetch(`${base}/report/`, { headers: basic })).status).toBe(404);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -17,7 +17,7 @@ import {
   workerOptions,
 } from '@pv-pipeline/queue';
 import { catalogProvider, openSource, type RunningService, withGrace } from '@pv-pipeline/runtime';
-import { openSink } from '@pv-pipeline/sinks';
+import { openSink, type Sink } from '@pv-pipeline/sinks';
 import { openStagingArea } from '@pv-pipeline/stages';
 import { Worker } from 'bullmq';
 
@@ -57,6 +57,7 @@ export async function startLoader(config: ServiceConfig, logger: Logger): Promis
     batchObjects: config.PV_LOAD_BATCH_OBJECTS,
     maxWaitMs: config.PV_LOAD_MAX_WAIT_MS,
     upstreamIdle: () => upstreamIdle(queues),
+    ...(config.PV_REPORT_DIR ? { afterRun: reportRefresher(sink, config.PV_REPORT_DIR, logger) } : {}),
     step: faultPoint(process.env, logger), // test-only crash hook, off unless PV_FAULT_EXIT_AT is set
   });
   // finished runs never recorded in the sink (their finalize job was lost or failed for good)
@@ -89,5 +90,15 @@ export async function startLoader(config: ServiceConfig, logger: Logger): Promis
       await store.close();
       connection.disconnect();
     },
+  };
+}
+
+/** Refreshes the quality report in `dir` for the systems a finished run loaded. */
+function reportRefresher(sink: Sink, dir: string, logger: Logger): (runId: string) => Promise<void> {
+  return async (runId) => {
+    // loaded on first use: a loader without a report does not load the renderers
+    const { refreshReportAfterRun } = await import('@pv-pipeline/quality');
+    const r = await refreshReportAfterRun(sink, dir, runId);
+    if (r.json) logger.info({ run: runId, systems: r.systems, dir }, 'quality report refreshed');
   };
 }

@@ -1,6 +1,5 @@
-import { BadInputError, type Logger, type ServiceConfig } from '@pv-pipeline/core';
+import { BadInputError, type Logger, parseSystemsOption, type ServiceConfig } from '@pv-pipeline/core';
 import { JOB_NAMES, type PipelineQueues } from '@pv-pipeline/queue';
-import { parseSystemsOption } from '@pv-pipeline/stages';
 
 /** Id of the BullMQ job scheduler that re-scans the configured systems. */
 export const RESCAN_SCHEDULER_ID = 'pv-rescan';

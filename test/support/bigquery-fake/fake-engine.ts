@@ -96,6 +96,9 @@ export class FakeEngine {
     this.#instance = await DuckDBInstance.create(':memory:', { threads: '2' });
     this.#conn = await this.#instance.connect();
     await this.#conn.run("SET TimeZone = 'UTC'");
+    // GoogleSQL functions DuckDB lacks, as the documented semantics (INT64 results)
+    await this.#conn.run('CREATE MACRO unix_seconds(t) AS CAST(floor(epoch_us(t) / 1000000) AS BIGINT)');
+    await this.#conn.run('CREATE MACRO div(a, b) AS CAST(trunc(a / b) AS BIGINT)');
   }
 
   close(): void {

@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { BigQuery } from '@google-cloud/bigquery';
+import type { BigQuery } from '@google-cloud/bigquery';
 import { BadInputError, PermanentError, type StagedManifest } from '@pv-pipeline/core';
 
 import {
@@ -20,8 +20,8 @@ import {
   type SystemRow,
   type TableDef,
 } from '@pv-pipeline/schema';
-import { OAuth2Client } from 'google-auth-library';
-import type { CommitResult, LedgerFilter, Sink, SinkInitOptions } from '../sink.js';
+import type { OAuth2Client } from 'google-auth-library';
+import type { CommitResult, DerivedSlice, LedgerFilter, Sink, SinkInitOptions } from '../sink.js';
 import { parseSinkUrl, type SinkUrlSource } from '../sink-url.js';
 import { isoDay, isoMicros, type WarehouseReader, type WarehouseValue } from '../warehouse-reader.js';
 import { BigQueryApi } from './bigquery-api.js';
@@ -86,7 +86,8 @@ let instances = 0;
 const DIMENSION_CHUNK = 500;
 
 /** An auth client for emulators and fakes: a fixed placeholder bearer token, never refreshed. */
-export function emulatorAuthClient(): OAuth2Client {
+export async function emulatorAuthClient(): Promise<OAuth2Client> {
+  const { OAuth2Client } = await import('google-auth-library');
   const client = new OAuth2Client();
   client.setCredentials({ access_token: 'emulator-placeholder', expiry_date: Date.now() + 10 * 365 * 86_400_000 });
   return client;
@@ -134,7 +135,9 @@ export class BigQuerySink implements Sink {
   async init(options: SinkInitOptions = {}): Promise<void> {
     const o = this.#o;
     const location = o.location ?? 'US';
-    const authClient = o.authClient ?? (o.apiEndpoint ? emulatorAuthClient() : undefined);
+    const authClient = o.authClient ?? (o.apiEndpoint ? await emulatorAuthClient() : undefined);
+    // Google's client libraries load when a BigQuery sink is used: every other command starts without them
+    const { BigQuery } = await import('@google-cloud/bigquery');
     const bq = new BigQuery({
       projectId: o.projectId,
       location,
@@ -172,6 +175,7 @@ export class BigQuerySink implements Sink {
       duckdb: null,
       table: (name) => api.ref(name),
       hasTable: async (name) => (await api.getTable(name)) !== null,
+      columns: async (name) => ((await api.getTable(name))?.schema?.fields ?? []).map((f) => f.name.toLowerCase()),
       async query(sql) {
         const res = await api.query('read', sql);
         return res.rows.map((row) =>
@@ -229,6 +233,27 @@ export class BigQuerySink implements Sink {
 
   async upsertSensors(rows: readonly SensorEntry[]): Promise<void> {
     await this.#merge(PV_SENSORS, rows as unknown as ReadonlyArray<Record<string, unknown>>);
+  }
+
+  /** DELETE of the slice and INSERT of the rows from an ARRAY<STRUCT> parameter, in one transaction. */
+  async replaceDerived(table: TableDef, rows: readonly object[], slice: DerivedSlice): Promise<void> {
+    const { api } = this.#ready;
+    await this.#ensureTable(table);
+    const fields = table.columns.map((c) => ({ name: c.name, type: PARAM_TYPE_OF[c.type]! }));
+    const cols = table.columns.map((c) => `\`${c.name}\``).join(', ');
+    const ref = api.ref(table.name);
+    const sql = [
+      'BEGIN TRANSACTION',
+      `DELETE FROM ${ref} WHERE \`ss_id\` IN UNNEST(@ss_ids) AND \`day\` BETWEEN @from AND @to`,
+      `INSERT INTO ${ref} (${cols}) SELECT ${cols} FROM UNNEST(@rows)`,
+      'COMMIT TRANSACTION',
+    ].join(';\n');
+    await api.query(`${table.name} replace`, sql, [
+      arrayParam('ss_ids', 'INT64', slice.ssIds),
+      scalarParam('from', 'DATE', slice.from),
+      scalarParam('to', 'DATE', slice.to),
+      structArrayParam('rows', fields, rows as ReadonlyArray<Record<string, unknown>>),
+    ]);
   }
 
   async recordRun(run: RunRow): Promise<void> {

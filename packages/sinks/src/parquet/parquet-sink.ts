@@ -4,6 +4,7 @@ import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { BadInputError, derivedId, type StagedManifest } from '@pv-pipeline/core';
 import {
   PV_INGEST_LEDGER,
+  PV_QUALITY_DAILY,
   PV_READINGS,
   PV_RUNS,
   PV_SENSORS,
@@ -15,7 +16,7 @@ import {
 } from '@pv-pipeline/schema';
 import { ledgerFieldsOf } from '../ledger-fields.js';
 import { batchPrecedence, committedKeeps, outranks } from '../precedence.js';
-import type { CommitResult, LedgerFilter, Sink, SinkInitOptions } from '../sink.js';
+import type { CommitResult, DerivedSlice, LedgerFilter, ReaderOptions, Sink, SinkInitOptions } from '../sink.js';
 import { memoryLimitParam, parseSinkUrl, type SinkUrlSource, threadsParam } from '../sink-url.js';
 import { sqlString } from '../sql-literal.js';
 import type { WarehouseReader } from '../warehouse-reader.js';
@@ -269,6 +270,18 @@ export class ParquetDatasetSink implements Sink {
     return this.serial(() => this.upsertWholeTable(PV_SENSORS, rows));
   }
 
+  /** Rewrites a derived table's file without the slice's old rows and with `rows`, atomically. */
+  replaceDerived(table: TableDef, rows: readonly object[], slice: DerivedSlice): Promise<void> {
+    return this.serial(async () => {
+      await mkdir(this.dir(table), { recursive: true });
+      const keep =
+        slice.ssIds.length === 0
+          ? 'true'
+          : `NOT (e.ss_id IN (${slice.ssIds.map(Number).join(', ')}) AND e."day" BETWEEN DATE ${sqlString(slice.from)} AND DATE ${sqlString(slice.to)})`;
+      await this.upsertWholeTable(table, rows, keep);
+    });
+  }
+
   /** Merges a finished run into `pv_runs.parquet` by `run_id` and rewrites it atomically. */
   recordRun(run: RunRow): Promise<void> {
     return this.serial(() => this.upsertWholeTable(PV_RUNS, [run]));
@@ -379,12 +392,12 @@ export class ParquetDatasetSink implements Sink {
    * A reader over the dataset as it stands: an in-memory DuckDB whose views
    * read the files (see openDatasetReader).
    */
-  openReader(): Promise<WarehouseReader> {
+  openReader(options: ReaderOptions = {}): Promise<WarehouseReader> {
     return openDatasetReader({
       url: this.url,
-      tables: TABLES,
+      tables: [...TABLES, PV_QUALITY_DAILY],
       dir: (t) => this.dir(t),
-      memoryLimit: this.memoryLimit,
+      memoryLimit: options.memoryLimit ?? this.memoryLimit,
       threads: this.threads,
       spillDir: path.join(this.root, SPILL_DIR),
     });
@@ -619,14 +632,14 @@ export class ParquetDatasetSink implements Sink {
   }
 
   /** Upsert of a whole-table dimension file; the new rows win, last one per key. */
-  private async upsertWholeTable(table: TableDef, rows: readonly object[]): Promise<void> {
-    if (rows.length === 0) return;
+  private async upsertWholeTable(table: TableDef, rows: readonly object[], keepOld?: string): Promise<void> {
+    if (rows.length === 0 && keepOld === undefined) return;
     const byKey = new Map<string, object>();
     for (const r of rows) byKey.set(JSON.stringify(table.key.map((k) => field(r, k))), r);
     const final = path.join(this.dir(table), `${table.name}.parquet`);
     const mergeFrom = (await exists(final)) ? final : null;
     const tmp = this.tmpName(final);
-    await writeTableFile((await this.db()).conn, table, [...byKey.values()], final, mergeFrom, tmp);
+    await writeTableFile((await this.db()).conn, table, [...byKey.values()], final, mergeFrom, tmp, keepOld);
     await this.publish({ tmp, final });
   }
 

@@ -24,6 +24,8 @@ export async function writeTableFile(
   final: string,
   mergeFrom: string | null,
   tmp: string,
+  /** An SQL condition over an old row `e`: only old rows meeting it are kept (a replaced slice is not). @defaultValue every old row */
+  keepOld = 'true',
 ): Promise<void> {
   await mkdir(path.dirname(final), { recursive: true });
   const load: TableDef = { ...table, name: `_load_${table.name}` };
@@ -54,7 +56,7 @@ export async function writeTableFile(
       await conn.run(
         `INSERT INTO ${loadName} BY NAME
          SELECT * FROM read_parquet(${sqlString(mergeFrom)}) e
-         WHERE NOT EXISTS (SELECT 1 FROM ${loadName} n WHERE ${on})`,
+         WHERE (${keepOld}) AND NOT EXISTS (SELECT 1 FROM ${loadName} n WHERE ${on})`,
       );
     }
     await conn.run(

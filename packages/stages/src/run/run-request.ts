@@ -36,20 +36,6 @@ export const runRequestSchema = z
   .strict()
   .refine((r) => r.from <= r.to, { message: 'from is after to', path: ['from'] });
 
-/** Parses `--systems 4,50` / `all`; throws BadInputError('--systems', …). */
-export function parseSystemsOption(text: string): number[] | 'all' {
-  const t = text.trim().toLowerCase();
-  if (t === 'all') return 'all';
-  const parts = t
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  if (parts.length === 0 || parts.some((p) => !/^\d+$/.test(p) || Number(p) <= 0)) {
-    throw new BadInputError('--systems', `"${text}" is not "all" or a comma-separated list of system ids`);
-  }
-  return [...new Set(parts.map(Number))].sort((a, b) => a - b);
-}
-
 /** Validates a run request; the first problem becomes a BadInputError naming the field. */
 export function validateRunRequest(input: unknown): RunRequest {
   const r = runRequestSchema.safeParse(input);

@@ -1,0 +1,21 @@
+export { type PublishOptions, publishQualityReport } from './publish.js';
+export {
+  FLAG_KINDS,
+  type FlagKind,
+  type QualityFlag,
+  type QualityJson,
+  type SensorQuality,
+  type SystemQuality,
+} from './quality-json.js';
+export { type RefreshOutcome, refreshReportAfterRun } from './refresh.js';
+export {
+  type Availability,
+  computeQualityReport,
+  type Heatmap,
+  QualityReport,
+  type QualityReportOptions,
+  type SystemDetail,
+} from './report.js';
+export { readQualityJson } from './report-dir.js';
+export type { QualityRequest } from './scope.js';
+export { type Site, type SunDay, type SunPosition, sunDay, sunPosition } from './solar.js';
