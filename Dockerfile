@@ -24,6 +24,7 @@ COPY packages/pvdaq/package.json packages/pvdaq/
 COPY packages/sinks/package.json packages/sinks/
 COPY packages/stages/package.json packages/stages/
 COPY packages/quality/package.json packages/quality/
+COPY packages/datasets/package.json packages/datasets/
 COPY packages/queue/package.json packages/queue/
 COPY services/api/package.json services/api/
 COPY services/planner/package.json services/planner/

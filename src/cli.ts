@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerExportCommand } from './commands/export-command.js';
 import { registerReportCommand } from './commands/report-command.js';
 import { registerRunCommand } from './commands/run-command.js';
 import { registerServeCommand } from './commands/serve-command.js';
@@ -14,6 +15,7 @@ const program = new Command()
 
 registerRunCommand(program);
 registerReportCommand(program);
+registerExportCommand(program);
 registerServeCommand(program);
 
 await program.parseAsync(process.argv);

@@ -143,6 +143,34 @@ describe('pv-pipeline run on the sample mirror → DuckDB', () => {
     expect(flags(4)).toEqual([]);
   });
 
+  it("the README's daily energy, from the export of the samples, uses the true cadence and local days", async () => {
+    const out = join(work, 'training');
+    const r = await runCli([
+      'export',
+      '--sink',
+      `duckdb://${db}`,
+      '--out',
+      out,
+      '--interval',
+      '1h',
+      '--valid',
+      '0',
+      '--test',
+      '0',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    // the query of the README's "Example queries", on this export
+    const daily = await query(
+      null,
+      `SELECT ss_id, CAST(timestamp_local AS DATE) AS day, round(sum(ac_power) / 1000, 2) AS kwh,
+              count(*) FILTER (WHERE ac_power__n > 0) AS hours
+       FROM read_parquet('${out}/data/*/*/*.parquet', hive_partitioning = true)
+       WHERE ac_power__n > 0 GROUP BY ALL ORDER BY ALL`,
+    );
+    const day = daily.find((d) => d.ss_id === 50 && new Date(d.day as Date).toISOString().startsWith('2022-03-19'))!;
+    expect([day.kwh, day.hours]).toEqual([35.55, 24]);
+  });
+
   it('a changed object replaces exactly its own rows', async () => {
     const mirror = join(work, 'mirror');
     cpSync(SAMPLE_MIRROR, mirror, { recursive: true });

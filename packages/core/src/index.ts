@@ -31,5 +31,6 @@ export {
   READING_RULE_IDS,
   type ReadingRuleId,
 } from './reading-rule-ids.js';
+export { ReplacedDirectory } from './replaced-directory.js';
 export { parseSystemsOption } from './systems-option.js';
 export type { ObjectInfo, PvdataFormat, SourceFormat, StagedManifest } from './types.js';

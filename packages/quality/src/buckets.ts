@@ -125,7 +125,7 @@ GROUP BY x.ss_id, x.sensor, ub`;
 }
 
 /** The GoogleSQL functions the passes use that DuckDB lacks, as temporary macros. */
-const DUCKDB_MACROS = [
+export const DUCKDB_MACROS = [
   'CREATE OR REPLACE TEMP MACRO unix_seconds(t) AS CAST(epoch_us(t) // 1000000 AS BIGINT)',
   'CREATE OR REPLACE TEMP MACRO div(a, b) AS (a // b)',
 ];
@@ -136,8 +136,8 @@ export interface CheckDb {
   close(): Promise<void>;
 }
 
-/** Appends warehouse rows to a temporary table of BIGINT, VARCHAR and DOUBLE columns. */
-async function appendRows(
+/** Appends warehouse rows to a temporary table of BIGINT, VARCHAR and DOUBLE columns (created, or replaced). */
+export async function appendRows(
   conn: DuckDBConnection,
   table: string,
   columns: ReadonlyArray<readonly [string, 'BIGINT' | 'VARCHAR' | 'DOUBLE']>,

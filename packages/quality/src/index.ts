@@ -1,3 +1,4 @@
+export { appendRows, DUCKDB_MACROS } from './buckets.js';
 export { type PublishOptions, publishQualityReport } from './publish.js';
 export {
   FLAG_KINDS,
@@ -17,5 +18,13 @@ export {
   type SystemDetail,
 } from './report.js';
 export { readQualityJson } from './report-dir.js';
-export type { QualityRequest } from './scope.js';
+export {
+  type QualityRequest,
+  type ReportScope,
+  resolveScope,
+  type SensorScope,
+  type SystemScope,
+  standardOffsetMinutes,
+} from './scope.js';
+export { mainChannel, type SensorKind, sensorKind, wattsPerUnit } from './sensor-kinds.js';
 export { type Site, type SunDay, type SunPosition, sunDay, sunPosition } from './solar.js';

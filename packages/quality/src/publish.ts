@@ -1,9 +1,10 @@
+import { ReplacedDirectory } from '@pv-pipeline/core';
 import type { Sink } from '@pv-pipeline/sinks';
 import type { QualityJson } from './quality-json.js';
 import { loadCharts, releaseCharts } from './render/line-chart.js';
 import { renderIndexPage, renderSystemPage, systemPageName } from './render/pages.js';
 import { computeQualityReport } from './report.js';
-import { ReportDirWriter, readQualityJson } from './report-dir.js';
+import { readQualityJson } from './report-dir.js';
 import type { QualityRequest } from './scope.js';
 import { storedAvailability, writeQualityTables } from './sink-tables.js';
 
@@ -29,7 +30,7 @@ export interface PublishOptions {
 
 /**
  * Computes the quality report and publishes it: the pages and
- * `quality.json` replace `out` whole (see {@link ReportDirWriter}), and
+ * `quality.json` replace `out` whole (see {@link ReplacedDirectory}), and
  * `pv_quality_daily` and `pv_sensors.interval_s` are written into the sink.
  * Returns the report's JSON.
  */
@@ -47,7 +48,7 @@ export async function publishQualityReport(options: PublishOptions): Promise<Qua
       throw err;
     });
     await charts;
-    const writer = await ReportDirWriter.start(options.out);
+    const writer = await ReplacedDirectory.start(options.out);
     try {
       for (const ssId of report.systemIds) {
         await writer.write(systemPageName(ssId), renderSystemPage(await report.detail(ssId), report.json));

@@ -1,11 +1,12 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ReplacedDirectory } from '@pv-pipeline/core';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { facesTheEquator, type MiddayPoint, shiftRuns } from '../../src/checks/time-shift.js';
 import { renderHeatmapPng } from '../../src/render/heatmap-png.js';
-import { ReportDirWriter, readQualityJson } from '../../src/report-dir.js';
+import { readQualityJson } from '../../src/report-dir.js';
 import { standardOffsetMinutes } from '../../src/scope.js';
 import { mainChannel, physicalLimits, sensorKind, wattsPerUnit } from '../../src/sensor-kinds.js';
 
@@ -72,16 +73,16 @@ describe('report directory', () => {
     const root = mkdtempSync(join(tmpdir(), 'pv-report-dir-'));
     const dir = join(root, 'report');
     try {
-      const first = await ReportDirWriter.start(dir);
+      const first = await ReplacedDirectory.start(dir);
       await first.write('index.html', 'one');
       await first.write('quality.json', JSON.stringify({ systems: [{ ss_id: 1 }] }));
       await first.commit();
       expect(readFileSync(join(dir, 'index.html'), 'utf8')).toBe('one');
-      const failed = await ReportDirWriter.start(dir);
+      const failed = await ReplacedDirectory.start(dir);
       await failed.write('index.html', 'half');
       await failed.abort();
       expect(readFileSync(join(dir, 'index.html'), 'utf8')).toBe('one');
-      const second = await ReportDirWriter.start(dir);
+      const second = await ReplacedDirectory.start(dir);
       await second.write('index.html', 'two');
       expect(await second.keep('quality.json')).toBe(true);
       expect(await second.keep('absent.html')).toBe(false);
