@@ -2,7 +2,9 @@ import { Command } from 'commander';
 import { registerExportCommand } from './commands/export-command.js';
 import { registerReportCommand } from './commands/report-command.js';
 import { registerRunCommand } from './commands/run-command.js';
+import { registerRunsCommand } from './commands/runs-command.js';
 import { registerServeCommand } from './commands/serve-command.js';
+import { registerSystemsCommand } from './commands/systems-command.js';
 
 const program = new Command()
   .name('pv-pipeline')
@@ -16,6 +18,8 @@ const program = new Command()
 registerRunCommand(program);
 registerReportCommand(program);
 registerExportCommand(program);
+registerSystemsCommand(program);
+registerRunsCommand(program);
 registerServeCommand(program);
 
 await program.parseAsync(process.argv);

@@ -1,4 +1,4 @@
-import { describeError, PipelineError, parseSystemsOption } from '@pv-pipeline/core';
+import { parseSystemsOption } from '@pv-pipeline/core';
 import {
   type ExportFormat,
   exportDataset,
@@ -9,6 +9,7 @@ import {
   validateExportRequest,
 } from '@pv-pipeline/datasets';
 import { openSink } from '@pv-pipeline/sinks';
+import { commandFailed } from './command-failure.js';
 
 /** Options of `pv-pipeline export`, as commander parses them. */
 export interface ExportCliOptions {
@@ -74,8 +75,6 @@ export async function exportCommand(opts: ExportCliOptions): Promise<number> {
       await sink.close();
     }
   } catch (err) {
-    const reason = err instanceof PipelineError ? err.message : describeError(err);
-    process.stderr.write(`pv-pipeline export: ${reason}\n`);
-    return 1;
+    return commandFailed('export', err);
   }
 }

@@ -1,6 +1,7 @@
-import { describeError, PipelineError, parseSystemsOption } from '@pv-pipeline/core';
+import { parseSystemsOption } from '@pv-pipeline/core';
 import { publishQualityReport } from '@pv-pipeline/quality';
 import { openSink } from '@pv-pipeline/sinks';
+import { commandFailed } from './command-failure.js';
 
 /** Options of `pv-pipeline report`, as commander parses them. */
 export interface ReportCliOptions {
@@ -39,8 +40,6 @@ export async function reportCommand(opts: ReportCliOptions): Promise<number> {
       await sink.close();
     }
   } catch (err) {
-    const reason = err instanceof PipelineError ? err.message : describeError(err);
-    process.stderr.write(`pv-pipeline report: ${reason}\n`);
-    return 1;
+    return commandFailed('report', err);
   }
 }

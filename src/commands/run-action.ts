@@ -1,9 +1,11 @@
-import { BadInputError, createLogger, describeError, PipelineError, parseSystemsOption } from '@pv-pipeline/core';
+import { BadInputError, createLogger, parseSystemsOption } from '@pv-pipeline/core';
 import { openObjectStore } from '@pv-pipeline/pvdaq';
 import { openSink } from '@pv-pipeline/sinks';
 import { partBytesFromMb, type RunCounts, runInline, validateRunRequest } from '@pv-pipeline/stages';
 import cliProgress from 'cli-progress';
 import { formatSummary } from '../format-summary.js';
+import { failureReason } from './command-failure.js';
+import { PROGRESS_BAR_FORMAT, RunProgress } from './progress-format.js';
 
 /** Options of `pv-pipeline run`, as commander parses them. */
 export interface RunCliOptions {
@@ -48,25 +50,40 @@ export async function runCommand(opts: RunCliOptions, quietOnTty: boolean): Prom
     const store = openObjectStore(opts.source, {
       ...(opts.s3Endpoint ? { s3Endpoint: opts.s3Endpoint } : {}),
     });
-    const sink = openSink(opts.sink, opts.bigqueryEndpoint ? { bigqueryApiEndpoint: opts.bigqueryEndpoint } : {});
+    const sink = openSink(opts.sink, {
+      ...(opts.bigqueryEndpoint ? { bigqueryApiEndpoint: opts.bigqueryEndpoint } : {}),
+      // retries are announced as they happen, not only when they run out
+      onRetry: (what, attempt, delayMs, reason) =>
+        process.stderr.write(
+          `pv-pipeline run: ${what}: ${reason}; try ${attempt} in ${(delayMs / 1000).toFixed(1)} s\n`,
+        ),
+    });
     await sink.init();
-    let last: RunCounts | null = null;
+    // the run's counts, as it updates them: onProgress is called once planned, per commit and per failure,
+    // not per transformed object, so the ticker reads these between calls
+    let live: Readonly<RunCounts> | null = null;
+    const progress = new RunProgress();
+    const draw = () => {
+      if (!bar || !live) return;
+      const frame = progress.frame(live, performance.now());
+      if (!bar.isActive) bar.start(frame.total, frame.value, frame.payload);
+      else {
+        if (bar.getTotal() !== frame.total) bar.setTotal(frame.total);
+        bar.update(frame.value, frame.payload);
+      }
+    };
     if (tty) {
       bar = new cliProgress.SingleBar(
-        {
-          format:
-            ' {bar} {percentage}% | {value}/{total} objects | {readings} readings | {failed} failed | ETA {eta_formatted}',
-          stream: process.stderr,
-          hideCursor: true,
-        },
+        { format: PROGRESS_BAR_FORMAT, stream: process.stderr, hideCursor: true },
         cliProgress.Presets.shades_classic,
       );
+      ticker = setInterval(draw, 250);
     } else {
       ticker = setInterval(() => {
-        if (last) logger.info({ ...last }, 'progress');
+        if (live) logger.info({ ...live }, 'progress');
       }, 5000);
-      ticker.unref();
     }
+    ticker.unref();
     try {
       const summary = await runInline({
         request,
@@ -80,14 +97,11 @@ export async function runCommand(opts: RunCliOptions, quietOnTty: boolean): Prom
         batchRows: opts.batchRows,
         ...(opts.staging ? { stagingDir: opts.staging } : {}),
         onProgress: (c) => {
-          last = { ...c };
-          if (!bar) return;
-          const done = c.skipped + c.loaded + c.failed;
-          if (!bar.isActive) bar.start(Math.max(c.planned, 1), done, { readings: 0, failed: 0 });
-          bar.setTotal(Math.max(c.planned, 1));
-          bar.update(done, { readings: c.readings.toLocaleString('en-US'), failed: c.failed });
+          live = c;
+          draw();
         },
       });
+      draw(); // the final counts, then the bar stays as the last line on stderr
       bar?.stop();
       process.stdout.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
       if (opts.report) {
@@ -100,7 +114,7 @@ export async function runCommand(opts: RunCliOptions, quietOnTty: boolean): Prom
               : `quality report left as it was: the run loaded nothing\n`,
           );
         } catch (err) {
-          const reason = err instanceof PipelineError ? err.message : describeError(err);
+          const reason = failureReason(err);
           process.stderr.write(`pv-pipeline run: the run finished, but its quality report failed: ${reason}\n`);
           return 1;
         }
@@ -112,7 +126,7 @@ export async function runCommand(opts: RunCliOptions, quietOnTty: boolean): Prom
     }
   } catch (err) {
     bar?.stop();
-    const reason = err instanceof PipelineError ? err.message : describeError(err);
+    const reason = failureReason(err);
     logger.error({ err: reason }, 'run failed');
     process.stderr.write(`pv-pipeline run: ${reason}\n`);
     return 1;

@@ -140,6 +140,7 @@ describe('the image entry point with production dependencies only (serve all, as
       PV_STAGING: `file://${join(work, 'staging')}`,
       PORT: String(port),
       PV_API_HOST: '127.0.0.1',
+      PV_METRICS_PORT: '0',
     };
     mkdirSync(join(work, 'data'));
   }, 240_000);

@@ -184,7 +184,14 @@ describe('k8s manifests (validated offline with kubernetes-models)', () => {
       policies.filter((p) => p.spec.ingress?.length && selects(p.spec.podSelector, labels));
     const apiPolicies = admitting(apiLabels);
     expect(apiPolicies).toHaveLength(1);
-    expect(apiPolicies[0]!.spec.ingress).toEqual([{ ports: [{ protocol: 'TCP', port: Number(configMap.data.PORT) }] }]);
+    // the api port from anywhere (the ingress controller); the metrics port from inside the cluster only (Prometheus)
+    expect(apiPolicies[0]!.spec.ingress).toEqual([
+      { ports: [{ protocol: 'TCP', port: Number(configMap.data.PORT) }] },
+      { from: [{ namespaceSelector: {} }], ports: [{ protocol: 'TCP', port: Number(configMap.data.PV_METRICS_PORT) }] },
+    ]);
+    // the Service and the Ingress route the api port only: /metrics is never published
+    const apiService = find(baseDocs, 'Service', 'pv-api')!;
+    expect(apiService.spec.ports.map((p: { targetPort: string }) => p.targetPort)).toEqual(['http']);
     for (const role of ['planner', 'worker', 'loader']) {
       const labels = find(baseDocs, 'Deployment', `pv-${role}`)!.spec.template.metadata.labels;
       expect(admitting(labels), `${role} accepts no connection`).toEqual([]);

@@ -138,4 +138,30 @@ describe('bad input fails only its own object', () => {
     expect(r2.code).toBe(1);
     expect(r2.stderr).toMatch(/from: from is after to/);
   });
+
+  it('unknown system ids are refused, named, with exit 1 and nothing loaded', async () => {
+    const db = join(work, 'unknown.duckdb');
+    const args = ['run', '--source', `file://${SAMPLE_MIRROR}`, '--from', '2010-01-01', '--to', '2025-12-31'];
+    const r = await runCli([...args, '--systems', '4,99999,88888', '--sink', `duckdb://${db}`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n').at(-1)).toBe(
+      `pv-pipeline run: --systems: unknown systems 88888, 99999: not in the catalog of file://${SAMPLE_MIRROR} and no data folder there (pv-pipeline systems lists them)`,
+    );
+    expect(await query(db, 'SELECT count(*) AS n FROM pv_readings')).toEqual([{ n: 0 }]);
+    // a known system without data in the days asked for is not unknown: it plans nothing
+    const quiet = await runCli([
+      ...args.slice(0, 3),
+      '--from',
+      '1999-01-01',
+      '--to',
+      '1999-01-02',
+      '--systems',
+      '4',
+      '--sink',
+      `duckdb://${db}`,
+      '--json',
+    ]);
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(JSON.parse(quiet.stdout).counts.planned).toBe(0);
+  });
 });

@@ -56,6 +56,7 @@ export class Deployment {
       PV_API_TOKEN: this.token,
       PORT: String(this.port),
       PV_API_HOST: '127.0.0.1',
+      PV_METRICS_PORT: '0',
       PV_LOCK_DURATION_MS: '3000',
       PV_STALLED_INTERVAL_MS: '1000',
       PV_LOAD_MAX_WAIT_MS: '300',

@@ -60,6 +60,7 @@ export async function startServeAll(options: ServeAllOptions): Promise<ServeAll>
       PV_API_TOKEN: token,
       PORT: String(port),
       PV_API_HOST: '127.0.0.1',
+      PV_METRICS_PORT: '0',
       PV_LOAD_MAX_WAIT_MS: '200',
       PV_WORKER_CONCURRENCY: '2',
       PV_WORKER_THREADS: '0',

@@ -260,11 +260,32 @@ export const KNOBS = {
     doc: 'address the api binds to',
     readers: ['api'],
   },
+  trustProxy: {
+    env: 'PV_TRUST_PROXY',
+    schema: z
+      .string()
+      .trim()
+      .regex(
+        /^(\d{1,2}|[0-9a-fA-F.:/]+(\s*,\s*[0-9a-fA-F.:/]+)*|loopback|linklocal|uniquelocal)$/,
+        'a hop count (1 behind one proxy) or a comma-separated list of addresses/CIDRs',
+      )
+      .optional(),
+    defaultDoc: 'none',
+    doc: 'proxies in front of the api whose X-Forwarded-For names the client: a hop count (1 behind one Ingress) or a comma-separated list of addresses/CIDRs; none: the peer address is the client',
+    readers: ['api'],
+  },
+  metricsPort: {
+    env: 'PV_METRICS_PORT',
+    schema: int(0).max(65535).default(9464),
+    defaultDoc: '9464',
+    doc: 'port of /metrics (Prometheus), apart from the api port so that the Ingress never publishes it (0: any free port)',
+    readers: ['api'],
+  },
   authFailureLimit: {
     env: 'PV_AUTH_FAILURE_LIMIT',
     schema: int(0).default(100),
     defaultDoc: '100',
-    doc: 'failed authentications (401) one client may make per 15 minutes; past it that client gets 429 until the window ends (0: no limit)',
+    doc: "failed authentications (401) one client may make per 15 minutes; past it that client's failing attempts get 429 until the window ends, while a request with the right token always passes (0: no limit)",
     readers: ['api'],
   },
   triggerRateLimit: {

@@ -7,6 +7,10 @@ export interface LogScope {
   job?: string;
   ss_id?: number;
   key?: string;
+  /** The node a process runs on, when a scheduler placed it (Slurm's `SLURMD_NODENAME`). */
+  node?: string;
+  /** Its task in the job (Slurm's `SLURM_PROCID`). */
+  task?: number;
 }
 
 export type { Logger };

@@ -7,9 +7,11 @@ export {
   type LoadBatcherOptions,
 } from './load/load-batcher.js';
 export { type DimensionRefresh, refreshDimensions } from './load/refresh-dimensions.js';
+export { assertKnownSystems, unknownSystems } from './plan/known-systems.js';
 export { listRunObjects, type Plan, planObjects, splitByLedger } from './plan/plan-objects.js';
 export { DEFAULT_PART_BYTES, partBytesFromMb } from './plan/plan-prize.js';
 export type { PlannedObject } from './plan/planned-object.js';
+export { listSourceSystems, type SystemListing } from './plan/system-listing.js';
 export { DEFAULT_MAX_OBJECT_BYTES, type InlineRunOptions, runInline } from './run/run-inline.js';
 export {
   emptyCounts,

@@ -6,15 +6,14 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { BadInputError, type Logger, type ServiceConfig } from '@pv-pipeline/core';
 import { JOB_NAMES, type PipelineQueues, type RunStore } from '@pv-pipeline/queue';
-import type { SystemRow } from '@pv-pipeline/schema';
+import type { SystemListing } from '@pv-pipeline/stages';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
 import type { Redis } from 'ioredis';
 import { pinoHttp } from 'pino-http';
-import { requireToken, tokenMatcher } from './auth.js';
+import { presentsToken, requireToken, tokenMatcher } from './auth.js';
 import { loggableUrl } from './log-url.js';
-import { createMetricsRegistry } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { addReportRoutes } from './report-routes.js';
 import { checkTrigger, newRunId, RUN_ID_PATTERN } from './run-trigger.js';
@@ -28,7 +27,12 @@ export interface ApiDeps {
   /** A non-blocking connection (fails fast while Redis is down): readiness and metrics. */
   redis: Redis;
   /** The systems of the source catalog (the caller caches them). */
-  systems: () => Promise<SystemRow[]>;
+  systems: () => Promise<SystemListing[]>;
+  /**
+   * The ids of a trigger the source does not know (refused with 400).
+   * @defaultValue the ids not in {@link systems}
+   */
+  unknownSystems?: (ids: number[]) => Promise<number[]>;
   logger: Logger;
   /** Triggers (`POST /api/runs`) one client may send per window. @defaultValue `PV_TRIGGER_RATE_LIMIT` per 60,000 ms */
   rateLimit?: { limit: number; windowMs: number };
@@ -41,11 +45,12 @@ const BODY_LIMIT = '16kb';
 /** Readiness: longest wait for Redis' PING. */
 const READY_TIMEOUT_MS = 1000;
 /** Paths not logged per request (probes and scrapes). */
-const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+const QUIET_PATHS = new Set(['/healthz', '/readyz']);
 
 /**
  * The REST API: run triggers and status, the systems list, the Bull Board
- * dashboard, health, readiness and metrics. Errors are JSON `{error}`; a 500
+ * dashboard, health and readiness (metrics are served apart: see
+ * createMetricsApp). Errors are JSON `{error}`; a 500
  * says only "internal error" and the detail goes to the log.
  */
 export function createApiApp(deps: ApiDeps): express.Express {
@@ -58,6 +63,8 @@ export function createApiApp(deps: ApiDeps): express.Express {
 
   const app = express();
   app.disable('x-powered-by');
+  // Behind an Ingress every peer is the proxy: its X-Forwarded-For names the client (req.ip).
+  app.set('trust proxy', trustProxySetting(config.PV_TRUST_PROXY));
   // No upgrade-insecure-requests: the dashboard is often reached over plain HTTP inside a cluster.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(
@@ -89,30 +96,10 @@ export function createApiApp(deps: ApiDeps): express.Express {
     res.json({ status: 'ok' });
   });
 
+  const redisReady = cachedCheck(READY_CACHE_MS, () => pingWithin(redis, READY_TIMEOUT_MS));
   app.get('/readyz', async (_req, res) => {
-    const ac = new AbortController();
-    const ok = await Promise.race([
-      redis.ping().then(
-        () => true,
-        () => false,
-      ),
-      sleep(READY_TIMEOUT_MS, false, { signal: ac.signal }).catch(() => false),
-    ]);
-    ac.abort();
-    if (ok) res.json({ status: 'ok' });
+    if (await redisReady()) res.json({ status: 'ok' });
     else res.status(503).json({ status: 'unavailable', error: 'redis unreachable' });
-  });
-
-  const registry = createMetricsRegistry({
-    queues,
-    redis,
-    prefix: config.PV_QUEUE_PREFIX,
-    logger,
-    ...(deps.metricsCacheMs !== undefined ? { durationCacheMs: deps.metricsCacheMs } : {}),
-  });
-  app.get('/metrics', async (_req, res) => {
-    const text = await registry.metrics();
-    res.type(registry.contentType).send(text);
   });
 
   app.get('/api/openapi.json', (_req, res) => {
@@ -120,8 +107,11 @@ export function createApiApp(deps: ApiDeps): express.Express {
   });
 
   // ---- behind the token --------------------------------------------------------
-  // Guessing the token: past PV_AUTH_FAILURE_LIMIT failed attempts a client is refused for a while.
-  const guessLimit = authFailureLimit(config.PV_AUTH_FAILURE_LIMIT, logger);
+  // Guessing the token: past PV_AUTH_FAILURE_LIMIT failed attempts a client's failing attempts are
+  // refused for a while; a request with the right token is never counted nor refused.
+  // One count per client over every guarded route. Skipped only by the right token (bearer, or the
+  // dashboard's Basic password): a wrong guess in either form is counted.
+  const guessLimit = authFailureLimit(config.PV_AUTH_FAILURE_LIMIT, logger, presentsToken(matches, true));
   app.use('/api', guessLimit, requireToken(matches));
 
   const triggerLimit = rateLimit({
@@ -145,6 +135,21 @@ export function createApiApp(deps: ApiDeps): express.Express {
       return;
     }
     const { request } = check;
+    const asked = request.systems;
+    if (asked !== 'all') {
+      const unknown = deps.unknownSystems
+        ? await deps.unknownSystems(asked)
+        : await (async () => {
+            const known = new Set((await deps.systems()).map((s) => s.ss_id));
+            return asked.filter((id) => !known.has(id));
+          })();
+      if (unknown.length > 0) {
+        res.status(400).json({
+          error: `unknown system${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: not in the source's catalog and no data folder there (GET /api/systems lists them)`,
+        });
+        return;
+      }
+    }
     const id = newRunId(request, new Date(), nonce, counter++);
     await runs.create(id, request);
     try {
@@ -216,17 +221,18 @@ export function createApiApp(deps: ApiDeps): express.Express {
 const AUTH_FAILURE_WINDOW_MS = 15 * 60_000;
 
 /**
- * Counts a client's requests refused with 401 (only those) per 15 minutes;
- * past `limit` every request of that client is answered 429 until the window
- * ends, the token right or wrong. `limit` 0 turns it off.
+ * Counts a client's failing attempts (requests without the right token) per
+ * 15 minutes; past `limit` its failing attempts are answered 429 until the
+ * window ends. A request with the right token skips the limiter: it is never
+ * counted and never refused, whatever others sent from the same address.
+ * `limit` 0 turns it off.
  */
-function authFailureLimit(limit: number, logger: Logger): RequestHandler {
+function authFailureLimit(limit: number, logger: Logger, authorized: (req: Request) => boolean): RequestHandler {
   if (limit === 0) return (_req, _res, next) => next();
   return rateLimit({
     windowMs: AUTH_FAILURE_WINDOW_MS,
     limit,
-    skipSuccessfulRequests: true,
-    requestWasSuccessful: (_req, res) => res.statusCode !== 401,
+    skip: authorized,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
     handler: (req, res) => {
@@ -234,6 +240,53 @@ function authFailureLimit(limit: number, logger: Logger): RequestHandler {
       res.status(429).json({ error: 'too many failed authentications; retry later' });
     },
   });
+}
+
+/**
+ * Express's `trust proxy` from PV_TRUST_PROXY: a hop count, or a list of
+ * addresses/CIDRs (or express' names loopback, linklocal, uniquelocal);
+ * none trusts no proxy (the peer is the client).
+ */
+export function trustProxySetting(value: string | undefined): number | string[] | false {
+  if (value === undefined || value.trim() === '') return false;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
+  return value.split(',').map((v) => v.trim());
+}
+
+/** Readiness: how long a Redis check answers for the calls after it. */
+const READY_CACHE_MS = 1000;
+
+/** Whether Redis answers a PING within `timeoutMs`. */
+async function pingWithin(redis: Redis, timeoutMs: number): Promise<boolean> {
+  const ac = new AbortController();
+  const ok = await Promise.race([
+    redis.ping().then(
+      () => true,
+      () => false,
+    ),
+    sleep(timeoutMs, false, { signal: ac.signal }).catch(() => false),
+  ]);
+  ac.abort();
+  return ok;
+}
+
+/**
+ * A check run at most once per `ttlMs`: calls in between get its last answer,
+ * and calls while it runs share that run (a flood of probes costs one PING a
+ * second).
+ */
+export function cachedCheck(ttlMs: number, check: () => Promise<boolean>): () => Promise<boolean> {
+  let last: { at: number; ok: boolean } | null = null;
+  let running: Promise<boolean> | null = null;
+  return async () => {
+    if (last && Date.now() - last.at < ttlMs) return last.ok;
+    running ??= check().then((ok) => {
+      last = { at: Date.now(), ok };
+      running = null;
+      return ok;
+    });
+    return running;
+  };
 }
 
 /** Client messages of the body parser's errors, by their `type`. */

@@ -42,6 +42,17 @@ function presented(header: string | undefined, allowBasic: boolean): string | nu
   return null;
 }
 
+/** Whether a request carries the token (as {@link requireToken} with the same options accepts it). */
+export function presentsToken(
+  matches: (candidate: string) => boolean,
+  allowBasic: boolean,
+): (req: { headers: { authorization?: string | undefined } }) => boolean {
+  return (req) => {
+    const candidate = presented(req.headers.authorization, allowBasic);
+    return candidate !== null && matches(candidate);
+  };
+}
+
 /**
  * Middleware answering 401 `{error}` with a `WWW-Authenticate: Bearer`
  * challenge unless the request carries the token.

@@ -54,14 +54,17 @@ export const openApiDocument = {
     version: '0.1.0',
     description:
       'Triggers PVDAQ load runs and reports their progress. Every `/api/*` route and the dashboard need ' +
-      '`Authorization: Bearer <PV_API_TOKEN>`; `/healthz`, `/readyz`, `/metrics` and `/api/openapi.json` are public. ' +
+      '`Authorization: Bearer <PV_API_TOKEN>`; `/healthz`, `/readyz` and `/api/openapi.json` are public. ' +
+      'Prometheus metrics are served apart, on `PV_METRICS_PORT` (default 9464) at `/metrics`: `pv_queue_jobs{queue,state}`, ' +
+      '`pv_job_duration_seconds{queue}`, `pv_queue_paused{queue}`, `pv_readings_loaded_total`, `pv_objects_loaded_total`, ' +
+      '`pv_objects_failed_total`, `pv_objects_skipped_total`, `pv_redis_up` and the Node.js process metrics. ' +
       'Errors are JSON `{"error": "<message>"}`.',
   },
   security: [{ bearerAuth: [] }],
   tags: [
     { name: 'runs', description: 'Trigger and follow load runs.' },
     { name: 'systems', description: 'The PVDAQ systems the source knows.' },
-    { name: 'operations', description: 'Health, readiness, metrics, dashboard.' },
+    { name: 'operations', description: 'Health, readiness, dashboard.' },
   ],
   paths: {
     '/api/runs': {
@@ -140,7 +143,7 @@ export const openApiDocument = {
               properties: { systems: { type: 'array', items: ref('System') } },
               required: ['systems'],
             },
-            'Every system of the newest systems index, merged with the metadata tables.',
+            'Every system of the catalog (the newest systems index, the metadata tables, prize metadata) or with a data folder, and the formats it has data in.',
           ),
           '401': unauthorized,
           '429': tooManyFailures,
@@ -204,24 +207,6 @@ export const openApiDocument = {
         responses: {
           '200': json(ref('Status'), '`{"status":"ok"}`'),
           '503': json(ref('Status'), '`{"status":"unavailable","error":"redis unreachable"}`'),
-        },
-      },
-    },
-    '/metrics': {
-      get: {
-        ...PUBLIC,
-        tags: ['operations'],
-        operationId: 'metrics',
-        summary: 'Prometheus metrics (public)',
-        description:
-          '`pv_queue_jobs{queue,state}`, `pv_job_duration_seconds{queue}` (summary over the last 1,000 completed ' +
-          'jobs per queue), `pv_queue_paused{queue}`, `pv_readings_loaded_total`, `pv_objects_loaded_total`, `pv_objects_failed_total`, `pv_objects_skipped_total`, ' +
-          '`pv_redis_up`, and the default Node.js process metrics.',
-        responses: {
-          '200': {
-            description: 'Prometheus text exposition format.',
-            content: { 'text/plain': { schema: { type: 'string' } } },
-          },
         },
       },
     },
@@ -351,33 +336,35 @@ export const openApiDocument = {
       },
       System: {
         type: 'object',
-        description: 'A `pv_systems` row.',
+        description: 'A system the source knows (as `pv-pipeline systems --json` lists it).',
         properties: {
           ss_id: { type: 'integer' },
-          public_name: nullable('string'),
-          site_id: nullable('integer'),
-          site_location: nullable('string'),
+          name: nullable('string', 'public name'),
+          timezone: nullable('string', 'zone of its local times, as the systems index gives it'),
           latitude: nullable('number'),
           longitude: nullable('number'),
-          elevation: nullable('number', 'metres'),
-          av_pressure: nullable('number'),
-          av_temp: nullable('number'),
-          climate_type: nullable('string'),
-          mount_azimuth: nullable('number', 'degrees'),
-          mount_tilt: nullable('number', 'degrees'),
-          orientations: nullable('integer'),
-          tracking: nullable('string'),
-          mount_type: nullable('string'),
-          dc_capacity_kw: nullable('number'),
-          area_m2: nullable('number'),
-          timezone: nullable('string'),
-          started_on: nullable('string', 'ISO instant (UTC)'),
-          ended_on: nullable('string', 'ISO instant (UTC)'),
-          qa_status: nullable('string'),
-          qa_issue: nullable('string'),
-          available_sensor_channels: nullable('integer'),
+          capacity_kw: nullable('number', 'DC capacity, kW'),
+          first_day: nullable('string', 'first day of its record, YYYY-MM-DD'),
+          last_day: nullable('string', 'last day of its record, YYYY-MM-DD'),
+          formats: {
+            type: 'array',
+            items: { enum: ['parquet', 'csv', 'prize'] },
+            description: 'formats the source holds data of it in',
+          },
+          channels: nullable('integer', 'sensor channels, per the systems index'),
         },
-        required: ['ss_id'],
+        required: [
+          'ss_id',
+          'name',
+          'timezone',
+          'latitude',
+          'longitude',
+          'capacity_kw',
+          'first_day',
+          'last_day',
+          'formats',
+          'channels',
+        ],
       },
       Status: {
         type: 'object',

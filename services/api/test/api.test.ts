@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { createLogger, loadServiceConfig, type ServiceConfig } from '@pv-pipeline/core';
 import { createRedisConnection, DEFAULT_TUNING, openQueues, type PipelineQueues, RunStore } from '@pv-pipeline/queue';
-import type { SystemRow } from '@pv-pipeline/schema';
+import type { SystemListing } from '@pv-pipeline/stages';
 import { Worker } from 'bullmq';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testRedisUrl } from '../../../test/support/test-redis.js';
 import { waitFor } from '../../../test/support/wait-for.js';
 import { type ApiDeps, createApiApp } from '../src/app.js';
+import { createMetricsApp } from '../src/metrics-app.js';
 import type { openApiDocument } from '../src/openapi.js';
 import { startApi } from '../src/start-api.js';
 
@@ -25,30 +26,17 @@ const WRONG = `wrong-${randomBytes(16).toString('hex')}`;
 const SINK = 'duckdb://./api-test.duckdb';
 const GOOD = { systems: [4, 50], from: '2020-01-01', to: '2020-01-31', format: 'parquet' };
 
-const SYSTEM: SystemRow = {
+const SYSTEM: SystemListing = {
   ss_id: 4,
-  public_name: 'Test system',
-  site_id: null,
-  site_location: null,
+  name: 'Test system',
+  timezone: 'America/Denver',
   latitude: 39.7,
   longitude: -105.2,
-  elevation: null,
-  av_pressure: null,
-  av_temp: null,
-  climate_type: null,
-  mount_azimuth: 180,
-  mount_tilt: 40,
-  orientations: null,
-  tracking: null,
-  mount_type: null,
-  dc_capacity_kw: 2.5,
-  area_m2: null,
-  timezone: 'America/Denver',
-  started_on: null,
-  ended_on: null,
-  qa_status: null,
-  qa_issue: null,
-  available_sensor_channels: null,
+  capacity_kw: 2.5,
+  first_day: '2015-06-01',
+  last_day: '2015-06-08',
+  formats: ['parquet', 'csv'],
+  channels: 3,
 };
 
 let redis: Redis;
@@ -57,7 +45,8 @@ let runs: RunStore;
 let config: ServiceConfig;
 let logText = '';
 const servers: Server[] = [];
-let systemsImpl: () => Promise<SystemRow[]> = async () => [SYSTEM];
+const SYSTEM_50: SystemListing = { ...SYSTEM, ss_id: 50, name: 'Other system' };
+let systemsImpl: () => Promise<SystemListing[]> = async () => [SYSTEM, SYSTEM_50];
 
 const logger = createLogger(
   { service: 'api' },
@@ -96,6 +85,9 @@ async function serve(app: Express): Promise<string> {
 }
 
 const auth = (token = TOKEN) => ({ authorization: `Bearer ${token}` });
+const basic = (password: string) => ({
+  authorization: `Basic ${Buffer.from(`pv:${password}`).toString('base64')}`,
+});
 
 function post(base: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(`${base}/api/runs`, {
@@ -106,6 +98,7 @@ function post(base: string, body: unknown, headers: Record<string, string> = {})
 }
 
 let base: string;
+let metricsBase: string;
 
 beforeAll(async () => {
   config = loadServiceConfig({
@@ -120,6 +113,7 @@ beforeAll(async () => {
   runs = new RunStore(redis, PREFIX);
   await redis.ping();
   base = await serve(build());
+  metricsBase = await serve(createMetricsApp({ config, queues, redis, logger, metricsCacheMs: 0 }));
 });
 
 afterAll(async () => {
@@ -192,9 +186,6 @@ describe('auth', () => {
   });
 
   it('lets a browser in to the dashboard with Basic credentials carrying the token (dashboard only)', async () => {
-    const basic = (password: string) => ({
-      authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`,
-    });
     expect((await fetch(`${base}/admin/queues`, { headers: basic(TOKEN) })).status).toBe(200);
     expect((await fetch(`${base}/admin/queues`, { headers: basic(WRONG) })).status).toBe(401);
     expect((await fetch(`${base}/api/runs`, { headers: basic(TOKEN) })).status).toBe(401);
@@ -202,10 +193,13 @@ describe('auth', () => {
     expect(challenge.headers.get('www-authenticate')).toContain('Basic realm=');
   });
 
-  it('keeps /healthz, /readyz, /metrics and /api/openapi.json public', async () => {
-    for (const path of ['/healthz', '/readyz', '/metrics', '/api/openapi.json']) {
+  it('keeps /healthz, /readyz and /api/openapi.json public, and /metrics off the API port', async () => {
+    for (const path of ['/healthz', '/readyz', '/api/openapi.json']) {
       expect((await fetch(`${base}${path}`)).status, path).toBe(200);
     }
+    expect((await fetch(`${base}/metrics`)).status).toBe(404);
+    expect((await fetch(`${metricsBase}/metrics`)).status).toBe(200);
+    expect((await fetch(`${metricsBase}/api/runs`, { headers: auth() })).status).toBe(404);
   });
 });
 
@@ -288,7 +282,7 @@ describe('runs', () => {
 
   it('exports queue depths and Redis totals in /metrics', async () => {
     await redis.hset(`${PREFIX}:metrics`, { readings_loaded: '1234', objects_loaded: '7' });
-    const res = await fetch(`${base}/metrics`);
+    const res = await fetch(`${metricsBase}/metrics`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await res.text();
@@ -322,7 +316,7 @@ describe('runs', () => {
       await worker.close();
       await conn.quit();
     }
-    const text = await (await fetch(`${base}/metrics`)).text();
+    const text = await (await fetch(`${metricsBase}/metrics`)).text();
     expect(text).toContain('pv_job_duration_seconds_count{queue="transform"} 1');
     const sum = Number(/^pv_job_duration_seconds_sum\{queue="transform"\} (\S+)$/m.exec(text)?.[1]);
     expect(sum).toBeGreaterThanOrEqual(0.04);
@@ -379,7 +373,7 @@ describe('runs', () => {
     }
   });
 
-  it('refuses a client with 429 once it failed to authenticate too often, whatever it sends then', async () => {
+  it("refuses a client's failing attempts with 429 once it failed too often, never the right token", async () => {
     const guarded = await serve(build({ config: { ...config, PV_AUTH_FAILURE_LIMIT: 3 } }));
     // successes and other errors do not count
     for (let i = 0; i < 5; i++) expect((await fetch(`${guarded}/api/runs`, { headers: auth() })).status).toBe(200);
@@ -390,10 +384,46 @@ describe('runs', () => {
     const refused = await fetch(`${guarded}/admin/queues`, { headers: auth('wrong-token-0123456789') });
     expect(refused.status).toBe(429);
     expect(((await refused.json()) as { error: string }).error).toMatch(/too many failed authentications/);
-    // the right token too, until the window ends; the probes stay open
-    expect((await fetch(`${guarded}/api/runs`, { headers: auth() })).status).toBe(429);
+    expect((await fetch(`${guarded}/api/runs`)).status).toBe(429);
+    // the right token is never refused by it, from the same client; the probes stay open
+    expect((await fetch(`${guarded}/api/runs`, { headers: auth() })).status).toBe(200);
+    expect((await fetch(`${guarded}/admin/queues`, { headers: basic(TOKEN) })).status).toBe(200);
     expect((await fetch(`${guarded}/healthz`)).status).toBe(200);
     expect(logText).toContain('too many failed authentications');
+  });
+
+  it('behind a proxy (PV_TRUST_PROXY), counts failures and triggers per client as X-Forwarded-For names it', async () => {
+    const proxied = await serve(
+      build({
+        config: { ...config, PV_AUTH_FAILURE_LIMIT: 3, PV_TRUST_PROXY: '1' },
+        rateLimit: { limit: 2, windowMs: 60_000 },
+      }),
+    );
+    const from = (client: string, token?: string) => ({
+      'x-forwarded-for': client,
+      ...(token ? auth(token) : {}),
+    });
+    // one client guesses: its failures are refused past the limit…
+    for (let i = 0; i < 3; i++) {
+      expect((await fetch(`${proxied}/api/runs`, { headers: from('203.0.113.7', WRONG) })).status).toBe(401);
+    }
+    expect((await fetch(`${proxied}/api/runs`, { headers: from('203.0.113.7', WRONG) })).status).toBe(429);
+    // …while another client, through the same proxy, is only told its token is wrong, and the right token passes
+    expect((await fetch(`${proxied}/api/runs`, { headers: from('198.51.100.2', WRONG) })).status).toBe(401);
+    expect((await fetch(`${proxied}/api/runs`, { headers: from('198.51.100.2', TOKEN) })).status).toBe(200);
+    expect((await fetch(`${proxied}/api/runs`, { headers: from('203.0.113.7', TOKEN) })).status).toBe(200);
+    // the trigger budget is per client too
+    const bad = { ...GOOD, from: '2020-03-01', to: '2020-01-01' };
+    for (let i = 0; i < 2; i++)
+      expect((await post(proxied, bad, { 'x-forwarded-for': '203.0.113.7' })).status).toBe(400);
+    expect((await post(proxied, bad, { 'x-forwarded-for': '203.0.113.7' })).status).toBe(429);
+    expect((await post(proxied, bad, { 'x-forwarded-for': '198.51.100.2' })).status).toBe(400);
+    // without PV_TRUST_PROXY the header names nobody: every request is the proxy's (the peer)
+    const direct = await serve(build({ config: { ...config, PV_AUTH_FAILURE_LIMIT: 2 } }));
+    for (const client of ['203.0.113.7', '198.51.100.2']) {
+      expect((await fetch(`${direct}/api/runs`, { headers: from(client, WRONG) })).status).toBe(401);
+    }
+    expect((await fetch(`${direct}/api/runs`, { headers: from('192.0.2.1', WRONG) })).status).toBe(429);
   });
 
   it('answers 429 past the trigger rate limit', async () => {
@@ -419,7 +449,17 @@ describe('systems', () => {
   it('lists the catalog systems', async () => {
     const res = await fetch(`${base}/api/systems`, { headers: auth() });
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ systems: [SYSTEM] });
+    expect(await res.json()).toEqual({ systems: [SYSTEM, SYSTEM_50] });
+  });
+
+  it('refuses a trigger naming systems the source does not know, with 400 naming them', async () => {
+    const before = await queues.plan.count();
+    const res = await post(base, { ...GOOD, systems: [4, 77, 78] });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toBe(
+      "unknown systems 77, 78: not in the source's catalog and no data folder there (GET /api/systems lists them)",
+    );
+    expect(await queues.plan.count()).toBe(before);
   });
 
   it('answers a bare 500 when loading them fails, and logs the detail', async () => {
@@ -435,7 +475,7 @@ describe('systems', () => {
       expect(text).not.toContain('secret');
       expect(logText).toContain(secret);
     } finally {
-      systemsImpl = async () => [SYSTEM];
+      systemsImpl = async () => [SYSTEM, SYSTEM_50];
     }
   });
 });
@@ -447,6 +487,25 @@ describe('operations', () => {
     const r = await fetch(`${base}/readyz`);
     expect(r.status).toBe(200);
     expect(await r.json()).toEqual({ status: 'ok' });
+  });
+
+  it('answers a flood of /readyz with one Redis PING a second', async () => {
+    let pings = 0;
+    const counting = new Proxy(redis, {
+      get(target, prop, receiver) {
+        if (prop === 'ping') {
+          return () => {
+            pings++;
+            return target.ping();
+          };
+        }
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    const probed = await serve(build({ redis: counting }));
+    const answers = await Promise.all(Array.from({ length: 50 }, () => fetch(`${probed}/readyz`)));
+    expect(answers.map((a) => a.status)).toEqual(Array(50).fill(200));
+    expect(pings).toBe(1);
   });
 
   it('answers /readyz 503 (and /metrics still 200) when Redis is unreachable', async () => {
@@ -463,7 +522,7 @@ describe('operations', () => {
       expect(r.status).toBe(503);
       expect(await r.json()).toEqual({ status: 'unavailable', error: 'redis unreachable' });
       expect(Date.now() - started).toBeLessThan(5000);
-      const m = await fetch(`${down}/metrics`);
+      const m = await fetch(`${await serve(createMetricsApp({ config, queues, redis: bad, logger }))}/metrics`);
       expect(m.status).toBe(200);
       expect(await m.text()).toContain('pv_redis_up 0');
       expect((await fetch(`${down}/healthz`)).status).toBe(200);
@@ -508,17 +567,38 @@ describe('startApi and main', () => {
       PV_SOURCE: pathToFileURL(path.join(ROOT, 'samples/pvdaq')).href,
       PORT: String(port),
       PV_API_HOST: '127.0.0.1',
+      PV_METRICS_PORT: '0',
     });
     const api = await startApi(cfg, logger);
     try {
       expect(api.port).toBe(port);
       const url = `http://127.0.0.1:${port}`;
       expect((await fetch(`${url}/readyz`)).status).toBe(200);
+      expect(api.metricsPort).not.toBe(port);
+      expect((await fetch(`http://127.0.0.1:${api.metricsPort}/metrics`)).status).toBe(200);
+      expect((await fetch(`${url}/metrics`)).status).toBe(404);
       const res = await fetch(`${url}/api/systems`, { headers: auth() });
       expect(res.status).toBe(200);
-      const { systems } = (await res.json()) as { systems: SystemRow[] };
-      expect(systems.length).toBeGreaterThan(0);
-      expect(systems.every((s) => Number.isInteger(s.ss_id))).toBe(true);
+      const { systems } = (await res.json()) as { systems: SystemListing[] };
+      // what `pv-pipeline systems --json` lists (test/e2e/systems.test.ts)
+      expect(systems.map((s) => [s.ss_id, s.formats.join(',')])).toEqual([
+        [4, 'parquet,csv'],
+        [15, 'parquet,csv'],
+        [50, 'parquet,csv'],
+        [51, 'parquet,csv'],
+        [1229, ''],
+        [1283, 'parquet,csv'],
+        [1332, ''],
+        [1333, ''],
+        [1422, ''],
+        [1423, ''],
+        [4901, ''],
+        [4902, ''],
+        [4903, ''],
+      ]);
+      // a trigger naming a system the samples do not have is refused; a known one is queued
+      expect((await post(url, { ...GOOD, systems: [4, 31337] })).status).toBe(400);
+      expect((await post(url, { ...GOOD, systems: [4, 1332] })).status).toBe(202);
     } finally {
       await api.close();
     }
@@ -556,7 +636,7 @@ describe('startApi and main', () => {
 
   it('main serves and exits 0 on SIGTERM', async () => {
     const port = await freePort();
-    const main = runMain({ PV_API_TOKEN: TOKEN, PORT: String(port), PV_API_HOST: '127.0.0.1' });
+    const main = runMain({ PV_API_TOKEN: TOKEN, PORT: String(port), PV_API_HOST: '127.0.0.1', PV_METRICS_PORT: '0' });
     try {
       // up once /healthz answers (a generous bound, no fixed sleeps)
       await waitFor(
@@ -607,7 +687,7 @@ describe('OpenAPI document', () => {
         expect(servedKeys.has(`${method} ${path}`), `${method} ${path}`).toBe(true);
     }
     // Public routes say so; the others inherit the bearer requirement.
-    for (const path of ['/healthz', '/readyz', '/metrics', '/api/openapi.json']) {
+    for (const path of ['/healthz', '/readyz', '/api/openapi.json']) {
       expect(paths[path]?.get?.security).toEqual([]);
     }
     expect(paths['/api/runs']?.post?.security).toBeUndefined();

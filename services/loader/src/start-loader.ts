@@ -16,7 +16,7 @@ import {
   upstreamIdle,
   workerOptions,
 } from '@pv-pipeline/queue';
-import { catalogProvider, openSource, type RunningService, withGrace } from '@pv-pipeline/runtime';
+import { catalogProvider, openSource, type RunningService, whileRedisUp } from '@pv-pipeline/runtime';
 import { openSink, type Sink } from '@pv-pipeline/sinks';
 import { openStagingArea } from '@pv-pipeline/stages';
 import { Worker } from 'bullmq';
@@ -27,7 +27,7 @@ import { Worker } from 'bullmq';
  * Run one loader per sink.
  */
 export async function startLoader(config: ServiceConfig, logger: Logger): Promise<RunningService> {
-  const connection = createRedisConnection(config.REDIS_URL, { blocking: true, name: 'pv-loader' });
+  const connection = createRedisConnection(config.REDIS_URL, { blocking: true, name: 'pv-loader', logger });
   const prefix = config.PV_QUEUE_PREFIX;
   const sink = openSink(config.PV_SINK, {
     from: 'PV_SINK',
@@ -40,6 +40,10 @@ export async function startLoader(config: ServiceConfig, logger: Logger): Promis
   logger.info({ objects: known.size }, 'ledger cache warmed from the sink');
   const store = openSource(config);
   const queues = openQueues(connection, prefix, tuningFrom(config));
+  // while Redis is down the connection logs one line per reconnect attempt; BullMQ's copies of its errors go to debug
+  const reportError = (what: string) => (err: Error) =>
+    logger[connection.status === 'ready' ? 'error' : 'debug']({ err: err.message }, what);
+  for (const q of [queues.plan, queues.transform, queues.load]) q.on('error', reportError('queue error'));
   const staging = openStagingArea(config.PV_STAGING, config.S3_ENDPOINT ? { s3Endpoint: config.S3_ENDPOINT } : {});
   await staging.init();
   const runs = new RunStore(connection, prefix);
@@ -68,7 +72,7 @@ export async function startLoader(config: ServiceConfig, logger: Logger): Promis
     processor.process,
     workerOptions(config, connection, config.PV_LOAD_BATCH_OBJECTS + 16),
   );
-  worker.on('error', (err) => logger.error({ err: err.message }, 'loader worker error'));
+  worker.on('error', reportError('loader worker error'));
   // a readings job whose loader kept dying on it: tell its runs (BullMQ fails it without the processor)
   worker.on(
     'failed',
@@ -82,10 +86,11 @@ export async function startLoader(config: ServiceConfig, logger: Logger): Promis
   worker.on('failed', createFinalizeRevival({ queues, logger }));
   return {
     async close() {
+      // Redis down: nothing to wait for (the batch not committed is loaded again, once, after a restart)
       const closing = worker.close();
-      await processor.drain();
-      await withGrace(() => closing, config.PV_SHUTDOWN_GRACE_MS);
-      await queues.close();
+      await whileRedisUp(connection, () => processor.drain(), config.PV_SHUTDOWN_GRACE_MS);
+      await whileRedisUp(connection, () => closing, config.PV_SHUTDOWN_GRACE_MS);
+      await whileRedisUp(connection, () => queues.close(), config.PV_SHUTDOWN_GRACE_MS);
       await sink.close();
       await store.close();
       connection.disconnect();

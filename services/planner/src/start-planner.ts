@@ -9,17 +9,21 @@ import {
   tuningFrom,
   workerOptions,
 } from '@pv-pipeline/queue';
-import { openSource, type RunningService } from '@pv-pipeline/runtime';
+import { openSource, type RunningService, whileRedisUp } from '@pv-pipeline/runtime';
 import { partBytesFromMb } from '@pv-pipeline/stages';
 import { Worker } from 'bullmq';
 import { scheduleRescan } from './rescan-schedule.js';
 
 /** The planner role: one plan job at a time; optionally the periodic re-scan schedule. */
 export async function startPlanner(config: ServiceConfig, logger: Logger): Promise<RunningService> {
-  const connection = createRedisConnection(config.REDIS_URL, { blocking: true, name: 'pv-planner' });
+  const connection = createRedisConnection(config.REDIS_URL, { blocking: true, name: 'pv-planner', logger });
   const store = openSource(config);
   const prefix = config.PV_QUEUE_PREFIX;
   const queues = openQueues(connection, prefix, tuningFrom(config));
+  // while Redis is down the connection logs one line per reconnect attempt; BullMQ's copies of its errors go to debug
+  const reportError = (what: string) => (err: Error) =>
+    logger[connection.status === 'ready' ? 'error' : 'debug']({ err: err.message }, what);
+  for (const q of [queues.plan, queues.transform, queues.load]) q.on('error', reportError('queue error'));
   const runs = new RunStore(connection, prefix);
   await scheduleRescan(config, queues, logger);
   const worker = new Worker(
@@ -34,11 +38,12 @@ export async function startPlanner(config: ServiceConfig, logger: Logger): Promi
     }),
     workerOptions(config, connection, 1),
   );
-  worker.on('error', (err) => logger.error({ err: err.message }, 'planner worker error'));
+  worker.on('error', reportError('planner worker error'));
   return {
     async close() {
-      await worker.close();
-      await queues.close();
+      // Redis down: nothing to wait for (a plan job left is picked up again as stalled)
+      await whileRedisUp(connection, () => worker.close(), config.PV_SHUTDOWN_GRACE_MS);
+      await whileRedisUp(connection, () => queues.close(), config.PV_SHUTDOWN_GRACE_MS);
       await store.close();
       connection.disconnect();
     },

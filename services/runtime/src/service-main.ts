@@ -28,7 +28,7 @@ export async function runServiceMain(name: string, start: ServiceStarter): Promi
     process.stderr.write(`pv-pipeline ${name}: ${err instanceof BadInputError ? err.message : describeError(err)}\n`);
     process.exit(1);
   }
-  const logger = createLogger({ service: name }, { level: config.PV_LOG_LEVEL });
+  const logger = createLogger({ service: name, ...placement(process.env) }, { level: config.PV_LOG_LEVEL });
   let service: RunningService;
   try {
     service = await start(config, logger);
@@ -51,4 +51,14 @@ export async function runServiceMain(name: string, start: ServiceStarter): Promi
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+/** Where a scheduler placed this process (Slurm: node and task), for its log lines; nothing elsewhere. */
+function placement(env: NodeJS.ProcessEnv): { node?: string; task?: number } {
+  const node = env.SLURMD_NODENAME;
+  const task = env.SLURM_PROCID;
+  return {
+    ...(node ? { node } : {}),
+    ...(task !== undefined && /^\d+$/.test(task) ? { task: Number(task) } : {}),
+  };
 }

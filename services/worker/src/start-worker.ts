@@ -1,4 +1,4 @@
-import { describeError, type Logger, type ServiceConfig } from '@pv-pipeline/core';
+import type { Logger, ServiceConfig } from '@pv-pipeline/core';
 import {
   createRedisConnection,
   createStalledOutListener,
@@ -10,7 +10,7 @@ import {
   tuningFrom,
   workerOptions,
 } from '@pv-pipeline/queue';
-import { catalogProvider, openSource, type RunningService, withGrace } from '@pv-pipeline/runtime';
+import { catalogProvider, openSource, type RunningService, whileRedisUp, withGrace } from '@pv-pipeline/runtime';
 import { DecodePool, openStagingArea } from '@pv-pipeline/stages';
 import { Worker } from 'bullmq';
 
@@ -19,11 +19,18 @@ import { Worker } from 'bullmq';
  * on `PV_WORKER_THREADS` worker threads so that the main thread stays free to
  * renew job locks. Scale it out with more processes (`kubectl scale`).
  */
+/** Longest wait for one Redis step of a shutdown after the grace period. */
+const CLOSE_STEP_MS = 5000;
+
 export async function startWorker(config: ServiceConfig, logger: Logger): Promise<RunningService> {
-  const connection = createRedisConnection(config.REDIS_URL, { blocking: true, name: 'pv-worker' });
+  const connection = createRedisConnection(config.REDIS_URL, { blocking: true, name: 'pv-worker', logger });
   const store = openSource(config);
   const prefix = config.PV_QUEUE_PREFIX;
   const queues = openQueues(connection, prefix, tuningFrom(config));
+  // while Redis is down the connection logs one line per reconnect attempt; BullMQ's copies of its errors go to debug
+  const reportError = (what: string) => (err: Error) =>
+    logger[connection.status === 'ready' ? 'error' : 'debug']({ err: err.message }, what);
+  for (const q of [queues.plan, queues.transform, queues.load]) q.on('error', reportError('queue error'));
   const staging = openStagingArea(config.PV_STAGING, config.S3_ENDPOINT ? { s3Endpoint: config.S3_ENDPOINT } : {});
   await staging.init();
   const pool = config.PV_WORKER_THREADS > 0 ? new DecodePool(config.PV_WORKER_THREADS) : null;
@@ -44,21 +51,26 @@ export async function startWorker(config: ServiceConfig, logger: Logger): Promis
     }),
     workerOptions(config, connection, config.PV_WORKER_CONCURRENCY),
   );
-  worker.on('error', (err) => logger.error({ err: err.message }, 'transform worker error'));
+  worker.on('error', reportError('transform worker error'));
   worker.on(
     'failed',
     createStalledOutListener({ runs, redis: connection, prefix, queues, logger }, 'transform', transformJobObject),
   );
   return {
     async close() {
-      // stop taking jobs; let active ones finish within the grace period
-      const r = await withGrace(() => worker.close(), config.PV_SHUTDOWN_GRACE_MS);
+      // stop taking jobs; let active ones finish within the grace period (Redis down: nothing to wait for)
+      const up = connection.status === 'ready';
+      const r = up ? await withGrace(() => worker.close(), config.PV_SHUTDOWN_GRACE_MS) : 'timeout';
       if (r === 'timeout') {
-        logger.warn('grace period over; leaving active jobs to be picked up as stalled');
-        await worker.close(true).catch((err) => logger.error({ err: describeError(err) }, 'force close failed'));
+        logger.warn(
+          up
+            ? 'grace period over; leaving active jobs to be picked up as stalled'
+            : 'redis is down; leaving active jobs to be picked up as stalled',
+        );
+        await whileRedisUp(connection, () => worker.close(true), CLOSE_STEP_MS);
       }
       await pool?.close();
-      await queues.close();
+      await whileRedisUp(connection, () => queues.close(), CLOSE_STEP_MS);
       await store.close();
       connection.disconnect();
     },

@@ -565,13 +565,18 @@ export class FakeEngine {
    * TRANSACTION wrap the DML in a DuckDB transaction; an error rolls it back
    * and fails the whole job (as BigQuery does). DDL on permanent tables inside
    * a transaction and DELETE without WHERE are refused as BigQuery refuses
-   * them. The output is the last SELECT's rows.
+   * them. The output is the last SELECT's rows. `afterCommit` is asked before
+   * the statement that follows a COMMIT TRANSACTION: an error it returns fails
+   * the script there (what was committed stays committed).
    */
   async query(
     project: string,
     sql: string,
     parameters: readonly QueryParameter[],
-    options: { useInt64Timestamp?: boolean } = {},
+    options: {
+      useInt64Timestamp?: boolean;
+      afterCommit?: () => { reason: string; message: string } | null | undefined;
+    } = {},
   ): Promise<QueryOutput> {
     const params = new Map(parameters.map((p) => [String(p.name ?? '').toLowerCase(), p]));
     const statements = splitStatements(sql);
@@ -581,9 +586,15 @@ export class FakeEngine {
       const temps: string[] = [];
       let output: QueryOutput | null = null;
       let dml: number | null = null;
+      let committed = false;
       try {
         for (const statement of statements) {
           const kind = statementType(statement);
+          if (committed) {
+            const injected = options.afterCommit?.();
+            if (injected) throw new BigQueryFailure(injected.reason, injected.message);
+          }
+          committed = kind === 'COMMIT_TRANSACTION';
           if (kind === 'DELETE' && !/\bWHERE\b/i.test(statement)) {
             throw new QueryError('invalidQuery', 'DELETE must have a WHERE clause');
           }

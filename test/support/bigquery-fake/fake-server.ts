@@ -522,7 +522,9 @@ export class BigQueryFake {
       { ...config, jobType: 'QUERY' },
       { jobId, kind: 'query', sourceKeys: [], query: sql },
       async (j) => {
-        const out = await this.engine.query(project, sql, params);
+        const out = await this.engine.query(project, sql, params, {
+          afterCommit: () => this.faults.failAfterCommit?.(j.info),
+        });
         j.output = out;
         j.resource.statistics.query = {
           statementType: out.statementType,
@@ -586,7 +588,10 @@ export class BigQueryFake {
       { query: { query: sql }, jobType: 'QUERY' },
       { jobId, kind: 'query', sourceKeys: [], query: sql },
       async (j) => {
-        j.output = await this.engine.query(project, sql, params, { useInt64Timestamp: true });
+        j.output = await this.engine.query(project, sql, params, {
+          useInt64Timestamp: true,
+          afterCommit: () => this.faults.failAfterCommit?.(j.info),
+        });
       },
     );
     await job.run();

@@ -39,6 +39,14 @@ export interface FakeFaults {
   failRequest?: (req: { method: string; path: string }) => { status: number; after?: boolean } | null | undefined;
   /** Makes a job end with this error instead of running (checked when it runs). */
   failJob?: (job: FakeJobInfo) => InjectedJobError | null | undefined;
+  /**
+   * Runs a query job's script but makes the statement after its `COMMIT
+   * TRANSACTION` (e.g. the staging table's `DROP TABLE`) fail with this error:
+   * the transaction stays committed, the job ends DONE with this errorResult,
+   * as BigQuery ends a script whose later statement failed. Asked only of
+   * scripts that reach such a statement.
+   */
+  failAfterCommit?: (job: FakeJobInfo) => InjectedJobError | null | undefined;
   /** Keeps a job PENDING/RUNNING for this many `jobs.get` polls (Infinity: until `release()`). */
   holdJob?: (job: FakeJobInfo) => number | null | undefined;
   /** Makes one insertAll row fail with a transient `backendError` (the row is not inserted). */

@@ -204,6 +204,8 @@ WHERE TRUE QUALIFY ROW_NUMBER() OVER (PARTITION BY ${key} ORDER BY ${q('_rank')}
 interface LedgerNeighbours {
   /** Keys of the batch the ledger holds already (changed objects, or pending stream markers). */
   prior: string[];
+  /** The ledger's ETag of each key in `prior`. */
+  etags: Map<string, string>;
   /** Whether another loaded object's time range meets one of the batch's objects (keys may collide). */
   others: boolean;
 }
@@ -245,7 +247,7 @@ export async function ledgerNeighbours(api: BigQueryApi, batch: readonly StagedM
   const [lo, hi] = stamps.length ? bigRange(stamps) : [0n, 0n];
   const res = await api.query(
     'ledger lookup',
-    `SELECT ${q('source_key')}, ${q('ss_id')}, ${q('min_timestamp')}, ${q('max_timestamp')}
+    `SELECT ${q('source_key')}, ${q('etag')}, ${q('ss_id')}, ${q('min_timestamp')}, ${q('max_timestamp')}
 FROM ${api.ref(PV_INGEST_LEDGER.name)}
 WHERE ${q('ss_id')} IN UNNEST(@ss_ids)
   AND (${q('source_key')} IN UNNEST(@keys)
@@ -258,11 +260,13 @@ WHERE ${q('ss_id')} IN UNNEST(@ss_ids)
     ],
   );
   const prior: string[] = [];
+  const etags = new Map<string, string>();
   let others = false;
   for (const row of res.rows) {
     const key = String(row.source_key);
     if (keys.has(key)) {
       prior.push(key);
+      etags.set(key, String(row.etag));
       continue;
     }
     const mn = row.min_timestamp;
@@ -280,7 +284,67 @@ WHERE ${q('ss_id')} IN UNNEST(@ss_ids)
       others = true;
     }
   }
-  return { prior, others };
+  return { prior, etags, others };
+}
+
+/** The `@ss_ids` and `@keys` parameters: the batch's systems and object keys. */
+function batchKeyParams(batch: readonly StagedManifest[]): QueryParameter[] {
+  return [
+    arrayParam('ss_ids', 'INT64', [...new Set(batch.map((m) => m.ss_id))]),
+    arrayParam('keys', 'STRING', [...new Set(batch.map((m) => m.key))]),
+  ];
+}
+
+/** Whether ledger ETags (by key) hold every object of the batch at the batch's ETag. */
+const holdsBatch = (etags: ReadonlyMap<string, string>, batch: readonly StagedManifest[]) =>
+  batch.every((m) => etags.get(m.key) === m.etag);
+
+/**
+ * Whether a batch's commit script landed although its job failed (a statement
+ * after `COMMIT TRANSACTION`, the staging table's drop, failed). The ledger
+ * rows commit in the same transaction as the fact rows, so a ledger that now
+ * holds every object of the batch at its ETag, where it did not before the
+ * commit (`before`: {@link ledgerNeighbours}' `etags`), says it did. A batch
+ * the ledger held already is never taken as landed: a retry of it replaces its
+ * own rows by source_key.
+ */
+export async function commitLanded(
+  api: BigQueryApi,
+  batch: readonly StagedManifest[],
+  before: ReadonlyMap<string, string>,
+): Promise<boolean> {
+  if (holdsBatch(before, batch)) return false;
+  const res = await api.query(
+    'ledger check',
+    `SELECT ${q('source_key')}, ${q('etag')} FROM ${api.ref(PV_INGEST_LEDGER.name)}
+WHERE ${q('ss_id')} IN UNNEST(@ss_ids) AND ${q('source_key')} IN UNNEST(@keys)`,
+    batchKeyParams(batch),
+  );
+  return holdsBatch(new Map(res.rows.map((r) => [String(r.source_key), String(r.etag)])), batch);
+}
+
+/**
+ * The outcome of a commit that landed although its job failed: the staging
+ * table's drop is tried again (best effort: it expires anyway), and the rows
+ * the script inserted are counted by source_key within the batch's time range
+ * (`range`, null when the batch has no rows). How many rows it replaced was
+ * lost with the job's output: reported as 0.
+ */
+async function landedCommit(
+  api: BigQueryApi,
+  batch: readonly StagedManifest[],
+  stage: string | null,
+  range: [bigint, bigint] | null,
+): Promise<CommitResult> {
+  if (stage) await api.deleteTable(stage).catch(() => undefined);
+  if (!range) return { rows: 0, replaced: 0 };
+  const res = await api.query(
+    'count committed rows',
+    `SELECT COUNT(*) AS n FROM ${api.ref(PV_READINGS.name)}
+WHERE ${q('ss_id')} IN UNNEST(@ss_ids) AND ${q('source_key')} IN UNNEST(@keys) AND ${q('timestamp')} BETWEEN @lo AND @hi`,
+    [...batchKeyParams(batch), scalarParam('lo', 'TIMESTAMP', range[0]), scalarParam('hi', 'TIMESTAMP', range[1])],
+  );
+  return { rows: Number(res.rows[0]?.n ?? 0), replaced: 0 };
 }
 
 const jobError = (job: JobResource) => job.status?.errorResult;
@@ -308,7 +372,10 @@ const isTransientJobError = (job: JobResource) =>
  *
  * A job that ends in a transient error (or an earlier job found under the
  * same id that failed, or whose staging table is gone) moves on to a fresh id
- * (`…_1`, `…_2`); any other job error fails the batch with its reasons.
+ * (`…_1`, `…_2`); any other job error fails the batch with its reasons. A
+ * failed commit job is first checked against the ledger: when its transaction
+ * committed after all (a later statement failed), the batch is done
+ * ({@link commitLanded}) and is not inserted again.
  */
 export async function commitLoad(
   deps: LoadCommitDeps,
@@ -321,9 +388,10 @@ export async function commitLoad(
   const files = batch.map((m, pos) => ({ m, pos })).filter(({ m }) => m.rows > 0 && m.staged);
   const expected = files.reduce((s, f) => s + f.m.rows, 0);
   const stage = files.length > 0 ? `_pv_stage_${id}` : null;
-  const { prior, others } = await ledgerNeighbours(api, batch);
+  const { prior, etags, others } = await ledgerNeighbours(api, batch);
   const plan: ScriptPlan = { stage, hasPrior: prior.length > 0, overlap: others || rangesMeet(batch) };
   const stamps = files.flatMap(({ m }) => [m.minTimestamp, m.maxTimestamp]).filter((t): t is string => t !== null);
+  const range = stamps.length ? bigRange(stamps.map(BigInt)) : null;
   const params: QueryParameter[] = [
     arrayParam(
       'ss_ids',
@@ -331,11 +399,8 @@ export async function commitLoad(
       [...new Set(batch.map((m) => m.ss_id))].sort((a, b) => a - b),
     ),
     ...(plan.hasPrior ? [arrayParam('prior_keys', 'STRING', prior)] : []),
-    ...(stage && plan.overlap
-      ? [
-          scalarParam('lo', 'TIMESTAMP', bigRange(stamps.map(BigInt))[0]),
-          scalarParam('hi', 'TIMESTAMP', bigRange(stamps.map(BigInt))[1]),
-        ]
+    ...(stage && plan.overlap && range
+      ? [scalarParam('lo', 'TIMESTAMP', range[0]), scalarParam('hi', 'TIMESTAMP', range[1])]
       : []),
     ...ledgerMergeParams(batch, runId),
   ];
@@ -397,6 +462,11 @@ export async function commitLoad(
       const job = await api.waitForJob(scriptJobId);
       if (jobError(job)) {
         lastError = `commit job ${scriptJobId} failed: ${describeJobError(job)}`;
+        // It may have failed after its COMMIT TRANSACTION (the drop): then the batch is in and must not go in again.
+        if (await commitLanded(api, batch, etags)) {
+          deps.onCommitStep?.('script-committed');
+          return await landedCommit(api, batch, stage, range);
+        }
         if (existed || isTransientJobError(job) || /not found/i.test(jobError(job)?.message ?? '')) {
           if (!existed) failures++;
           continue;

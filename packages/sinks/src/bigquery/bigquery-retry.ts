@@ -69,7 +69,14 @@ export interface RetryOptions {
   baseMs?: number;
   /** Whether an error is worth another try. @defaultValue {@link isTransientBigQueryError} */
   retryable?: (err: unknown) => boolean;
+  /** No retry starts past this many ms after the first try (fail fast). @defaultValue none */
+  deadlineMs?: number;
+  /** Told of each retry as it is scheduled (to announce it). @defaultValue nothing */
+  onRetry?: RetryListener;
 }
+
+/** Told of a retry: what is retried, which try comes next (2 = the first retry), after how long, and why. */
+export type RetryListener = (what: string, nextAttempt: number, delayMs: number, reason: string) => void;
 
 /**
  * Runs `fn`, trying again on transient faults with exponential backoff and
@@ -87,17 +94,20 @@ export async function withRetries<T>(
   const attempts = o.attempts ?? 6;
   const base = o.baseMs ?? 500;
   const retryable = o.retryable ?? isTransientBigQueryError;
+  const started = Date.now();
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn(attempt);
     } catch (err) {
       const transient = retryable(err);
-      if (!transient || attempt + 1 >= attempts) {
+      const delay = Math.min(8000, base * 2 ** attempt) * (0.5 + Math.random() / 2);
+      const pastDeadline = o.deadlineMs !== undefined && Date.now() + delay - started > o.deadlineMs;
+      if (!transient || attempt + 1 >= attempts || pastDeadline) {
         if (err instanceof RetryableError || err instanceof PermanentError) throw err;
         const reason = `${what}: ${describeBigQueryError(err)}`;
         throw transient ? new RetryableError(reason, err) : new PermanentError(reason, err);
       }
-      const delay = Math.min(8000, base * 2 ** attempt) * (0.5 + Math.random() / 2);
+      o.onRetry?.(what, attempt + 2, delay, describeBigQueryError(err));
       await sleep(delay);
     }
   }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { BigQuery } from '@google-cloud/bigquery';
-import { BadInputError, PermanentError, type StagedManifest } from '@pv-pipeline/core';
+import { BadInputError, PermanentError, RetryableError, type StagedManifest } from '@pv-pipeline/core';
 
 import {
   ALL_TABLES,
@@ -27,7 +27,7 @@ import { isoDay, isoMicros, type WarehouseReader, type WarehouseValue } from '..
 import { BigQueryApi } from './bigquery-api.js';
 import { commitLoad } from './bigquery-load-job.js';
 import { arrayParam, PARAM_TYPE_OF, type QueryParameter, scalarParam, structArrayParam } from './bigquery-params.js';
-import type { RetryOptions } from './bigquery-retry.js';
+import { type RetryListener, type RetryOptions, withRetries } from './bigquery-retry.js';
 import { commitStream } from './bigquery-stream.js';
 
 /** How a batch reaches the fact table. */
@@ -108,6 +108,11 @@ export async function emulatorAuthClient(): Promise<OAuth2Client> {
  * the sink's only writer). Concurrent writers would race between the ledger
  * lookup and the commit script and on BigQuery's per-table DML queue.
  */
+/** How long the sink's first contact with BigQuery may take, retries included. */
+const FIRST_CONTACT_MS = 15_000;
+/** One request of that first contact. */
+const PROBE_REQUEST_MS = 4000;
+
 export class BigQuerySink implements Sink {
   readonly url: string;
   readonly #o: BigQuerySinkOptions;
@@ -151,6 +156,28 @@ export class BigQuerySink implements Sink {
       ...(o.retry ? { retry: o.retry } : {}),
       ...(o.jobTimeoutMs ? { jobTimeoutMs: o.jobTimeoutMs } : {}),
       ...(o.pollIntervalMs ? { pollIntervalMs: o.pollIntervalMs } : {}),
+    });
+    // first contact within FIRST_CONTACT_MS: an unreachable endpoint fails fast, with the reason
+    const probe = new BigQuery({
+      projectId: o.projectId,
+      location,
+      autoRetry: false,
+      ...(o.apiEndpoint ? { apiEndpoint: o.apiEndpoint } : {}),
+      ...(authClient ? { authClient } : {}),
+      // a per-request timeout: @google-cloud/common's ServiceOptions, which BigQueryOptions does not declare
+      ...({ timeout: PROBE_REQUEST_MS } as object),
+    });
+    await withRetries(
+      `BigQuery at ${o.apiEndpoint ?? 'bigquery.googleapis.com'}`,
+      () => probe.dataset(o.datasetId).exists(),
+      {
+        ...o.retry,
+        deadlineMs: FIRST_CONTACT_MS,
+      },
+    ).catch((err: Error) => {
+      // transient to the end: nobody answered; anything else (e.g. 403) is said as it is
+      const why = err instanceof RetryableError ? `unreachable (gave up within ${FIRST_CONTACT_MS / 1000} s): ` : '';
+      throw new PermanentError(`${this.url}: ${why}${err.message}`, err);
     });
     this.#instance = await DuckDBInstance.create(':memory:', { memory_limit: '512MB', threads: '2' });
     this.#duck = await this.#instance.connect();
@@ -337,6 +364,8 @@ WHEN NOT MATCHED THEN INSERT (${cols.join(', ')}) VALUES (${cols.map((c) => `s.$
 export interface BigQueryConnectOptions {
   /** API endpoint of an emulator or fake (`BIGQUERY_API_ENDPOINT`, `--bigquery-endpoint`). */
   bigqueryApiEndpoint?: string;
+  /** Told of every retry as it is scheduled, to announce it (the CLI writes a line to stderr). @defaultValue nothing */
+  onRetry?: RetryListener;
   /** Auth client; default ADC, or a placeholder token when an endpoint is given. */
   bigqueryAuthClient?: BigQueryAuthClient;
 }
@@ -379,6 +408,7 @@ export function openBigQuerySink(
     ...(location ? { location } : {}),
     ...(options.bigqueryApiEndpoint ? { apiEndpoint: options.bigqueryApiEndpoint.replace(/\/+$/, '') } : {}),
     ...(options.bigqueryAuthClient ? { authClient: options.bigqueryAuthClient } : {}),
+    ...(options.onRetry ? { retry: { onRetry: options.onRetry } } : {}),
   });
 }
 

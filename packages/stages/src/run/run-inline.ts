@@ -17,6 +17,7 @@ import pRetry from 'p-retry';
 import { commitStaged } from '../load/commit-staged.js';
 import { commitOrSplit, DEFAULT_BATCH_OBJECTS, LoadBatcher } from '../load/load-batcher.js';
 import { refreshDimensions } from '../load/refresh-dimensions.js';
+import { assertKnownSystems, unknownSystems } from '../plan/known-systems.js';
 import { planObjects } from '../plan/plan-objects.js';
 import { DEFAULT_PART_BYTES } from '../plan/plan-prize.js';
 import { LocalStagingArea } from '../staging/staging-area.js';
@@ -82,6 +83,11 @@ export async function runInline(options: InlineRunOptions): Promise<RunSummary> 
 
   const catalog = await SystemCatalog.load(store, { logger });
   report.warnings.push(...catalog.warnings);
+  if (request.systems !== 'all') {
+    // a typo is refused, not run as a success that planned nothing
+    const known = new Set(catalog.systems().map((s) => s.ss_id));
+    assertKnownSystems(await unknownSystems(store, request.systems, known), store.url);
+  }
   const plan = await planObjects(store, sink, request, { partBytes: options.partBytes ?? DEFAULT_PART_BYTES });
   counts.planned = plan.toLoad.length + plan.skipped.length;
   counts.skipped = plan.skipped.length;
