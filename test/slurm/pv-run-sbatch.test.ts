@@ -117,7 +117,15 @@ describe('slurm/pv-run.sbatch', () => {
       timeoutMs: 180_000,
       what: 'the cancelled job to leave the queue',
     });
-    expect(slurm.nodeState(), readFileSync(logFile, 'utf8').slice(-3000)).toBe('idle');
+    const log = readFileSync(logFile, 'utf8');
+    expect(slurm.nodeState(), log.slice(-3000)).toBe('idle');
     await waitFor(() => pvProcesses() === '', { timeoutMs: 60_000, what: 'no pv-pipeline service left' });
+    // each service stopped on Slurm's SIGTERM, none waited for its SIGKILL: the head and both workers said so
+    const stopped = log.split('\n').filter((l) => l.startsWith('{') && l.includes('"msg":"stopped"'));
+    expect(stopped.map((l) => JSON.parse(l).service).sort(), log.slice(-3000)).toEqual([
+      'api,planner,loader',
+      'worker',
+      'worker',
+    ]);
   }, 300_000);
 });
