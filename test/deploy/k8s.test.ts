@@ -216,15 +216,20 @@ describe('k8s manifests (validated offline with kubernetes-models)', () => {
     expect(secrets[0]!.doc.data).toBeUndefined();
   });
 
-  it('the KEDA ScaledObject scales pv-worker on the transform wait list of the production Redis', () => {
+  it("the KEDA ScaledObject scales pv-worker on the api's queue depth (backlog + active), inside the cluster", () => {
     const scaled = all.find((d) => d.doc.kind === 'ScaledObject')!;
     expect(scaled.file).toMatch(/^k8s\/components\//);
-    const redis = scaled.doc.spec.triggers.find((t: { type: string }) => t.type === 'redis');
-    expect(redis.metadata.listName).toBe(`${configMap.data.PV_QUEUE_PREFIX}:transform:wait`);
-    const prodRedis = all.find((d) => d.file === 'k8s/overlays/production/managed-redis.yaml')!.doc.data.REDIS_URL;
-    const url = new URL(prodRedis);
-    expect(redis.metadata.address).toBe(`${url.hostname}:${url.port}`);
-    expect(redis.metadata.enableTLS).toBe(url.protocol === 'rediss:' ? 'true' : 'false');
+    const api = scaled.doc.spec.triggers.find((t: { type: string }) => t.type === 'metrics-api');
+    expect(api.metadata.valueLocation).toBe('transform.demand');
+    // the metrics Service of the api, on the ConfigMap's metrics port
+    const metrics = find(baseDocs, 'Service', 'pv-api-metrics')!;
+    const url = new URL(api.metadata.url);
+    expect(url.hostname).toBe(`${metrics.metadata.name}.pv-pipeline.svc`);
+    expect(url.port).toBe(configMap.data.PV_METRICS_PORT);
+    expect(metrics.spec.ports[0].port).toBe(Number(configMap.data.PV_METRICS_PORT));
+    expect(url.pathname).toBe('/queue-depth');
+    // no Redis key names (and so no prefix) to keep in step: the api reads them from PV_QUEUE_PREFIX
+    expect(JSON.stringify(scaled.doc)).not.toMatch(/transform:wait/);
   });
 
   it('overlay ConfigMap patches only set variables the services read', () => {

@@ -45,7 +45,14 @@ describe('cluster mode on the sample mirror (api, planner, two workers, loader a
     expect(ra.counts).toMatchObject({ planned: 34, loaded: 0, skipped: 34, failed: 0 });
     expect(rb.counts).toMatchObject({ loaded: 0, failed: 0 });
     expect(rb.counts.skipped).toBe(rb.counts.planned);
+    // the deployment's totals moved: every object loaded once, every one skipped by the re-runs
+    const metrics = await d.metrics();
+    const total = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1]);
+    expect(total('pv_objects_loaded_total')).toBe(34);
+    expect(total('pv_objects_skipped_total')).toBe(34 + rb.counts.skipped);
+    expect(total('pv_objects_failed_total')).toBe(0);
     await d.stop('loader');
+    expect(total('pv_readings_loaded_total')).toBe((await query(d.db, 'SELECT count(*) AS n FROM pv_readings'))[0]!.n);
     expect(await query(d.db, PER_SENSOR)).toEqual(await query(inlineDb, PER_SENSOR));
     d.spawn('loader');
   });

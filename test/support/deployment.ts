@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunRecord } from '@pv-pipeline/queue';
@@ -98,6 +98,14 @@ export class Deployment {
       ...init,
       headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json', ...init.headers },
     });
+  }
+
+  /** The api's /metrics text, from its metrics port (a free one, as its start-up log line says). */
+  async metrics(): Promise<string> {
+    const log = readFileSync(this.procs.get('api')!.logFile, 'utf8');
+    const port = /"metricsPort":(\d+)/.exec(log)?.[1];
+    expect(port, 'the api logged its metrics port').toBeDefined();
+    return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   }
 
   async ready(): Promise<void> {

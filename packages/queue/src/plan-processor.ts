@@ -2,8 +2,10 @@ import { describeError, isRetryable, type Logger } from '@pv-pipeline/core';
 import { type ObjectStore, PRIZE_PREFIX } from '@pv-pipeline/pvdaq';
 import { listRunObjects, type RunRequest, splitByLedger } from '@pv-pipeline/stages';
 import { type Job, UnrecoverableError } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { JOB_NAMES, type PlanJobData, type TransformJobData } from './job-payloads.js';
 import type { LedgerCache } from './ledger-cache.js';
+import { addMetrics } from './pipeline-metrics.js';
 import { addFresh, type PipelineQueues } from './queues.js';
 import { enqueueFinalize } from './run-finalization.js';
 import type { RunStore } from './run-store.js';
@@ -16,6 +18,8 @@ export interface PlanProcessorDeps {
   ledger: LedgerCache;
   queues: PipelineQueues;
   logger: Logger;
+  /** Where the deployment's totals are kept (`pv_objects_skipped_total`): its Redis and key prefix. */
+  metrics: { redis: Redis; prefix: string };
   /** Largest byte range of a prize CSV planned as one transform job. @defaultValue 16 MiB */
   partBytes?: number;
 }
@@ -47,6 +51,7 @@ export function createPlanProcessor(deps: PlanProcessorDeps) {
         runId,
         skipped.map((o) => o.key),
       );
+      await addMetrics(deps.metrics.redis, deps.metrics.prefix, { objects_skipped: skipped.length });
       await addFresh(deps.queues.load, JOB_NAMES.dimensions, { kind: 'dimensions', runId, systems }, `d-${runId}`);
       // Attach first, then enqueue: an outcome reported in between still reaches this run.
       for (let i = 0; i < toLoad.length; i += 500) {

@@ -42,6 +42,7 @@ describe('finished runs are recorded in the sink even when their finalize job is
       ledger: new LedgerCache(redis, prefix),
       queues,
       logger: createLogger({ service: 'test' }, { level: 'silent' }),
+      metrics: { redis, prefix },
     });
     await runs.create('r-unplannable', request);
     const job = {

@@ -1,3 +1,4 @@
+import type { PipelineQueues } from '@pv-pipeline/queue';
 import express from 'express';
 import type { ApiDeps } from './app.js';
 import { createMetricsRegistry } from './metrics.js';
@@ -5,8 +6,8 @@ import { createMetricsRegistry } from './metrics.js';
 /**
  * The metrics endpoint, served on a port of its own (`PV_METRICS_PORT`, the
  * Prometheus convention): the Ingress routes the API port only, so queue
- * depths and totals are never published, and scrapes need no token. Anything
- * but `GET /metrics` is 404.
+ * depths and totals are never published, and scrapes need no token. Also
+ * `GET /queue-depth` (see {@link transformDepth}); anything else is 404.
  */
 export function createMetricsApp(
   deps: Pick<ApiDeps, 'config' | 'queues' | 'redis' | 'logger' | 'metricsCacheMs'>,
@@ -24,8 +25,36 @@ export function createMetricsApp(
     const text = await registry.metrics();
     res.type(registry.contentType).send(text);
   });
+  // the transform queue's real backlog, for an autoscaler (KEDA's metrics-api scaler: transform.demand)
+  app.get('/queue-depth', async (_req, res) => {
+    res.json({ transform: await transformDepth(deps.queues) });
+  });
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });
   });
   return app;
+}
+
+/** The transform queue's jobs by state, and what an autoscaler scales on. */
+export interface QueueDepth {
+  waiting: number;
+  prioritized: number;
+  delayed: number;
+  active: number;
+  /** Jobs no worker has taken yet: waiting + prioritized + delayed (scale up on these). */
+  backlog: number;
+  /** Backlog + active: the workers wanted (scale down only once active jobs are done too). */
+  demand: number;
+}
+
+/**
+ * The transform backlog as BullMQ keeps it: the wait list, the prioritized
+ * set and the delayed set (a retry waiting its backoff), which the wait
+ * list's length alone misses, and the active jobs.
+ */
+export async function transformDepth(queues: Pick<PipelineQueues, 'transform'>): Promise<QueueDepth> {
+  const c = await queues.transform.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
+  const [waiting, prioritized, delayed, active] = [c.waiting ?? 0, c.prioritized ?? 0, c.delayed ?? 0, c.active ?? 0];
+  const backlog = waiting + prioritized + delayed;
+  return { waiting, prioritized, delayed, active, backlog, demand: backlog + active };
 }

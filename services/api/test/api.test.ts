@@ -297,6 +297,29 @@ describe('runs', () => {
     expect(text).toMatch(/^process_cpu_user_seconds_total /m);
   });
 
+  it('reports the transform backlog on /queue-depth: waiting, prioritized and delayed jobs, and the active ones', async () => {
+    const depthPrefix = `{pvdepth-${randomBytes(4).toString('hex')}}`;
+    const depthQueues = openQueues(redis, depthPrefix, DEFAULT_TUNING);
+    try {
+      // biome-ignore lint/suspicious/noExplicitAny: minimal payloads; nothing processes them
+      const data = { runId: 'x' } as any;
+      await depthQueues.transform.add('transform-object', data, { jobId: 'w1' });
+      await depthQueues.transform.add('transform-object', data, { jobId: 'w2' });
+      await depthQueues.transform.add('transform-object', data, { jobId: 'p1', priority: 5 });
+      await depthQueues.transform.add('transform-object', data, { jobId: 'd1', delay: 3_600_000 });
+      const depthBase = await serve(createMetricsApp({ config, queues: depthQueues, redis, logger }));
+      const res = await fetch(`${depthBase}/queue-depth`);
+      expect(res.status).toBe(200);
+      // the wait list alone (LLEN) would say 2
+      expect(await res.json()).toEqual({
+        transform: { waiting: 2, prioritized: 1, delayed: 1, active: 0, backlog: 4, demand: 4 },
+      });
+    } finally {
+      await depthQueues.transform.obliterate({ force: true });
+      await depthQueues.close();
+    }
+  });
+
   it('exports job durations of completed jobs in /metrics', async () => {
     const conn = createRedisConnection(REDIS_URL, { blocking: true });
     const worker = new Worker(

@@ -34,6 +34,7 @@ export async function startPlanner(config: ServiceConfig, logger: Logger): Promi
       ledger: new LedgerCache(connection, prefix),
       queues,
       logger,
+      metrics: { redis: connection, prefix },
       partBytes: partBytesFromMb(config.PV_PART_MB),
     }),
     workerOptions(config, connection, 1),
