@@ -18,12 +18,17 @@ export interface RunsTriggerOptions {
 interface RunRecord {
   runId: string;
   state: string;
+  recorded?: boolean;
   counts: { planned: number; loaded: number; skipped: number; failed: number; readings: number };
   failures: Array<{ key: string; reason: string }>;
 }
 
 /** How often a followed run is read. */
 const POLL_MS = 1000;
+/** How long a poll may fail in a row (the API restarting, a lost connection) before the command gives up. */
+const POLL_FAILURES_MS = 60_000;
+/** How long a finished run may wait for its record in the sink (the loader's finalization). */
+const RECORD_WAIT_MS = 300_000;
 /** Exit codes by final state, as `pv-pipeline run`'s. */
 const EXIT: Record<string, number> = { completed: 0, partial: 2 };
 
@@ -50,15 +55,33 @@ export async function runsTrigger(opts: RunsTriggerOptions): Promise<number> {
       return 0;
     }
     let last = '';
+    let failingSince: number | null = null;
+    let finishedAt: number | null = null;
     for (;;) {
-      const r = await fetch(`${base}/api/runs/${created.runId}`, { headers });
-      if (!r.ok) throw new Error(`GET /api/runs/${created.runId}: ${r.status}`);
-      const run = (await r.json()) as RunRecord;
+      let run: RunRecord;
+      try {
+        const r = await fetch(`${base}/api/runs/${created.runId}`, { headers, signal: AbortSignal.timeout(10_000) });
+        if (!r.ok) throw new Error(`GET /api/runs/${created.runId}: ${r.status}`);
+        run = (await r.json()) as RunRecord;
+        failingSince = null;
+      } catch (err) {
+        failingSince ??= Date.now();
+        if (Date.now() - failingSince > POLL_FAILURES_MS) throw err;
+        process.stderr.write(`${new Date().toISOString()} reading the run failed (${(err as Error).message}); again\n`);
+        await sleep(POLL_MS);
+        continue;
+      }
       const c = run.counts;
       const line = `${run.state}: ${c.planned} planned · ${c.loaded} loaded · ${c.skipped} skipped · ${c.failed} failed · ${c.readings.toLocaleString('en-US')} readings`;
       if (line !== last) process.stderr.write(`${new Date().toISOString()} ${line}\n`);
       last = line;
       if (['completed', 'partial', 'failed', 'cancelled'].includes(run.state)) {
+        // over once the loader has also written it into the sink (pv_runs): stopping earlier could lose that row
+        finishedAt ??= Date.now();
+        if (run.recorded === false && Date.now() - finishedAt < RECORD_WAIT_MS) {
+          await sleep(POLL_MS);
+          continue;
+        }
         process.stdout.write(opts.json ? `${JSON.stringify(run, null, 2)}\n` : `${line}\n`);
         for (const f of run.failures) process.stderr.write(`failed: ${f.key}: ${f.reason}\n`);
         return EXIT[run.state] ?? 1;

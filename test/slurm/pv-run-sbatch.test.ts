@@ -78,6 +78,10 @@ describe('slurm/pv-run.sbatch', () => {
         role,
       ).toBe(true);
     }
+    // stopped in order by SIGTERM to each step (workers, head, Redis), each service saying so
+    const stopped = lines.filter((l) => l.includes('"msg":"stopped"')).map((l) => JSON.parse(l).service);
+    expect(stopped).toEqual(['worker', 'worker', 'api,planner,loader']);
+    expect(record.recorded).toBe(true);
     const r = await runCli(['run', ...RANGE, ...DAYS, '--sink', `duckdb://${local}`]);
     expect(r.code, r.stderr).toBe(0);
     expect(await query(db, ROWS)).toEqual(await query(local, ROWS));
@@ -108,7 +112,16 @@ describe('slurm/pv-run.sbatch', () => {
       .split(';')[0]!;
     const logFile = join(work, `cancel-${jobId}.out`);
     // cancelled once its services are up and the run is triggered
-    await waitFor(() => existsSync(logFile) && readFileSync(logFile, 'utf8').includes('triggering the run'), {
+    const said = (msg: string) =>
+      existsSync(logFile)
+        ? readFileSync(logFile, 'utf8')
+            .split('\n')
+            .filter((l) => l.startsWith('{') && l.includes(`"msg":"${msg}"`))
+            .map((l) => JSON.parse(l).service as string)
+            .sort()
+        : [];
+    // cancelled once every service has started (the head and both workers) and the run is triggered
+    await waitFor(() => said('started').length === 3 && readFileSync(logFile, 'utf8').includes('triggering the run'), {
       timeoutMs: 120_000,
       what: 'the job to start its services',
     });
@@ -121,11 +134,6 @@ describe('slurm/pv-run.sbatch', () => {
     expect(slurm.nodeState(), log.slice(-3000)).toBe('idle');
     await waitFor(() => pvProcesses() === '', { timeoutMs: 60_000, what: 'no pv-pipeline service left' });
     // each service stopped on Slurm's SIGTERM, none waited for its SIGKILL: the head and both workers said so
-    const stopped = log.split('\n').filter((l) => l.startsWith('{') && l.includes('"msg":"stopped"'));
-    expect(stopped.map((l) => JSON.parse(l).service).sort(), log.slice(-3000)).toEqual([
-      'api,planner,loader',
-      'worker',
-      'worker',
-    ]);
+    expect(said('stopped'), log.slice(-3000)).toEqual(['api,planner,loader', 'worker', 'worker']);
   }, 300_000);
 });

@@ -266,7 +266,7 @@ export const KNOBS = {
       .string()
       .trim()
       .regex(
-        /^(\d{1,2}|[0-9a-fA-F.:/]+(\s*,\s*[0-9a-fA-F.:/]+)*|loopback|linklocal|uniquelocal)$/,
+        /^(\d{1,2}|((\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F]*:[0-9a-fA-F:]*)(\/\d{1,3})?|loopback|linklocal|uniquelocal)(\s*,\s*((\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F]*:[0-9a-fA-F:]*)(\/\d{1,3})?|loopback|linklocal|uniquelocal))*)$/,
         'a hop count (1 behind one proxy) or a comma-separated list of addresses/CIDRs',
       )
       .optional(),

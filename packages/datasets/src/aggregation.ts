@@ -20,8 +20,8 @@ export interface SensorRef {
   sensor: string;
 }
 
-/** Share of rising-or-equal buckets above which an energy channel is a cumulative counter. */
-export const COUNTER_SHARE = 0.99;
+/** Falls per day at most of a cumulative counter (a daily reset is one; energy per interval falls every afternoon). */
+export const COUNTER_FALLS_PER_DAY = 1.5;
 
 /** An override naming no sensor of the export is a BadInputError naming `--agg`. */
 export function checkOverrides(
@@ -56,23 +56,26 @@ export function edgeSensors(
 
 /**
  * The cumulative counters among the energy channels, from the bucket edges in
- * `x_edge`: a counter's readings never fall, so in almost every bucket
- * (a share ≥ {@link COUNTER_SHARE}; a meter reset now and then is allowed)
- * its first reading is the minimum, its last the maximum, and the first is
- * not below the previous bucket's last. Energy per interval rises and falls
- * with the sun. Keys are `ss_id \0 sensor`.
+ * `x_edge`: a counter's readings never fall but at a reset (a daily counter
+ * once a day), so it falls — within a bucket (its first reading is not the
+ * minimum or its last not the maximum) or between buckets (its first reading
+ * below the previous bucket's last) — at most {@link COUNTER_FALLS_PER_DAY}
+ * times a day on average, whatever the bucket width. Energy per interval
+ * rises and falls with the sun: it falls many times a day. Keys are
+ * `ss_id \0 sensor`.
  */
-export async function detectCounters(conn: DuckDBConnection): Promise<Set<string>> {
+export async function detectCounters(conn: DuckDBConnection, intervalS: number): Promise<Set<string>> {
   const rows = (
     await conn.runAndReadAll(`
-    SELECT ss_id, sensor, avg(CASE WHEN first = mn AND last = mx AND (prev IS NULL OR first >= prev) THEN 1 ELSE 0 END) AS rising,
-           count(*) AS buckets
+    SELECT ss_id, sensor,
+           count(*) FILTER (WHERE NOT (first = mn AND last = mx AND (prev IS NULL OR first >= prev))) AS falls,
+           count(*) AS buckets, (max(b) - min(b) + 1) * ${intervalS} / 86400.0 AS days
     FROM (SELECT *, lag(last) OVER (PARTITION BY ss_id, sensor ORDER BY b) AS prev FROM x_edge)
     GROUP BY ss_id, sensor`)
   ).getRows();
   return new Set(
     rows
-      .filter((r) => Number(r[3]) >= 2 && Number(r[2]) >= COUNTER_SHARE)
+      .filter((r) => Number(r[3]) >= 2 && Number(r[2]) <= COUNTER_FALLS_PER_DAY * Math.max(1, Number(r[4])))
       .map((r) => `${Number(r[0])}\u0000${String(r[1])}`),
   );
 }

@@ -66,16 +66,27 @@ ${blocks.join('\n')}${held.length > 0 ? `\nHeld out whole (seed "${m.split.seed}
 Embargo: ${m.split.embargo_s} s dropped after each boundary, so that no bucket of one split neighbours another's.
 
 ## Reading it
+The splits are folders \`data/split=<train|valid|test>/ss_id=<id>/\`; every file also holds \`ss_id\`, so read
+the files themselves rather than letting a reader add the folder names as columns a second time.
 \`\`\`python
 from datasets import load_dataset
-ds = load_dataset("parquet", data_dir="<this directory>")   # the configs header above names the splits
-import pandas as pd
-train = pd.read_parquet("<this directory>/data/split=train")
+ds = load_dataset("<this directory>")   # reads the configs header above: train, validation, test
+ds = load_dataset("${ext === 'parquet' ? 'parquet' : 'arrow'}", data_files={"train": "<this directory>/data/split=train/*/*.${ext}",
+                                   "validation": "<this directory>/data/split=valid/*/*.${ext}",
+                                   "test": "<this directory>/data/split=test/*/*.${ext}"})
+${
+  ext === 'parquet'
+    ? `import pandas as pd
+train = pd.read_parquet("<this directory>/data/split=train", partitioning=None)   # no folder columns
 import polars as pl
-train = pl.read_parquet("<this directory>/data/split=train/*/*.parquet")
+train = pl.read_parquet("<this directory>/data/split=train/*/*.parquet", hive_partitioning=False)
 \`\`\`
 \`\`\`sql
-SELECT * FROM read_parquet('<this directory>/data/*/*/*.parquet', hive_partitioning = true);
-\`\`\`
+SELECT * FROM read_parquet('<this directory>/data/*/*/*.parquet', hive_partitioning = true);  -- adds split
+\`\`\``
+    : `import pyarrow as pa, glob
+train = pa.concat_tables(pa.ipc.open_file(f).read_all() for f in sorted(glob.glob("<this directory>/data/split=train/*/*.arrow")))
+\`\`\``
+}
 `;
 }

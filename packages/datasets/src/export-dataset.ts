@@ -39,6 +39,8 @@ export interface ExportOutcome {
 }
 
 const iso = (s: number) => new Date(s * 1000).toISOString();
+/** The version of what an export's files are made by (bumped when the same inputs would give other files). */
+const EXPORT_LAYOUT = 2;
 const emptyRows = (): Record<SplitName, number> => ({ train: 0, valid: 0, test: 0 });
 
 /** Everything a system's files depend on, hashed: an equal fingerprint lets a re-export keep them. */
@@ -80,8 +82,10 @@ export async function exportDataset(options: ExportOptions): Promise<ExportOutco
     const sources = await readSources(reader, scope, I);
     if (sources.ledger.length === 0)
       throw new BadInputError('--from', `no readings of the systems asked for in ${scope.from}..${scope.to}`);
-    const ids = scope.systems.map((s) => s.ss_id);
+    // systems split by hash: those with readings in range (one without would leave its split empty)
+    const ids = scope.systems.map((s) => s.ss_id).filter((id) => sources.spans.has(id));
     const plan = planSplits(request, ids, sources.lo, sources.hi, I);
+    const engineVersion = String((await reader.query('SELECT version() AS v'))[0]?.v ?? '');
     checkBlocks(plan, request);
     const flags = await readQualityFlags(reader, scope);
     if (request.dropFlagged && !flags.available) {
@@ -96,8 +100,11 @@ export async function exportDataset(options: ExportOptions): Promise<ExportOutco
         sys.ss_id,
         fingerprint({
           v: toolVersion(),
-          request: { ...request, systems: undefined },
-          scope: { from: scope.from, to: scope.to },
+          layout: EXPORT_LAYOUT,
+          engine: engineVersion,
+          request: { ...request, systems: undefined, from: undefined, to: undefined },
+          // its own span, not the export's days: a later day of another system changes nothing here
+          span: sources.spans.get(sys.ss_id) ?? null,
           columns,
           sys,
           split: { blocks: plan.blocks, held: plan.systems.get(sys.ss_id) ?? null },
@@ -175,7 +182,7 @@ export async function exportDataset(options: ExportOptions): Promise<ExportOutco
       const edges = edgeSensors(toBuild, request.aggregations);
       await runBucketPass(db, reader, toBuild, edges, scope.from, scope.to, I);
       await loadQualityFlags(db.conn, flags);
-      const chosen = chooseAggregations(toBuild, request.aggregations, await detectCounters(db.conn));
+      const chosen = chooseAggregations(toBuild, request.aggregations, await detectCounters(db.conn, I));
       await finishBuckets(
         db,
         chosen.some((x) => x.aggregation === 'last'),

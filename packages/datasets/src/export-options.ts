@@ -105,7 +105,10 @@ export function validateExportRequest(input: ExportRequestInput): ExportRequest 
     ['--from', input.from],
     ['--to', input.to],
   ] as const) {
-    if (day !== undefined && (!DAY.test(day) || new Date(`${day}T00:00:00Z`).toISOString().slice(0, 10) !== day)) {
+    if (
+      day !== undefined &&
+      (!DAY.test(day) || new Date(Date.parse(`${day}T00:00:00Z`) || 0).toISOString().slice(0, 10) !== day)
+    ) {
       throw new BadInputError(name, `"${day}" is not a day (YYYY-MM-DD)`);
     }
   }

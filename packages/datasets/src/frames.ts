@@ -19,8 +19,15 @@ export const FEATURE_COLUMNS = [
   'ac_power_norm',
 ] as const;
 
-/** Names a sensor column may not take (the key and the features). */
-export const RESERVED_COLUMNS = new Set<string>(['ss_id', 'timestamp', 'timestamp_local', 'split', ...FEATURE_COLUMNS]);
+/** Names a sensor column may not take, lower case (the key, the features, the frame's own `b`). */
+export const RESERVED_COLUMNS = new Set<string>([
+  'ss_id',
+  'timestamp',
+  'timestamp_local',
+  'split',
+  'b',
+  ...FEATURE_COLUMNS,
+]);
 
 /** A name as a DuckDB identifier. */
 export const ident = (name: string): string => `"${name.replaceAll('"', '""')}"`;

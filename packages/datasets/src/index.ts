@@ -1,4 +1,4 @@
-export { COUNTER_SHARE, chooseAggregations, type ExportSensor } from './aggregation.js';
+export { COUNTER_FALLS_PER_DAY, chooseAggregations, type ExportSensor } from './aggregation.js';
 export { type ExportOptions, type ExportOutcome, exportDataset } from './export-dataset.js';
 export type { ExportFile } from './export-files.js';
 export { type ExportManifest, readPreviousExport } from './export-manifest.js';

@@ -41,11 +41,14 @@ export class SunPositions {
       this.#waiting.get(msg.key)?.resolve(msg.series);
       this.#waiting.delete(msg.key);
     });
-    this.#worker.on('error', (err) => {
+    const fail = (err: Error) => {
       this.#failed = err;
       for (const w of this.#waiting.values()) w.reject(err);
       this.#waiting.clear();
-    });
+    };
+    this.#worker.on('error', fail);
+    // an exit without an error (or after terminate) leaves nothing waiting forever
+    this.#worker.on('exit', (code) => fail(new Error(`the solar position worker exited (${code})`)));
   }
 
   /** Asks for a batch under `key` (computed in the background). */

@@ -23,6 +23,8 @@ export interface RunRecord extends RunReport {
   /** What was retried (a retryable fault, a lost worker or loader), at most 1,000 entries, by key. */
   retries: RunRetry[];
   createdAt: string;
+  /** A finished run whose record the loader has written into the sink (`pv_runs`; its keys then expire). */
+  recorded: boolean;
 }
 
 /** Warnings kept per run at most. */
@@ -262,12 +264,13 @@ export class RunStore {
 
   /** One run, or null when unknown (or expired). */
   async get(id: string): Promise<RunRecord | null> {
-    const [h, errors, retried, retryCounts, warnings] = await Promise.all([
+    const [h, errors, retried, retryCounts, warnings, ttl] = await Promise.all([
       this.#redis.hgetall(this.#run(id)),
       this.#redis.hgetall(`${this.#run(id)}:errors`),
       this.#redis.hgetall(`${this.#run(id)}:retries`),
       this.#redis.hgetall(`${this.#run(id)}:retry-counts`),
       this.#redis.smembers(`${this.#run(id)}:warnings`),
+      this.#redis.ttl(this.#run(id)),
     ]);
     if (!h.id) return null;
     const n = (f: string) => Number(h[f] ?? 0);
@@ -300,6 +303,8 @@ export class RunStore {
       createdAt: h.created_at ?? '',
       startedAt: h.started_at ?? null,
       finishedAt: h.finished_at ?? null,
+      // finalization writes pv_runs, then sets the TTL
+      recorded: isFinished(String(h.state)) && ttl >= 0,
     };
   }
 

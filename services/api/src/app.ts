@@ -280,11 +280,15 @@ export function cachedCheck(ttlMs: number, check: () => Promise<boolean>): () =>
   let running: Promise<boolean> | null = null;
   return async () => {
     if (last && Date.now() - last.at < ttlMs) return last.ok;
-    running ??= check().then((ok) => {
-      last = { at: Date.now(), ok };
-      running = null;
-      return ok;
-    });
+    running ??= check()
+      .catch(() => false)
+      .then((ok) => {
+        last = { at: Date.now(), ok };
+        return ok;
+      })
+      .finally(() => {
+        running = null;
+      });
     return running;
   };
 }

@@ -1,5 +1,5 @@
 import type { PipelineQueues } from '@pv-pipeline/queue';
-import express from 'express';
+import express, { type ErrorRequestHandler } from 'express';
 import type { ApiDeps } from './app.js';
 import { createMetricsRegistry } from './metrics.js';
 
@@ -32,6 +32,11 @@ export function createMetricsApp(
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });
   });
+  // e.g. Redis down during a /queue-depth poll: one log line, a JSON 503, never a stack trace
+  app.use(((err, _req, res, _next) => {
+    deps.logger.warn({ err: (err as Error).message }, 'metrics request failed');
+    res.status(503).json({ error: 'unavailable' });
+  }) as ErrorRequestHandler);
   return app;
 }
 

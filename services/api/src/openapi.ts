@@ -320,6 +320,7 @@ export const openApiDocument = {
           createdAt: { type: 'string', format: 'date-time' },
           startedAt: { type: ['string', 'null'], format: 'date-time' },
           finishedAt: { type: ['string', 'null'], format: 'date-time' },
+          recorded: { type: 'boolean', description: 'finished and written into the sink (pv_runs)' },
         },
         required: [
           'runId',

@@ -1,5 +1,5 @@
 import { BadInputError, mapConcurrent } from '@pv-pipeline/core';
-import { type ObjectStore, pvdataRootPrefix } from '@pv-pipeline/pvdaq';
+import { METRICS_PREFIX, type ObjectStore, pvdataRootPrefix } from '@pv-pipeline/pvdaq';
 import { listPrizeSystems } from './plan-prize.js';
 
 /**
@@ -16,13 +16,18 @@ export async function unknownSystems(
 ): Promise<number[]> {
   const candidates = [...new Set(ids)].filter((id) => !known.has(id)).sort((a, b) => a - b);
   if (candidates.length === 0) return [];
-  // a folder of any format will do: a system with data only in another format than the run's is no typo
+  // data of any format will do (a system with data only in another format than the run's is no typo), or a
+  // metrics dictionary; the first key under a folder, not a delimiter listing (some servers list deep folders empty)
   const prize = new Set(await listPrizeSystems(store));
+  const dictionaries = new Set<number>();
+  for await (const o of store.listObjects(METRICS_PREFIX)) {
+    const m = /metrics__system_(\d+)__part\d+\.parquet$/.exec(o.key);
+    if (m) dictionaries.add(Number(m[1]));
+  }
   const found = await mapConcurrent(candidates, 8, async (id) => {
-    if (prize.has(id)) return true;
+    if (prize.has(id) || dictionaries.has(id)) return true;
     for (const format of ['parquet', 'csv'] as const) {
-      const { prefixes, objects } = await store.listChildren(`${pvdataRootPrefix(format)}system_id=${id}/`);
-      if (prefixes.length > 0 || objects.length > 0) return true;
+      for await (const _ of store.listObjects(`${pvdataRootPrefix(format)}system_id=${id}/`)) return true;
     }
     return false;
   });
