@@ -59,7 +59,7 @@ describe('a prize file that grows, shrinks or is cut into other parts keeps ever
       const loaded = async () => ({
         channels: await query(
           sink.db(dir),
-          `SELECT metric_id, count(*) AS n, round(sum(value), 4) AS s FROM ${sink.from(dir)} GROUP BY ALL ORDER BY ALL`,
+          `SELECT metric_id, count(*) AS n, round(fsum(value), 4) AS s FROM ${sink.from(dir)} GROUP BY ALL ORDER BY ALL`,
         ),
         duplicates: Number(
           (

@@ -111,7 +111,7 @@ describe('prize CSVs in cluster mode: byte ranges of one file shared by two work
     await d.stop('loader');
     // with the times: the content differs from the earlier versions only there
     const perSensorTimes = `SELECT sensor, count(*) AS n, min(timestamp)::VARCHAR AS lo, max(timestamp)::VARCHAR AS hi,
-      round(sum(value), 4) AS s FROM pv_readings WHERE ss_id = 2107 GROUP BY ALL ORDER BY ALL`;
+      round(fsum(value), 4) AS s FROM pv_readings WHERE ss_id = 2107 GROUP BY ALL ORDER BY ALL`;
     expect(await query(d.db, perSensorTimes)).toEqual(await query(currentDb, perSensorTimes));
     expect(await query(d.db, PER_SENSOR)).toEqual(await query(currentDb, PER_SENSOR));
     expect((await query(d.db, DUPLICATE_KEYS))[0]!.n).toBe(0);

@@ -59,7 +59,7 @@ describe('a prize CSV over 1 GiB through the cluster, streamed in bounded memory
     await d.stop('loader');
     const loaded = await query(
       d.db,
-      `SELECT metric_id, count(*) AS n, round(sum(value), 4) AS s, min(measured_on) AS lo, max(measured_on) AS hi
+      `SELECT metric_id, count(*) AS n, round(fsum(value), 4) AS s, min(measured_on) AS lo, max(measured_on) AS hi
        FROM pv_readings GROUP BY ALL ORDER BY ALL`,
     );
     expect(loaded).toEqual(

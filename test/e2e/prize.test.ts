@@ -8,7 +8,7 @@ import { PRIZE_MIRROR_OFFSETS, type PrizeFileSpec, prizeTruthSql, writePrizeMirr
 
 const CHANNEL_ID = /_(?:o|inv|meter)_(\d+)$/;
 const PER_CHANNEL = `SELECT ss_id, metric_id, any_value(sensor) AS sensor, any_value(units) AS units, count(*) AS n,
-  round(sum(value), 4) AS s, min(measured_on) AS lo, max(measured_on) AS hi, min(timestamp) AS ts_lo
+  round(fsum(value), 4) AS s, min(measured_on) AS lo, max(measured_on) AS hi, min(timestamp) AS ts_lo
   FROM pv_readings GROUP BY ALL ORDER BY ALL`;
 const DUPLICATE_KEYS = `SELECT count(*) AS n FROM (SELECT ss_id, timestamp, sensor FROM pv_readings GROUP BY ALL HAVING count(*) > 1)`;
 

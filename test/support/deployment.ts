@@ -11,7 +11,7 @@ import { type ServiceProcess, startService } from './services.js';
 import { waitFor } from './wait-for.js';
 
 /** Per (ss_id, sensor, units): count and rounded sum of the fact rows. */
-export const PER_SENSOR = `SELECT ss_id, sensor, units, count(*) AS n, round(sum(value), 4) AS s FROM pv_readings GROUP BY ALL ORDER BY ALL`;
+export const PER_SENSOR = `SELECT ss_id, sensor, units, count(*) AS n, round(fsum(value), 4) AS s FROM pv_readings GROUP BY ALL ORDER BY ALL`;
 /** How many (ss_id, timestamp, sensor) keys the fact table holds more than once (must be 0). */
 export const DUPLICATE_KEYS = `SELECT count(*) AS n FROM (SELECT ss_id, timestamp, sensor FROM pv_readings GROUP BY ALL HAVING count(*) > 1)`;
 

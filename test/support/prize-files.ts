@@ -165,7 +165,7 @@ export function prizeTruthSql(path: string, columns: readonly string[]): string 
   const lit = (s: string) => `'${s.replaceAll("'", "''")}'`;
   return columns
     .map(
-      (c) => `SELECT ${lit(c)} AS col, count(v) AS n, round(sum(v), 4) AS s, min(t) AS lo, max(t) AS hi FROM (
+      (c) => `SELECT ${lit(c)} AS col, count(v) AS n, round(fsum(v), 4) AS s, min(t) AS lo, max(t) AS hi FROM (
         SELECT CAST(measured_on AS TIMESTAMP) AS t, TRY_CAST(NULLIF(trim(${q(c)}), '') AS DOUBLE) AS v
         FROM read_csv(${lit(path)}, header = true, all_varchar = true)
       ) WHERE v IS NOT NULL AND NOT isnan(v) AND v NOT IN (-999, -7999, -9999, -99999)`,
