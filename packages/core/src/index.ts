@@ -13,6 +13,7 @@ export {
   SERVICE_ENV_VARS,
   type ServiceConfig,
 } from './config.js';
+export { assertDayRange } from './day-range.js';
 export {
   BadInputError,
   describeError,

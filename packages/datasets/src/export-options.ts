@@ -1,4 +1,4 @@
-import { BadInputError } from '@pv-pipeline/core';
+import { assertDayRange, BadInputError } from '@pv-pipeline/core';
 
 /** The resample intervals an export offers, in seconds. */
 export const INTERVALS = { '1m': 60, '5m': 300, '15m': 900, '1h': 3600 } as const;
@@ -58,7 +58,6 @@ export interface ExportRequest {
 /** {@link ExportRequest} as a caller gives it: only the interval is required. */
 export type ExportRequestInput = Pick<ExportRequest, 'interval'> & Partial<Omit<ExportRequest, 'interval'>>;
 
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
 const UNIT_S: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
 
 /** A duration such as `1d`, `12h`, `30m` or `0`, in seconds; a BadInputError naming `option` otherwise. */
@@ -101,18 +100,7 @@ function share(option: string, value: number): number {
 /** Checks a request and fills its defaults; every problem is a BadInputError naming its option. */
 export function validateExportRequest(input: ExportRequestInput): ExportRequest {
   const interval = oneOf('--interval', String(input.interval), Object.keys(INTERVALS) as IntervalName[]);
-  for (const [name, day] of [
-    ['--from', input.from],
-    ['--to', input.to],
-  ] as const) {
-    if (
-      day !== undefined &&
-      (!DAY.test(day) || new Date(Date.parse(`${day}T00:00:00Z`) || 0).toISOString().slice(0, 10) !== day)
-    ) {
-      throw new BadInputError(name, `"${day}" is not a day (YYYY-MM-DD)`);
-    }
-  }
-  if (input.from && input.to && input.from > input.to) throw new BadInputError('--from', 'is after --to');
+  assertDayRange(input.from, input.to);
   const valid = share('--valid', input.valid ?? 0.1);
   const test = share('--test', input.test ?? 0.1);
   if (valid + test >= 1)

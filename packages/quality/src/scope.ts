@@ -1,4 +1,4 @@
-import { BadInputError } from '@pv-pipeline/core';
+import { assertDayRange, BadInputError } from '@pv-pipeline/core';
 import { parseTimeZone, ZoneClock } from '@pv-pipeline/pvdaq/time-zones';
 import type { WarehouseReader } from '@pv-pipeline/sinks';
 import { physicalLimits, type SensorInfo, sensorKind, wattsPerUnit } from './sensor-kinds.js';
@@ -49,8 +49,6 @@ export interface ReportScope {
   to: string;
 }
 
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
-
 /** The standard-time offset of a zone label (minutes), the smaller of its January and July offsets. */
 export function standardOffsetMinutes(label: string, year = 2020): number {
   const spec = parseTimeZone(label, 'pv_systems.timezone');
@@ -71,18 +69,7 @@ const str = (v: unknown): string | null => (typeof v === 'string' && v.trim() !=
  * range is a BadInputError too.
  */
 export async function resolveScope(reader: WarehouseReader, request: QualityRequest): Promise<ReportScope> {
-  for (const [name, day] of [
-    ['--from', request.from],
-    ['--to', request.to],
-  ] as const) {
-    if (
-      day !== undefined &&
-      (!DAY.test(day) || new Date(Date.parse(`${day}T00:00:00Z`) || 0).toISOString().slice(0, 10) !== day)
-    ) {
-      throw new BadInputError(name, `"${day}" is not a day (YYYY-MM-DD)`);
-    }
-  }
-  if (request.from && request.to && request.from > request.to) throw new BadInputError('--from', 'is after --to');
+  assertDayRange(request.from, request.to);
   const t = (name: string) => reader.table(name);
   if (!(await reader.hasTable('pv_readings'))) {
     throw new BadInputError('--sink', `${reader.url} has no pv_readings table: not a pv-pipeline warehouse`);
