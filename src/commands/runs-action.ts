@@ -92,3 +92,34 @@ export async function runsTrigger(opts: RunsTriggerOptions): Promise<number> {
     return commandFailed('runs trigger', err);
   }
 }
+
+/** Options of `pv-pipeline runs cancel`, as commander parses them. */
+export interface RunsCancelOptions {
+  api: string;
+  token: string;
+  json?: boolean;
+}
+
+/**
+ * The action of `pv-pipeline runs cancel ID` (DELETE /api/runs/:id): 0 when
+ * the run was cancelled, 1 when it is unknown, already finished, or the API
+ * refused.
+ */
+export async function runsCancel(runId: string, opts: RunsCancelOptions): Promise<number> {
+  try {
+    const base = opts.api.replace(/\/+$/, '');
+    const res = await fetch(`${base}/api/runs/${encodeURIComponent(runId)}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${opts.token}` },
+    });
+    const body = (await res.json().catch(() => ({}))) as Partial<RunRecord> & { error?: string };
+    if (res.status !== 200) {
+      process.stderr.write(`pv-pipeline runs cancel: ${res.status} ${body.error ?? res.statusText}\n`);
+      return 1;
+    }
+    process.stdout.write(opts.json ? `${JSON.stringify(body, null, 2)}\n` : `run ${runId} cancelled\n`);
+    return 0;
+  } catch (err) {
+    return commandFailed('runs cancel', err);
+  }
+}

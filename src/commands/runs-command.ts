@@ -1,7 +1,10 @@
 import { type Command, Option } from 'commander';
-import type { RunsTriggerOptions } from './runs-action.js';
+import type { RunsCancelOptions, RunsTriggerOptions } from './runs-action.js';
 
-/** `pv-pipeline runs trigger`: a run of a deployment, triggered through its API and followed to its end. */
+/**
+ * `pv-pipeline runs trigger`: a run of a deployment, triggered through its API
+ * and followed to its end; `pv-pipeline runs cancel ID` cancels one.
+ */
 export function registerRunsCommand(program: Command): void {
   const runs = program.command('runs').description('runs of a cluster deployment, through its API');
   runs
@@ -20,5 +23,18 @@ export function registerRunsCommand(program: Command): void {
     .action(async (opts: RunsTriggerOptions) => {
       const { runsTrigger } = await import('./runs-action.js');
       process.exitCode = await runsTrigger(opts);
+    });
+  runs
+    .command('cancel')
+    .description(
+      'cancel a queued or running run (DELETE /api/runs/:id): its queued jobs are removed; what it loaded stays loaded',
+    )
+    .argument('<id>', 'the run id')
+    .requiredOption('--api <url>', 'the API, e.g. http://head-node:8080')
+    .addOption(new Option('--token <token>', 'the API token').env('PV_API_TOKEN').makeOptionMandatory())
+    .option('--json', 'print the cancelled run record as JSON')
+    .action(async (id: string, opts: RunsCancelOptions) => {
+      const { runsCancel } = await import('./runs-action.js');
+      process.exitCode = await runsCancel(id, opts);
     });
 }

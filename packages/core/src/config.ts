@@ -55,6 +55,8 @@ export const DEFAULTS = {
   batchObjects: 500,
   /** Objects transformed at once by one process. */
   concurrency: 4,
+  /** Transform jobs of one run outstanding at once before the planner waits for the queue to drain. */
+  planHighWater: 10_000,
 } as const;
 
 const int = (min: number) => z.coerce.number().int().min(min);
@@ -185,6 +187,13 @@ export const KNOBS = {
     defaultDoc: String(DEFAULTS.partMb),
     doc: 'prize CSVs are split into byte ranges of this many MiB (fractions allowed), one object each',
     readers: ['run', 'planner'],
+  },
+  planHighWater: {
+    env: 'PV_PLAN_HIGH_WATER',
+    schema: int(1).default(DEFAULTS.planHighWater),
+    defaultDoc: DEFAULTS.planHighWater.toLocaleString('en-US'),
+    doc: "a run's planner pauses while this many of its transform jobs are outstanding, and plans its next page as they drain (Redis memory stays flat whatever the run's size)",
+    readers: ['planner'],
   },
   batchRows: {
     env: 'PV_LOAD_BATCH_ROWS',

@@ -4,10 +4,11 @@ export { JOB_NAMES, type LoadJobData, type PlanJobData, type TransformJobData } 
 export { LedgerCache } from './ledger-cache.js';
 export { LOADER_STEPS, type LoaderStep, LoadProcessor, type LoadProcessorDeps } from './load-processor.js';
 export { addMetrics, type MetricField } from './pipeline-metrics.js';
-export { createPlanProcessor, type PlanProcessorDeps } from './plan-processor.js';
+export { createPlanProcessor, type PlanJobResult, type PlanProcessorDeps } from './plan-processor.js';
 export { DEFAULT_PREFIX, QUEUE_NAMES, type QueueName } from './queue-names.js';
 export { addFresh, openQueues, type PipelineQueues, upstreamIdle } from './queues.js';
 export { createRedisConnection } from './redis-connection.js';
+export { type Cancellation, cancelRun } from './run-cancellation.js';
 export { createFinalizeRevival, enqueueFinalize, FINALIZE_REVIVALS, finalizeUnrecorded } from './run-finalization.js';
 export { type ObjectOutcome, type RunRecord, type RunRetry, RunStore } from './run-store.js';
 export { loadJobId, transformJobId } from './transform-job-id.js';

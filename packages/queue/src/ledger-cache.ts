@@ -30,10 +30,14 @@ export class LedgerCache {
   }
 
   /**
-   * Every entry whose key matches a Redis glob `pattern` (one HSCAN pass), e.g.
-   * all prize keys, whose retired parts the planner looks for.
+   * Every entry whose key starts with `prefix` (one HSCAN pass), e.g. a prize
+   * folder's parts, among which the planner looks for retired ones.
    */
-  async matching(pattern: string): Promise<Map<string, string>> {
+  async under(prefix: string): Promise<Map<string, string>> {
+    return this.#matching(`${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`);
+  }
+
+  async #matching(pattern: string): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     let cursor = '0';
     do {

@@ -1,5 +1,12 @@
 import { type DroppedCounts, noneDropped, READING_RULE_IDS } from '@pv-pipeline/core';
-import { isFinished, type RunCounts, type RunReport, type RunRequest } from '@pv-pipeline/stages';
+import {
+  isFinished,
+  type PlannedObject,
+  type PlanPage,
+  type RunCounts,
+  type RunReport,
+  type RunRequest,
+} from '@pv-pipeline/stages';
 import type { Redis } from 'ioredis';
 
 /** An object (or the run's planning, key '') that was tried again, with the last reason. */
@@ -25,6 +32,11 @@ export interface RunRecord extends RunReport {
   createdAt: string;
   /** A finished run whose record the loader has written into the sink (`pv_runs`; its keys then expire). */
   recorded: boolean;
+  /**
+   * How far planning got: pages (listing prefixes) planned of all, and objects
+   * enqueued whose outcome has not come yet (kept under the planner's high-water mark).
+   */
+  planning: { pagesDone: number; pages: number; outstanding: number; done: boolean };
 }
 
 /** Warnings kept per run at most. */
@@ -33,60 +45,114 @@ const MAX_WARNINGS = 100;
 /** How an object ended for the runs waiting on it. */
 export type ObjectOutcome = 'transformed' | 'loaded' | 'skipped' | 'failed';
 
-const OUTCOME_SCRIPT = `
--- KEYS[1] = object's run set; ARGV: prefix, key, outcome, rows, reason, now, then the dropped counts by rule (name, n)…
-local runs = redis.call('SMEMBERS', KEYS[1])
+/** Whether a run hash `h` is running, planned to its end and settled: then it is marked completed or partial (Lua). */
+const COMPLETION_CHECK = `
+local function complete_if_done(h, now)
+  local s = redis.call('HMGET', h, 'state', 'planning_done', 'planned', 'loaded', 'skipped', 'failed')
+  if s[1] == 'running' and s[2] == '1' and (tonumber(s[4] or '0') + tonumber(s[5] or '0') + tonumber(s[6] or '0')) >= tonumber(s[3] or '0') then
+    redis.call('HSET', h, 'state', (tonumber(s[6] or '0') > 0) and 'partial' or 'completed', 'finished_at', now)
+    return true
+  end
+  return false
+end
+`;
+
+const OUTCOME_SCRIPT = `${COMPLETION_CHECK}
+-- KEYS[1] = the object's runs (hash: run id -> '0' attached, '1' transformed); ARGV: prefix, key, outcome, rows, reason, now, then dropped counts by rule (name, n)…
+-- A final outcome settles the object for its runs and deletes the hash, so an outcome reported twice counts once.
+local flat = redis.call('HGETALL', KEYS[1])
 local prefix, key, outcome, rows, reason, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
 local completed = {}
-for _, run in ipairs(runs) do
+for i = 1, #flat, 2 do
+  local run, flag = flat[i], flat[i + 1]
   local h = prefix .. ':run:' .. run
   if outcome == 'transformed' then
-    if redis.call('SADD', h .. ':transformed', key) == 1 then redis.call('HINCRBY', h, 'transformed', 1) end
+    if flag == '0' then
+      redis.call('HSET', KEYS[1], run, '1')
+      redis.call('HINCRBY', h, 'transformed', 1)
+    end
   else
-    if redis.call('SADD', h .. ':done', key) == 1 then
-      redis.call('HINCRBY', h, outcome, 1)
-      if outcome == 'loaded' then
-        redis.call('HINCRBY', h, 'readings', rows)
-        for i = 7, #ARGV, 2 do
-          if tonumber(ARGV[i + 1]) > 0 then redis.call('HINCRBY', h, 'dropped_' .. ARGV[i], ARGV[i + 1]) end
-        end
+    redis.call('HINCRBY', h, outcome, 1)
+    redis.call('HINCRBY', h, 'settled', 1)
+    if outcome == 'loaded' then
+      redis.call('HINCRBY', h, 'readings', rows)
+      for j = 7, #ARGV, 2 do
+        if tonumber(ARGV[j + 1]) > 0 then redis.call('HINCRBY', h, 'dropped_' .. ARGV[j], ARGV[j + 1]) end
       end
-      if outcome == 'failed' and redis.call('HLEN', h .. ':errors') < 1000 then redis.call('HSET', h .. ':errors', key, reason) end
     end
-    local s = redis.call('HMGET', h, 'state', 'planning_done', 'planned', 'loaded', 'skipped', 'failed')
-    if s[1] == 'running' and s[2] == '1' and (tonumber(s[4] or '0') + tonumber(s[5] or '0') + tonumber(s[6] or '0')) >= tonumber(s[3] or '0') then
-      redis.call('HSET', h, 'state', (tonumber(s[6] or '0') > 0) and 'partial' or 'completed', 'finished_at', now)
-      table.insert(completed, run)
-    end
+    if outcome == 'failed' and redis.call('HLEN', h .. ':errors') < 1000 then redis.call('HSET', h .. ':errors', key, reason) end
+    if complete_if_done(h, now) then table.insert(completed, run) end
   end
 end
 if outcome ~= 'transformed' then redis.call('DEL', KEYS[1]) end
 return completed
 `;
 
-const FINISH_PLANNING_SCRIPT = `
--- KEYS[1] = run hash; ARGV: planned, now
-redis.call('HSET', KEYS[1], 'planned', ARGV[1], 'planning_done', '1')
-local s = redis.call('HMGET', KEYS[1], 'state', 'planned', 'loaded', 'skipped', 'failed')
-if s[1] == 'running' and (tonumber(s[3] or '0') + tonumber(s[4] or '0') + tonumber(s[5] or '0')) >= tonumber(s[2]) then
-  redis.call('HSET', KEYS[1], 'state', (tonumber(s[5] or '0') > 0) and 'partial' or 'completed', 'finished_at', ARGV[2])
-  return 1
+const ATTACH_SCRIPT = `
+-- KEYS[1] = run hash; ARGV: prefix, run id, page, chunk, transform job ids…
+-- Attaches the run to a chunk of a page's objects once (a planner that redoes the page after a crash
+-- attaches nothing twice), and returns the ids the run still waits for: those to enqueue.
+local prefix, run, page, chunk = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local s = redis.call('HMGET', KEYS[1], 'state', 'plan_chunk')
+if s[1] ~= 'running' then return {} end
+local done = false
+if s[2] then
+  local p, c = string.match(s[2], '^(%d+):(%d+)$')
+  done = tonumber(p) == page and tonumber(c) >= chunk
 end
+local n, out = 0, {}
+for i = 5, #ARGV do
+  local k = prefix .. ':obj:' .. ARGV[i] .. ':runs'
+  if not done then n = n + redis.call('HSETNX', k, run, '0') end
+  if redis.call('HEXISTS', k, run) == 1 then table.insert(out, ARGV[i]) end
+end
+if not done then
+  redis.call('HINCRBY', KEYS[1], 'attached', n)
+  redis.call('HSET', KEYS[1], 'plan_chunk', page .. ':' .. chunk)
+end
+return out
+`;
+
+const COMMIT_PAGE_SCRIPT = `
+-- KEYS[1] = run hash, KEYS[2] = its page plan; ARGV: page, objects planned, of them skipped
+-- Counts a planned page once: returns 0 when the page was already committed.
+if tonumber(redis.call('HGET', KEYS[1], 'plan_page') or '0') ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HINCRBY', KEYS[1], 'planned', ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'skipped', ARGV[3])
+redis.call('HSET', KEYS[1], 'plan_page', tonumber(ARGV[1]) + 1)
+redis.call('DEL', KEYS[2])
+return 1
+`;
+
+const FINISH_PLANNING_SCRIPT = `${COMPLETION_CHECK}
+-- KEYS[1] = run hash; ARGV: now
+redis.call('HSET', KEYS[1], 'planning_done', '1')
+if complete_if_done(KEYS[1], ARGV[1]) then return 1 end
 return 0
 `;
 
-const SKIP_SCRIPT = `
--- KEYS[1] = run hash; ARGV = object keys
-local n = 0
-for _, key in ipairs(ARGV) do n = n + redis.call('SADD', KEYS[1] .. ':done', key) end
-redis.call('HINCRBY', KEYS[1], 'skipped', n)
-return n
+const CANCEL_SCRIPT = `
+-- KEYS[1] = run hash; ARGV: now. Returns the state the run had ('' when unknown); a run not yet finished becomes cancelled.
+local s = redis.call('HGET', KEYS[1], 'state')
+if not s then return '' end
+if s == 'queued' or s == 'running' then redis.call('HSET', KEYS[1], 'state', 'cancelled', 'finished_at', ARGV[1]) end
+return s
+`;
+
+const DETACH_SCRIPT = `
+-- ARGV: prefix, run id, transform job ids… Detaches the run from those objects; returns the ids no run waits for any more.
+local out = {}
+for i = 3, #ARGV do
+  local k = ARGV[1] .. ':obj:' .. ARGV[i] .. ':runs'
+  if redis.call('HDEL', k, ARGV[2]) == 1 and redis.call('EXISTS', k) == 0 then table.insert(out, ARGV[i]) end
+end
+return out
 `;
 
 const RETRY_SCRIPT = `
--- KEYS[1] = object's run set; ARGV: prefix, key, event, reason, one more run id (or '')
+-- KEYS[1] = the object's runs (hash); ARGV: prefix, key, event, reason, one more run id (or '')
 local prefix, key, event, reason, also = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local runs = redis.call('SMEMBERS', KEYS[1])
+local runs = redis.call('HKEYS', KEYS[1])
 if also ~= '' then table.insert(runs, also) end
 for _, run in ipairs(runs) do
   local h = prefix .. ':run:' .. run
@@ -103,16 +169,40 @@ return #runs
 
 type ScriptedRedis = Redis & {
   pvRecordRetry(runsKey: string, ...args: string[]): Promise<number>;
-  pvSkip(runKey: string, ...keys: string[]): Promise<number>;
   pvRecordOutcome(runsKey: string, ...args: Array<string | number>): Promise<string[]>;
-  pvFinishPlanning(runKey: string, planned: number, now: string): Promise<number>;
+  pvAttach(runKey: string, ...args: Array<string | number>): Promise<string[]>;
+  pvCommitPage(runKey: string, pageKey: string, page: number, planned: number, skipped: number): Promise<number>;
+  pvFinishPlanning(runKey: string, now: string): Promise<number>;
+  pvCancel(runKey: string, now: string): Promise<string>;
+  pvDetach(...args: string[]): Promise<string[]>;
 };
 
+/** Where a run's planning stands, and how many of its objects are still outstanding. */
+export interface PlanProgress {
+  state: RunRecord['state'];
+  /** The next page to plan (pages before it are committed). */
+  page: number;
+  /** Objects attached to the run whose outcome has not come yet. */
+  outstanding: number;
+}
+
+/** One page's plan, kept until the page is committed so that a planner redoing it plans the same objects. */
+export interface PagePlan {
+  page: number;
+  /** New or changed objects (retired prize parts included). */
+  toLoad: PlannedObject[];
+  /** How many listed objects the ledger already had. */
+  skipped: number;
+}
+
 /**
- * Runs and their live counts, in Redis. Counts are derived from sets of
- * object keys, so a job retried after a crash never counts twice. An object
- * shared by overlapping runs (same key and ETag, so the same transform job)
- * reports its outcome to every run attached to it.
+ * Runs and their live counts, in Redis, in memory that does not grow with a
+ * run's size: counters per run, one small hash per outstanding object (the
+ * runs waiting for it), and the page being planned. An object's final outcome
+ * deletes its hash in the same script that counts it, so a job retried after a
+ * crash never counts twice; a page is counted when it is committed, once. An
+ * object shared by overlapping runs (same key and ETag, so the same transform
+ * job) reports its outcome to every run attached to it.
  */
 export class RunStore {
   readonly #redis: ScriptedRedis;
@@ -124,8 +214,11 @@ export class RunStore {
     const r = redis as ScriptedRedis;
     if (typeof r.pvRecordOutcome !== 'function') {
       r.defineCommand('pvRecordOutcome', { numberOfKeys: 1, lua: OUTCOME_SCRIPT });
+      r.defineCommand('pvAttach', { numberOfKeys: 1, lua: ATTACH_SCRIPT });
+      r.defineCommand('pvCommitPage', { numberOfKeys: 2, lua: COMMIT_PAGE_SCRIPT });
       r.defineCommand('pvFinishPlanning', { numberOfKeys: 1, lua: FINISH_PLANNING_SCRIPT });
-      r.defineCommand('pvSkip', { numberOfKeys: 1, lua: SKIP_SCRIPT });
+      r.defineCommand('pvCancel', { numberOfKeys: 1, lua: CANCEL_SCRIPT });
+      r.defineCommand('pvDetach', { numberOfKeys: 0, lua: DETACH_SCRIPT });
       r.defineCommand('pvRecordRetry', { numberOfKeys: 1, lua: RETRY_SCRIPT });
     }
     this.#redis = r;
@@ -158,24 +251,85 @@ export class RunStore {
     await this.#redis.hset(this.#run(id), { state: 'running', started_at: new Date().toISOString() });
   }
 
-  /** Attaches runs to the objects (transform job ids) whose outcome they wait for. */
-  async attach(id: string, jobIds: readonly string[]): Promise<void> {
-    if (jobIds.length === 0) return;
-    const m = this.#redis.multi();
-    for (const j of jobIds) m.sadd(this.#objectRuns(j), id);
-    await m.exec();
+  /**
+   * Attaches the run to chunk `chunk` of page `page` (transform job ids), once:
+   * a planner redoing the page attaches nothing twice. Resolves with the ids the
+   * run still waits for (to enqueue); none when the run is no longer running.
+   */
+  async attach(id: string, page: number, chunk: number, jobIds: readonly string[]): Promise<string[]> {
+    if (jobIds.length === 0) return [];
+    return this.#redis.pvAttach(this.#run(id), this.#prefix, id, page, chunk, ...jobIds);
   }
 
-  /** Detaches a run from an object (it was found already loaded). */
-  async detach(id: string, jobId: string): Promise<void> {
-    await this.#redis.srem(this.#objectRuns(jobId), id);
+  /** The run's pages (listing prefixes), fixed when its planning first started; null before. */
+  async pages(id: string): Promise<PlanPage[] | null> {
+    const raw = await this.#redis.get(`${this.#run(id)}:pages`);
+    return raw === null ? null : (JSON.parse(raw) as PlanPage[]);
   }
 
-  /** Counts objects the planner skipped for one run (already in the ledger). */
-  async skip(id: string, keys: readonly string[]): Promise<void> {
-    for (let i = 0; i < keys.length; i += 1000) {
-      await this.#redis.pvSkip(this.#run(id), ...keys.slice(i, i + 1000));
-    }
+  /** Fixes the run's pages (a later attempt reads them back: page numbers stay meaningful). */
+  async savePages(id: string, pages: readonly PlanPage[]): Promise<PlanPage[]> {
+    await this.#redis.set(`${this.#run(id)}:pages`, JSON.stringify(pages), 'NX');
+    const fixed = (await this.pages(id)) ?? [...pages];
+    await this.#redis.hset(this.#run(id), 'plan_pages', fixed.length);
+    return fixed;
+  }
+
+  /** Where the run's planning stands. */
+  async progress(id: string): Promise<PlanProgress> {
+    const [state, page, attached, settled] = await this.#redis.hmget(
+      this.#run(id),
+      'state',
+      'plan_page',
+      'attached',
+      'settled',
+    );
+    return {
+      state: (state ?? 'failed') as RunRecord['state'],
+      page: Number(page ?? 0),
+      outstanding: Number(attached ?? 0) - Number(settled ?? 0),
+    };
+  }
+
+  /** The plan of the page being planned, if an earlier attempt made it. */
+  async pagePlan(id: string, page: number): Promise<PagePlan | null> {
+    const raw = await this.#redis.get(`${this.#run(id)}:page`);
+    const plan = raw === null ? null : (JSON.parse(raw) as PagePlan);
+    return plan?.page === page ? plan : null;
+  }
+
+  /** Keeps a page's plan until the page is committed. */
+  async savePagePlan(id: string, plan: PagePlan): Promise<void> {
+    await this.#redis.set(`${this.#run(id)}:page`, JSON.stringify(plan));
+  }
+
+  /**
+   * Commits a planned page: its objects count as planned (and the ledger's as
+   * skipped), and the next page becomes current. Resolves false when the page
+   * was committed before (nothing counted twice).
+   */
+  async commitPage(id: string, page: number, planned: number, skipped: number): Promise<boolean> {
+    return (await this.#redis.pvCommitPage(this.#run(id), `${this.#run(id)}:page`, page, planned, skipped)) === 1;
+  }
+
+  /**
+   * Cancels a queued or running run. Resolves with the state it had (a
+   * finished run is left as it is), or null when it is unknown.
+   */
+  async cancel(id: string): Promise<RunRecord['state'] | null> {
+    const had = await this.#redis.pvCancel(this.#run(id), new Date().toISOString());
+    return had === '' ? null : (had as RunRecord['state']);
+  }
+
+  /** Detaches the run from objects; resolves with those no run waits for any more (their jobs may go). */
+  async detach(id: string, jobIds: readonly string[]): Promise<string[]> {
+    if (jobIds.length === 0) return [];
+    return this.#redis.pvDetach(this.#prefix, id, ...jobIds);
+  }
+
+  /** Whether any run waits for the object of this transform job. */
+  async awaited(jobId: string): Promise<boolean> {
+    return (await this.#redis.exists(this.#objectRuns(jobId))) === 1;
   }
 
   /**
@@ -232,9 +386,9 @@ export class RunStore {
     await this.#redis.pvRecordRetry(this.#objectRuns(`plan-${id}`), this.#prefix, '', `plan:${event}`, reason, id);
   }
 
-  /** Planning is over: `planned` objects in range. Returns true when that already completes the run. */
-  async finishPlanning(id: string, planned: number): Promise<boolean> {
-    return (await this.#redis.pvFinishPlanning(this.#run(id), planned, new Date().toISOString())) === 1;
+  /** Every page is committed. Returns true when that already completes the run. */
+  async finishPlanning(id: string): Promise<boolean> {
+    return (await this.#redis.pvFinishPlanning(this.#run(id), new Date().toISOString())) === 1;
   }
 
   /** The run could not be planned at all. */
@@ -248,16 +402,7 @@ export class RunStore {
   /** Lets a finished run's keys expire. */
   async expire(id: string): Promise<void> {
     const m = this.#redis.multi();
-    for (const suffix of [
-      '',
-      ':done',
-      ':transformed',
-      ':errors',
-      ':retry-events',
-      ':retries',
-      ':retry-counts',
-      ':warnings',
-    ])
+    for (const suffix of ['', ':pages', ':page', ':errors', ':retry-events', ':retries', ':retry-counts', ':warnings'])
       m.expire(`${this.#run(id)}${suffix}`, this.#ttl);
     await m.exec();
   }
@@ -305,6 +450,12 @@ export class RunStore {
       finishedAt: h.finished_at ?? null,
       // finalization writes pv_runs, then sets the TTL
       recorded: isFinished(String(h.state)) && ttl >= 0,
+      planning: {
+        pagesDone: n('plan_page'),
+        pages: n('plan_pages'),
+        outstanding: n('attached') - n('settled'),
+        done: h.planning_done === '1',
+      },
     };
   }
 

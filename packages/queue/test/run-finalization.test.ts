@@ -65,7 +65,7 @@ describe('finished runs are recorded in the sink even when their finalize job is
     const finished = async (id: string, recorded: boolean) => {
       await runs.create(id, request);
       await runs.start(id);
-      expect(await runs.finishPlanning(id, 0)).toBe(true);
+      expect(await runs.finishPlanning(id)).toBe(true);
       if (recorded) await runs.expire(id);
     };
     await finished('done-unrecorded', false);

@@ -23,8 +23,10 @@ describe('RunStore (real Redis, own prefix)', () => {
   it('counts each object once however often its outcome is reported, and completes the run', async () => {
     await runs.create('r1', request);
     await runs.start('r1');
-    await runs.attach('r1', ['j1', 'j2', 'j3']);
-    await runs.skip('r1', ['k0', 'k0']);
+    expect(await runs.attach('r1', 0, 0, ['j1', 'j2', 'j3'])).toEqual(['j1', 'j2', 'j3']);
+    // the page's 4 objects, 1 of them in the ledger; committing it again counts nothing
+    expect(await runs.commitPage('r1', 0, 4, 1)).toBe(true);
+    expect(await runs.commitPage('r1', 0, 4, 1)).toBe(false);
     expect(await runs.recordOutcome('j1', 'k1', 'transformed')).toEqual([]);
     expect(await runs.recordOutcome('j1', 'k1', 'transformed')).toEqual([]);
     const dropped = { missing: 3, sentinel: 2, non_finite: 1, duplicate: 4 };
@@ -34,7 +36,7 @@ describe('RunStore (real Redis, own prefix)', () => {
     await runs.addReplaced('r1', 6);
     await runs.addWarnings('r1', ['systems index: no zone for 9', 'systems index: no zone for 9']);
     expect(await runs.recordOutcome('j2', 'k2', 'failed', 0, 'k2: corrupt Parquet')).toEqual([]);
-    expect(await runs.finishPlanning('r1', 4)).toBe(false);
+    expect(await runs.finishPlanning('r1')).toBe(false);
     expect(await runs.recordOutcome('j3', 'k3', 'loaded', 5)).toEqual(['r1']);
     const r = await runs.get('r1');
     // some objects failed, the others loaded: partial, as `pv-pipeline run` says
@@ -55,10 +57,12 @@ describe('RunStore (real Redis, own prefix)', () => {
     await runs.create('b', request);
     await runs.start('a');
     await runs.start('b');
-    await runs.attach('a', ['shared']);
-    await runs.attach('b', ['shared']);
-    await runs.finishPlanning('a', 1);
-    await runs.finishPlanning('b', 1);
+    await runs.attach('a', 0, 0, ['shared']);
+    await runs.attach('b', 0, 0, ['shared']);
+    for (const id of ['a', 'b']) {
+      await runs.commitPage(id, 0, 1, 0);
+      await runs.finishPlanning(id);
+    }
     expect((await runs.recordOutcome('shared', 'ks', 'loaded', 7)).sort()).toEqual(['a', 'b']);
     expect((await runs.get('a'))!.counts).toMatchObject({ loaded: 1, readings: 7 });
     expect((await runs.get('b'))!.counts).toMatchObject({ loaded: 1, readings: 7 });
@@ -67,8 +71,8 @@ describe('RunStore (real Redis, own prefix)', () => {
   it('a run with nothing to load completes when planning ends; unknown runs are null; lists newest first', async () => {
     await runs.create('empty', request);
     await runs.start('empty');
-    await runs.skip('empty', ['x', 'y']);
-    expect(await runs.finishPlanning('empty', 2)).toBe(true);
+    await runs.commitPage('empty', 0, 2, 2);
+    expect(await runs.finishPlanning('empty')).toBe(true);
     expect((await runs.get('empty'))!.state).toBe('completed');
     expect(await runs.get('nope')).toBeNull();
     const ids = (await runs.list(10)).map((r) => r.runId);
@@ -79,7 +83,7 @@ describe('RunStore (real Redis, own prefix)', () => {
   it('reports what was retried, each retry once however often it is reported, to every run of the object', async () => {
     await runs.create('rt', request);
     await runs.start('rt');
-    await runs.attach('rt', ['jr']);
+    await runs.attach('rt', 0, 0, ['jr']);
     await runs.recordRetry('jr', 'kr', 'attempt:0', 'transform: HTTP 503 SlowDown');
     await runs.recordRetry('jr', 'kr', 'attempt:0', 'transform: HTTP 503 SlowDown'); // the same retry again
     await runs.recordRetry('jr', 'kr', 'stall:1', 'transform: worker lost mid-job (stalled), taken over');
@@ -93,6 +97,43 @@ describe('RunStore (real Redis, own prefix)', () => {
       { key: '', reason: 'plan: ListObjectsV2 failed', count: 1 },
       { key: 'kr', reason: 'load: loader lost', count: 3 },
     ]);
+  });
+
+  it('attaches a chunk of a page once: a planner redoing it gets back only the objects still outstanding', async () => {
+    await runs.create('p', request);
+    await runs.start('p');
+    expect(await runs.attach('p', 0, 0, ['x', 'y'])).toEqual(['x', 'y']);
+    await runs.recordOutcome('x', 'kx', 'loaded', 1);
+    expect(await runs.attach('p', 0, 0, ['x', 'y'])).toEqual(['y']);
+    expect(await runs.progress('p')).toEqual({ state: 'running', page: 0, outstanding: 1 });
+    expect(await runs.attach('p', 0, 1, ['z'])).toEqual(['z']);
+    await runs.commitPage('p', 0, 3, 0);
+    expect(await runs.progress('p')).toEqual({ state: 'running', page: 1, outstanding: 2 });
+    expect((await runs.get('p'))!.planning).toEqual({ pagesDone: 1, pages: 0, outstanding: 2, done: false });
+  });
+
+  it('cancels a queued or running run once; a cancelled run attaches nothing more; detach names orphaned objects', async () => {
+    await runs.create('c', request);
+    await runs.create('c2', request);
+    await runs.start('c');
+    await runs.start('c2');
+    await runs.attach('c', 0, 0, ['o1', 'o2']);
+    await runs.attach('c2', 0, 0, ['o2']);
+    expect(await runs.cancel('c')).toBe('running');
+    expect(await runs.cancel('c')).toBe('cancelled');
+    expect(await runs.cancel('nope')).toBeNull();
+    expect(await runs.attach('c', 0, 1, ['o3'])).toEqual([]);
+    expect(await runs.detach('c', ['o1', 'o2', 'o3'])).toEqual(['o1']);
+    expect([await runs.awaited('o1'), await runs.awaited('o2'), await runs.awaited('o3')]).toEqual([
+      false,
+      true,
+      false,
+    ]);
+    // an outcome after the cancel no longer completes the cancelled run
+    await runs.commitPage('c2', 0, 1, 0);
+    await runs.finishPlanning('c2');
+    expect(await runs.recordOutcome('o2', 'k2', 'loaded', 1)).toEqual(['c2']);
+    expect((await runs.get('c'))!.state).toBe('cancelled');
   });
 
   it('a failed planning is a failed run with the reason', async () => {

@@ -22,8 +22,9 @@ describe('a transform job stalled out (real Redis, real BullMQ workers)', () => 
     };
     await runs.create(runId, { systems: [4], from: '2020-01-01', to: '2020-01-01', format: 'csv' });
     await runs.start(runId);
-    await runs.attach(runId, ['t-1']);
-    await runs.finishPlanning(runId, 1);
+    await runs.attach(runId, 0, 0, ['t-1']);
+    await runs.commitPage(runId, 0, 1, 0);
+    await runs.finishPlanning(runId);
     // the first worker takes the job and is lost without releasing it (its lock expires)
     let taken!: () => void;
     const tookIt = new Promise<void>((resolve) => (taken = resolve));

@@ -9,6 +9,7 @@ export {
 export { type DimensionRefresh, refreshDimensions } from './load/refresh-dimensions.js';
 export { assertKnownSystems, unknownSystems } from './plan/known-systems.js';
 export { listRunObjects, type Plan, planObjects, splitByLedger } from './plan/plan-objects.js';
+export { listPage, type PlanPage, runPages } from './plan/plan-pages.js';
 export { DEFAULT_PART_BYTES, partBytesFromMb } from './plan/plan-prize.js';
 export type { PlannedObject } from './plan/planned-object.js';
 export { listSourceSystems, type SystemListing } from './plan/system-listing.js';

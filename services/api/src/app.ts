@@ -5,7 +5,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { BadInputError, type Logger, type ServiceConfig } from '@pv-pipeline/core';
-import { JOB_NAMES, type PipelineQueues, type RunStore } from '@pv-pipeline/queue';
+import { cancelRun, JOB_NAMES, type PipelineQueues, type RunStore } from '@pv-pipeline/queue';
 import type { SystemListing } from '@pv-pipeline/stages';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
 import { rateLimit } from 'express-rate-limit';
@@ -185,6 +185,23 @@ export function createApiApp(deps: ApiDeps): express.Express {
       return;
     }
     res.json(run);
+  });
+
+  app.delete('/api/runs/:id', async (req, res) => {
+    const id = req.params.id;
+    const done = RUN_ID_PATTERN.test(id) ? await cancelRun(runs, queues, id) : null;
+    if (!done) {
+      res.status(404).json({ error: `no run "${id.slice(0, 128)}"` });
+      return;
+    }
+    if (done.was !== 'queued' && done.was !== 'running') {
+      res
+        .status(409)
+        .json({ error: `run ${id} is already ${done.was}: only a queued or running run can be cancelled` });
+      return;
+    }
+    req.log.info({ run: id, removed: done.removed }, 'run cancelled');
+    res.json(await runs.get(id));
   });
 
   app.get('/api/systems', async (_req, res) => {

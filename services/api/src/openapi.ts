@@ -131,6 +131,21 @@ export const openApiDocument = {
           '404': error('No such run (or it expired).'),
         },
       },
+      delete: {
+        tags: ['runs'],
+        operationId: 'cancelRun',
+        summary: 'Cancel a queued or running run',
+        description:
+          'The run becomes `cancelled`: its planning stops, and its queued transform jobs that no other run waits for are removed. Jobs already running finish; what they load stays loaded and in the ledger. The run is then recorded in the sink like any finished run.',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: {
+          '200': json(ref('Run'), 'The cancelled run.'),
+          '401': unauthorized,
+          '429': tooManyFailures,
+          '404': error('No such run (or it expired).'),
+          '409': error('The run is already finished (its state is in the message).'),
+        },
+      },
     },
     '/api/systems': {
       get: {
@@ -321,6 +336,18 @@ export const openApiDocument = {
           startedAt: { type: ['string', 'null'], format: 'date-time' },
           finishedAt: { type: ['string', 'null'], format: 'date-time' },
           recorded: { type: 'boolean', description: 'finished and written into the sink (pv_runs)' },
+          planning: {
+            type: 'object',
+            description:
+              "How far planning got: pages (a system's year or month folder, or a prize folder) planned of all, objects enqueued whose outcome has not come yet (kept under PV_PLAN_HIGH_WATER), and whether every page is planned.",
+            properties: {
+              pagesDone: { type: 'integer', minimum: 0 },
+              pages: { type: 'integer', minimum: 0 },
+              outstanding: { type: 'integer', minimum: 0 },
+              done: { type: 'boolean' },
+            },
+            required: ['pagesDone', 'pages', 'outstanding', 'done'],
+          },
         },
         required: [
           'runId',

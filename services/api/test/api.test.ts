@@ -12,6 +12,7 @@ import { Worker } from 'bullmq';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../../test/support/cli.js';
 import { testRedisUrl } from '../../../test/support/test-redis.js';
 import { waitFor } from '../../../test/support/wait-for.js';
 import { type ApiDeps, createApiApp } from '../src/app.js';
@@ -394,6 +395,53 @@ describe('runs', () => {
       const r = await fetch(`${base}/api/runs?limit=${bad}`, { headers: auth() });
       expect(r.status, bad).toBe(400);
     }
+  });
+
+  it('cancels a run (DELETE /api/runs/:id and `runs cancel`): its queued jobs go, a job another run waits for stays', async () => {
+    const res = await post(base, { systems: [4], from: '2021-07-01', to: '2021-07-02', format: 'parquet' });
+    const runId = ((await res.json()) as { runId: string }).runId;
+    // as if planning had begun: two objects queued, one of them shared with another run
+    await runs.start(runId);
+    await runs.create('other-run', GOOD as never);
+    await runs.start('other-run');
+    const object = (n: number) => ({
+      key: `parquet/pvdata/system_id=4/year=2021/month=7/day=${n}/system_4__date_2021_07_0${n}.parquet`,
+      etag: `e${n}`,
+      size: 1,
+      format: 'parquet' as const,
+      ssId: 4,
+      day: `2021-07-0${n}`,
+    });
+    await runs.attach(runId, 0, 0, ['t-own', 't-shared']);
+    await runs.attach('other-run', 0, 0, ['t-shared']);
+    await queues.transform.add('transform-object', { runId, object: object(1) }, { jobId: 't-own' });
+    await queues.transform.add('transform-object', { runId, object: object(2) }, { jobId: 't-shared' });
+
+    const cli = await runCli(['runs', 'cancel', runId, '--api', base, '--json'], { env: { PV_API_TOKEN: TOKEN } });
+    expect(cli.stderr).toBe('');
+    expect(cli.code).toBe(0);
+    expect(JSON.parse(cli.stdout)).toMatchObject({ runId, state: 'cancelled' });
+    expect(await queues.plan.getJob(runId)).toBeUndefined();
+    expect(await queues.transform.getJob('t-own')).toBeUndefined();
+    expect(await (await queues.transform.getJob('t-shared'))!.getState()).toBe('waiting');
+    expect((await queues.load.getJob(`f-${runId}`))!.data).toEqual({ kind: 'finalize', runId });
+
+    const again = await fetch(`${base}/api/runs/${runId}`, { method: 'DELETE', headers: auth() });
+    expect(again.status).toBe(409);
+    expect(((await again.json()) as { error: string }).error).toBe(
+      `run ${runId} is already cancelled: only a queued or running run can be cancelled`,
+    );
+    const unknown = await fetch(`${base}/api/runs/run-20200101T000000-deadbeef`, { method: 'DELETE', headers: auth() });
+    expect(unknown.status).toBe(404);
+    const anonymous = await fetch(`${base}/api/runs/${runId}`, { method: 'DELETE' });
+    expect(anonymous.status).toBe(401);
+    const cliAgain = await runCli(['runs', 'cancel', runId, '--api', base], { env: { PV_API_TOKEN: TOKEN } });
+    expect(cliAgain.code).toBe(1);
+    expect(cliAgain.stderr).toBe(
+      `pv-pipeline runs cancel: 409 run ${runId} is already cancelled: only a queued or running run can be cancelled\n`,
+    );
+    await queues.transform.remove('t-shared');
+    await queues.load.remove(`f-${runId}`);
   });
 
   it("refuses a client's failing attempts with 429 once it failed too often, never the right token", async () => {

@@ -36,6 +36,7 @@ export async function startPlanner(config: ServiceConfig, logger: Logger): Promi
       logger,
       metrics: { redis: connection, prefix },
       partBytes: partBytesFromMb(config.PV_PART_MB),
+      highWater: config.PV_PLAN_HIGH_WATER,
     }),
     workerOptions(config, connection, 1),
   );

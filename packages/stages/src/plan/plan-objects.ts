@@ -1,16 +1,9 @@
 import { mapConcurrent, type PvdataFormat } from '@pv-pipeline/core';
-import {
-  METRICS_PREFIX,
-  monthsInRange,
-  type ObjectStore,
-  parsePvdataKey,
-  parseSystemFolder,
-  pvdataMonthPrefix,
-  pvdataRootPrefix,
-} from '@pv-pipeline/pvdaq';
+import { METRICS_PREFIX, type ObjectStore, parseSystemFolder, pvdataRootPrefix } from '@pv-pipeline/pvdaq';
 import type { Sink } from '@pv-pipeline/sinks';
 import type { RunRequest } from '../run/run-request.js';
-import { DEFAULT_PART_BYTES, listPrizeObjects, listPrizeSystems, retiredPrizeParts } from './plan-prize.js';
+import { listPage, runPages } from './plan-pages.js';
+import { DEFAULT_PART_BYTES, retiredPrizeParts } from './plan-prize.js';
 import type { PlannedObject } from './planned-object.js';
 
 /** What the planner found. */
@@ -32,31 +25,25 @@ export interface PlanOptions {
 }
 
 /**
- * Lists the objects of a run by `system_id=/year=/month=` prefixes (a whole
- * `year=` prefix when the range covers that year), never the whole bucket.
- * Returns them in key order with the systems that had any.
+ * Lists the objects of a run page by page (see {@link runPages}), never the
+ * whole bucket, a few pages at once. Returns them in key order with the
+ * systems that had any.
  */
 export async function listRunObjects(
   store: ObjectStore,
   req: RunRequest,
   options: PlanOptions = {},
 ): Promise<{ objects: PlannedObject[]; systems: number[]; listedSystems: number[] }> {
-  const format = req.format;
-  let listed: PlannedObject[];
-  let systems: number[];
-  if (format === 'prize') {
-    systems = req.systems === 'all' ? await listPrizeSystems(store) : req.systems;
-    listed = await listPrizeObjects(store, systems, options.partBytes ?? DEFAULT_PART_BYTES);
-  } else {
-    systems = req.systems === 'all' ? await listSystems(store, format) : req.systems;
-    const perSystem = await mapConcurrent(systems, options.listConcurrency ?? 8, (ssId) =>
-      listSystemObjects(store, { ...req, format }, ssId),
-    );
-    listed = perSystem.flat();
-  }
-  const objects = listed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const pages = await runPages(store, req);
+  const partBytes = options.partBytes ?? DEFAULT_PART_BYTES;
+  const perPage = await mapConcurrent(pages, options.listConcurrency ?? 8, (page) =>
+    listPage(store, req, page, partBytes),
+  );
+  const objects = perPage.flat().sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const found = [...new Set(objects.map((o) => o.ssId))].sort((a, b) => a - b);
-  return { objects, systems: found, listedSystems: systems };
+  const listedSystems =
+    req.systems === 'all' ? [...new Set(pages.map((p) => p.ssId))].sort((a, b) => a - b) : req.systems;
+  return { objects, systems: found, listedSystems };
 }
 
 /**
@@ -118,40 +105,4 @@ export async function listSystems(store: ObjectStore, format: PvdataFormat): Pro
     if (m) ids.add(Number(m[1]));
   }
   return [...ids].sort((a, b) => a - b);
-}
-
-async function listSystemObjects(
-  store: ObjectStore,
-  req: RunRequest & { format: PvdataFormat },
-  ssId: number,
-): Promise<PlannedObject[]> {
-  const months = monthsInRange(req.from, req.to);
-  const fromYear = Number(req.from.slice(0, 4));
-  const toYear = Number(req.to.slice(0, 4));
-  const prefixes: string[] = [];
-  for (let y = fromYear; y <= toYear; y++) {
-    const whole = req.from <= `${y}-01-01` && req.to >= `${y}-12-31`;
-    if (whole) prefixes.push(pvdataMonthPrefix(req.format, ssId, y, 1).replace(/month=1\/$/, ''));
-    else
-      for (const m of months.filter((x) => x.year === y))
-        prefixes.push(pvdataMonthPrefix(req.format, ssId, y, m.month));
-  }
-  const out: PlannedObject[] = [];
-  for (const prefix of prefixes) {
-    for await (const info of store.listObjects(prefix)) {
-      if (info.key.endsWith('/')) continue; // folder marker
-      let day: string | null = null;
-      let keySsId = ssId;
-      try {
-        const k = parsePvdataKey(info.key);
-        day = k.day;
-        keySsId = k.ssId;
-      } catch {
-        // outside the layout: planned anyway so that it fails with its reason
-      }
-      if (day !== null && (day < req.from || day > req.to)) continue;
-      out.push({ ...info, format: req.format, ssId: keySsId, day });
-    }
-  }
-  return out;
 }

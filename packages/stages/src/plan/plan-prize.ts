@@ -1,13 +1,5 @@
 import { DEFAULTS } from '@pv-pipeline/core';
-import {
-  isPrizeKey,
-  listPrizeFolders,
-  type ObjectStore,
-  parsePartKey,
-  partKey,
-  prizeDataPrefix,
-  splitByteRanges,
-} from '@pv-pipeline/pvdaq';
+import { isPrizeKey, listPrizeFolders, type ObjectStore, parsePartKey } from '@pv-pipeline/pvdaq';
 import type { PlannedObject } from './planned-object.js';
 
 /** Default largest byte range of a prize CSV transformed as one job (16 MiB). */
@@ -16,40 +8,6 @@ export const DEFAULT_PART_BYTES = DEFAULTS.partMb * 1024 * 1024;
 /** A part size given in MiB (`--part-mb`, `PV_PART_MB`; fractions allowed) in bytes, at least 1 KiB. */
 export function partBytesFromMb(mb: number): number {
   return Math.max(1024, Math.round(mb * 1024 * 1024));
-}
-
-/**
- * The prize objects of a run: every `.csv` under `{id}_OEDI/data/` of the
- * requested systems (or of every prize folder), each split into byte ranges
- * of at most `partBytes` planned as their own objects (`{key}#bytes=a-b`).
- * Files are whole-period, so the run's day range does not filter them. Other
- * files in `data/` (notes, PDFs) are not data and are left out.
- */
-export async function listPrizeObjects(
-  store: ObjectStore,
-  systems: readonly number[] | 'all',
-  partBytes: number,
-): Promise<PlannedObject[]> {
-  const wanted = systems === 'all' ? null : new Set(systems);
-  const out: PlannedObject[] = [];
-  for (const folder of await listPrizeFolders(store)) {
-    if (wanted && !wanted.has(folder.ssId)) continue;
-    for await (const info of store.listObjects(prizeDataPrefix(folder))) {
-      if (!/\.csv$/i.test(info.key)) continue;
-      for (const range of splitByteRanges(info.size, partBytes)) {
-        out.push({
-          key: partKey(info.key, range),
-          etag: info.etag,
-          size: info.size === 0 ? 0 : range.end - range.start + 1,
-          ...(info.lastModified ? { lastModified: info.lastModified } : {}),
-          format: 'prize',
-          ssId: folder.ssId,
-          day: null,
-        });
-      }
-    }
-  }
-  return out;
 }
 
 /** System ids of the prize folders (for `systems: 'all'`). */

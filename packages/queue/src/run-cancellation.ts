@@ -1,0 +1,56 @@
+import type { RunState } from '@pv-pipeline/stages';
+import type { PipelineQueues } from './queues.js';
+import { enqueueFinalize } from './run-finalization.js';
+import type { RunStore } from './run-store.js';
+
+/** What cancelling a run did. */
+export interface Cancellation {
+  /** The state the run had: only `queued` and `running` runs are cancelled. */
+  was: RunState;
+  /** Queued transform jobs removed (no other run waited for them). */
+  removed: number;
+}
+
+/** Queued job ids looked at per Redis round trip. */
+const SCAN = 1000;
+
+/**
+ * Cancels a queued or running run: it becomes `cancelled`, its planning stops
+ * at the next page, and its queued transform jobs that no other run waits for
+ * are removed. Jobs already running finish, and what they load stays loaded
+ * (and in the ledger). The run is then recorded in the sink like any finished
+ * run. Resolves null for an unknown run; a finished run is left as it is.
+ */
+export async function cancelRun(runs: RunStore, queues: PipelineQueues, runId: string): Promise<Cancellation | null> {
+  const was = await runs.cancel(runId);
+  if (was === null) return null;
+  if (was !== 'queued' && was !== 'running') return { was, removed: 0 };
+  const plan = await queues.plan.getJob(runId);
+  // a plan job that waits (or is delayed at the high-water mark) goes; a running one stops by itself
+  if (plan && (await plan.isActive()) === false) await plan.remove().catch(() => {});
+  const removed = await removeQueuedWork(runs, queues, runId);
+  await enqueueFinalize(queues, runId);
+  return { was, removed };
+}
+
+/**
+ * Detaches a cancelled run from every queued transform job and removes the
+ * jobs no run waits for any more. A job another run attached to in the
+ * meantime is put back. Resolves with the number removed.
+ */
+export async function removeQueuedWork(runs: RunStore, queues: PipelineQueues, runId: string): Promise<number> {
+  const ids = await queues.transform.getRanges(['wait', 'prioritized', 'delayed'], 0, -1);
+  let removed = 0;
+  for (let i = 0; i < ids.length; i += SCAN) {
+    for (const id of await runs.detach(runId, ids.slice(i, i + SCAN))) {
+      const job = await queues.transform.getJob(id);
+      if (!job) continue;
+      // a job taken by a worker meanwhile is locked: it runs to its end
+      if ((await queues.transform.remove(id)) !== 1) continue;
+      // attached by an overlapping run since the detach: that run still needs it
+      if (await runs.awaited(id)) await queues.transform.add(job.name, job.data, { jobId: id });
+      else removed++;
+    }
+  }
+  return removed;
+}
