@@ -3,7 +3,13 @@ export { DEFAULT_TUNING, defaultJobOptions, type QueueTuning } from './job-optio
 export { JOB_NAMES, type LoadJobData, type PlanJobData, type TransformJobData } from './job-payloads.js';
 export { LedgerCache } from './ledger-cache.js';
 export { LOADER_STEPS, type LoaderStep, LoadProcessor, type LoadProcessorDeps } from './load-processor.js';
-export { addMetrics, type MetricField } from './pipeline-metrics.js';
+export {
+  addMetrics,
+  countStalledJobs,
+  FAILURE_REASONS,
+  type FailureReason,
+  type MetricField,
+} from './pipeline-metrics.js';
 export { createPlanProcessor, type PlanJobResult, type PlanProcessorDeps } from './plan-processor.js';
 export { DEFAULT_PREFIX, QUEUE_NAMES, type QueueName } from './queue-names.js';
 export { addFresh, openQueues, type PipelineQueues, upstreamIdle } from './queues.js';

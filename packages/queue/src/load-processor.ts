@@ -13,7 +13,7 @@ import { type Job, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { LoadJobData } from './job-payloads.js';
 import type { LedgerCache } from './ledger-cache.js';
-import { addMetrics } from './pipeline-metrics.js';
+import { addFailure, addMetrics, failureReason } from './pipeline-metrics.js';
 import type { PipelineQueues } from './queues.js';
 import { enqueueFinalize } from './run-finalization.js';
 import type { RunStore } from './run-store.js';
@@ -241,7 +241,7 @@ export class LoadProcessor {
       for (const r of await this.#d.runs.recordOutcome(transformJobId(m.key, m.etag), m.key, 'failed', 0, reason)) {
         await enqueueFinalize(this.#d.queues, r);
       }
-      await addMetrics(this.#d.redis, this.#d.prefix, { objects_failed: 1 });
+      await addFailure(this.#d.redis, this.#d.prefix, failureReason(err));
       await this.#d.staging.remove([m.staged]);
     } finally {
       p.reject(new UnrecoverableError(reason));

@@ -4,7 +4,7 @@ import { type DecodeRunner, type StagingArea, transformObject } from '@pv-pipeli
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { JOB_NAMES, type TransformJobData } from './job-payloads.js';
-import { addMetrics } from './pipeline-metrics.js';
+import { addFailure, type FailureReason, failureReason } from './pipeline-metrics.js';
 import { addFresh, type PipelineQueues } from './queues.js';
 import { enqueueFinalize } from './run-finalization.js';
 import type { RunStore } from './run-store.js';
@@ -70,7 +70,7 @@ export function createTransformProcessor(deps: TransformProcessorDeps) {
         await deps.runs.recordRetry(jobId, object.key, `attempt:${job.attemptsMade}`, `transform: ${reason}`);
         throw err;
       }
-      await reportFailure(deps, jobId, object.key, reason);
+      await reportFailure(deps, jobId, object.key, reason, failureReason(err));
       throw new UnrecoverableError(reason);
     }
   };
@@ -82,9 +82,10 @@ async function reportFailure(
   jobId: string,
   key: string,
   reason: string,
+  kind: FailureReason,
 ): Promise<void> {
   const completed = await deps.runs.recordOutcome(jobId, key, 'failed', 0, reason);
-  await addMetrics(deps.redis, deps.prefix, { objects_failed: 1 });
+  await addFailure(deps.redis, deps.prefix, kind);
   for (const r of completed) {
     await enqueueFinalize(deps.queues, r);
   }
@@ -117,7 +118,7 @@ export function createStalledOutListener<T>(
     const object = objectOf(job);
     if (!object) return;
     const reason = `${stage}: its worker was lost mid-job more often than the stall limit allows (crash loop?)`;
-    reportFailure(deps, object.transformJobId, object.key, reason).catch((e) =>
+    reportFailure(deps, object.transformJobId, object.key, reason, 'stalled_out').catch((e) =>
       deps.logger.error({ job: job.id, err: describeError(e) }, 'could not report a stalled-out job'),
     );
   };

@@ -1,5 +1,11 @@
 import type { Logger } from '@pv-pipeline/core';
-import type { MetricField, PipelineQueues, QueueName } from '@pv-pipeline/queue';
+import {
+  FAILURE_REASONS,
+  type FailureReason,
+  type MetricField,
+  type PipelineQueues,
+  type QueueName,
+} from '@pv-pipeline/queue';
 import type { JobType, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Counter, collectDefaultMetrics, Gauge, Registry, Summary } from 'prom-client';
@@ -34,7 +40,11 @@ export const REDIS_TOTALS = {
   objects_loaded: { name: 'pv_objects_loaded_total', help: 'Source objects committed to the sink.' },
   objects_failed: { name: 'pv_objects_failed_total', help: 'Source objects that failed permanently.' },
   objects_skipped: { name: 'pv_objects_skipped_total', help: 'Source objects found already loaded (ledger).' },
-} as const satisfies Record<MetricField, { name: string; help: string }>;
+  jobs_stalled: {
+    name: 'pv_jobs_stalled_total',
+    help: 'Jobs whose worker was lost mid-job (lock expired), found by a stall check and taken again.',
+  },
+} as const satisfies Record<Exclude<MetricField, `failed_${FailureReason}`>, { name: string; help: string }>;
 
 /** How many completed jobs per queue `pv_job_duration_seconds` is computed from. */
 const DURATION_SAMPLE = 1000;
@@ -108,6 +118,20 @@ export function createMetricsRegistry(options: ApiMetricsOptions): Registry {
     });
   }
 
+  /** INFO memory, read once per scrape for both gauges. */
+  let memory: { at: number; value: Promise<{ used: number; max: number } | undefined> } | null = null;
+  const readRedisMemory = () => {
+    if (!memory || Date.now() - memory.at > 1000) {
+      const value = read('pv_redis_memory', async () => {
+        const text = await redis.info('memory');
+        const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(text)?.[1] ?? 0);
+        return { used: field('used_memory'), max: field('maxmemory') };
+      });
+      memory = { at: Date.now(), value };
+    }
+    return memory.value;
+  };
+
   let durations: { at: number; byQueue: Map<QueueName, number[]> } | null = null;
   const readDurations = async (): Promise<Map<QueueName, number[]> | undefined> => {
     if (durations && Date.now() - durations.at < cacheMs) return durations.byQueue;
@@ -165,6 +189,72 @@ export function createMetricsRegistry(options: ApiMetricsOptions): Registry {
     registers: [registry],
     async collect() {
       this.set((await read('pv_redis_up', () => redis.ping())) === undefined ? 0 : 1);
+    },
+  });
+
+  new Counter({
+    name: 'pv_object_failures_total',
+    help: 'Source objects that failed for good, by reason: bad_input (refused at once), retries_exhausted (a transient fault, tried until the attempts ran out), stalled_out (its worker kept dying), permanent (any other error).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+    async collect() {
+      const fields = FAILURE_REASONS.map((r) => `failed_${r}`);
+      const raw = await read('pv_object_failures_total', () => redis.hmget(`${options.prefix}:metrics`, ...fields));
+      if (!raw) return;
+      this.reset();
+      FAILURE_REASONS.forEach((reason, i) => this.inc({ reason }, Math.max(0, Number(raw[i] ?? 0) || 0)));
+    },
+  });
+
+  new Gauge({
+    name: 'pv_queue_oldest_waiting_seconds',
+    help: 'Age of the oldest job waiting in each queue (0 when none waits).',
+    labelNames: ['queue'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      await Promise.all(
+        named.map(async ([name, queue]) => {
+          const oldest = await read('pv_queue_oldest_waiting_seconds', async () => {
+            const [id] = await queue.getRanges(['wait'], 0, 0, true);
+            return id ? ((await queue.getJob(id))?.timestamp ?? null) : null;
+          });
+          if (oldest !== undefined)
+            this.set({ queue: name }, oldest === null ? 0 : Math.max(0, Date.now() - oldest) / 1000);
+        }),
+      );
+    },
+  });
+
+  new Gauge({
+    name: 'pv_loader_batch_age_seconds',
+    help: "Age of the loader's open batch: since the oldest load job it holds was taken (0 when it holds none). A load job stays active until its batch is committed.",
+    registers: [registry],
+    async collect() {
+      const jobs = await read('pv_loader_batch_age_seconds', () => queues.load.getJobs(['active'], 0, 999));
+      if (!jobs) return;
+      const taken = jobs.map((j) => j?.processedOn).filter((t): t is number => t !== undefined);
+      this.set(taken.length === 0 ? 0 : Math.max(0, Date.now() - Math.min(...taken)) / 1000);
+    },
+  });
+
+  new Gauge({
+    name: 'pv_redis_memory_used_bytes',
+    help: 'Memory Redis uses (INFO memory used_memory).',
+    registers: [registry],
+    async collect() {
+      const info = await readRedisMemory();
+      if (info) this.set(info.used);
+    },
+  });
+
+  new Gauge({
+    name: 'pv_redis_memory_max_bytes',
+    help: "Redis' maxmemory (0: no limit set).",
+    registers: [registry],
+    async collect() {
+      const info = await readRedisMemory();
+      if (info) this.set(info.max);
     },
   });
 

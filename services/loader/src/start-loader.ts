@@ -1,5 +1,6 @@
 import type { Logger, ServiceConfig } from '@pv-pipeline/core';
 import {
+  countStalledJobs,
   createFinalizeRevival,
   createRedisConnection,
   createStalledOutListener,
@@ -73,6 +74,7 @@ export async function startLoader(config: ServiceConfig, logger: Logger): Promis
     workerOptions(config, connection, config.PV_LOAD_BATCH_OBJECTS + 16),
   );
   worker.on('error', reportError('loader worker error'));
+  countStalledJobs(worker, connection, prefix);
   // a readings job whose loader kept dying on it: tell its runs (BullMQ fails it without the processor)
   worker.on(
     'failed',

@@ -1,5 +1,6 @@
 import type { Logger, ServiceConfig } from '@pv-pipeline/core';
 import {
+  countStalledJobs,
   createPlanProcessor,
   createRedisConnection,
   LedgerCache,
@@ -41,6 +42,7 @@ export async function startPlanner(config: ServiceConfig, logger: Logger): Promi
     workerOptions(config, connection, 1),
   );
   worker.on('error', reportError('planner worker error'));
+  countStalledJobs(worker, connection, prefix);
   return {
     async close() {
       // Redis down: nothing to wait for (a plan job left is picked up again as stalled)

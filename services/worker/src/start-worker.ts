@@ -1,5 +1,6 @@
 import type { Logger, ServiceConfig } from '@pv-pipeline/core';
 import {
+  countStalledJobs,
   createRedisConnection,
   createStalledOutListener,
   createTransformProcessor,
@@ -52,6 +53,7 @@ export async function startWorker(config: ServiceConfig, logger: Logger): Promis
     workerOptions(config, connection, config.PV_WORKER_CONCURRENCY),
   );
   worker.on('error', reportError('transform worker error'));
+  countStalledJobs(worker, connection, prefix);
   worker.on(
     'failed',
     createStalledOutListener({ runs, redis: connection, prefix, queues, logger }, 'transform', transformJobObject),
