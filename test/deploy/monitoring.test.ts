@@ -36,6 +36,9 @@ function promqlErrors(expr: string): string[] {
 /** pv_* metric names an expression reads. */
 const metricsOf = (expr: string) => [...expr.matchAll(/\bpv_[a-z_]+\b/g)].map((m) => m[0]);
 
+/** The datasource input an imported dashboard asks for (Grafana's `${…}` placeholder, not a JS template). */
+const DATASOURCE_INPUT = ['$', '{DS_PROMETHEUS}'].join('');
+
 /** The parts of Grafana's dashboard model (schemaVersion 39) an import relies on. */
 const Dashboard = z.object({
   uid: z.string().regex(/^[a-zA-Z0-9_-]{1,40}$/),
@@ -52,7 +55,7 @@ const Dashboard = z.object({
         id: z.number().int().positive(),
         type: z.enum(['timeseries', 'stat', 'gauge', 'table']),
         title: z.string().min(1),
-        datasource: z.object({ type: z.literal('prometheus'), uid: z.literal('${DS_PROMETHEUS}') }),
+        datasource: z.object({ type: z.literal('prometheus'), uid: z.literal(DATASOURCE_INPUT) }),
         gridPos: z
           .object({
             x: z.number().int().min(0),

@@ -202,7 +202,7 @@ export function createMetricsRegistry(options: ApiMetricsOptions): Registry {
       const raw = await read('pv_object_failures_total', () => redis.hmget(`${options.prefix}:metrics`, ...fields));
       if (!raw) return;
       this.reset();
-      FAILURE_REASONS.forEach((reason, i) => this.inc({ reason }, Math.max(0, Number(raw[i] ?? 0) || 0)));
+      for (const [i, reason] of FAILURE_REASONS.entries()) this.inc({ reason }, Math.max(0, Number(raw[i] ?? 0) || 0));
     },
   });
 
