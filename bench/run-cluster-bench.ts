@@ -24,6 +24,7 @@ import { createRedisConnection, DEFAULT_TUNING, JOB_NAMES, openQueues, RunStore 
 import { isFinished } from '@pv-pipeline/stages';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import { startRedis, stopChildren } from './bench-processes.js';
 import { BENCH_DIR, ensureMirror, FULL_PARAMS, mirrorDir, systemsOf } from './generate-mirror.js';
 import { childrenCpuSeconds, machineBusySeconds, processCpuSeconds } from './measure.js';
 import { writeResultsSection } from './results-section.js';
@@ -81,50 +82,6 @@ interface ModeResult {
   cpu: Record<string, number>;
   /** Busy CPU seconds of the whole machine meanwhile (ours and every other process's). */
   machine: number;
-}
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-
-async function startRedis(dir: string): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-    {
-      stdio: 'ignore',
-    },
-  );
-  const url = `redis://127.0.0.1:${port}`;
-  const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-  probe.on('error', () => undefined);
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      await probe.connect();
-      await probe.ping();
-      break;
-    } catch {
-      probe.disconnect();
-      if (Date.now() > deadline) throw new Error('redis-server did not start');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  probe.disconnect();
-  return { url, child };
-}
-
-/** SIGTERMs child processes and waits until each has exited. */
-async function stopChildren(procs: readonly ChildProcess[]): Promise<void> {
-  for (const p of procs) p.kill('SIGTERM');
-  await Promise.all(procs.map((p) => new Promise((res) => (p.exitCode !== null ? res(null) : p.once('exit', res)))));
 }
 
 /** Runs `fn` with a queue `name` on a redis-server of its own (in a temp dir under `work`), then tears both down. */

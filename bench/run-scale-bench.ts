@@ -1,0 +1,387 @@
+/**
+ * `npm run bench:scale`: how far the cluster scales out, from measured costs.
+ *
+ *   npm run bench:scale -- [--systems N] [--planner-objects N] [--latency-ms N] [--no-write]
+ *
+ * - **w**, the worker rate: objects/s of one worker process alone (`pv-pipeline serve worker`,
+ *   default settings, decoding on 1 thread) transforming the first `--systems` systems of the bench
+ *   mirror (31 daily Parquet objects each) with no loader running. Measured once per sink below;
+ *   the median is w.
+ * - **L**, the loader ceiling per sink: the same run's load jobs (pre-staged manifests, all waiting)
+ *   are then taken by `pv-pipeline serve loader` alone (the worker stopped), as fast as it can
+ *   commit them: objects/s from the loader's start to the run's end. Sinks: DuckDB, the Parquet
+ *   dataset, and BigQuery through its fake (test/support/bigquery-fake, in this process: its L is
+ *   the fake's, a stand-in for the real service's load-job latency).
+ * - **P**, the planner ceiling: objects/s the real planner plans from a listing of
+ *   `--planner-objects` synthetic keys (test/load/plan-synthetic.ts, a SyntheticStore), with Redis
+ *   peak memory and round trips per object: the Redis cost per job.
+ * - **The S3 model, checked**: 1 and then 2 worker processes transform the same objects from a
+ *   real S3-protocol server (s3rver) through the S3 fault proxy with `--latency-ms` added to every
+ *   request; the measured rates are set against the model's prediction.
+ *
+ * The model: a worker process keeps `c` (PV_WORKER_CONCURRENCY, 4) jobs in flight. With no
+ * latency it does w objects/s, so by Little's law each job takes c / w s; S3 adds k requests ×
+ * latency + bytes / bandwidth per object, so a process does c / (c / w + k × latency + bytes /
+ * bandwidth) objects/s, and `n` processes n times that, up to the cores they share (the 2-worker
+ * file:// run on this 2-core machine). The archive projection puts 8 and 32 worker pods (one
+ * process each, a core each) on in-region S3 (stated below) and takes the least of the pods, L and P.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRedisConnection, DEFAULT_TUNING, JOB_NAMES, openQueues, RunStore } from '@pv-pipeline/queue';
+import { isFinished } from '@pv-pipeline/stages';
+import { startS3FaultProxy } from '../test/chaos/s3-fault-proxy.js';
+import { startBigQueryFake } from '../test/support/bigquery-fake/index.js';
+import { S3RVER_CREDENTIALS, startS3Server } from '../test/support/s3-server.js';
+import { startRedis, stopChildren } from './bench-processes.js';
+import { BENCH_DIR, ensureMirror, FULL_PARAMS, mirrorDir, systemsOf } from './generate-mirror.js';
+import { processCpuSeconds } from './measure.js';
+import { writeResultsSection } from './results-section.js';
+
+const ROOT = join(BENCH_DIR, '..');
+const CLI = join(ROOT, 'bin/pv-pipeline.js');
+/** Transform jobs a worker process keeps in flight (PV_WORKER_CONCURRENCY's default). */
+const CONCURRENCY = 4;
+/** The archive the projection is for: ~157 systems × ~15 years × 365 daily objects (as bench:bigquery). */
+const ARCHIVE_OBJECTS = 157 * 15 * 365;
+/** In-region S3, per request: time to first byte; per worker pod: bandwidth. */
+const S3_MODEL = { latencyMs: 30, bandwidthMBps: 50 };
+const SINKS = ['duckdb', 'parquet', 'bigquery'] as const;
+type SinkKind = (typeof SINKS)[number];
+
+interface Args {
+  systems: number;
+  plannerObjects: number;
+  latencyMs: number;
+  write: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { systems: 8, plannerObjects: 1_000_000, latencyMs: 50, write: true };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const num = () => {
+      const v = argv[++i];
+      if (!v || !/^\d+$/.test(v)) throw new Error(`${arg} needs a whole number`);
+      return Number(v);
+    };
+    if (arg === '--systems') a.systems = num();
+    else if (arg === '--planner-objects') a.plannerObjects = num();
+    else if (arg === '--latency-ms') a.latencyMs = num();
+    else if (arg === '--no-write') a.write = false;
+    else throw new Error(`unknown argument ${arg}`);
+  }
+  return a;
+}
+
+/** A rate measured over one phase. */
+interface Rate {
+  objects: number;
+  seconds: number;
+  /** CPU seconds of the phase's process(es). */
+  cpu: number;
+  perSecond: number;
+}
+
+const rate = (objects: number, seconds: number, cpu: number): Rate => ({
+  objects,
+  seconds,
+  cpu,
+  perSecond: objects / seconds,
+});
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+/** The run every phase plans: the first `systems` systems of the mirror, its whole month. */
+function runRequest(systems: number) {
+  const ids = systemsOf(FULL_PARAMS)
+    .slice(0, systems)
+    .map((s) => s.id);
+  const month = String(FULL_PARAMS.month).padStart(2, '0');
+  return {
+    systems: ids,
+    from: `${FULL_PARAMS.year}-${month}-01`,
+    to: `${FULL_PARAMS.year}-${month}-${String(FULL_PARAMS.days).padStart(2, '0')}`,
+    format: 'parquet' as const,
+  };
+}
+
+/**
+ * One cluster on a redis-server of its own: a planner and `workers` worker processes transform the
+ * run (no loader: every load job waits); then, with `sink`, the workers stop and a loader alone
+ * commits the waiting load jobs. Resolves with the transform rate and, with a sink, the load rate.
+ */
+async function clusterRun(opts: {
+  work: string;
+  env: Record<string, string>;
+  workers: number;
+  systems: number;
+  sink?: { kind: SinkKind; url: string };
+}): Promise<{ transform: Rate; load?: Rate; readings: number }> {
+  const dir = mkdtempSync(join(opts.work, 'cluster-'));
+  const redis = await startRedis(dir);
+  const env = {
+    ...process.env,
+    REDIS_URL: redis.url,
+    PV_STAGING: `file://${join(dir, 'staging')}`,
+    PV_SINK: opts.sink?.url ?? `duckdb://${join(dir, 'unused.duckdb')}`,
+    PV_WORKER_THREADS: '1',
+    PV_WORKER_CONCURRENCY: String(CONCURRENCY),
+    PV_LOG_LEVEL: 'warn',
+    ...opts.env,
+  };
+  const serve = (role: string): ChildProcess =>
+    spawn(process.execPath, [CLI, 'serve', role], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const conn = createRedisConnection(redis.url, { blocking: false });
+  const queues = openQueues(conn, '{pv}', DEFAULT_TUNING);
+  const runs = new RunStore(conn, '{pv}');
+  const planner = serve('planner');
+  const workers = Array.from({ length: opts.workers }, () => serve('worker'));
+  const loaders: ChildProcess[] = [];
+  const until = async (what: string, check: () => Promise<boolean>) => {
+    const deadline = Date.now() + 1_800_000;
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  try {
+    await until('the services', async () => (await queues.transform.getWorkersCount()) >= opts.workers);
+    const request = runRequest(opts.systems);
+    const id = `scale-${randomBytes(4).toString('hex')}`;
+    const cpu = (procs: ChildProcess[]) => procs.reduce((s, p) => s + (processCpuSeconds(p.pid!) ?? 0), 0);
+    const cpu0 = cpu(workers);
+    const t0 = performance.now();
+    await runs.create(id, request);
+    await queues.plan.add(JOB_NAMES.plan, { runId: id, request }, { jobId: id });
+    let transformed = 0;
+    await until('the transforms', async () => {
+      const r = await runs.get(id);
+      if (r && r.counts.failed > 0) throw new Error(`transform failed: ${JSON.stringify(r.failures[0])}`);
+      transformed = r?.counts.transformed ?? 0;
+      return r !== null && r.planning.done && transformed >= r.counts.planned;
+    });
+    const transform = rate(transformed, (performance.now() - t0) / 1000, cpu(workers) - cpu0);
+    if (!opts.sink) return { transform, readings: 0 };
+    await stopChildren(workers);
+    const loader = serve('loader');
+    loaders.push(loader);
+    // from the loader's start (its sink opened): the ceiling of its commits alone
+    await until('the loader', async () => (await queues.load.getWorkersCount()) >= 1);
+    const l0 = performance.now();
+    const lcpu0 = cpu(loaders);
+    let run = await runs.get(id);
+    await until('the loads', async () => {
+      run = await runs.get(id);
+      return run !== null && isFinished(run.state);
+    });
+    if (run!.state !== 'completed') throw new Error(`run ${run!.state}: ${JSON.stringify(run!.failures[0])}`);
+    const load = rate(run!.counts.loaded, (performance.now() - l0) / 1000, cpu(loaders) - lcpu0);
+    return { transform, load, readings: run!.counts.readings };
+  } finally {
+    await queues.close();
+    conn.disconnect();
+    await stopChildren([planner, ...workers, ...loaders].filter((p) => p.exitCode === null));
+    redis.child.kill('SIGKILL');
+  }
+}
+
+/** P: plans `objects` synthetic keys with the real planner (its own process and redis-server). */
+async function plannerCeiling(work: string, objects: number) {
+  const redis = await startRedis(mkdtempSync(join(work, 'planner-')));
+  try {
+    const days = 1000;
+    const out = execFileSync(
+      join(ROOT, 'node_modules/.bin/tsx'),
+      [
+        'test/load/plan-synthetic.ts',
+        '--redis',
+        redis.url,
+        '--systems',
+        String(Math.ceil(objects / days)),
+        '--days',
+        String(days),
+      ],
+      { cwd: ROOT, maxBuffer: 1 << 20 },
+    );
+    return JSON.parse(out.toString().trim().split('\n').pop()!) as {
+      planned: number;
+      objectsPerSecond: number;
+      planCpuSeconds: number;
+      peakRssMb: number;
+      redisPeakMb: number;
+      redisBaseMb: number;
+      peakQueued: number;
+      redisCallsPerObject: number;
+    };
+  } finally {
+    redis.child.kill('SIGKILL');
+  }
+}
+
+/** Mean size of the run's objects in the mirror, bytes. */
+function meanObjectBytes(mirror: string, systems: number): number {
+  const sizes: number[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.parquet')) sizes.push(statSync(p).size);
+    }
+  };
+  for (const s of systemsOf(FULL_PARAMS).slice(0, systems)) walk(join(mirror, `parquet/pvdata/system_id=${s.id}`));
+  return sizes.reduce((a, b) => a + b, 0) / sizes.length;
+}
+
+/** Objects/s of `processes` worker processes by the model (see the file's comment). */
+function modelRate(w: number, processes: number, perObjectIoSeconds: number, cpuCeiling: number): number {
+  const perProcess = CONCURRENCY / (CONCURRENCY / w + perObjectIoSeconds);
+  return Math.min(processes * perProcess, cpuCeiling);
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const mirror = mirrorDir(false);
+  await ensureMirror(mirror, FULL_PARAMS, log);
+  const work = mkdtempSync(join(tmpdir(), 'pv-scale-'));
+  const fake = await startBigQueryFake();
+  const load = (await import('node:os')).loadavg()[0]!;
+  try {
+    const source = { PV_SOURCE: `file://${mirror}` };
+    const sinkUrl = (kind: SinkKind): string =>
+      kind === 'duckdb'
+        ? `duckdb://${join(work, `scale-${randomBytes(3).toString('hex')}.duckdb`)}?threads=1`
+        : kind === 'parquet'
+          ? `parquet://${join(work, `scale-${randomBytes(3).toString('hex')}-dataset`)}`
+          : `bigquery://bench/scale_${randomBytes(3).toString('hex')}`;
+    const perSink = new Map<SinkKind, { transform: Rate; load: Rate; readings: number }>();
+    for (const kind of SINKS) {
+      log(`w and L: ${kind}`);
+      const r = await clusterRun({
+        work,
+        env: { ...source, ...(kind === 'bigquery' ? { BIGQUERY_API_ENDPOINT: fake.url } : {}) },
+        workers: 1,
+        systems: args.systems,
+        sink: { kind, url: sinkUrl(kind) },
+      });
+      perSink.set(kind, r as { transform: Rate; load: Rate; readings: number });
+      log(`  w ${fmt(r.transform.perSecond, 1)}/s, L ${fmt(r.load!.perSecond, 1)}/s`);
+    }
+    const readings = new Set([...perSink.values()].map((r) => r.readings));
+    if (readings.size !== 1) throw new Error(`the sinks loaded different readings: ${[...readings].join(', ')}`);
+    const w = median([...perSink.values()].map((r) => r.transform.perSecond));
+    const cpuPerObject = median([...perSink.values()].map((r) => r.transform.cpu / r.transform.objects));
+    log('2 workers, file://');
+    const two = (await clusterRun({ work, env: source, workers: 2, systems: args.systems })).transform;
+
+    log(`P: ${fmt(args.plannerObjects)} synthetic keys`);
+    const p = await plannerCeiling(work, args.plannerObjects);
+
+    log(`S3 through the fault proxy, +${args.latencyMs} ms a request`);
+    const s3 = await startS3Server();
+    let s3Runs: Array<{ workers: number; measured: Rate; predicted: number }> = [];
+    let requestsPerObject = 0;
+    try {
+      for (const s of systemsOf(FULL_PARAMS).slice(0, args.systems)) {
+        await s3.uploadDir(
+          join(mirror, `parquet/pvdata/system_id=${s.id}`),
+          'oedi',
+          `pvdaq/parquet/pvdata/system_id=${s.id}`,
+        );
+      }
+      for (const dirName of readdirSync(join(mirror, 'parquet')).filter((d) => d !== 'pvdata'))
+        await s3.uploadDir(join(mirror, 'parquet', dirName), 'oedi', `pvdaq/parquet/${dirName}`);
+      for (const f of readdirSync(mirror).filter((n) => n !== 'parquet'))
+        if (statSync(join(mirror, f)).isDirectory()) await s3.uploadDir(join(mirror, f), 'oedi', `pvdaq/${f}`);
+      const proxy = await startS3FaultProxy({ target: s3.endpoint, latencyMs: args.latencyMs });
+      try {
+        const env = {
+          PV_SOURCE: 's3://oedi/pvdaq',
+          S3_ENDPOINT: proxy.url,
+          AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+          AWS_REGION: 'us-east-1',
+        };
+        for (const workers of [1, 2]) {
+          const before = proxy.requests();
+          const measured = (await clusterRun({ work, env, workers, systems: args.systems })).transform;
+          requestsPerObject = (proxy.requests() - before) / measured.objects;
+          const io = (requestsPerObject * args.latencyMs) / 1000;
+          s3Runs.push({ workers, measured, predicted: modelRate(w, workers, io, two.perSecond) });
+          log(`  ${workers} worker(s): ${fmt(measured.perSecond, 1)}/s`);
+        }
+      } finally {
+        await proxy.stop();
+      }
+    } finally {
+      await s3.stop();
+    }
+    s3Runs = s3Runs.sort((a, b) => a.workers - b.workers);
+
+    const bytes = meanObjectBytes(mirror, args.systems);
+    const archiveIo = (requestsPerObject * S3_MODEL.latencyMs) / 1000 + bytes / (S3_MODEL.bandwidthMBps * 1e6);
+    // a pod is one worker process with a core of its own: no shared-core ceiling
+    const pod = modelRate(w, 1, archiveIo, Number.POSITIVE_INFINITY);
+    const hours = (perSecond: number) => ARCHIVE_OBJECTS / perSecond / 3600;
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim();
+
+    const sinkRows = SINKS.map((kind) => {
+      const r = perSink.get(kind)!;
+      const ceiling = Math.min(r.load.perSecond, p.objectsPerSecond);
+      const bound = r.load.perSecond < p.objectsPerSecond ? 'L' : 'P';
+      const projection = [8, 32].map((n) => {
+        const through = Math.min(n * pod, ceiling);
+        return `${fmt(hours(through), 1)} h${n * pod > ceiling ? ` (${bound}-bound)` : ''}`;
+      });
+      return `| ${kind === 'bigquery' ? 'BigQuery (fake)' : kind === 'parquet' ? 'Parquet dataset' : 'DuckDB'} | ${fmt(r.transform.perSecond, 1)} | ${fmt(r.load.perSecond, 1)} (${fmt(r.load.cpu / r.load.objects, 3)} CPU s/object) | ${fmt(ceiling / w, 1)} | ${projection.join(' | ')} |`;
+    });
+
+    const body = `## Scaling (\`npm run bench:scale\`)
+
+Latest run, written by \`bench/run-scale-bench.ts\` (this section is replaced on every full run), at
+commit ${commit}, load average ${load.toFixed(2)} at the start, on this 2-core machine. Objects: the first
+${args.systems} systems of the bench mirror, ${perSink.get('duckdb')!.transform.objects} daily Parquet objects of ${fmt(perSink.get('duckdb')!.readings / perSink.get('duckdb')!.transform.objects)} readings
+(${fmt(bytes / 1024)} KiB) each; every sink loaded the same ${fmt(perSink.get('duckdb')!.readings)} readings.
+
+- **w** (one worker process alone, file://, 1 decoding thread, ${CONCURRENCY} jobs in flight): median
+  **${fmt(w, 1)} objects/s**, ${fmt(cpuPerObject, 3)} CPU s per object. Two worker processes on these 2 cores:
+  ${fmt(two.perSecond, 1)} objects/s.
+- **P** (the real planner, ${fmt(p.planned)} synthetic keys, high-water mark 10,000): **${fmt(p.objectsPerSecond)} objects/s**,
+  ${fmt((p.planCpuSeconds / p.planned) * 1000, 3)} CPU ms per object; planner peak RSS ${fmt(p.peakRssMb)} MB.
+- **Redis cost per job:** ${fmt(p.redisCallsPerObject, 1)} commands per planned object (planning, the outcome
+  and the job's own BullMQ commands of add and removal), and ${fmt(((p.redisPeakMb - p.redisBaseMb) * 1024) / p.peakQueued, 2)} KiB
+  per queued job (Redis peak ${fmt(p.redisPeakMb, 1)} MB with ${fmt(p.peakQueued)} queued; it does not grow with the run).
+
+| sink | w (objects/s) | L, loader alone (objects/s) | min(L, P) / w | archive, 8 worker pods | archive, 32 worker pods |
+|---|---|---|---|---|---|
+${sinkRows.join('\n')}
+
+The archive: ${fmt(ARCHIVE_OBJECTS)} daily objects (~157 systems × 15 years). A worker pod is one worker
+process with a core of its own; in-region S3 is modelled as ${S3_MODEL.latencyMs} ms per request and
+${S3_MODEL.bandwidthMBps} MB/s per pod, with ${fmt(requestsPerObject, 2)} requests per object (measured through
+the proxy below), so a pod does ${fmt(pod, 1)} objects/s. "L-bound" marks a projection the loader caps.
+
+**The model, checked** against worker processes reading from s3rver through the S3 fault proxy
+with ${args.latencyMs} ms added to every request (${fmt(requestsPerObject, 2)} requests per object):
+
+| workers | measured (objects/s) | model (objects/s) | measured / model |
+|---|---|---|---|
+${s3Runs.map((r) => `| ${r.workers} | ${fmt(r.measured.perSecond, 1)} | ${fmt(r.predicted, 1)} | ${fmt(r.measured.perSecond / r.predicted, 2)} |`).join('\n')}
+`;
+    console.log(body);
+    if (args.write) writeResultsSection(join(BENCH_DIR, 'RESULTS.md'), 'scale', body);
+  } finally {
+    await fake.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();
