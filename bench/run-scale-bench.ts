@@ -167,7 +167,7 @@ async function clusterRun(opts: {
       const r = await runs.get(id);
       if (r && r.counts.failed > 0) throw new Error(`transform failed: ${JSON.stringify(r.failures[0])}`);
       transformed = r?.counts.transformed ?? 0;
-      return r !== null && r.planning.done && transformed >= r.counts.planned;
+      return r?.planning.done === true && transformed >= r.counts.planned;
     });
     const transform = rate(transformed, (performance.now() - t0) / 1000, cpu(workers) - cpu0);
     if (!opts.sink) return { transform, readings: 0 };

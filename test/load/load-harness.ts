@@ -39,6 +39,12 @@ export interface LoadFigures {
   readsDuringJobs: Latency;
   /** Runs the queued-run phase saw finish, of how many. */
   runsFinished: number;
+  /**
+   * What the queued runs did, summed over them (an object shared by runs
+   * planned at once counts for each): runs completed, objects loaded, skipped
+   * and failed, readings loaded.
+   */
+  queuedOutcomes: { completed: number; loaded: number; skipped: number; failed: number; readings: number };
   /** Jobs each queue kept as completed at the end, and its events stream length. */
   kept: Record<string, { completed: number; events: number }>;
   redis: { usedMemoryPeakBytes: number; usedMemoryEndBytes: number; keys: number };
@@ -72,6 +78,21 @@ function triggerBody(i: number): object {
   const systems = [4, 15, 1283];
   const k = i % 3;
   return { systems: [systems[k]], from: `${days[k]}1`, to: `${days[k]}${(i % 4) + 2}`, format: 'parquet' };
+}
+
+/**
+ * Queued run `i`: the whole sample mirror, in Parquet and CSV by turns, so that
+ * the first runs of each format transform and load every object (the workers
+ * and the loader busy while the API is read) and later ones plan, find them in
+ * the ledger and skip them.
+ */
+function queuedRequest(i: number) {
+  return {
+    systems: 'all' as const,
+    from: '2010-01-01',
+    to: '2025-12-31',
+    format: i % 2 ? ('csv' as const) : ('parquet' as const),
+  };
 }
 
 /**
@@ -121,22 +142,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadFigures> {
     const queued: string[] = [];
     for (let i = 0; i < options.queuedRuns; i++) {
       const id = `load-${String(i).padStart(6, '0')}`;
-      const request = {
-        systems: [900_000 + (i % 50)],
-        from: '2020-01-01',
-        to: '2020-01-31',
-        format: 'parquet' as const,
-      };
-      await store.create(id, request);
+      await store.create(id, queuedRequest(i));
       queued.push(id);
     }
     await queues.plan.addBulk(
       queued.map((id, i) => ({
         name: JOB_NAMES.plan,
-        data: {
-          runId: id,
-          request: { systems: [900_000 + (i % 50)], from: '2020-01-01', to: '2020-01-31', format: 'parquet' },
-        },
+        data: { runId: id, request: queuedRequest(i) },
         opts: { jobId: id },
       })),
     );
@@ -163,7 +175,16 @@ export async function runLoad(options: LoadOptions): Promise<LoadFigures> {
       reading = false;
       await reader;
     }
-    for (const id of queued) if (isFinished((await store.get(id))?.state ?? '')) finished++;
+    const outcomes: LoadFigures['queuedOutcomes'] = { completed: 0, loaded: 0, skipped: 0, failed: 0, readings: 0 };
+    for (const id of queued) {
+      const run = await store.get(id);
+      if (isFinished(run?.state ?? '')) finished++;
+      if (run?.state === 'completed') outcomes.completed++;
+      outcomes.loaded += run?.counts.loaded ?? 0;
+      outcomes.skipped += run?.counts.skipped ?? 0;
+      outcomes.failed += run?.counts.failed ?? 0;
+      outcomes.readings += run?.counts.readings ?? 0;
+    }
 
     const kept: LoadFigures['kept'] = {};
     for (const name of Object.values(QUEUE_NAMES)) {
@@ -179,6 +200,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadFigures> {
       latency: { trigger: percentiles(trig), read: percentiles(reads), all: percentiles([...trig, ...reads]) },
       readsDuringJobs: percentiles(during),
       runsFinished: finished,
+      queuedOutcomes: outcomes,
       kept,
       redis: {
         usedMemoryPeakBytes: await memory(redis, 'used_memory_peak'),

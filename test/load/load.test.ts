@@ -18,6 +18,13 @@ describe('load on loopback (short form of npm run load)', () => {
 
   it('finishes every queued run, keeps only the configured completed jobs, and Redis stays small', () => {
     expect(f.runsFinished).toBe(f.options.queuedRuns);
+    // real work: every run over the 34 objects of its format, none failed; the 34 CSV objects are new
+    // to the warehouse (the burst's triggers load a few Parquet days only), so at least they were loaded
+    expect(f.queuedOutcomes.completed).toBe(f.options.queuedRuns);
+    expect(f.queuedOutcomes.failed).toBe(0);
+    expect(f.queuedOutcomes.loaded + f.queuedOutcomes.skipped).toBe(34 * f.options.queuedRuns);
+    expect(f.queuedOutcomes.loaded).toBeGreaterThanOrEqual(34);
+    expect(f.queuedOutcomes.readings).toBeGreaterThan(0);
     expect(f.kept.plan!.completed).toBe(f.options.keepCompleted);
     expect(f.redis.usedMemoryPeakBytes).toBeGreaterThan(0);
     expect(f.redis.usedMemoryPeakBytes).toBeLessThan(64 * 1024 * 1024);

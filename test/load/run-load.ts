@@ -31,7 +31,7 @@ const row = (what: string, l: LoadFigures['latency']['all']) =>
 const o = figures.options;
 process.stdout.write(
   [
-    `Burst: ${o.requests} requests, ${o.concurrency} in flight, one in ${o.triggerEvery} a trigger; then ${o.queuedRuns} runs queued at once (plan jobs), status read throughout; completed jobs kept per queue: ${o.keepCompleted}.`,
+    `Burst: ${o.requests} requests, ${o.concurrency} in flight, one in ${o.triggerEvery} a trigger; then ${o.queuedRuns} real runs queued at once (the whole sample mirror each, Parquet and CSV by turns), status read throughout; completed jobs kept per queue: ${o.keepCompleted}.`,
     '',
     '| requests | count | p50 ms | p95 ms | p99 ms | max ms |',
     '|---|---|---|---|---|---|',
@@ -43,7 +43,7 @@ process.stdout.write(
     `Answers by status: ${Object.entries(figures.statuses)
       .map(([s, n]) => `${s === '0' ? 'no answer' : s}: ${n}`)
       .join(', ')}.`,
-    `Queued runs finished: ${figures.runsFinished} of ${o.queuedRuns}.`,
+    `Queued runs finished: ${figures.runsFinished} of ${o.queuedRuns} (each the whole sample mirror, Parquet and CSV by turns): ${figures.queuedOutcomes.completed} completed, ${figures.queuedOutcomes.loaded} objects loaded, ${figures.queuedOutcomes.skipped} skipped (in the ledger), ${figures.queuedOutcomes.failed} failed, ${figures.queuedOutcomes.readings.toLocaleString('en-US')} readings loaded (summed over the runs).`,
     `Kept at the end: ${Object.entries(figures.kept)
       .map(([q, k]) => `${q} ${k.completed} completed jobs, events stream ${k.events}`)
       .join('; ')}.`,
