@@ -86,8 +86,8 @@ export const KNOBS = {
     flag: '--sink <url>',
     schema: z.string().min(1).default(DEFAULT_SINK_URL),
     defaultDoc: DEFAULT_SINK_URL,
-    doc: 'duckdb://FILE (?memory_limit=96MB&threads=N), parquet://DIR, or bigquery://PROJECT/DATASET (?mode=stream&location=US)',
-    readers: ['run', 'api', 'loader'],
+    doc: 'duckdb://FILE (?memory_limit=96MB&threads=N), parquet://DIR, or bigquery://PROJECT/DATASET (?mode=stream&location=US); with parquet:// the workers write the readings files themselves',
+    readers: ['run', 'api', 'worker', 'loader'],
     envDefaultsFlag: true,
   },
   s3Endpoint: {

@@ -55,4 +55,12 @@ export interface StagedManifest {
   group: string | null;
   /** Position of the object within its group (see {@link StagedManifest.group}); null without a group. */
   order: number | null;
+  /**
+   * `pv_readings`: the staged file is already a Parquet dataset's readings
+   * file (its columns, `source_key` included, sorted by timestamp and sensor,
+   * ZSTD), written by a worker for a `parquet://` sink, which then moves it
+   * into place instead of rewriting it. Absent: the staged columns, which
+   * every sink rewrites.
+   */
+  layout?: 'pv_readings';
 }

@@ -1,5 +1,6 @@
 import { describeError, isRetryable, type Logger } from '@pv-pipeline/core';
 import type { ObjectStore, SystemCatalog } from '@pv-pipeline/pvdaq';
+import type { ReadingsFileWriter } from '@pv-pipeline/sinks';
 import { type DecodeRunner, type StagingArea, transformObject } from '@pv-pipeline/stages';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -24,6 +25,8 @@ export interface TransformProcessorDeps {
   prefix: string;
   /** Decoding off the main thread, so lock renewal never waits on CPU work. */
   decode?: DecodeRunner;
+  /** For a `parquet://` sink: the worker writes the dataset's readings files (see TransformDeps). */
+  readingsFiles?: ReadingsFileWriter;
   logger: Logger;
 }
 
@@ -52,6 +55,7 @@ export function createTransformProcessor(deps: TransformProcessorDeps) {
         staging: deps.staging,
         maxObjectBytes: deps.maxObjectBytes,
         ...(deps.decode ? { decode: deps.decode } : {}),
+        ...(deps.readingsFiles ? { readingsFiles: deps.readingsFiles } : {}),
       });
       await deps.runs.recordOutcome(jobId, object.key, 'transformed');
       deps.logger.debug({ run: runId, job: jobId, key: object.key, rows: manifest.rows }, 'transformed');

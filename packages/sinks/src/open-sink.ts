@@ -12,6 +12,11 @@ export interface OpenSinkOptions extends BigQueryConnectOptions {
   from?: string;
 }
 
+/** Whether a sink URL names a Parquet dataset (`parquet://`), whose readings files the workers write. */
+export function isParquetDatasetUrl(url: string): boolean {
+  return /^\s*parquet:\/\//i.test(url);
+}
+
 /**
  * Opens a sink by URL: `duckdb:///abs/file.duckdb` (default `./pvdaq.duckdb`),
  * `parquet:///abs/dir`, `bigquery://PROJECT/DATASET[?mode=stream]`. The sink

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
@@ -7,6 +7,7 @@ import type { SensorEntry, SystemRow } from '@pv-pipeline/schema';
 import { duckdbType, PV_READINGS } from '@pv-pipeline/schema';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openParquetSink, ParquetDatasetSink } from '../src/parquet/parquet-sink.js';
+import { ReadingsFileWriter } from '../src/parquet/readings-file.js';
 
 /** One staged reading: UTC instant, sensor, metric id, units, value. */
 type Reading = [string, string, number, string | null, number];
@@ -398,6 +399,50 @@ describe('ParquetDatasetSink', () => {
       expect(await facts()).toEqual(['12=3000p', '13=4000p']);
     } finally {
       await own.close();
+    }
+  });
+
+  it('a readings file a worker wrote (layout pv_readings) is moved into place: the same file, the same rows', async () => {
+    const writer = new ReadingsFileWriter();
+    const plainRoot = path.join(work, 'plain-dataset');
+    const movedRoot = path.join(work, 'moved-dataset');
+    const plain = new ParquetDatasetSink({ root: plainRoot });
+    const moved = new ParquetDatasetSink({ root: movedRoot });
+    try {
+      await plain.init();
+      await moved.init();
+      const m = await stage(KEY_A, 'etag-w1', 4, '2020-01-23', [
+        ['2020-01-23 12:15:00+00', 'ac_power', 1, 'W', 1500],
+        ['2020-01-23 12:00:00+00', 'ambient_temp', 2, null, 3.5],
+        ['2020-01-23 12:00:00+00', 'ac_power', 1, 'W', 1000],
+      ]);
+      const finished = path.join(work, 'staged', 'worker-written.parquet');
+      expect(await writer.write(m, m.staged!, finished)).toBe(3);
+      const workerManifest: StagedManifest = { ...m, staged: finished, layout: 'pv_readings' };
+      expect(await plain.commit([m], 'run-w')).toEqual({ rows: 3, replaced: 0 });
+      expect(await moved.commit([workerManifest], 'run-w')).toEqual({ rows: 3, replaced: 0 });
+      const rows = (dir: string) =>
+        query(
+          `SELECT * FROM read_parquet(${lit(path.join(dir, 'pv_readings', '**', '*.parquet'))}, hive_partitioning = true)`,
+        );
+      const expected = await rows(plainRoot);
+      expect(expected).toHaveLength(3);
+      expect(await rows(movedRoot)).toEqual(expected);
+      const file = `pv_readings/ss_id=4/year=2020/month=1/part-${derivedId(KEY_A)}.parquet`;
+      expect((await readFile(path.join(movedRoot, file))).equals(await readFile(finished))).toBe(true);
+      // a manifest that disagrees with the file is refused, naming the object; nothing is published
+      await expect(moved.commit([{ ...workerManifest, etag: 'etag-w2', rows: 4 }], 'run-w2')).rejects.toThrow(
+        new BadInputError(KEY_A, `staged file ${finished} has 3 rows, its manifest says 4`),
+      );
+      expect(
+        Object.fromEntries(await moved.ledgerEtags({ ssIds: 'all', from: '2000-01-01', to: '2030-12-31' })),
+      ).toEqual({
+        [KEY_A]: 'etag-w1',
+      });
+    } finally {
+      await writer.close();
+      await plain.close();
+      await moved.close();
     }
   });
 

@@ -12,6 +12,7 @@ import {
   workerOptions,
 } from '@pv-pipeline/queue';
 import { catalogProvider, openSource, type RunningService, whileRedisUp, withGrace } from '@pv-pipeline/runtime';
+import { isParquetDatasetUrl, ReadingsFileWriter } from '@pv-pipeline/sinks';
 import { DecodePool, openStagingArea } from '@pv-pipeline/stages';
 import { Worker } from 'bullmq';
 
@@ -36,6 +37,8 @@ export async function startWorker(config: ServiceConfig, logger: Logger): Promis
   await staging.init();
   const pool = config.PV_WORKER_THREADS > 0 ? new DecodePool(config.PV_WORKER_THREADS) : null;
   const runs = new RunStore(connection, prefix);
+  // a Parquet dataset's readings files are written here, by the workers, not by the one loader
+  const readingsFiles = isParquetDatasetUrl(config.PV_SINK) ? new ReadingsFileWriter() : null;
   const worker = new Worker(
     QUEUE_NAMES.transform,
     createTransformProcessor({
@@ -48,6 +51,7 @@ export async function startWorker(config: ServiceConfig, logger: Logger): Promis
       redis: connection,
       prefix,
       ...(pool ? { decode: pool.run } : {}),
+      ...(readingsFiles ? { readingsFiles } : {}),
       logger,
     }),
     workerOptions(config, connection, config.PV_WORKER_CONCURRENCY),
@@ -72,6 +76,7 @@ export async function startWorker(config: ServiceConfig, logger: Logger): Promis
         await whileRedisUp(connection, () => worker.close(true), CLOSE_STEP_MS);
       }
       await pool?.close();
+      await readingsFiles?.close();
       await whileRedisUp(connection, () => queues.close(), CLOSE_STEP_MS);
       await store.close();
       connection.disconnect();

@@ -1,4 +1,4 @@
-import { access, constants as fsConstants, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { access, copyFile, constants as fsConstants, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { BadInputError, derivedId, type StagedManifest } from '@pv-pipeline/core';
@@ -23,7 +23,8 @@ import type { WarehouseReader } from '../warehouse-reader.js';
 import { openDatasetReader } from './dataset-reader.js';
 import { exists, fsyncDir, fsyncFile } from './durable-files.js';
 import { isLedgerFile, type LedgerEntry, LedgerIndex } from './ledger-index.js';
-import { DAY, readingsSelect, usToIso, validateManifest } from './staged-objects.js';
+import { parquetFileRows, writeReadingsFile } from './readings-file.js';
+import { DAY, usToIso, validateManifest } from './staged-objects.js';
 import { checkTableFile, writeTableFile } from './table-files.js';
 import { field } from './table-rows.js';
 
@@ -98,8 +99,6 @@ interface TrimPlan {
 /** The tables of the dataset, one directory each. */
 const TABLES: readonly TableDef[] = [PV_READINGS, PV_INGEST_LEDGER, PV_SYSTEMS, PV_SENSORS, PV_RUNS];
 const GLOB_CHARS = /[*?[\]{}]/;
-/** DuckDB error classes that mean the staged file itself is unusable (rather than the disk or the sink). */
-const BAD_STAGED = /^(Binder|Conversion|Invalid Input|Constraint|Parser) Error/;
 
 /** The DuckDB engine of a sink; the sink awaits it once per call. */
 interface Engine {
@@ -475,22 +474,21 @@ export class ParquetDatasetSink implements Sink {
     const tmp = this.tmpName(file);
     const { conn } = await this.db();
     let rows: number;
-    try {
-      const result = await conn.run(
-        `COPY (SELECT ${readingsSelect(m)} FROM read_parquet(${sqlString(staged)}) ORDER BY "timestamp", sensor)
-         TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
-      );
-      rows = Number(result.rowsChanged);
-      if (rows !== m.rows) {
-        throw new BadInputError(m.key, `staged file ${staged} has ${rows} rows, its manifest says ${m.rows}`);
-      }
-      await fsyncFile(tmp);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      if (err instanceof Error && BAD_STAGED.test(err.message)) {
+    if (m.layout === 'pv_readings') {
+      // a worker wrote it in its final form (writeReadingsFile): moved into place, not rewritten
+      rows = await parquetFileRows(conn, staged).catch((err: Error) => {
         throw new BadInputError(m.key, `staged file ${staged}: ${err.message.split('\n')[0]}`, err);
+      });
+      if (rows === m.rows) {
+        await copyFile(staged, tmp);
+        await fsyncFile(tmp);
       }
-      throw err;
+    } else {
+      rows = await writeReadingsFile(conn, m, staged, tmp);
+    }
+    if (rows !== m.rows) {
+      await rm(tmp, { force: true });
+      throw new BadInputError(m.key, `staged file ${staged} has ${rows} rows, its manifest says ${m.rows}`);
     }
     return { manifest: m, file, tmp, rows, replaced, stale };
   }

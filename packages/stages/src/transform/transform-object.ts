@@ -10,9 +10,11 @@ import {
   type SystemCatalog,
   zoneSourcesOf,
 } from '@pv-pipeline/pvdaq';
+import type { ReadingsFileWriter } from '@pv-pipeline/sinks';
 import type { PlannedObject } from '../plan/planned-object.js';
 import type { StagingArea } from '../staging/staging-area.js';
 import { type DecodeTask, decodeReadings, type EncodedReadings } from './decode-readings.js';
+import { finalReadingsFile } from './final-readings-file.js';
 import { retiredPartManifest, transformPrizePart } from './transform-prize.js';
 
 /** Runs the CPU-heavy part of a transform: in-process, or on a worker-thread pool. */
@@ -27,6 +29,12 @@ export interface TransformDeps {
   maxObjectBytes: number;
   /** Where decoding runs. @defaultValue in-process ({@link decodeReadings}) */
   decode?: DecodeRunner;
+  /**
+   * For a `parquet://` sink: daily objects are staged as the dataset's readings
+   * files themselves, so that the loader only moves them into place.
+   * @defaultValue none (staged columns, rewritten by the sink)
+   */
+  readingsFiles?: ReadingsFileWriter;
 }
 
 /**
@@ -68,6 +76,9 @@ export async function transformObject(obj: PlannedObject, deps: TransformDeps): 
     ...(residential ? { residential } : {}),
   };
   const { manifest, file } = await (deps.decode ?? decodeReadings)(task);
-  if (file) manifest.staged = await deps.staging.write(derivedId('staged', key, obj.etag), file);
+  if (file) {
+    const bytes = deps.readingsFiles ? await finalReadingsFile(deps.readingsFiles, manifest, file) : file;
+    manifest.staged = await deps.staging.write(derivedId('staged', key, obj.etag), bytes);
+  }
   return manifest;
 }

@@ -1,0 +1,105 @@
+import { rm } from 'node:fs/promises';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { BadInputError, type StagedManifest } from '@pv-pipeline/core';
+import { sqlString } from '../sql-literal.js';
+import { fsyncFile } from './durable-files.js';
+import { readingsSelect } from './staged-objects.js';
+
+/** DuckDB error classes that mean the staged file itself is unusable (rather than the disk or the sink). */
+const BAD_STAGED = /^(Binder|Conversion|Invalid Input|Constraint|Parser) Error/;
+
+/**
+ * Writes the readings file of a Parquet dataset for one object: the rows of
+ * `source` (a staged file) as `pv_readings` columns (`source_key` from the
+ * manifest, every column cast and checked), sorted by timestamp and sensor,
+ * ZSTD, fsync'd. Resolves with the rows written. An unusable staged file is a
+ * BadInputError naming the object; nothing is left at `out` on failure.
+ */
+export async function writeReadingsFile(
+  conn: DuckDBConnection,
+  m: StagedManifest,
+  source: string,
+  out: string,
+): Promise<number> {
+  try {
+    const result = await conn.run(
+      `COPY (SELECT ${readingsSelect(m)} FROM read_parquet(${sqlString(source)}) ORDER BY "timestamp", sensor)
+       TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd)`,
+    );
+    await fsyncFile(out);
+    return Number(result.rowsChanged);
+  } catch (err) {
+    await rm(out, { force: true });
+    if (err instanceof Error && BAD_STAGED.test(err.message)) {
+      throw new BadInputError(m.key, `staged file ${source}: ${err.message.split('\n')[0]}`, err);
+    }
+    throw err;
+  }
+}
+
+/** Rows of a Parquet file, from its footer. */
+export async function parquetFileRows(conn: DuckDBConnection, file: string): Promise<number> {
+  const reader = await conn.runAndReadAll(`SELECT sum(num_rows) FROM parquet_file_metadata(${sqlString(file)})`);
+  return Number(reader.getRowsJS()[0]?.[0] ?? 0);
+}
+
+/** Options of {@link ReadingsFileWriter}. */
+export interface ReadingsFileWriterOptions {
+  /** DuckDB `memory_limit`; a larger object spills to the temp directory. @defaultValue `256MB` */
+  memoryLimit?: string;
+  /** DuckDB threads. @defaultValue 1 (a worker process already runs several jobs at once) */
+  threads?: number;
+}
+
+/**
+ * A transform worker's own DuckDB, writing readings files in the Parquet
+ * dataset's final form ({@link writeReadingsFile}), so that the loader of a
+ * `parquet://` sink only moves them into place and commits the ledger: the
+ * work that scales with the rows is spread over the workers. One call at a
+ * time per writer; the engine starts on first use.
+ */
+export class ReadingsFileWriter {
+  readonly #options: Required<ReadingsFileWriterOptions>;
+  #engine: Promise<{ instance: DuckDBInstance; conn: DuckDBConnection }> | null = null;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: ReadingsFileWriterOptions = {}) {
+    this.#options = { memoryLimit: '256MB', threads: 1, ...options };
+  }
+
+  /** Writes `out` from the staged file `source` of manifest `m`; resolves with its rows. */
+  write(m: StagedManifest, source: string, out: string): Promise<number> {
+    const run = this.#queue.then(async () => writeReadingsFile((await this.#db()).conn, m, source, out));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Closes the engine. Idempotent. */
+  async close(): Promise<void> {
+    const engine = this.#engine;
+    this.#engine = null;
+    if (!engine) return;
+    await this.#queue;
+    const { conn, instance } = await engine.catch(() => ({ conn: null, instance: null }));
+    conn?.closeSync();
+    instance?.closeSync();
+  }
+
+  #db() {
+    if (!this.#engine) {
+      this.#engine = (async () => {
+        const instance = await DuckDBInstance.create(':memory:', {
+          memory_limit: this.#options.memoryLimit,
+          threads: String(this.#options.threads),
+        });
+        const conn = await instance.connect();
+        await conn.run(`SET TimeZone = 'UTC'`);
+        return { instance, conn };
+      })();
+      this.#engine.catch(() => {
+        this.#engine = null;
+      });
+    }
+    return this.#engine;
+  }
+}
