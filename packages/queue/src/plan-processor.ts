@@ -2,6 +2,7 @@ import { DEFAULTS, describeError, isRetryable, type Logger } from '@pv-pipeline/
 import type { ObjectStore } from '@pv-pipeline/pvdaq';
 import {
   DEFAULT_PART_BYTES,
+  isFinished,
   listPage,
   type PlannedObject,
   type PlanPage,
@@ -15,7 +16,7 @@ import { JOB_NAMES, type LoadJobData, type PlanJobData, type TransformJobData } 
 import type { LedgerCache } from './ledger-cache.js';
 import { addMetrics } from './pipeline-metrics.js';
 import { addFresh, type PipelineQueues } from './queues.js';
-import { removeQueuedWork } from './run-cancellation.js';
+import { releasePage, removeQueuedWork } from './run-cancellation.js';
 import { enqueueFinalize } from './run-finalization.js';
 import type { RunStore } from './run-store.js';
 import { loadJobId, transformJobId } from './transform-job-id.js';
@@ -77,7 +78,12 @@ export function createPlanProcessor(deps: PlanProcessorDeps) {
       }
       let progress = await deps.runs.progress(runId);
       if (progress.state === 'queued') await deps.runs.start(runId);
-      else if (progress.state !== 'running') return { state: progress.state, pages: 0 };
+      else if (progress.state !== 'running') {
+        // finished by an earlier attempt that died before its run's finalization was enqueued
+        const run = await deps.runs.get(runId);
+        if (run && isFinished(run.state) && !run.recorded) await enqueueFinalize(deps.queues, runId);
+        return { state: progress.state, pages: 0 };
+      }
       const pages =
         (await deps.runs.pages(runId)) ?? (await deps.runs.savePages(runId, await runPages(deps.store, request)));
       for (;;) {
@@ -110,6 +116,7 @@ export function createPlanProcessor(deps: PlanProcessorDeps) {
       logger.error({ err: describeError(err), last }, 'planning failed');
       if (last) {
         await deps.runs.fail(runId, `planning failed: ${describeError(err)}`);
+        await releasePage(deps.runs, deps.queues, runId, false);
         await enqueueFinalize(deps.queues, runId); // recorded in the sink, as every finished run
         throw new UnrecoverableError(describeError(err));
       }
@@ -149,20 +156,22 @@ async function planPage(
   // Attach first, then enqueue: an outcome reported in between still reaches this run.
   for (let i = 0; i * CHUNK < plan.toLoad.length; i++) {
     const part = plan.toLoad.slice(i * CHUNK, (i + 1) * CHUNK);
-    const waiting = new Set(
-      await deps.runs.attach(
-        runId,
-        n,
-        i,
-        part.map((o) => transformJobId(o.key, o.etag)),
-      ),
+    const attached = await deps.runs.attach(
+      runId,
+      n,
+      i,
+      part.map((o) => transformJobId(o.key, o.etag)),
     );
+    const waiting = new Set(attached.waiting);
     await enqueueTransforms(
       deps.queues,
       deps.metrics.redis,
       runId,
       part.filter((o) => waiting.has(transformJobId(o.key, o.etag))),
     );
+    const racing = new Set(attached.settledRecently);
+    for (const o of part.filter((x) => racing.has(transformJobId(x.key, x.etag))))
+      await enqueueOnceFinished(deps.queues, { runId, object: o });
   }
   if (await deps.runs.commitPage(runId, n, plan.toLoad.length + plan.skipped, plan.skipped))
     await addMetrics(deps.metrics.redis, deps.metrics.prefix, { objects_skipped: plan.skipped });
@@ -208,6 +217,31 @@ async function enqueueTransform(queues: PipelineQueues, data: TransformJobData):
     if (load !== 'completed' && load !== 'failed' && load !== 'unknown') return;
   }
   await addFresh(queues.transform, JOB_NAMES.transform, data, id);
+}
+
+/** How long a job whose outcome was just given may take to be marked finished, ms. */
+const FINISHING_MS = 60_000;
+
+/**
+ * Enqueues an object again once its jobs are marked finished: its outcome was
+ * given just before this run attached (the job was still active or its load
+ * pending), so without a new job the run would wait for nothing. Gives up
+ * after {@link FINISHING_MS} (the job then stalls and is taken again, which
+ * also reports to this run).
+ */
+async function enqueueOnceFinished(queues: PipelineQueues, data: TransformJobData): Promise<void> {
+  const { key, etag } = data.object;
+  const busy = new Set(['active', 'waiting', 'waiting-children', 'prioritized', 'delayed']);
+  const deadline = Date.now() + FINISHING_MS;
+  while (Date.now() < deadline) {
+    const [transform, load] = await Promise.all([
+      queues.transform.getJobState(transformJobId(key, etag)),
+      queues.load.getJobState(loadJobId(key, etag)),
+    ]);
+    if (transform !== 'active' && !busy.has(load)) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await enqueueTransform(queues, data);
 }
 
 /** The run of a plan job; a scheduled re-scan creates its run (last N days up to today, UTC) here. */

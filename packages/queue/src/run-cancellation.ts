@@ -2,6 +2,7 @@ import type { RunState } from '@pv-pipeline/stages';
 import type { PipelineQueues } from './queues.js';
 import { enqueueFinalize } from './run-finalization.js';
 import type { RunStore } from './run-store.js';
+import { transformJobId } from './transform-job-id.js';
 
 /** What cancelling a run did. */
 export interface Cancellation {
@@ -47,10 +48,28 @@ export async function removeQueuedWork(runs: RunStore, queues: PipelineQueues, r
       if (!job) continue;
       // a job taken by a worker meanwhile is locked: it runs to its end
       if ((await queues.transform.remove(id)) !== 1) continue;
-      // attached by an overlapping run since the detach: that run still needs it
-      if (await runs.awaited(id)) await queues.transform.add(job.name, job.data, { jobId: id });
+      // attached by an overlapping run since the detach: that run still needs it (and is the job's run now)
+      const waiting = await runs.waitingRuns(id);
+      if (waiting.length > 0) await queues.transform.add(job.name, { ...job.data, runId: waiting[0]! }, { jobId: id });
       else removed++;
     }
   }
+  // then the page being planned: objects attached whose jobs were never enqueued wait for nothing
+  await releasePage(runs, queues, runId, true);
   return removed;
+}
+
+/**
+ * Detaches a run that stops planning (cancelled, or its planning failed) from
+ * the objects of the page it was planning: all of them (`all`), or those whose
+ * transform job was never enqueued, which would otherwise keep their
+ * attachment forever.
+ */
+export async function releasePage(runs: RunStore, queues: PipelineQueues, runId: string, all: boolean): Promise<void> {
+  const plan = await runs.currentPagePlan(runId);
+  if (!plan) return;
+  const ids = plan.toLoad.map((o) => transformJobId(o.key, o.etag));
+  const unqueued: string[] = [];
+  for (const id of ids) if (all || (await queues.transform.getJobState(id)) === 'unknown') unqueued.push(id);
+  for (let i = 0; i < unqueued.length; i += SCAN) await runs.detach(runId, unqueued.slice(i, i + SCAN));
 }

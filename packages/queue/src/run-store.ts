@@ -71,7 +71,7 @@ for i = 1, #flat, 2 do
       redis.call('HSET', KEYS[1], run, '1')
       redis.call('HINCRBY', h, 'transformed', 1)
     end
-  else
+  elseif redis.call('EXISTS', h) == 1 then -- a run whose record expired is not brought back
     redis.call('HINCRBY', h, outcome, 1)
     redis.call('HINCRBY', h, 'settled', 1)
     if outcome == 'loaded' then
@@ -80,37 +80,49 @@ for i = 1, #flat, 2 do
         if tonumber(ARGV[j + 1]) > 0 then redis.call('HINCRBY', h, 'dropped_' .. ARGV[j], ARGV[j + 1]) end
       end
     end
-    if outcome == 'failed' and redis.call('HLEN', h .. ':errors') < 1000 then redis.call('HSET', h .. ':errors', key, reason) end
+    if outcome == 'failed' and redis.call('HLEN', h .. ':errors') < 1000 then
+      redis.call('HSET', h .. ':errors', key, reason)
+      local ttl = redis.call('TTL', h) -- a run already recorded: its keys expire together
+      if ttl > 0 then redis.call('EXPIRE', h .. ':errors', ttl) end
+    end
     if complete_if_done(h, now) then table.insert(completed, run) end
   end
 end
-if outcome ~= 'transformed' then redis.call('DEL', KEYS[1]) end
+if outcome ~= 'transformed' then
+  redis.call('DEL', KEYS[1])
+  -- until its job is marked finished, a run attaching now would wait for an outcome already given
+  redis.call('SET', KEYS[1] .. ':settled', '1', 'EX', 120)
+end
 return completed
 `;
 
 const ATTACH_SCRIPT = `
 -- KEYS[1] = run hash; ARGV: prefix, run id, page, chunk, transform job ids…
 -- Attaches the run to a chunk of a page's objects once (a planner that redoes the page after a crash
--- attaches nothing twice), and returns the ids the run still waits for: those to enqueue.
+-- attaches nothing twice), and returns the ids the run still waits for (those to enqueue), and among
+-- them those whose outcome was given moments ago (their job may not be marked finished yet).
 local prefix, run, page, chunk = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local s = redis.call('HMGET', KEYS[1], 'state', 'plan_chunk')
-if s[1] ~= 'running' then return {} end
+if s[1] ~= 'running' then return {{}, {}} end
 local done = false
 if s[2] then
   local p, c = string.match(s[2], '^(%d+):(%d+)$')
   done = tonumber(p) == page and tonumber(c) >= chunk
 end
-local n, out = 0, {}
+local n, out, racing = 0, {}, {}
 for i = 5, #ARGV do
   local k = prefix .. ':obj:' .. ARGV[i] .. ':runs'
   if not done then n = n + redis.call('HSETNX', k, run, '0') end
-  if redis.call('HEXISTS', k, run) == 1 then table.insert(out, ARGV[i]) end
+  if redis.call('HEXISTS', k, run) == 1 then
+    table.insert(out, ARGV[i])
+    if redis.call('EXISTS', k .. ':settled') == 1 then table.insert(racing, ARGV[i]) end
+  end
 end
 if not done then
   redis.call('HINCRBY', KEYS[1], 'attached', n)
   redis.call('HSET', KEYS[1], 'plan_chunk', page .. ':' .. chunk)
 end
-return out
+return {out, racing}
 `;
 
 const COMMIT_PAGE_SCRIPT = `
@@ -129,6 +141,21 @@ const FINISH_PLANNING_SCRIPT = `${COMPLETION_CHECK}
 redis.call('HSET', KEYS[1], 'planning_done', '1')
 if complete_if_done(KEYS[1], ARGV[1]) then return 1 end
 return 0
+`;
+
+const START_SCRIPT = `
+-- KEYS[1] = run hash; ARGV: now. A queued run becomes running (a cancelled one stays cancelled).
+if redis.call('HGET', KEYS[1], 'state') ~= 'queued' then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'running', 'started_at', ARGV[1])
+return 1
+`;
+
+const FAIL_SCRIPT = `
+-- KEYS[1] = run hash; ARGV: reason, now. A queued or running run fails (a finished one stays as it ended).
+local s = redis.call('HGET', KEYS[1], 'state')
+if s ~= 'queued' and s ~= 'running' then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'failed', 'fatal_error', ARGV[1], 'finished_at', ARGV[2])
+return 1
 `;
 
 const CANCEL_SCRIPT = `
@@ -156,11 +183,17 @@ local runs = redis.call('HKEYS', KEYS[1])
 if also ~= '' then table.insert(runs, also) end
 for _, run in ipairs(runs) do
   local h = prefix .. ':run:' .. run
-  if redis.call('SADD', h .. ':retry-events', event) == 1 then
+  local ttl = redis.call('TTL', h)
+  if ttl == -2 then
+    -- the run's record expired: nothing to tell
+  elseif redis.call('SADD', h .. ':retry-events', event) == 1 then
     redis.call('HINCRBY', h, 'retried', 1)
     if redis.call('HEXISTS', h .. ':retries', key) == 1 or redis.call('HLEN', h .. ':retries') < 1000 then
       redis.call('HSET', h .. ':retries', key, reason)
       redis.call('HINCRBY', h .. ':retry-counts', key, 1)
+    end
+    if ttl > 0 then
+      for _, suffix in ipairs({':retry-events', ':retries', ':retry-counts'}) do redis.call('EXPIRE', h .. suffix, ttl) end
     end
   end
 end
@@ -170,7 +203,9 @@ return #runs
 type ScriptedRedis = Redis & {
   pvRecordRetry(runsKey: string, ...args: string[]): Promise<number>;
   pvRecordOutcome(runsKey: string, ...args: Array<string | number>): Promise<string[]>;
-  pvAttach(runKey: string, ...args: Array<string | number>): Promise<string[]>;
+  pvAttach(runKey: string, ...args: Array<string | number>): Promise<[string[], string[]]>;
+  pvStart(runKey: string, now: string): Promise<number>;
+  pvFail(runKey: string, reason: string, now: string): Promise<number>;
   pvCommitPage(runKey: string, pageKey: string, page: number, planned: number, skipped: number): Promise<number>;
   pvFinishPlanning(runKey: string, now: string): Promise<number>;
   pvCancel(runKey: string, now: string): Promise<string>;
@@ -218,6 +253,8 @@ export class RunStore {
       r.defineCommand('pvCommitPage', { numberOfKeys: 2, lua: COMMIT_PAGE_SCRIPT });
       r.defineCommand('pvFinishPlanning', { numberOfKeys: 1, lua: FINISH_PLANNING_SCRIPT });
       r.defineCommand('pvCancel', { numberOfKeys: 1, lua: CANCEL_SCRIPT });
+      r.defineCommand('pvStart', { numberOfKeys: 1, lua: START_SCRIPT });
+      r.defineCommand('pvFail', { numberOfKeys: 1, lua: FAIL_SCRIPT });
       r.defineCommand('pvDetach', { numberOfKeys: 0, lua: DETACH_SCRIPT });
       r.defineCommand('pvRecordRetry', { numberOfKeys: 1, lua: RETRY_SCRIPT });
     }
@@ -246,19 +283,35 @@ export class RunStore {
       .exec();
   }
 
-  /** The planner took the run. */
+  /** The planner took the run: a queued run becomes running (a cancelled one is left as it is). */
   async start(id: string): Promise<void> {
-    await this.#redis.hset(this.#run(id), { state: 'running', started_at: new Date().toISOString() });
+    await this.#redis.pvStart(this.#run(id), new Date().toISOString());
   }
 
   /**
    * Attaches the run to chunk `chunk` of page `page` (transform job ids), once:
    * a planner redoing the page attaches nothing twice. Resolves with the ids the
-   * run still waits for (to enqueue); none when the run is no longer running.
+   * run waits for (to enqueue; none when the run is no longer running), and
+   * among them those whose outcome was given in the last 2 minutes: their job
+   * may still be about to be marked finished, so it must be enqueued again once
+   * it is (see the planner), or this run would wait for an outcome already given.
    */
-  async attach(id: string, page: number, chunk: number, jobIds: readonly string[]): Promise<string[]> {
-    if (jobIds.length === 0) return [];
-    return this.#redis.pvAttach(this.#run(id), this.#prefix, id, page, chunk, ...jobIds);
+  async attach(
+    id: string,
+    page: number,
+    chunk: number,
+    jobIds: readonly string[],
+  ): Promise<{ waiting: string[]; settledRecently: string[] }> {
+    if (jobIds.length === 0) return { waiting: [], settledRecently: [] };
+    const [waiting, settledRecently] = await this.#redis.pvAttach(
+      this.#run(id),
+      this.#prefix,
+      id,
+      page,
+      chunk,
+      ...jobIds,
+    );
+    return { waiting, settledRecently };
   }
 
   /** The run's pages (listing prefixes), fixed when its planning first started; null before. */
@@ -298,6 +351,12 @@ export class RunStore {
     return plan?.page === page ? plan : null;
   }
 
+  /** The plan of the page being planned, whatever its number (null when none is kept). */
+  async currentPagePlan(id: string): Promise<PagePlan | null> {
+    const raw = await this.#redis.get(`${this.#run(id)}:page`);
+    return raw === null ? null : (JSON.parse(raw) as PagePlan);
+  }
+
   /** Keeps a page's plan until the page is committed. */
   async savePagePlan(id: string, plan: PagePlan): Promise<void> {
     await this.#redis.set(`${this.#run(id)}:page`, JSON.stringify(plan));
@@ -327,9 +386,9 @@ export class RunStore {
     return this.#redis.pvDetach(this.#prefix, id, ...jobIds);
   }
 
-  /** Whether any run waits for the object of this transform job. */
-  async awaited(jobId: string): Promise<boolean> {
-    return (await this.#redis.exists(this.#objectRuns(jobId))) === 1;
+  /** The runs waiting for the object of this transform job. */
+  async waitingRuns(jobId: string): Promise<string[]> {
+    return this.#redis.hkeys(this.#objectRuns(jobId));
   }
 
   /**
@@ -391,12 +450,9 @@ export class RunStore {
     return (await this.#redis.pvFinishPlanning(this.#run(id), new Date().toISOString())) === 1;
   }
 
-  /** The run could not be planned at all. */
+  /** The run could not be planned: a queued or running run fails (a finished or cancelled one is left as it is). */
   async fail(id: string, reason: string): Promise<void> {
-    await this.#redis
-      .multi()
-      .hset(this.#run(id), { state: 'failed', fatal_error: reason, finished_at: new Date().toISOString() })
-      .exec();
+    await this.#redis.pvFail(this.#run(id), reason, new Date().toISOString());
   }
 
   /** Lets a finished run's keys expire. */

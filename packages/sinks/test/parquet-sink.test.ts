@@ -434,6 +434,10 @@ describe('ParquetDatasetSink', () => {
       await expect(moved.commit([{ ...workerManifest, etag: 'etag-w2', rows: 4 }], 'run-w2')).rejects.toThrow(
         new BadInputError(KEY_A, `staged file ${finished} has 3 rows, its manifest says 4`),
       );
+      // a staged file that is not a readings file (a worker of another version) is refused too
+      await expect(moved.commit([{ ...m, etag: 'etag-w3', layout: 'pv_readings' }], 'run-w3')).rejects.toThrow(
+        /has the columns ss_id, timestamp, measured_on, sensor, metric_id, units, value, not pv_readings'/,
+      );
       expect(
         Object.fromEntries(await moved.ledgerEtags({ ssIds: 'all', from: '2000-01-01', to: '2030-12-31' })),
       ).toEqual({

@@ -217,7 +217,9 @@ export function createMetricsRegistry(options: ApiMetricsOptions): Registry {
         named.map(async ([name, queue]) => {
           const oldest = await read('pv_queue_oldest_waiting_seconds', async () => {
             const [id] = await queue.getRanges(['wait'], 0, 0, true);
-            return id ? ((await queue.getJob(id))?.timestamp ?? null) : null;
+            const job = id ? await queue.getJob(id) : undefined;
+            // since it last became ready: a job back from a delay or a retry has waited that long, not its age
+            return job ? Math.max(job.timestamp, job.processedOn ?? 0, job.finishedOn ?? 0) : null;
           });
           if (oldest !== undefined)
             this.set({ queue: name }, oldest === null ? 0 : Math.max(0, Date.now() - oldest) / 1000);
@@ -232,6 +234,7 @@ export function createMetricsRegistry(options: ApiMetricsOptions): Registry {
     registers: [registry],
     async collect() {
       const jobs = await read('pv_loader_batch_age_seconds', () => queues.load.getJobs(['active'], 0, 999));
+      this.reset();
       if (!jobs) return;
       const taken = jobs.map((j) => j?.processedOn).filter((t): t is number => t !== undefined);
       this.set(taken.length === 0 ? 0 : Math.max(0, Date.now() - Math.min(...taken)) / 1000);
@@ -244,6 +247,7 @@ export function createMetricsRegistry(options: ApiMetricsOptions): Registry {
     registers: [registry],
     async collect() {
       const info = await readRedisMemory();
+      this.reset();
       if (info) this.set(info.used);
     },
   });
@@ -254,6 +258,7 @@ export function createMetricsRegistry(options: ApiMetricsOptions): Registry {
     registers: [registry],
     async collect() {
       const info = await readRedisMemory();
+      this.reset();
       if (info) this.set(info.max);
     },
   });

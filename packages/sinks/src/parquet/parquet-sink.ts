@@ -23,7 +23,7 @@ import type { WarehouseReader } from '../warehouse-reader.js';
 import { openDatasetReader } from './dataset-reader.js';
 import { exists, fsyncDir, fsyncFile } from './durable-files.js';
 import { isLedgerFile, type LedgerEntry, LedgerIndex } from './ledger-index.js';
-import { parquetFileRows, writeReadingsFile } from './readings-file.js';
+import { parquetFileColumns, parquetFileRows, writeReadingsFile } from './readings-file.js';
 import { DAY, usToIso, validateManifest } from './staged-objects.js';
 import { checkTableFile, writeTableFile } from './table-files.js';
 import { field } from './table-rows.js';
@@ -95,6 +95,9 @@ interface TrimPlan {
   /** Rows it loses. */
   removed: number;
 }
+
+/** DuckDB errors that mean a file is not a readable Parquet file (rather than the disk or the sink failing). */
+const BAD_FILE = /^(Invalid Input|IO) Error: .*(parquet|magic|footer|metadata)/i;
 
 /** The tables of the dataset, one directory each. */
 const TABLES: readonly TableDef[] = [PV_READINGS, PV_INGEST_LEDGER, PV_SYSTEMS, PV_SENSORS, PV_RUNS];
@@ -476,12 +479,27 @@ export class ParquetDatasetSink implements Sink {
     let rows: number;
     if (m.layout === 'pv_readings') {
       // a worker wrote it in its final form (writeReadingsFile): moved into place, not rewritten
-      rows = await parquetFileRows(conn, staged).catch((err: Error) => {
-        throw new BadInputError(m.key, `staged file ${staged}: ${err.message.split('\n')[0]}`, err);
+      const columns = await parquetFileColumns(conn, staged).catch((err: Error) => {
+        if (BAD_FILE.test(err.message))
+          throw new BadInputError(m.key, `staged file ${staged}: ${err.message.split('\n')[0]}`, err);
+        throw err;
       });
+      const expected = PV_READINGS.columns.map((c) => c.name);
+      if (columns.join() !== expected.join()) {
+        throw new BadInputError(
+          m.key,
+          `staged file ${staged} has the columns ${columns.join(', ')}, not pv_readings' ${expected.join(', ')}`,
+        );
+      }
+      rows = await parquetFileRows(conn, staged);
       if (rows === m.rows) {
-        await copyFile(staged, tmp);
-        await fsyncFile(tmp);
+        try {
+          await copyFile(staged, tmp);
+          await fsyncFile(tmp);
+        } catch (err) {
+          await rm(tmp, { force: true });
+          throw err;
+        }
       }
     } else {
       rows = await writeReadingsFile(conn, m, staged, tmp);

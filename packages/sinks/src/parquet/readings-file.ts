@@ -37,6 +37,12 @@ export async function writeReadingsFile(
   }
 }
 
+/** Column names of a Parquet file, in order (from its footer). */
+export async function parquetFileColumns(conn: DuckDBConnection, file: string): Promise<string[]> {
+  const reader = await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${sqlString(file)})`);
+  return reader.getRowsJS().map((r) => String(r[0]));
+}
+
 /** Rows of a Parquet file, from its footer. */
 export async function parquetFileRows(conn: DuckDBConnection, file: string): Promise<number> {
   const reader = await conn.runAndReadAll(`SELECT sum(num_rows) FROM parquet_file_metadata(${sqlString(file)})`);
@@ -62,6 +68,7 @@ export class ReadingsFileWriter {
   readonly #options: Required<ReadingsFileWriterOptions>;
   #engine: Promise<{ instance: DuckDBInstance; conn: DuckDBConnection }> | null = null;
   #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
 
   constructor(options: ReadingsFileWriterOptions = {}) {
     this.#options = { memoryLimit: '256MB', threads: 1, ...options };
@@ -69,17 +76,21 @@ export class ReadingsFileWriter {
 
   /** Writes `out` from the staged file `source` of manifest `m`; resolves with its rows. */
   write(m: StagedManifest, source: string, out: string): Promise<number> {
-    const run = this.#queue.then(async () => writeReadingsFile((await this.#db()).conn, m, source, out));
+    const run = this.#queue.then(async () => {
+      if (this.#closed) throw new Error('the readings file writer is closed');
+      return writeReadingsFile((await this.#db()).conn, m, source, out);
+    });
     this.#queue = run.catch(() => undefined);
     return run;
   }
 
   /** Closes the engine. Idempotent. */
   async close(): Promise<void> {
+    this.#closed = true;
+    await this.#queue; // writes already queued finish first
     const engine = this.#engine;
     this.#engine = null;
     if (!engine) return;
-    await this.#queue;
     const { conn, instance } = await engine.catch(() => ({ conn: null, instance: null }));
     conn?.closeSync();
     instance?.closeSync();

@@ -37,7 +37,7 @@ export async function runPages(store: ObjectStore, req: RunRequest): Promise<Pla
       .map((f) => ({ ssId: f.ssId, prefix: prizeDataPrefix(f) }));
   }
   const format = req.format;
-  const systems = req.systems === 'all' ? await listSystems(store, format) : req.systems;
+  const systems = req.systems === 'all' ? await listSystems(store, format) : [...new Set(req.systems)];
   return systems.flatMap((ssId) => pvdataPrefixes(format, ssId, req).map((prefix) => ({ ssId, prefix })));
 }
 
