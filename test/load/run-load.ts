@@ -3,7 +3,7 @@
  * `pv-pipeline serve all` over the sample mirror). Prints the figures as
  * Markdown for RELIABILITY.md and as JSON.
  *
- *   npm run load [-- --requests 3000 --concurrency 64 --queued-runs 1000 --keep-completed 200]
+ *   npm run load [-- --requests 3000 --concurrency 64 --queued-runs 200 --keep-completed 200]
  */
 import { parseArgs } from 'node:util';
 import { type LoadFigures, runLoad } from './load-harness.js';
@@ -13,7 +13,7 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '3000' },
     concurrency: { type: 'string', default: '64' },
     'trigger-every': { type: 'string', default: '10' },
-    'queued-runs': { type: 'string', default: '1000' },
+    'queued-runs': { type: 'string', default: '200' },
     'keep-completed': { type: 'string', default: '200' },
   },
 });

@@ -146,7 +146,8 @@ async function planPage(
     if (request.format === 'prize') for (const [k, v] of await deps.ledger.under(page.prefix)) cached.set(k, v);
     const { toLoad, skipped } = splitByLedger(objects, cached);
     plan = { page: n, toLoad, skipped: skipped.length };
-    await deps.runs.savePagePlan(runId, plan);
+    // an empty page (most months of a long range) needs no plan kept: a redo lists it again
+    if (toLoad.length + skipped.length > 0) await deps.runs.savePagePlan(runId, plan);
   }
   if (plan.toLoad.length + plan.skipped > 0) {
     // the system's dimensions, once per run (a job of that id still kept makes this a no-op)
