@@ -31,6 +31,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { createRedisConnection, DEFAULT_TUNING, JOB_NAMES, openQueues, RunStore } from '@pv-pipeline/queue';
 import { isFinished } from '@pv-pipeline/stages';
 import { startS3FaultProxy } from '../test/chaos/s3-fault-proxy.js';
@@ -59,22 +60,25 @@ interface Args {
   write: boolean;
 }
 
-function parseArgs(argv: string[]): Args {
-  const a: Args = { systems: 8, plannerObjects: 1_000_000, latencyMs: 50, write: true };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const num = () => {
-      const v = argv[++i];
-      if (!v || !/^\d+$/.test(v)) throw new Error(`${arg} needs a whole number`);
-      return Number(v);
-    };
-    if (arg === '--systems') a.systems = num();
-    else if (arg === '--planner-objects') a.plannerObjects = num();
-    else if (arg === '--latency-ms') a.latencyMs = num();
-    else if (arg === '--no-write') a.write = false;
-    else throw new Error(`unknown argument ${arg}`);
-  }
-  return a;
+function readArgs(): Args {
+  const { values } = parseArgs({
+    options: {
+      systems: { type: 'string', default: '8' },
+      'planner-objects': { type: 'string', default: '1000000' },
+      'latency-ms': { type: 'string', default: '50' },
+      'no-write': { type: 'boolean', default: false },
+    },
+  });
+  const whole = (name: string, v: string) => {
+    if (!/^\d+$/.test(v)) throw new Error(`--${name} needs a whole number`);
+    return Number(v);
+  };
+  return {
+    systems: whole('systems', values.systems),
+    plannerObjects: whole('planner-objects', values['planner-objects']),
+    latencyMs: whole('latency-ms', values['latency-ms']),
+    write: !values['no-write'],
+  };
 }
 
 /** A rate measured over one phase. */
@@ -248,7 +252,7 @@ function modelRate(w: number, processes: number, perObjectIoSeconds: number, cpu
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = readArgs();
   const mirror = mirrorDir(false);
   await ensureMirror(mirror, FULL_PARAMS, log);
   const work = mkdtempSync(join(tmpdir(), 'pv-scale-'));

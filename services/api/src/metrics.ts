@@ -86,6 +86,24 @@ export function createMetricsRegistry(options: ApiMetricsOptions): Registry {
     }
   };
 
+  /** A gauge with one series per queue, read on each scrape (a queue whose read fails is left out). */
+  const perQueueGauge = (name: string, help: string, value: (queue: Queue) => Promise<number>) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['queue'] as const,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        await Promise.all(
+          named.map(async ([queue, q]) => {
+            const v = await read(name, () => value(q));
+            if (v !== undefined) this.set({ queue }, v);
+          }),
+        );
+      },
+    });
+
   new Gauge({
     name: 'pv_queue_jobs',
     help: 'Jobs per queue and state.',
@@ -167,21 +185,9 @@ export function createMetricsRegistry(options: ApiMetricsOptions): Registry {
     },
   });
 
-  new Gauge({
-    name: 'pv_queue_paused',
-    help: 'Whether a queue is paused (1) or not (0).',
-    labelNames: ['queue'] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      await Promise.all(
-        named.map(async ([name, queue]) => {
-          const paused = await read('pv_queue_paused', () => queue.isPaused());
-          if (paused !== undefined) this.set({ queue: name }, paused ? 1 : 0);
-        }),
-      );
-    },
-  });
+  perQueueGauge('pv_queue_paused', 'Whether a queue is paused (1) or not (0).', async (queue) =>
+    (await queue.isPaused()) ? 1 : 0,
+  );
 
   new Gauge({
     name: 'pv_redis_up',
@@ -206,27 +212,17 @@ export function createMetricsRegistry(options: ApiMetricsOptions): Registry {
     },
   });
 
-  new Gauge({
-    name: 'pv_queue_oldest_waiting_seconds',
-    help: 'Age of the oldest job waiting in each queue (0 when none waits).',
-    labelNames: ['queue'] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      await Promise.all(
-        named.map(async ([name, queue]) => {
-          const oldest = await read('pv_queue_oldest_waiting_seconds', async () => {
-            const [id] = await queue.getRanges(['wait'], 0, 0, true);
-            const job = id ? await queue.getJob(id) : undefined;
-            // since it last became ready: a job back from a delay or a retry has waited that long, not its age
-            return job ? Math.max(job.timestamp, job.processedOn ?? 0, job.finishedOn ?? 0) : null;
-          });
-          if (oldest !== undefined)
-            this.set({ queue: name }, oldest === null ? 0 : Math.max(0, Date.now() - oldest) / 1000);
-        }),
-      );
+  perQueueGauge(
+    'pv_queue_oldest_waiting_seconds',
+    'Age of the oldest job waiting in each queue (0 when none waits).',
+    async (queue) => {
+      const [id] = await queue.getRanges(['wait'], 0, 0, true);
+      const job = id ? await queue.getJob(id) : undefined;
+      if (!job) return 0;
+      // since it last became ready: a job back from a delay or a retry has waited that long, not its age
+      return Math.max(0, Date.now() - Math.max(job.timestamp, job.processedOn ?? 0, job.finishedOn ?? 0)) / 1000;
     },
-  });
+  );
 
   new Gauge({
     name: 'pv_loader_batch_age_seconds',
