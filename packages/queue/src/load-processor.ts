@@ -1,4 +1,4 @@
-import { describeError, isRetryable, type Logger, type StagedManifest } from '@pv-pipeline/core';
+import { describeError, isRetryable, type Logger, noneDropped, type StagedManifest } from '@pv-pipeline/core';
 import type { SystemCatalog } from '@pv-pipeline/pvdaq';
 import type { Sink } from '@pv-pipeline/sinks';
 import {
@@ -193,7 +193,16 @@ export class LoadProcessor {
       if (replaced > 0) await runs.addReplaced(group[0]!.runId, replaced);
       for (const p of group) {
         const m = p.manifest;
-        for (const r of await runs.recordOutcome(transformJobId(m.key, m.etag), m.key, 'loaded', m.rows, '', m.dropped))
+        const jobKey = p.job.id ? this.#d.queues.load.toKey(p.job.id) : '';
+        for (const r of await runs.recordOutcome(
+          transformJobId(m.key, m.etag),
+          m.key,
+          'loaded',
+          m.rows,
+          '',
+          m.dropped,
+          jobKey,
+        ))
           finished.add(r);
       }
       for (const r of finished) await enqueueFinalize(this.#d.queues, r);
@@ -238,7 +247,17 @@ export class LoadProcessor {
     if (!last) return this.#retry(p, err);
     try {
       const m = p.manifest;
-      for (const r of await this.#d.runs.recordOutcome(transformJobId(m.key, m.etag), m.key, 'failed', 0, reason)) {
+      const jobKey = p.job.id ? this.#d.queues.load.toKey(p.job.id) : '';
+      const outcome = this.#d.runs.recordOutcome(
+        transformJobId(m.key, m.etag),
+        m.key,
+        'failed',
+        0,
+        reason,
+        noneDropped(),
+        jobKey,
+      );
+      for (const r of await outcome) {
         await enqueueFinalize(this.#d.queues, r);
       }
       await addFailure(this.#d.redis, this.#d.prefix, failureReason(err));

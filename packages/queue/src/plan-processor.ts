@@ -157,22 +157,20 @@ async function planPage(
   // Attach first, then enqueue: an outcome reported in between still reaches this run.
   for (let i = 0; i * CHUNK < plan.toLoad.length; i++) {
     const part = plan.toLoad.slice(i * CHUNK, (i + 1) * CHUNK);
-    const attached = await deps.runs.attach(
-      runId,
-      n,
-      i,
-      part.map((o) => transformJobId(o.key, o.etag)),
+    const waiting = new Set(
+      await deps.runs.attach(
+        runId,
+        n,
+        i,
+        part.map((o) => transformJobId(o.key, o.etag)),
+      ),
     );
-    const waiting = new Set(attached.waiting);
     await enqueueTransforms(
       deps.queues,
       deps.metrics.redis,
       runId,
       part.filter((o) => waiting.has(transformJobId(o.key, o.etag))),
     );
-    const racing = new Set(attached.settledRecently);
-    for (const o of part.filter((x) => racing.has(transformJobId(x.key, x.etag))))
-      await enqueueOnceFinished(deps.queues, { runId, object: o });
   }
   if (await deps.runs.commitPage(runId, n, plan.toLoad.length + plan.skipped, plan.skipped))
     await addMetrics(deps.metrics.redis, deps.metrics.prefix, { objects_skipped: plan.skipped });
@@ -202,47 +200,42 @@ export async function enqueueTransforms(
       opts: { jobId: transformJobId(object.key, object.etag) },
     })),
   );
-  for (const object of objects.filter((_, i) => kept[i])) await enqueueTransform(queues, { runId, object });
-}
-
-/**
- * Enqueues an object's transform unless its work is still under way: a
- * waiting or active transform, or a finished transform whose load is pending,
- * will report its outcome to the runs attached to it.
- */
-async function enqueueTransform(queues: PipelineQueues, data: TransformJobData): Promise<void> {
-  const { key, etag } = data.object;
-  const id = transformJobId(key, etag);
-  if ((await queues.transform.getJobState(id)) === 'completed') {
-    const load = await queues.load.getJobState(loadJobId(key, etag));
-    if (load !== 'completed' && load !== 'failed' && load !== 'unknown') return;
-  }
-  await addFresh(queues.transform, JOB_NAMES.transform, data, id);
+  for (const object of objects.filter((_, i) => kept[i])) await enqueueTransform(queues, redis, { runId, object });
 }
 
 /** How long a job whose outcome was just given may take to be marked finished, ms. */
 const FINISHING_MS = 60_000;
 
 /**
- * Enqueues an object again once its jobs are marked finished: its outcome was
- * given just before this run attached (the job was still active or its load
- * pending), so without a new job the run would wait for nothing. Gives up
- * after {@link FINISHING_MS} (the job then stalls and is taken again, which
- * also reports to this run).
+ * Enqueues an object's transform unless its work is still under way: a
+ * waiting or active transform, or a finished transform whose load is pending,
+ * will report its outcome to the runs attached to it. A job that already gave
+ * its outcome (marked `pvOutcome`, see RunStore.recordOutcome) but is not yet
+ * marked finished will not report again: the object is enqueued again once it
+ * is (at most {@link FINISHING_MS} later), or this run would wait for nothing.
  */
-async function enqueueOnceFinished(queues: PipelineQueues, data: TransformJobData): Promise<void> {
+async function enqueueTransform(queues: PipelineQueues, redis: Redis, data: TransformJobData): Promise<void> {
   const { key, etag } = data.object;
-  const busy = new Set(['active', 'waiting', 'waiting-children', 'prioritized', 'delayed']);
+  const id = transformJobId(key, etag);
+  const loadId = loadJobId(key, etag);
+  const gaveOutcome = async (queue: { toKey(id: string): string }, jobId: string) =>
+    (await redis.hexists(queue.toKey(jobId), 'pvOutcome')) === 1;
+  const pending = async (): Promise<'transform' | 'load' | null> => {
+    const transform = await queues.transform.getJobState(id);
+    if (transform === 'active') return 'transform';
+    if (transform !== 'completed') return null;
+    const load = await queues.load.getJobState(loadId);
+    return load === 'completed' || load === 'failed' || load === 'unknown' ? null : 'load';
+  };
+  let busy = await pending();
+  if (busy === 'transform' && !(await gaveOutcome(queues.transform, id))) return;
+  if (busy === 'load' && !(await gaveOutcome(queues.load, loadId))) return;
   const deadline = Date.now() + FINISHING_MS;
-  while (Date.now() < deadline) {
-    const [transform, load] = await Promise.all([
-      queues.transform.getJobState(transformJobId(key, etag)),
-      queues.load.getJobState(loadJobId(key, etag)),
-    ]);
-    if (transform !== 'active' && !busy.has(load)) break;
+  while (busy !== null && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 100));
+    busy = await pending();
   }
-  await enqueueTransform(queues, data);
+  await addFresh(queues.transform, JOB_NAMES.transform, data, id);
 }
 
 /** The run of a plan job; a scheduled re-scan creates its run (last N days up to today, UTC) here. */

@@ -58,7 +58,7 @@ end
 `;
 
 const OUTCOME_SCRIPT = `${COMPLETION_CHECK}
--- KEYS[1] = the object's runs (hash: run id -> '0' attached, '1' transformed); ARGV: prefix, key, outcome, rows, reason, now, then dropped counts by rule (name, n)…
+-- KEYS[1] = the object's runs (hash: run id -> '0' attached, '1' transformed), KEYS[2] = the reporting job's hash or ''; ARGV: prefix, key, outcome, rows, reason, now, then dropped counts by rule (name, n)…
 -- A final outcome settles the object for its runs and deletes the hash, so an outcome reported twice counts once.
 local flat = redis.call('HGETALL', KEYS[1])
 local prefix, key, outcome, rows, reason, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
@@ -90,8 +90,9 @@ for i = 1, #flat, 2 do
 end
 if outcome ~= 'transformed' then
   redis.call('DEL', KEYS[1])
-  -- until its job is marked finished, a run attaching now would wait for an outcome already given
-  redis.call('SET', KEYS[1] .. ':settled', '1', 'EX', 120)
+  -- the reporting job says so in its own hash (gone with the job): until BullMQ marks it finished,
+  -- a planner attaching another run to the object sees that the outcome was given (see enqueueTransform)
+  if KEYS[2] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HSET', KEYS[2], 'pvOutcome', outcome) end
 end
 return completed
 `;
@@ -99,30 +100,26 @@ return completed
 const ATTACH_SCRIPT = `
 -- KEYS[1] = run hash; ARGV: prefix, run id, page, chunk, transform job ids…
 -- Attaches the run to a chunk of a page's objects once (a planner that redoes the page after a crash
--- attaches nothing twice), and returns the ids the run still waits for (those to enqueue), and among
--- them those whose outcome was given moments ago (their job may not be marked finished yet).
+-- attaches nothing twice), and returns the ids the run still waits for: those to enqueue.
 local prefix, run, page, chunk = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local s = redis.call('HMGET', KEYS[1], 'state', 'plan_chunk')
-if s[1] ~= 'running' then return {{}, {}} end
+if s[1] ~= 'running' then return {} end
 local done = false
 if s[2] then
   local p, c = string.match(s[2], '^(%d+):(%d+)$')
   done = tonumber(p) == page and tonumber(c) >= chunk
 end
-local n, out, racing = 0, {}, {}
+local n, out = 0, {}
 for i = 5, #ARGV do
   local k = prefix .. ':obj:' .. ARGV[i] .. ':runs'
   if not done then n = n + redis.call('HSETNX', k, run, '0') end
-  if redis.call('HEXISTS', k, run) == 1 then
-    table.insert(out, ARGV[i])
-    if redis.call('EXISTS', k .. ':settled') == 1 then table.insert(racing, ARGV[i]) end
-  end
+  if redis.call('HEXISTS', k, run) == 1 then table.insert(out, ARGV[i]) end
 end
 if not done then
   redis.call('HINCRBY', KEYS[1], 'attached', n)
   redis.call('HSET', KEYS[1], 'plan_chunk', page .. ':' .. chunk)
 end
-return {out, racing}
+return out
 `;
 
 const COMMIT_PAGE_SCRIPT = `
@@ -202,8 +199,8 @@ return #runs
 
 type ScriptedRedis = Redis & {
   pvRecordRetry(runsKey: string, ...args: string[]): Promise<number>;
-  pvRecordOutcome(runsKey: string, ...args: Array<string | number>): Promise<string[]>;
-  pvAttach(runKey: string, ...args: Array<string | number>): Promise<[string[], string[]]>;
+  pvRecordOutcome(runsKey: string, jobKey: string, ...args: Array<string | number>): Promise<string[]>;
+  pvAttach(runKey: string, ...args: Array<string | number>): Promise<string[]>;
   pvStart(runKey: string, now: string): Promise<number>;
   pvFail(runKey: string, reason: string, now: string): Promise<number>;
   pvCommitPage(runKey: string, pageKey: string, page: number, planned: number, skipped: number): Promise<number>;
@@ -248,7 +245,7 @@ export class RunStore {
   constructor(redis: Redis, prefix: string, ttlSeconds = 7 * 86_400) {
     const r = redis as ScriptedRedis;
     if (typeof r.pvRecordOutcome !== 'function') {
-      r.defineCommand('pvRecordOutcome', { numberOfKeys: 1, lua: OUTCOME_SCRIPT });
+      r.defineCommand('pvRecordOutcome', { numberOfKeys: 2, lua: OUTCOME_SCRIPT });
       r.defineCommand('pvAttach', { numberOfKeys: 1, lua: ATTACH_SCRIPT });
       r.defineCommand('pvCommitPage', { numberOfKeys: 2, lua: COMMIT_PAGE_SCRIPT });
       r.defineCommand('pvFinishPlanning', { numberOfKeys: 1, lua: FINISH_PLANNING_SCRIPT });
@@ -291,27 +288,11 @@ export class RunStore {
   /**
    * Attaches the run to chunk `chunk` of page `page` (transform job ids), once:
    * a planner redoing the page attaches nothing twice. Resolves with the ids the
-   * run waits for (to enqueue; none when the run is no longer running), and
-   * among them those whose outcome was given in the last 2 minutes: their job
-   * may still be about to be marked finished, so it must be enqueued again once
-   * it is (see the planner), or this run would wait for an outcome already given.
+   * run waits for (to enqueue); none when the run is no longer running.
    */
-  async attach(
-    id: string,
-    page: number,
-    chunk: number,
-    jobIds: readonly string[],
-  ): Promise<{ waiting: string[]; settledRecently: string[] }> {
-    if (jobIds.length === 0) return { waiting: [], settledRecently: [] };
-    const [waiting, settledRecently] = await this.#redis.pvAttach(
-      this.#run(id),
-      this.#prefix,
-      id,
-      page,
-      chunk,
-      ...jobIds,
-    );
-    return { waiting, settledRecently };
+  async attach(id: string, page: number, chunk: number, jobIds: readonly string[]): Promise<string[]> {
+    if (jobIds.length === 0) return [];
+    return this.#redis.pvAttach(this.#run(id), this.#prefix, id, page, chunk, ...jobIds);
   }
 
   /** The run's pages (listing prefixes), fixed when its planning first started; null before. */
@@ -394,6 +375,9 @@ export class RunStore {
   /**
    * Reports an object's outcome to every run attached to it. Returns the runs
    * this outcome completed (their finalization is the caller's to enqueue).
+   * `jobKey`, the Redis key of the BullMQ job reporting a final outcome, is
+   * marked `pvOutcome` so that a planner attaching another run before BullMQ
+   * marks the job finished knows to enqueue the object again (see the planner).
    */
   async recordOutcome(
     jobId: string,
@@ -402,9 +386,11 @@ export class RunStore {
     rows = 0,
     reason = '',
     dropped: DroppedCounts = noneDropped(),
+    jobKey = '',
   ): Promise<string[]> {
     return this.#redis.pvRecordOutcome(
       this.#objectRuns(jobId),
+      jobKey,
       this.#prefix,
       key,
       outcome,

@@ -1,4 +1,4 @@
-import { describeError, isRetryable, type Logger } from '@pv-pipeline/core';
+import { describeError, isRetryable, type Logger, noneDropped } from '@pv-pipeline/core';
 import type { ObjectStore, SystemCatalog } from '@pv-pipeline/pvdaq';
 import type { ReadingsFileWriter } from '@pv-pipeline/sinks';
 import { type DecodeRunner, type StagingArea, transformObject } from '@pv-pipeline/stages';
@@ -88,7 +88,15 @@ async function reportFailure(
   reason: string,
   kind: FailureReason,
 ): Promise<void> {
-  const completed = await deps.runs.recordOutcome(jobId, key, 'failed', 0, reason);
+  const completed = await deps.runs.recordOutcome(
+    jobId,
+    key,
+    'failed',
+    0,
+    reason,
+    noneDropped(),
+    deps.queues.transform.toKey(jobId),
+  );
   await addFailure(deps.redis, deps.prefix, kind);
   for (const r of completed) {
     await enqueueFinalize(deps.queues, r);

@@ -23,7 +23,7 @@ describe('RunStore (real Redis, own prefix)', () => {
   it('counts each object once however often its outcome is reported, and completes the run', async () => {
     await runs.create('r1', request);
     await runs.start('r1');
-    expect((await runs.attach('r1', 0, 0, ['j1', 'j2', 'j3'])).waiting).toEqual(['j1', 'j2', 'j3']);
+    expect(await runs.attach('r1', 0, 0, ['j1', 'j2', 'j3'])).toEqual(['j1', 'j2', 'j3']);
     // the page's 4 objects, 1 of them in the ledger; committing it again counts nothing
     expect(await runs.commitPage('r1', 0, 4, 1)).toBe(true);
     expect(await runs.commitPage('r1', 0, 4, 1)).toBe(false);
@@ -102,15 +102,11 @@ describe('RunStore (real Redis, own prefix)', () => {
   it('attaches a chunk of a page once: a planner redoing it gets back only the objects still outstanding', async () => {
     await runs.create('p', request);
     await runs.start('p');
-    expect(await runs.attach('p', 0, 0, ['x', 'y'])).toEqual({ waiting: ['x', 'y'], settledRecently: [] });
+    expect(await runs.attach('p', 0, 0, ['x', 'y'])).toEqual(['x', 'y']);
     await runs.recordOutcome('x', 'kx', 'loaded', 1);
-    expect(await runs.attach('p', 0, 0, ['x', 'y'])).toEqual({ waiting: ['y'], settledRecently: [] });
+    expect(await runs.attach('p', 0, 0, ['x', 'y'])).toEqual(['y']);
     expect(await runs.progress('p')).toEqual({ state: 'running', page: 0, outstanding: 1 });
-    expect((await runs.attach('p', 0, 1, ['z'])).waiting).toEqual(['z']);
-    // attaching to an object whose outcome was just given (its job not marked finished yet) says so
-    await runs.create('late', request);
-    await runs.start('late');
-    expect(await runs.attach('late', 0, 0, ['x'])).toEqual({ waiting: ['x'], settledRecently: ['x'] });
+    expect(await runs.attach('p', 0, 1, ['z'])).toEqual(['z']);
     await runs.commitPage('p', 0, 3, 0);
     expect(await runs.progress('p')).toEqual({ state: 'running', page: 1, outstanding: 2 });
     expect((await runs.get('p'))!.planning).toEqual({ pagesDone: 1, pages: 0, outstanding: 2, done: false });
@@ -126,7 +122,7 @@ describe('RunStore (real Redis, own prefix)', () => {
     expect(await runs.cancel('c')).toBe('running');
     expect(await runs.cancel('c')).toBe('cancelled');
     expect(await runs.cancel('nope')).toBeNull();
-    expect(await runs.attach('c', 0, 1, ['o3'])).toEqual({ waiting: [], settledRecently: [] });
+    expect(await runs.attach('c', 0, 1, ['o3'])).toEqual([]);
     expect(await runs.detach('c', ['o1', 'o2', 'o3'])).toEqual(['o1']);
     expect([await runs.waitingRuns('o1'), await runs.waitingRuns('o2'), await runs.waitingRuns('o3')]).toEqual([
       [],
