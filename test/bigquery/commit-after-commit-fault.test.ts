@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, parseSystemsOption } from '@pv-pipeline/core';
@@ -8,7 +8,7 @@ import { type RunSummary, runInline, validateRunRequest } from '@pv-pipeline/sta
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BigQueryFake, startBigQueryFake } from '../support/bigquery-fake/index.js';
 import { duplicateKeysSql } from '../support/bigquery-fake/test-helpers.js';
-import { SAMPLE_MIRROR } from '../support/cli.js';
+import { SAMPLE_MIRROR, sampleParquetObjects } from '../support/cli.js';
 import { query } from '../support/duckdb.js';
 
 /** Every column of every fact row (timestamps as epoch µs), in one order. */
@@ -59,9 +59,7 @@ describe('BigQuery load mode: a commit job failing after its COMMIT TRANSACTION'
     duckdbFile = join(work, 'reference.duckdb');
     const ref = await run(`duckdb://${duckdbFile}`);
     expect(ref.counts.failed).toBe(0);
-    objectCount = readdirSync(join(SAMPLE_MIRROR, 'parquet/pvdata'), { recursive: true }).filter((f) =>
-      String(f).endsWith('.parquet'),
-    ).length;
+    objectCount = sampleParquetObjects();
   });
   afterAll(async () => {
     await fake.stop();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BigQueryFake, startBigQueryFake } from '../support/bigquery-fake/index.js';
 import { duplicateKeysSql, perSensorSql, spawnCli } from '../support/bigquery-fake/test-helpers.js';
-import { runCli, SAMPLE_MIRROR } from '../support/cli.js';
+import { runCli, SAMPLE_MIRROR, sampleParquetObjects } from '../support/cli.js';
 import { query } from '../support/duckdb.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -43,9 +43,7 @@ describe('BigQuery load mode under crashes and faults', () => {
     ]);
     expect(ref.code, ref.stderr).toBe(0);
     reference = await query(duckdbFile, perSensorSql('pv_readings'));
-    objectCount = readdirSync(join(SAMPLE_MIRROR, 'parquet/pvdata'), { recursive: true }).filter((f) =>
-      String(f).endsWith('.parquet'),
-    ).length;
+    objectCount = sampleParquetObjects();
   });
   afterAll(async () => {
     await fake.stop();

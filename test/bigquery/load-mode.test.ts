@@ -1,11 +1,11 @@
-import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ALL_TABLES, bigQuerySchema, PV_READINGS } from '@pv-pipeline/schema';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BigQueryFake, startBigQueryFake } from '../support/bigquery-fake/index.js';
 import { duplicateKeysSql, perSensorSql } from '../support/bigquery-fake/test-helpers.js';
-import { runCli, SAMPLE_MIRROR } from '../support/cli.js';
+import { runCli, SAMPLE_MIRROR, sampleParquetObjects } from '../support/cli.js';
 import { exec, query } from '../support/duckdb.js';
 
 const RANGE = ['--from', '2010-01-01', '--to', '2025-12-31'];
@@ -33,9 +33,7 @@ describe('pv-pipeline run --sink bigquery:// (load mode) on the sample mirror', 
     fake = await startBigQueryFake();
     work = mkdtempSync(join(tmpdir(), 'pv-bq-load-'));
     duckdbFile = join(work, 'reference.duckdb');
-    objectCount = readdirSync(join(SAMPLE_MIRROR, 'parquet/pvdata'), { recursive: true }).filter((f) =>
-      String(f).endsWith('.parquet'),
-    ).length;
+    objectCount = sampleParquetObjects();
     const ref = await runCli([
       'run',
       '--source',

@@ -1,8 +1,8 @@
-import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, SAMPLE_MIRROR } from '../support/cli.js';
+import { runCli, SAMPLE_MIRROR, sampleParquetObjects } from '../support/cli.js';
 import { exec, query } from '../support/duckdb.js';
 
 /**
@@ -40,9 +40,7 @@ describe('pv-pipeline run on the sample mirror → DuckDB', () => {
     work = mkdtempSync(join(tmpdir(), 'pv-e2e-'));
     db = join(work, 'pv.duckdb');
     truth = await query(null, groundTruthSql(SAMPLE_MIRROR));
-    objectCount = readdirSync(join(SAMPLE_MIRROR, 'parquet/pvdata'), { recursive: true }).filter((f) =>
-      String(f).endsWith('.parquet'),
-    ).length;
+    objectCount = sampleParquetObjects();
   });
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 

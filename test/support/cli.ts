@@ -1,10 +1,19 @@
 import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Repository root. */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** The sample mirror in the PVDAQ layout. */
 export const SAMPLE_MIRROR = `${ROOT}samples/pvdaq`;
+
+/** How many daily Parquet objects the sample mirror holds (counted from its files). */
+export function sampleParquetObjects(): number {
+  return readdirSync(join(SAMPLE_MIRROR, 'parquet/pvdata'), { recursive: true }).filter((f) =>
+    String(f).endsWith('.parquet'),
+  ).length;
+}
 
 /** Result of one CLI invocation. */
 export interface CliResult {

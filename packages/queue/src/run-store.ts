@@ -327,8 +327,7 @@ export class RunStore {
 
   /** The plan of the page being planned, if an earlier attempt made it. */
   async pagePlan(id: string, page: number): Promise<PagePlan | null> {
-    const raw = await this.#redis.get(`${this.#run(id)}:page`);
-    const plan = raw === null ? null : (JSON.parse(raw) as PagePlan);
+    const plan = await this.currentPagePlan(id);
     return plan?.page === page ? plan : null;
   }
 

@@ -237,27 +237,22 @@ export function createMetricsRegistry(options: ApiMetricsOptions): Registry {
     },
   });
 
-  new Gauge({
-    name: 'pv_redis_memory_used_bytes',
-    help: 'Memory Redis uses (INFO memory used_memory).',
-    registers: [registry],
-    async collect() {
-      const info = await readRedisMemory();
-      this.reset();
-      if (info) this.set(info.used);
-    },
-  });
-
-  new Gauge({
-    name: 'pv_redis_memory_max_bytes',
-    help: "Redis' maxmemory (0: no limit set).",
-    registers: [registry],
-    async collect() {
-      const info = await readRedisMemory();
-      this.reset();
-      if (info) this.set(info.max);
-    },
-  });
+  const memoryGauges = [
+    ['pv_redis_memory_used_bytes', 'Memory Redis uses (INFO memory used_memory).', 'used'],
+    ['pv_redis_memory_max_bytes', "Redis' maxmemory (0: no limit set).", 'max'],
+  ] as const;
+  for (const [name, help, field] of memoryGauges) {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        const info = await readRedisMemory();
+        this.reset();
+        if (info) this.set(info[field]);
+      },
+    });
+  }
 
   collectDefaultMetrics({ register: registry });
   return registry;

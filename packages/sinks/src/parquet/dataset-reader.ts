@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import {
   duckdbCreateTable,
   duckdbType,
@@ -11,6 +11,7 @@ import {
 } from '@pv-pipeline/schema';
 import { sqlString } from '../sql-literal.js';
 import { duckdbReader, type WarehouseReader } from '../warehouse-reader.js';
+import { openMemoryEngine } from './memory-engine.js';
 
 /** Where a Parquet dataset is and how DuckDB may read it. */
 export interface DatasetLocation {
@@ -29,18 +30,16 @@ export interface DatasetLocation {
  * row per object); a table without files is an empty one.
  */
 export async function openDatasetReader(d: DatasetLocation): Promise<WarehouseReader> {
-  const instance = await DuckDBInstance.create(':memory:', {
-    memory_limit: d.memoryLimit,
-    temp_directory: d.spillDir,
-    ...(d.threads ? { threads: String(d.threads) } : {}),
+  const { instance, conn } = await openMemoryEngine({
+    memoryLimit: d.memoryLimit,
+    spillDir: d.spillDir,
+    threads: d.threads,
   });
-  const conn = await instance.connect();
   const release = async () => {
     conn.closeSync();
     instance.closeSync();
   };
   try {
-    await conn.run("SET TimeZone = 'UTC'");
     for (const table of d.tables) await conn.run(await viewSql(conn, d.dir(table), table));
   } catch (err) {
     await release();

@@ -1,6 +1,5 @@
 import { access, copyFile, constants as fsConstants, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { BadInputError, derivedId, type StagedManifest } from '@pv-pipeline/core';
 import {
   PV_INGEST_LEDGER,
@@ -23,6 +22,7 @@ import type { WarehouseReader } from '../warehouse-reader.js';
 import { openDatasetReader } from './dataset-reader.js';
 import { exists, fsyncDir, fsyncFile } from './durable-files.js';
 import { isLedgerFile, type LedgerEntry, LedgerIndex } from './ledger-index.js';
+import { type MemoryEngine, openMemoryEngine } from './memory-engine.js';
 import { parquetFileColumns, parquetFileRows, writeReadingsFile } from './readings-file.js';
 import { DAY, usToIso, validateManifest } from './staged-objects.js';
 import { checkTableFile, writeTableFile } from './table-files.js';
@@ -103,12 +103,6 @@ const BAD_FILE = /^(Invalid Input|IO) Error: .*(parquet|magic|footer|metadata)/i
 const TABLES: readonly TableDef[] = [PV_READINGS, PV_INGEST_LEDGER, PV_SYSTEMS, PV_SENSORS, PV_RUNS];
 const GLOB_CHARS = /[*?[\]{}]/;
 
-/** The DuckDB engine of a sink; the sink awaits it once per call. */
-interface Engine {
-  instance: DuckDBInstance;
-  conn: DuckDBConnection;
-}
-
 /**
  * A {@link Sink} writing the star schema as a Parquet dataset for ML training,
  * readable as one dataset by DuckDB, Arrow, Spark or pandas with hive partitioning:
@@ -162,7 +156,8 @@ export class ParquetDatasetSink implements Sink {
   private readonly threads: number | undefined;
   private readonly memoryLimit: string;
   private readonly onCommitStep: ((step: string) => void) | undefined;
-  private engine: Promise<Engine> | null = null;
+  /** The DuckDB engine of the sink; the sink awaits it once per call. */
+  private engine: Promise<MemoryEngine> | null = null;
   /** Tail of the call queue (see {@link serial}). */
   private queue: Promise<unknown> = Promise.resolve();
   private tmpSeq = 0;
@@ -427,18 +422,13 @@ export class ParquetDatasetSink implements Sink {
   }
 
   /** The DuckDB engine, started on first use. */
-  private db(): Promise<Engine> {
+  private db(): Promise<MemoryEngine> {
     if (!this.engine) {
-      this.engine = (async () => {
-        const instance = await DuckDBInstance.create(':memory:', {
-          memory_limit: this.memoryLimit,
-          temp_directory: path.join(this.root, SPILL_DIR),
-          ...(this.threads ? { threads: String(this.threads) } : {}),
-        });
-        const conn = await instance.connect();
-        await conn.run(`SET TimeZone = 'UTC'`);
-        return { instance, conn };
-      })();
+      this.engine = openMemoryEngine({
+        memoryLimit: this.memoryLimit,
+        spillDir: path.join(this.root, SPILL_DIR),
+        threads: this.threads,
+      });
       this.engine.catch(() => {
         this.engine = null;
       });
@@ -632,10 +622,7 @@ export class ParquetDatasetSink implements Sink {
     if (!(await exists(file))) return 0;
     const { conn } = await this.db();
     try {
-      const reader = await conn.runAndReadAll(
-        `SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata(${sqlString(file)})`,
-      );
-      return Number(reader.getRowsJS()[0]?.[0] ?? 0);
+      return await parquetFileRows(conn, file);
     } catch {
       return 0; // a damaged file is simply overwritten
     }

@@ -1,8 +1,9 @@
 import { rm } from 'node:fs/promises';
-import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { BadInputError, type StagedManifest } from '@pv-pipeline/core';
 import { sqlString } from '../sql-literal.js';
 import { fsyncFile } from './durable-files.js';
+import { type MemoryEngine, openMemoryEngine } from './memory-engine.js';
 import { readingsSelect } from './staged-objects.js';
 
 /** DuckDB error classes that mean the staged file itself is unusable (rather than the disk or the sink). */
@@ -66,7 +67,7 @@ export interface ReadingsFileWriterOptions {
  */
 export class ReadingsFileWriter {
   readonly #options: Required<ReadingsFileWriterOptions>;
-  #engine: Promise<{ instance: DuckDBInstance; conn: DuckDBConnection }> | null = null;
+  #engine: Promise<MemoryEngine> | null = null;
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
 
@@ -98,15 +99,7 @@ export class ReadingsFileWriter {
 
   #db() {
     if (!this.#engine) {
-      this.#engine = (async () => {
-        const instance = await DuckDBInstance.create(':memory:', {
-          memory_limit: this.#options.memoryLimit,
-          threads: String(this.#options.threads),
-        });
-        const conn = await instance.connect();
-        await conn.run(`SET TimeZone = 'UTC'`);
-        return { instance, conn };
-      })();
+      this.#engine = openMemoryEngine(this.#options);
       this.#engine.catch(() => {
         this.#engine = null;
       });
