@@ -10,8 +10,10 @@
  * - **L**, the loader ceiling per sink: the same run's load jobs (pre-staged manifests, all waiting)
  *   are then taken by `pv-pipeline serve loader` alone (the worker stopped), as fast as it can
  *   commit them: objects/s from the loader's start to the run's end. Sinks: DuckDB, the Parquet
- *   dataset, and BigQuery through its fake (test/support/bigquery-fake, in this process: its L is
- *   the fake's, a stand-in for the real service's load-job latency).
+ *   dataset (local, and `parquet+s3://` on an s3rver of its own, where the workers place the files
+ *   and the loader only checks them and writes the ledger), and BigQuery through its fake
+ *   (test/support/bigquery-fake, in this process: its L is the fake's, a stand-in for the real
+ *   service's load-job latency).
  * - **P**, the planner ceiling: objects/s the real planner plans from a listing of
  *   `--planner-objects` synthetic keys (test/load/plan-synthetic.ts, a SyntheticStore), with Redis
  *   peak memory and round trips per object: the Redis cost per job.
@@ -50,8 +52,14 @@ const CONCURRENCY = 4;
 const ARCHIVE_OBJECTS = 157 * 15 * 365;
 /** In-region S3, per request: time to first byte; per worker pod: bandwidth. */
 const S3_MODEL = { latencyMs: 30, bandwidthMBps: 50 };
-const SINKS = ['duckdb', 'parquet', 'bigquery'] as const;
+const SINKS = ['duckdb', 'parquet', 'parquet-s3', 'bigquery'] as const;
 type SinkKind = (typeof SINKS)[number];
+const SINK_LABEL: Record<SinkKind, string> = {
+  duckdb: 'DuckDB',
+  parquet: 'Parquet dataset',
+  'parquet-s3': 'Parquet dataset on S3 (s3rver)',
+  bigquery: 'BigQuery (fake)',
+};
 
 interface Args {
   systems: number;
@@ -257,7 +265,15 @@ async function main(): Promise<void> {
   await ensureMirror(mirror, FULL_PARAMS, log);
   const work = mkdtempSync(join(tmpdir(), 'pv-scale-'));
   const fake = await startBigQueryFake();
+  const s3 = await startS3Server();
+  await s3.bucket('scale');
   const load = (await import('node:os')).loadavg()[0]!;
+  const s3Access = {
+    S3_ENDPOINT: s3.endpoint,
+    AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+    AWS_REGION: 'us-east-1',
+  };
   try {
     const source = { PV_SOURCE: `file://${mirror}` };
     const sinkUrl = (kind: SinkKind): string =>
@@ -265,13 +281,19 @@ async function main(): Promise<void> {
         ? `duckdb://${join(work, `scale-${randomBytes(3).toString('hex')}.duckdb`)}?threads=1`
         : kind === 'parquet'
           ? `parquet://${join(work, `scale-${randomBytes(3).toString('hex')}-dataset`)}`
-          : `bigquery://bench/scale_${randomBytes(3).toString('hex')}`;
+          : kind === 'parquet-s3'
+            ? `parquet+s3://scale/dataset-${randomBytes(3).toString('hex')}`
+            : `bigquery://bench/scale_${randomBytes(3).toString('hex')}`;
     const perSink = new Map<SinkKind, { transform: Rate; load: Rate; readings: number }>();
     for (const kind of SINKS) {
       log(`w and L: ${kind}`);
       const r = await clusterRun({
         work,
-        env: { ...source, ...(kind === 'bigquery' ? { BIGQUERY_API_ENDPOINT: fake.url } : {}) },
+        env: {
+          ...source,
+          ...(kind === 'bigquery' ? { BIGQUERY_API_ENDPOINT: fake.url } : {}),
+          ...(kind === 'parquet-s3' ? s3Access : {}),
+        },
         workers: 1,
         systems: args.systems,
         sink: { kind, url: sinkUrl(kind) },
@@ -293,7 +315,6 @@ async function main(): Promise<void> {
     const p = await plannerCeiling(work, args.plannerObjects);
 
     log(`S3 through the fault proxy, +${args.latencyMs} ms a request`);
-    const s3 = await startS3Server();
     let s3Runs: Array<{ workers: number; measured: Rate; predicted: number }> = [];
     let requestsPerObject = 0;
     try {
@@ -350,7 +371,7 @@ async function main(): Promise<void> {
         const through = Math.min(n * sinkPod, ceiling);
         return `${fmt(hours(through), 1)} h${n * sinkPod > ceiling ? ` (${bound}-bound)` : ''}`;
       });
-      return `| ${kind === 'bigquery' ? 'BigQuery (fake)' : kind === 'parquet' ? 'Parquet dataset' : 'DuckDB'} | ${fmt(r.transform.perSecond, 1)} (${fmt(r.transform.cpu / r.transform.objects, 3)} CPU s/object) | ${fmt(r.load.perSecond, 1)} (${fmt(r.load.cpu / r.load.objects, 3)} CPU s/object) | ${fmt(ceiling / r.transform.perSecond, 1)} | ${projection.join(' | ')} |`;
+      return `| ${SINK_LABEL[kind]} | ${fmt(r.transform.perSecond, 1)} (${fmt(r.transform.cpu / r.transform.objects, 3)} CPU s/object) | ${fmt(r.load.perSecond, 1)} (${fmt(r.load.cpu / r.load.objects, 3)} CPU s/object) | ${fmt(ceiling / r.transform.perSecond, 1)} | ${projection.join(' | ')} |`;
     });
 
     const body = `## Scaling (\`npm run bench:scale\`)
@@ -362,7 +383,8 @@ ${args.systems} systems of the bench mirror, ${perSink.get('duckdb')!.transform.
 
 - **w** (one worker process alone, file://, 1 decoding thread, ${CONCURRENCY} jobs in flight): with the
   DuckDB and BigQuery sinks (staged columns) **${fmt(w, 1)} objects/s**, ${fmt(cpuPerObject, 3)} CPU s per object; with a
-  Parquet dataset sink the workers also write the readings files (table below). Two worker processes on
+  Parquet dataset sink the workers also write the readings files, and on S3 they put them in the
+  bucket themselves (table below; s3rver shares these 2 cores). Two worker processes on
   these 2 cores: ${fmt(two.perSecond, 1)} objects/s.
 - **P** (the real planner, ${fmt(p.planned)} synthetic keys, high-water mark 10,000): **${fmt(p.objectsPerSecond)} objects/s**,
   ${fmt((p.planCpuSeconds / p.planned) * 1000, 3)} CPU ms per object; planner peak RSS ${fmt(p.peakRssMb)} MB.
@@ -390,6 +412,7 @@ ${s3Runs.map((r) => `| ${r.workers} | ${fmt(r.measured.perSecond, 1)} | ${fmt(r.
     if (args.write) writeResultsSection(join(BENCH_DIR, 'RESULTS.md'), 'scale', body);
   } finally {
     await fake.stop();
+    await s3.stop().catch(() => undefined);
     rmSync(work, { recursive: true, force: true });
   }
 }

@@ -5,6 +5,7 @@ import { registerRunCommand } from './commands/run-command.js';
 import { registerRunsCommand } from './commands/runs-command.js';
 import { registerServeCommand } from './commands/serve-command.js';
 import { registerSystemsCommand } from './commands/systems-command.js';
+import { registerVacuumCommand } from './commands/vacuum-command.js';
 
 const program = new Command()
   .name('pv-pipeline')
@@ -21,5 +22,6 @@ registerExportCommand(program);
 registerSystemsCommand(program);
 registerRunsCommand(program);
 registerServeCommand(program);
+registerVacuumCommand(program);
 
 await program.parseAsync(process.argv);

@@ -15,6 +15,7 @@ import { commandFailed } from './command-failure.js';
 export interface ExportCliOptions {
   sink: string;
   bigqueryEndpoint?: string;
+  s3Endpoint?: string;
   out: string;
   interval: string;
   systems: string;
@@ -52,7 +53,10 @@ export async function exportCommand(opts: ExportCliOptions): Promise<number> {
       format: opts.format as ExportFormat,
       aggregations: opts.agg ? parseAggregations(opts.agg) : {},
     });
-    const sink = openSink(opts.sink, opts.bigqueryEndpoint ? { bigqueryApiEndpoint: opts.bigqueryEndpoint } : {});
+    const sink = openSink(opts.sink, {
+      ...(opts.bigqueryEndpoint ? { bigqueryApiEndpoint: opts.bigqueryEndpoint } : {}),
+      ...(opts.s3Endpoint ? { s3Endpoint: opts.s3Endpoint } : {}),
+    });
     await sink.init({ create: false });
     try {
       const { manifest, rewritten, kept } = await exportDataset({

@@ -27,7 +27,7 @@ export function registerExportCommand(program: Command): void {
     .option('--format <format>', 'parquet or arrow (Arrow IPC files)', 'parquet')
     .option('--memory-limit <size>', 'DuckDB memory for the export queries (it spills to disk beyond)', '1GB')
     .option('--json', 'print manifest.json to stdout');
-  addKnobOptions(command, ['sink', 'bigqueryEndpoint']).action(async (opts: ExportCliOptions) => {
+  addKnobOptions(command, ['sink', 'bigqueryEndpoint', 's3Endpoint']).action(async (opts: ExportCliOptions) => {
     const { exportCommand } = await import('./export-action.js');
     process.exitCode = await exportCommand(opts);
   });

@@ -7,6 +7,7 @@ import { commandFailed } from './command-failure.js';
 export interface ReportCliOptions {
   sink: string;
   bigqueryEndpoint?: string;
+  s3Endpoint?: string;
   out: string;
   systems: string;
   from?: string;
@@ -19,7 +20,10 @@ export interface ReportCliOptions {
 export async function reportCommand(opts: ReportCliOptions): Promise<number> {
   try {
     const systems = parseSystemsOption(opts.systems);
-    const sink = openSink(opts.sink, opts.bigqueryEndpoint ? { bigqueryApiEndpoint: opts.bigqueryEndpoint } : {});
+    const sink = openSink(opts.sink, {
+      ...(opts.bigqueryEndpoint ? { bigqueryApiEndpoint: opts.bigqueryEndpoint } : {}),
+      ...(opts.s3Endpoint ? { s3Endpoint: opts.s3Endpoint } : {}),
+    });
     await sink.init({ create: false });
     try {
       const json = await publishQualityReport({

@@ -15,7 +15,7 @@ export function registerReportCommand(program: Command): void {
     .option('--to <day>', 'last local day, YYYY-MM-DD, inclusive (default: the last day with readings)')
     .option('--memory-limit <size>', 'DuckDB memory for the report queries (it spills to disk beyond)', '1GB')
     .option('--json', 'print quality.json to stdout');
-  addKnobOptions(command, ['sink', 'bigqueryEndpoint']).action(async (opts: ReportCliOptions) => {
+  addKnobOptions(command, ['sink', 'bigqueryEndpoint', 's3Endpoint']).action(async (opts: ReportCliOptions) => {
     const { reportCommand } = await import('./report-action.js');
     process.exitCode = await reportCommand(opts);
   });

@@ -52,6 +52,7 @@ export async function runCommand(opts: RunCliOptions, quietOnTty: boolean): Prom
     });
     const sink = openSink(opts.sink, {
       ...(opts.bigqueryEndpoint ? { bigqueryApiEndpoint: opts.bigqueryEndpoint } : {}),
+      ...(opts.s3Endpoint ? { s3Endpoint: opts.s3Endpoint } : {}),
       // retries are announced as they happen, not only when they run out
       onRetry: (what, attempt, delayMs, reason) =>
         process.stderr.write(

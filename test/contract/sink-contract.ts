@@ -29,12 +29,12 @@ const T0 = BigInt(Date.UTC(2020, 5, 1, 12, 0)) * 1000n; // µs, 2020-06-01 12:00
 const iso = (us: bigint) => `${new Date(Number(us / 1000n)).toISOString().replace('Z', '')}000`;
 
 /** A reading of a staged file: minute offset, sensor, value. */
-type Reading = [minute: number, sensor: 'ac_power' | 'poa_irradiance', value: number];
+export type Reading = [minute: number, sensor: 'ac_power' | 'poa_irradiance', value: number];
 const METRIC = { ac_power: 315, poa_irradiance: 313 } as const;
 const UNITS = { ac_power: 'W', poa_irradiance: 'W/m^2' } as const;
 
 /** One object for a batch: its key, ETag, system, readings and, for byte ranges, its group and order. */
-interface TestObject {
+export interface TestObject {
   key: string;
   etag: string;
   ssId: number;
@@ -47,7 +47,7 @@ interface TestObject {
 let staged = 0;
 
 /** Writes the object's staged file (the transform's schema) and returns its manifest. */
-async function manifestOf(dir: string, o: TestObject): Promise<StagedManifest> {
+export async function manifestOf(dir: string, o: TestObject): Promise<StagedManifest> {
   const dropped = { ...noneDropped(), ...o.dropped };
   const base = {
     key: o.key,
@@ -87,7 +87,7 @@ async function manifestOf(dir: string, o: TestObject): Promise<StagedManifest> {
 }
 
 /** The fact rows a sink must hold for these objects' readings (each reading of the object that keeps it). */
-function factRows(rows: ReadonlyArray<{ o: TestObject; r: Reading }>): WarehouseRow[] {
+export function factRows(rows: ReadonlyArray<{ o: TestObject; r: Reading }>): WarehouseRow[] {
   return rows
     .map(({ o, r: [m, sensor, v] }) => ({
       ss_id: o.ssId,
@@ -103,10 +103,10 @@ function factRows(rows: ReadonlyArray<{ o: TestObject; r: Reading }>): Warehouse
 }
 const byKey = (a: WarehouseRow, b: WarehouseRow) =>
   `${a.ss_id}|${a.timestamp}|${a.sensor}`.localeCompare(`${b.ss_id}|${b.timestamp}|${b.sensor}`);
-const all = (o: TestObject) => o.readings.map((r) => ({ o, r }));
+export const all = (o: TestObject) => o.readings.map((r) => ({ o, r }));
 
 /** Every fact row the sink holds, whole, through its reader. */
-async function factsOf(sink: Sink): Promise<WarehouseRow[]> {
+export async function factsOf(sink: Sink): Promise<WarehouseRow[]> {
   const reader = await sink.openReader();
   try {
     return (

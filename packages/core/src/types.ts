@@ -63,4 +63,11 @@ export interface StagedManifest {
    * every sink rewrites.
    */
   layout?: 'pv_readings';
+  /**
+   * The readings file (`layout: 'pv_readings'`) is already in a dataset on
+   * object storage, under its final name of its own (`staged` is its
+   * `s3://` URI), put there by the worker: the loader checks its size and
+   * records it in the ledger, and never removes it as a staged file.
+   */
+  placed?: boolean;
 }

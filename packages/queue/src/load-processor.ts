@@ -8,6 +8,7 @@ import {
   refreshDimensions,
   runRowOf,
   type StagingArea,
+  stagedRef,
 } from '@pv-pipeline/stages';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -211,7 +212,7 @@ export class LoadProcessor {
         readings_loaded: group.reduce((s, p) => s + p.manifest.rows, 0),
         objects_loaded: group.length,
       });
-      await staging.remove(group.map((p) => p.manifest.staged));
+      await staging.remove(group.map((p) => stagedRef(p.manifest)));
       this.#step('removed');
       for (const p of group) p.resolve({ rows: p.manifest.rows });
     } catch (err) {
@@ -261,7 +262,7 @@ export class LoadProcessor {
         await enqueueFinalize(this.#d.queues, r);
       }
       await addFailure(this.#d.redis, this.#d.prefix, failureReason(err));
-      await this.#d.staging.remove([m.staged]);
+      await this.#d.staging.remove([stagedRef(m)]);
     } finally {
       p.reject(new UnrecoverableError(reason));
     }

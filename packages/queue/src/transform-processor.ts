@@ -1,6 +1,6 @@
 import { describeError, isRetryable, type Logger, noneDropped } from '@pv-pipeline/core';
 import type { ObjectStore, SystemCatalog } from '@pv-pipeline/pvdaq';
-import type { ReadingsFileWriter } from '@pv-pipeline/sinks';
+import type { ReadingsFileWriter, ReadingsPlacement } from '@pv-pipeline/sinks';
 import { type DecodeRunner, type StagingArea, transformObject } from '@pv-pipeline/stages';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -27,6 +27,8 @@ export interface TransformProcessorDeps {
   decode?: DecodeRunner;
   /** For a `parquet://` sink: the worker writes the dataset's readings files (see TransformDeps). */
   readingsFiles?: ReadingsFileWriter;
+  /** For a `parquet+s3://` sink: the readings files go straight into the dataset (see TransformDeps). */
+  placement?: ReadingsPlacement;
   logger: Logger;
 }
 
@@ -56,6 +58,7 @@ export function createTransformProcessor(deps: TransformProcessorDeps) {
         maxObjectBytes: deps.maxObjectBytes,
         ...(deps.decode ? { decode: deps.decode } : {}),
         ...(deps.readingsFiles ? { readingsFiles: deps.readingsFiles } : {}),
+        ...(deps.placement ? { placement: deps.placement } : {}),
       });
       await deps.runs.recordOutcome(jobId, object.key, 'transformed');
       deps.logger.debug({ run: runId, job: jobId, key: object.key, rows: manifest.rows }, 'transformed');

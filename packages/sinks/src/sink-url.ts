@@ -34,7 +34,7 @@ export function parseSinkUrl(
   // the URL without its query in messages: a parameter's value is never echoed
   const shown = url.split('?')[0];
   const bad = (why: string) => new BadInputError(from, `"${shown}" ${why} (${usage})`);
-  const m = new RegExp(`^${scheme}://([^?#]*)(?:\\?([^#]*))?$`, 'i').exec(url);
+  const m = new RegExp(`^${scheme.replace(/[+.]/g, '\\$&')}://([^?#]*)(?:\\?([^#]*))?$`, 'i').exec(url);
   if (!m) throw bad(`is not a ${scheme}:// URL`);
   let body: string;
   try {

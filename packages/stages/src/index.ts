@@ -1,4 +1,4 @@
-export { commitStaged } from './load/commit-staged.js';
+export { commitStaged, stagedRef } from './load/commit-staged.js';
 export {
   commitOrSplit,
   DEFAULT_BATCH_OBJECTS,

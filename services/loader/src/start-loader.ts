@@ -33,6 +33,7 @@ export async function startLoader(config: ServiceConfig, logger: Logger): Promis
   const sink = openSink(config.PV_SINK, {
     from: 'PV_SINK',
     ...(config.BIGQUERY_API_ENDPOINT ? { bigqueryApiEndpoint: config.BIGQUERY_API_ENDPOINT } : {}),
+    ...(config.S3_ENDPOINT ? { s3Endpoint: config.S3_ENDPOINT } : {}),
   });
   await sink.init();
   const ledger = new LedgerCache(connection, prefix);

@@ -12,7 +12,7 @@ import {
   workerOptions,
 } from '@pv-pipeline/queue';
 import { catalogProvider, openSource, type RunningService, whileRedisUp, withGrace } from '@pv-pipeline/runtime';
-import { isParquetDatasetUrl, ReadingsFileWriter } from '@pv-pipeline/sinks';
+import { isParquetDatasetUrl, openReadingsPlacement, ReadingsFileWriter } from '@pv-pipeline/sinks';
 import { DecodePool, openStagingArea } from '@pv-pipeline/stages';
 import { Worker } from 'bullmq';
 
@@ -39,6 +39,8 @@ export async function startWorker(config: ServiceConfig, logger: Logger): Promis
   const runs = new RunStore(connection, prefix);
   // a Parquet dataset's readings files are written here, by the workers, not by the one loader
   const readingsFiles = isParquetDatasetUrl(config.PV_SINK) ? new ReadingsFileWriter() : null;
+  // … and on object storage they go straight into the dataset, under names of their own
+  const placement = openReadingsPlacement(config.PV_SINK, config.S3_ENDPOINT ? { s3Endpoint: config.S3_ENDPOINT } : {});
   const worker = new Worker(
     QUEUE_NAMES.transform,
     createTransformProcessor({
@@ -52,6 +54,7 @@ export async function startWorker(config: ServiceConfig, logger: Logger): Promis
       prefix,
       ...(pool ? { decode: pool.run } : {}),
       ...(readingsFiles ? { readingsFiles } : {}),
+      ...(placement ? { placement } : {}),
       logger,
     }),
     workerOptions(config, connection, config.PV_WORKER_CONCURRENCY),

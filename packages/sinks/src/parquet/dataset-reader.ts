@@ -17,8 +17,14 @@ import { openMemoryEngine } from './memory-engine.js';
 export interface DatasetLocation {
   url: string;
   tables: readonly TableDef[];
-  /** The folder of a table. */
+  /** The folder of a table: every `*.parquet` file under it is the table's (unless `files` says otherwise). */
   dir: (table: TableDef) => string;
+  /**
+   * The local files of a table, when they are not all the files of its folder
+   * (a dataset on object storage: the files its ledger references).
+   * @defaultValue every `*.parquet` file under `dir(table)`
+   */
+  files?: (table: TableDef) => readonly string[];
   memoryLimit: string;
   threads: number | undefined;
   spillDir: string;
@@ -40,7 +46,11 @@ export async function openDatasetReader(d: DatasetLocation): Promise<WarehouseRe
     instance.closeSync();
   };
   try {
-    for (const table of d.tables) await conn.run(await viewSql(conn, d.dir(table), table));
+    for (const table of d.tables) {
+      const listed = d.files?.(table);
+      const source = listed ? listSource(listed) : await folderSource(d.dir(table), table);
+      await conn.run(await viewSql(conn, source, table));
+    }
   } catch (err) {
     await release();
     throw err;
@@ -48,13 +58,24 @@ export async function openDatasetReader(d: DatasetLocation): Promise<WarehouseRe
   return duckdbReader(d.url, conn, release);
 }
 
-/** The view (or empty table) of one table over its files, in the table's columns and types. */
-async function viewSql(conn: DuckDBConnection, dir: string, table: TableDef): Promise<string> {
+/** `read_parquet`'s first argument for every Parquet file of a table's folder (a glob), or null when it has none. */
+async function folderSource(dir: string, table: TableDef): Promise<string | null> {
   const files = (await readdir(dir, { recursive: true }).catch(() => [] as string[])).filter((n) =>
     n.endsWith('.parquet'),
   );
-  if (files.length === 0) return duckdbCreateTable(table, { primaryKey: false });
-  const glob = sqlString(path.join(dir, table === PV_READINGS ? '**/*.parquet' : '*.parquet'));
+  if (files.length === 0) return null;
+  return sqlString(path.join(dir, table === PV_READINGS ? '**/*.parquet' : '*.parquet'));
+}
+
+/** `read_parquet`'s first argument for a list of files, or null when it is empty. */
+function listSource(files: readonly string[]): string | null {
+  return files.length === 0 ? null : `[${files.map(sqlString).join(', ')}]`;
+}
+
+/** The view (or empty table) of one table over its files (`source`, null: none), in the table's columns and types. */
+async function viewSql(conn: DuckDBConnection, source: string | null, table: TableDef): Promise<string> {
+  if (source === null) return duckdbCreateTable(table, { primaryKey: false });
+  const glob = source;
   const have = new Set(
     (await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${glob}, union_by_name = true)`))
       .getRowObjectsJS()

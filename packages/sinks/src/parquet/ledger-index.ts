@@ -1,7 +1,10 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { BadInputError } from '@pv-pipeline/core';
+import type { LedgerFilter } from '../sink.js';
 import { sqlString } from '../sql-literal.js';
+import { DAY } from './staged-objects.js';
 
 /** Whether a file of the ledger folder is a ledger file (one per committed batch, `ledger-<id>.parquet`). */
 export function isLedgerFile(name: string): boolean {
@@ -20,6 +23,45 @@ export interface LedgerEntry {
   /** Its group and order within it (precedence.ts); null for ledgers written before they existed. */
   group: string | null;
   order: number | null;
+  /** Its readings file, relative to the dataset root (datasets on object storage); null without rows or before. */
+  file: string | null;
+  /** Rows of that file, fewer than `rows` once later objects took some of its keys; null: `rows`. */
+  fileRows: number | null;
+}
+
+/**
+ * Source key → ETag of the latest ledger row of every object in the filter's
+ * systems and days (inclusive), from the ledger files in `dir`. Empty when
+ * nothing was committed yet.
+ */
+export async function ledgerEtagsIn(
+  conn: DuckDBConnection,
+  dir: string,
+  filter: LedgerFilter,
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const d of [filter.from, filter.to]) {
+    if (!DAY.test(d)) throw new BadInputError('ledger filter', `day "${d}" is not YYYY-MM-DD`);
+  }
+  if (filter.ssIds !== 'all') {
+    if (filter.ssIds.length === 0) return out;
+    for (const id of filter.ssIds) {
+      if (!Number.isSafeInteger(id)) throw new BadInputError('ledger filter', `ss_id ${id} is not an integer`);
+    }
+  }
+  const files = (await readdir(dir).catch(() => [] as string[])).filter(isLedgerFile);
+  if (files.length === 0) return out;
+  const systems = filter.ssIds === 'all' ? '' : ` AND ss_id IN (${filter.ssIds.join(', ')})`;
+  // Latest row per key first, then the filter (a key's ss_id and day never change).
+  const reader = await conn.runAndReadAll(
+    `SELECT source_key, etag FROM (
+       SELECT source_key, etag, ss_id, "day" FROM read_parquet(${sqlString(path.join(dir, 'ledger-*.parquet'))}, union_by_name = true)
+       QUALIFY row_number() OVER (PARTITION BY source_key ORDER BY loaded_at DESC) = 1
+     ) WHERE "day" BETWEEN CAST($1 AS DATE) AND CAST($2 AS DATE)${systems}`,
+    [filter.from, filter.to],
+  );
+  for (const [key, etag] of reader.getRowsJS()) out.set(String(key), String(etag));
+  return out;
 }
 
 /**
@@ -40,6 +82,11 @@ export class LedgerIndex {
   /** The latest entries of one system. */
   entriesOf(ssId: number): Iterable<LedgerEntry> {
     return this.#bySystem.get(ssId)?.values() ?? [];
+  }
+
+  /** The latest entries of every system. */
+  *all(): Iterable<LedgerEntry> {
+    for (const bySystem of this.#bySystem.values()) yield* bySystem.values();
   }
 
   /** The latest entry of one object, if any. */
@@ -63,10 +110,11 @@ export class LedgerIndex {
     const opt = (c: string, type: string) => (have.has(c) ? c : `CAST(NULL AS ${type})`);
     const reader = await conn.runAndReadAll(
       `SELECT source_key, ss_id, strftime("day", '%Y-%m-%d'), "rows", epoch_us(loaded_at),
-              epoch_us(min_timestamp), epoch_us(max_timestamp), ${opt('source_group', 'VARCHAR')}, ${opt('source_order', 'BIGINT')}
+              epoch_us(min_timestamp), epoch_us(max_timestamp), ${opt('source_group', 'VARCHAR')}, ${opt('source_order', 'BIGINT')},
+              ${opt('file', 'VARCHAR')}, ${opt('file_rows', 'BIGINT')}
        FROM ${scan}`,
     );
-    for (const [key, ssId, day, rows, loadedAt, lo, hi, group, order] of reader.getRowsJS()) {
+    for (const [key, ssId, day, rows, loadedAt, lo, hi, group, order, file, fileRows] of reader.getRowsJS()) {
       const e: LedgerEntry = {
         key: String(key),
         ssId: Number(ssId),
@@ -77,6 +125,8 @@ export class LedgerIndex {
         maxUs: hi === null ? null : BigInt(hi as bigint),
         group: group === null ? null : String(group),
         order: order === null ? null : Number(order),
+        file: file === null ? null : String(file),
+        fileRows: fileRows === null ? null : Number(fileRows),
       };
       let bySystem = this.#bySystem.get(e.ssId);
       if (!bySystem) this.#bySystem.set(e.ssId, (bySystem = new Map()));

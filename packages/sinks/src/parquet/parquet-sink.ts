@@ -21,10 +21,11 @@ import { sqlString } from '../sql-literal.js';
 import type { WarehouseReader } from '../warehouse-reader.js';
 import { openDatasetReader } from './dataset-reader.js';
 import { exists, fsyncDir, fsyncFile } from './durable-files.js';
-import { isLedgerFile, type LedgerEntry, LedgerIndex } from './ledger-index.js';
+import { type LedgerEntry, LedgerIndex, ledgerEtagsIn } from './ledger-index.js';
 import { type MemoryEngine, openMemoryEngine } from './memory-engine.js';
+import { writeWithout } from './overlap-rows.js';
 import { parquetFileColumns, parquetFileRows, writeReadingsFile } from './readings-file.js';
-import { DAY, usToIso, validateManifest } from './staged-objects.js';
+import { CommitClock, DAY, lastManifestPerKey, usToIso } from './staged-objects.js';
 import { checkTableFile, writeTableFile } from './table-files.js';
 import { field } from './table-rows.js';
 
@@ -161,7 +162,7 @@ export class ParquetDatasetSink implements Sink {
   /** Tail of the call queue (see {@link serial}). */
   private queue: Promise<unknown> = Promise.resolve();
   private tmpSeq = 0;
-  private lastLoadedAtUs = 0n;
+  private readonly clock = new CommitClock();
   /** The ledger's latest row per source key, by system. */
   private readonly ledger: LedgerIndex;
 
@@ -228,33 +229,7 @@ export class ParquetDatasetSink implements Sink {
    * systems and days (inclusive). Empty when nothing was committed yet.
    */
   ledgerEtags(filter: LedgerFilter): Promise<Map<string, string>> {
-    return this.serial(async () => {
-      const out = new Map<string, string>();
-      for (const d of [filter.from, filter.to]) {
-        if (!DAY.test(d)) throw new BadInputError('ledger filter', `day "${d}" is not YYYY-MM-DD`);
-      }
-      if (filter.ssIds !== 'all') {
-        if (filter.ssIds.length === 0) return out;
-        for (const id of filter.ssIds) {
-          if (!Number.isSafeInteger(id)) throw new BadInputError('ledger filter', `ss_id ${id} is not an integer`);
-        }
-      }
-      const dir = this.dir(PV_INGEST_LEDGER);
-      const files = (await readdir(dir).catch(() => [] as string[])).filter(isLedgerFile);
-      if (files.length === 0) return out;
-      const systems = filter.ssIds === 'all' ? '' : ` AND ss_id IN (${filter.ssIds.join(', ')})`;
-      const { conn } = await this.db();
-      // Latest row per key first, then the filter (a key's ss_id and day never change).
-      const reader = await conn.runAndReadAll(
-        `SELECT source_key, etag FROM (
-           SELECT source_key, etag, ss_id, "day" FROM read_parquet(${sqlString(path.join(dir, 'ledger-*.parquet'))}, union_by_name = true)
-           QUALIFY row_number() OVER (PARTITION BY source_key ORDER BY loaded_at DESC) = 1
-         ) WHERE "day" BETWEEN CAST($1 AS DATE) AND CAST($2 AS DATE)${systems}`,
-        [filter.from, filter.to],
-      );
-      for (const [key, etag] of reader.getRowsJS()) out.set(String(key), String(etag));
-      return out;
-    });
+    return this.serial(async () => ledgerEtagsIn((await this.db()).conn, this.dir(PV_INGEST_LEDGER), filter));
   }
 
   /** Merges rows into `pv_systems.parquet` by `ss_id` (new rows win) and rewrites it atomically. */
@@ -295,12 +270,7 @@ export class ParquetDatasetSink implements Sink {
    */
   commit(batch: readonly StagedManifest[], runId: string): Promise<CommitResult> {
     return this.serial(async () => {
-      const byKey = new Map<string, StagedManifest>();
-      for (const m of batch) {
-        validateManifest(m);
-        byKey.delete(m.key); // keep batch order of the winning manifest
-        byKey.set(m.key, m);
-      }
+      const byKey = lastManifestPerKey(batch);
       if (byKey.size === 0) return { rows: 0, replaced: 0 };
 
       // Phase 1: every new file to its temp name; nothing visible yet.
@@ -359,7 +329,7 @@ export class ParquetDatasetSink implements Sink {
       this.onCommitStep?.('others-trimmed');
 
       // Phase 3: the ledger, last.
-      const loadedAt = this.nextLoadedAt();
+      const loadedAt = this.clock.next();
       const ledgerRows = plans.map((p) => {
         const fields = ledgerFieldsOf(p.manifest);
         return {
@@ -557,7 +527,7 @@ export class ParquetDatasetSink implements Sink {
         if (against.length === 0 || !(await exists(file))) continue;
         const before = await this.parquetRowCount(file);
         const tmp = this.tmpName(file);
-        const rows = await this.writeWithout(file, against, tmp);
+        const rows = await writeWithout((await this.db()).conn, file, against, tmp);
         if (rows === before) {
           await rm(tmp, { force: true });
           continue;
@@ -576,30 +546,11 @@ export class ParquetDatasetSink implements Sink {
   private async dropKeysOf(plan: ObjectPlan, files: readonly string[]): Promise<void> {
     if (files.length === 0 || !plan.tmp) return;
     const tmp = this.tmpName(plan.file);
-    const rows = await this.writeWithout(plan.tmp, files, tmp);
+    const rows = await writeWithout((await this.db()).conn, plan.tmp, files, tmp);
     await rm(plan.tmp, { force: true });
     if (rows === 0) await rm(tmp, { force: true });
     plan.tmp = rows === 0 ? null : tmp; // none left: its earlier file is deleted
     plan.rows = rows;
-  }
-
-  /** Writes the rows of `file` whose (timestamp, sensor) none of `others` holds to `tmp` (sorted, fsync'd); returns their count. */
-  private async writeWithout(file: string, others: readonly string[], tmp: string): Promise<number> {
-    const { conn } = await this.db();
-    try {
-      const result = await conn.run(
-        `COPY (SELECT * FROM read_parquet(${sqlString(file)}) o
-               WHERE NOT EXISTS (SELECT 1 FROM read_parquet([${others.map(sqlString).join(', ')}]) n
-                                 WHERE n."timestamp" = o."timestamp" AND n.sensor = o.sensor)
-               ORDER BY "timestamp", sensor)
-         TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
-      );
-      await fsyncFile(tmp);
-      return Number(result.rowsChanged);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    }
   }
 
   /**
@@ -653,15 +604,6 @@ export class ParquetDatasetSink implements Sink {
       const names = await readdir(dir, { recursive: true });
       await Promise.all(names.filter((n) => n.endsWith('.tmp')).map((n) => rm(path.join(dir, n), { force: true })));
     }
-  }
-
-  /** The commit time as an ISO instant with microseconds, strictly increasing within the process. */
-  private nextLoadedAt(): string {
-    let us = BigInt(Date.now()) * 1000n;
-    if (us <= this.lastLoadedAtUs) us = this.lastLoadedAtUs + 1n;
-    this.lastLoadedAtUs = us;
-    const iso = new Date(Number(us / 1000n)).toISOString(); // …sss Z
-    return `${iso.slice(0, -1)}${String(us % 1000n).padStart(3, '0')}Z`;
   }
 }
 

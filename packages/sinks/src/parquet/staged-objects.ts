@@ -39,3 +39,28 @@ export function readingsSelect(m: StagedManifest): string {
 export function usToIso(us: string | null): string | null {
   return us === null ? null : new Date(Number(us) / 1000).toISOString();
 }
+
+/** The manifests of a batch, checked, one per source key: when a key occurs twice its last manifest wins (in that one's batch position). */
+export function lastManifestPerKey(batch: readonly StagedManifest[]): Map<string, StagedManifest> {
+  const byKey = new Map<string, StagedManifest>();
+  for (const m of batch) {
+    validateManifest(m);
+    byKey.delete(m.key); // keep batch order of the winning manifest
+    byKey.set(m.key, m);
+  }
+  return byKey;
+}
+
+/** Commit times of a dataset's ledger: ISO instants with microseconds, strictly increasing within the process. */
+export class CommitClock {
+  #lastUs = 0n;
+
+  /** The next commit time. */
+  next(): string {
+    let us = BigInt(Date.now()) * 1000n;
+    if (us <= this.#lastUs) us = this.#lastUs + 1n;
+    this.#lastUs = us;
+    const iso = new Date(Number(us / 1000n)).toISOString(); // …sss Z
+    return `${iso.slice(0, -1)}${String(us % 1000n).padStart(3, '0')}Z`;
+  }
+}

@@ -1,6 +1,7 @@
 import { BadInputError } from '@pv-pipeline/core';
 import { describe, expect, it } from 'vitest';
-import { openSink } from '../../src/open-sink.js';
+import { isObjectDatasetUrl, isParquetDatasetUrl, openSink } from '../../src/open-sink.js';
+import { ObjectParquetSink } from '../../src/parquet-s3/object-parquet-sink.js';
 
 describe('sink URLs: one parser, one strictness, errors naming where the URL came from', () => {
   it('opens each sink, trimmed and with its parameters', () => {
@@ -9,6 +10,15 @@ describe('sink URLs: one parser, one strictness, errors naming where the URL cam
     expect(openSink('bigquery://my-proj/my_ds?mode=stream&location=EU').url).toBe(
       'bigquery://my-proj/my_ds?mode=stream',
     );
+    const s3 = openSink(' PARQUET+S3://pv-lake/datasets/pvdaq/?threads=2', { s3Endpoint: 'http://127.0.0.1:9' });
+    expect(s3.url).toBe('parquet+s3://pv-lake/datasets/pvdaq');
+    expect(s3).toBeInstanceOf(ObjectParquetSink);
+    expect((s3 as ObjectParquetSink).bucket.uri('pv_readings/x.parquet')).toBe(
+      's3://pv-lake/datasets/pvdaq/pv_readings/x.parquet',
+    );
+    expect(openSink('parquet+s3://pv-lake').url).toBe('parquet+s3://pv-lake');
+    expect(isParquetDatasetUrl('parquet+s3://b/p') && isObjectDatasetUrl('parquet+s3://b/p')).toBe(true);
+    expect(isObjectDatasetUrl('parquet:///tmp/ds')).toBe(false);
   });
 
   it('refuses unknown or repeated parameters and bad values in every sink alike', () => {
@@ -22,6 +32,11 @@ describe('sink URLs: one parser, one strictness, errors naming where the URL cam
       ['duckdb://', /names no path/],
       ['parquet://%zz', /malformed percent-escape/],
       ['postgres://db', /has no known scheme/],
+      ['parquet+s3://Bad_Bucket/p', /"Bad_Bucket" is not a valid bucket name/],
+      ['parquet+s3://key:secret@bucket/p', /credentials must not be put in the sink URL/],
+      ['parquet+s3://bucket/a//b', /empty path segment/],
+      ['parquet+s3://bucket/p?mode=stream', /unknown parameter mode \(known: memory_limit, threads\)/],
+      ['parquet+s3://', /names no path/],
     ];
     for (const [url, reason] of cases) {
       expect(() => openSink(url), url).toThrow(BadInputError);

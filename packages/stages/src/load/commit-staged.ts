@@ -3,9 +3,19 @@ import type { CommitResult, Sink } from '@pv-pipeline/sinks';
 import type { StagingArea } from '../staging/staging-area.js';
 
 /**
+ * The staged file of a manifest that lives in the staging area, or null: none
+ * (no rows), or a readings file a worker placed in the dataset itself, which
+ * is the sink's and never removed as a staged file.
+ */
+export function stagedRef(m: StagedManifest): string | null {
+  return m.placed ? null : m.staged;
+}
+
+/**
  * Commits a batch whose staged files live in a staging area: makes them local
- * (a download for S3 staging), hands the sink manifests with local paths, and
- * releases the local copies whatever the outcome.
+ * (a download for S3 staging), hands the sink manifests with local paths (a
+ * placed file as it is: the sink reads it where it is), and releases the local
+ * copies whatever the outcome.
  */
 export async function commitStaged(
   sink: Sink,
@@ -13,10 +23,10 @@ export async function commitStaged(
   batch: readonly StagedManifest[],
   runId: string,
 ): Promise<CommitResult> {
-  const local = await staging.localize(batch.flatMap((m) => (m.staged ? [m.staged] : [])));
+  const local = await staging.localize(batch.flatMap((m) => stagedRef(m) ?? []));
   try {
     return await sink.commit(
-      batch.map((m) => (m.staged ? { ...m, staged: local.path(m.staged) } : m)),
+      batch.map((m) => (stagedRef(m) ? { ...m, staged: local.path(m.staged!) } : m)),
       runId,
     );
   } finally {

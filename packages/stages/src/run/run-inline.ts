@@ -14,7 +14,7 @@ import {
 import { type ObjectStore, SystemCatalog } from '@pv-pipeline/pvdaq';
 import type { Sink } from '@pv-pipeline/sinks';
 import pRetry from 'p-retry';
-import { commitStaged } from '../load/commit-staged.js';
+import { commitStaged, stagedRef } from '../load/commit-staged.js';
 import { commitOrSplit, DEFAULT_BATCH_OBJECTS, LoadBatcher } from '../load/load-batcher.js';
 import { refreshDimensions } from '../load/refresh-dimensions.js';
 import { assertKnownSystems, unknownSystems } from '../plan/known-systems.js';
@@ -119,12 +119,12 @@ export async function runInline(options: InlineRunOptions): Promise<RunSummary> 
           report.replaced += r.replaced;
           for (const m of group) addDropped(report.dropped, m.dropped);
           progress();
-          await staging.remove(group.map((m) => m.staged));
+          await staging.remove(group.map(stagedRef));
         },
         async (m, err) => {
           logger.error({ key: m.key, err: describeError(err) }, 'commit failed');
           fail(m.key, `commit failed: ${describeError(err)}`);
-          await staging.remove([m.staged]);
+          await staging.remove([stagedRef(m)]);
         },
         (err) =>
           logger.warn(

@@ -10,7 +10,7 @@ import {
   type SystemCatalog,
   zoneSourcesOf,
 } from '@pv-pipeline/pvdaq';
-import type { ReadingsFileWriter } from '@pv-pipeline/sinks';
+import type { ReadingsFileWriter, ReadingsPlacement } from '@pv-pipeline/sinks';
 import type { PlannedObject } from '../plan/planned-object.js';
 import type { StagingArea } from '../staging/staging-area.js';
 import { type DecodeTask, decodeReadings, type EncodedReadings } from './decode-readings.js';
@@ -35,6 +35,12 @@ export interface TransformDeps {
    * @defaultValue none (staged columns, rewritten by the sink)
    */
   readingsFiles?: ReadingsFileWriter;
+  /**
+   * For a `parquet+s3://` sink (with `readingsFiles`): the readings files go
+   * straight into the dataset, under names of their own, instead of staging.
+   * @defaultValue none (staged)
+   */
+  placement?: ReadingsPlacement;
 }
 
 /**
@@ -78,7 +84,8 @@ export async function transformObject(obj: PlannedObject, deps: TransformDeps): 
   const { manifest, file } = await (deps.decode ?? decodeReadings)(task);
   if (file) {
     const bytes = deps.readingsFiles ? await finalReadingsFile(deps.readingsFiles, manifest, file) : file;
-    manifest.staged = await deps.staging.write(derivedId('staged', key, obj.etag), bytes);
+    if (deps.placement && deps.readingsFiles) await deps.placement.place(manifest, bytes);
+    else manifest.staged = await deps.staging.write(derivedId('staged', key, obj.etag), bytes);
   }
   return manifest;
 }
