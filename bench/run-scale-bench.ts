@@ -1,7 +1,10 @@
 /**
  * `npm run bench:scale`: how far the cluster scales out, from measured costs.
  *
- *   npm run bench:scale -- [--systems N] [--planner-objects N] [--latency-ms N] [--no-write]
+ *   npm run bench:scale -- [--systems N] [--planner-objects N] [--latency-ms N] [--sinks a,b] [--no-write]
+ *
+ * With `PV_BENCH_PROFILE_DIR=DIR` the loader processes write V8 CPU profiles there (`--cpu-prof`):
+ * what bounds L.
  *
  * - **w**, the worker rate: objects/s of one worker process alone (`pv-pipeline serve worker`,
  *   default settings, decoding on 1 thread) transforming the first `--systems` systems of the bench
@@ -65,6 +68,8 @@ interface Args {
   systems: number;
   plannerObjects: number;
   latencyMs: number;
+  /** The sinks whose w and L are measured. @defaultValue all */
+  sinks: SinkKind[];
   write: boolean;
 }
 
@@ -74,9 +79,12 @@ function readArgs(): Args {
       systems: { type: 'string', default: '8' },
       'planner-objects': { type: 'string', default: '1000000' },
       'latency-ms': { type: 'string', default: '50' },
+      sinks: { type: 'string', default: SINKS.join(',') },
       'no-write': { type: 'boolean', default: false },
     },
   });
+  const sinks = values.sinks.split(',').map((k) => k.trim()) as SinkKind[];
+  for (const k of sinks) if (!SINKS.includes(k)) throw new Error(`--sinks: ${k} is not one of ${SINKS.join(', ')}`);
   const whole = (name: string, v: string) => {
     if (!/^\d+$/.test(v)) throw new Error(`--${name} needs a whole number`);
     return Number(v);
@@ -85,7 +93,8 @@ function readArgs(): Args {
     systems: whole('systems', values.systems),
     plannerObjects: whole('planner-objects', values['planner-objects']),
     latencyMs: whole('latency-ms', values['latency-ms']),
-    write: !values['no-write'],
+    sinks,
+    write: !values['no-write'] && sinks.length === SINKS.length,
   };
 }
 
@@ -150,8 +159,13 @@ async function clusterRun(opts: {
     PV_LOG_LEVEL: 'warn',
     ...opts.env,
   };
+  const profile = process.env.PV_BENCH_PROFILE_DIR;
   const serve = (role: string): ChildProcess =>
-    spawn(process.execPath, [CLI, 'serve', role], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
+    spawn(
+      process.execPath,
+      [...(profile && role === 'loader' ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []), CLI, 'serve', role],
+      { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] },
+    );
   const conn = createRedisConnection(redis.url, { blocking: false });
   const queues = openQueues(conn, '{pv}', DEFAULT_TUNING);
   const runs = new RunStore(conn, '{pv}');
@@ -285,7 +299,7 @@ async function main(): Promise<void> {
             ? `parquet+s3://scale/dataset-${randomBytes(3).toString('hex')}`
             : `bigquery://bench/scale_${randomBytes(3).toString('hex')}`;
     const perSink = new Map<SinkKind, { transform: Rate; load: Rate; readings: number }>();
-    for (const kind of SINKS) {
+    for (const kind of args.sinks) {
       log(`w and L: ${kind}`);
       const r = await clusterRun({
         work,
@@ -301,6 +315,7 @@ async function main(): Promise<void> {
       perSink.set(kind, r as { transform: Rate; load: Rate; readings: number });
       log(`  w ${fmt(r.transform.perSecond, 1)}/s, L ${fmt(r.load!.perSecond, 1)}/s`);
     }
+    if (args.sinks.length < SINKS.length) return; // a subset (e.g. to profile a loader): w and L only, nothing written
     const readings = new Set([...perSink.values()].map((r) => r.readings));
     if (readings.size !== 1) throw new Error(`the sinks loaded different readings: ${[...readings].join(', ')}`);
     // w of the plain staging path (DuckDB and BigQuery sinks); a parquet:// sink's workers also write the readings files

@@ -100,7 +100,8 @@ export class LoadProcessor {
   constructor(deps: LoadProcessorDeps) {
     this.#d = deps;
     this.#batcher = new LoadBatcher<Pending>({
-      rowsOf: (p) => p.manifest.rows,
+      // a placed readings file costs the commit a HEAD, not its rows: only the object count bounds its batch
+      rowsOf: (p) => (p.manifest.placed ? 0 : p.manifest.rows),
       commit: (batch) => this.#commit(batch),
       batchRows: deps.batchRows,
       batchObjects: deps.batchObjects,

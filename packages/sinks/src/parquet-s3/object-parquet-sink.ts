@@ -106,7 +106,8 @@ interface TrimPlan {
  * files no ledger row references: the redo uploads new ones, and
  * {@link ObjectParquetSink.vacuum} deletes the unreferenced ones. Readings files
  * may be placed in the dataset by the workers (a manifest with `placed`); the
- * loader then only checks their size and writes the ledger.
+ * loader then only checks their size (one listing per partition folder of the
+ * batch) and writes the ledger.
  *
  * DuckDB works on local copies (a sink's work folder): the ledger files, and
  * the readings files a commit must rewrite (when two objects deliver the same
@@ -222,7 +223,10 @@ export class ObjectParquetSink implements Sink {
       await this.#syncLedger();
       const scratch = await mkdtemp(path.join(await this.#workDir(), 'commit-'));
       try {
-        const plans = await mapConcurrent([...byKey.values()], this.#concurrency, (m) => this.#prepare(m, scratch));
+        const placed = await this.#placedSizes([...byKey.values()]);
+        const plans = await mapConcurrent([...byKey.values()], this.#concurrency, (m) =>
+          this.#prepare(m, scratch, placed),
+        );
         const trims = await this.#trimOverlaps(plans, new Set(byKey.keys()), scratch);
         this.#o.onCommitStep?.('files-written');
 
@@ -431,8 +435,26 @@ export class ObjectParquetSink implements Sink {
     return path.join(scratch, `f${++this.#seq}.parquet`);
   }
 
+  /**
+   * The sizes of the files placed in the dataset for a batch, by key: one
+   * listing per partition folder (a batch's objects share few), not a
+   * request per object.
+   */
+  async #placedSizes(batch: readonly StagedManifest[]): Promise<Map<string, number>> {
+    const folders = new Set<string>();
+    for (const m of batch) {
+      const key = m.placed && m.staged ? this.bucket.keyOf(m.staged) : null;
+      if (key !== null) folders.add(key.slice(0, key.lastIndexOf('/') + 1));
+    }
+    const sizes = new Map<string, number>();
+    await mapConcurrent([...folders], this.#concurrency, async (folder) => {
+      for (const o of await this.bucket.list(folder)) sizes.set(o.key, o.size);
+    });
+    return sizes;
+  }
+
   /** What one object commits: its new rows as a local file, or its placed file after a size check. */
-  async #prepare(m: StagedManifest, scratch: string): Promise<ObjectPlan> {
+  async #prepare(m: StagedManifest, scratch: string, placedSizes: ReadonlyMap<string, number>): Promise<ObjectPlan> {
     const previous = this.#index.get(m.ss_id, m.key);
     const replaced = previous?.file ? (previous.fileRows ?? previous.rows) : 0;
     if (m.rows === 0) return { manifest: m, local: null, remote: null, rows: 0, replaced };
@@ -440,8 +462,8 @@ export class ObjectParquetSink implements Sink {
     if (m.placed) {
       const key = this.bucket.keyOf(staged);
       if (key === null) throw new BadInputError(m.key, `placed file ${staged} is not in ${this.url}`);
-      const size = await this.bucket.size(key);
-      if (size === null) throw new BadInputError(m.key, `placed file ${staged} is missing`);
+      const size = placedSizes.get(key);
+      if (size === undefined) throw new BadInputError(m.key, `placed file ${staged} is missing`);
       if (size !== m.bytes) {
         throw new BadInputError(m.key, `placed file ${staged} has ${size} bytes, its manifest says ${m.bytes}`);
       }
