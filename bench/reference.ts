@@ -86,3 +86,25 @@ export async function runReference(o: ReferenceOptions): Promise<ReferenceResult
   }
   return { readings, steps, memoryLimit };
 }
+
+/**
+ * The floor: DuckDB copying the same daily Parquet files into a table of its
+ * own as they are (`CREATE TABLE … AS SELECT * FROM read_parquet(…)`), no
+ * rules, no join, no dedup. No transform can cost less CPU than reading and
+ * storing the rows; the pipeline's CPU is compared with this (issue: ≤ 3×).
+ */
+export async function runRawCopy(o: ReferenceOptions): Promise<{ rows: number }> {
+  for (const suffix of ['', '.wal']) rmSync(`${o.dbPath}${suffix}`, { force: true });
+  const db = await DuckDBInstance.create(o.dbPath, { threads: String(o.threads ?? 1) });
+  const conn = await db.connect();
+  try {
+    const root = o.root.replace(/\/+$/, '');
+    await conn.run(
+      `CREATE TABLE raw AS SELECT * FROM read_parquet(${lit(`${root}/parquet/pvdata/system_id=*/year=*/month=*/day=*/*.parquet`)})`,
+    );
+    return { rows: Number((await conn.runAndReadAll('SELECT count(*) FROM raw')).getRowsJS()[0]?.[0] ?? 0) };
+  } finally {
+    conn.closeSync();
+    db.closeSync();
+  }
+}

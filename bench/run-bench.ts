@@ -44,7 +44,7 @@ import {
   systemsOf,
 } from './generate-mirror.js';
 import { mb, measurePhase, type PhaseMeasure, procStatus } from './measure.js';
-import { type ReferenceResult, runReference } from './reference.js';
+import { type ReferenceResult, runRawCopy, runReference } from './reference.js';
 import { writeResultsSection } from './results-section.js';
 
 /** Our section of bench/RESULTS.md (other benches write their own sections). */
@@ -168,11 +168,15 @@ interface Figures {
   readings: number;
   pipeline: PhaseMeasure;
   reference: PhaseMeasure;
+  /** The floor: DuckDB copying the same files as they are (runRawCopy). */
+  floor: PhaseMeasure;
+  floorRows: number;
+  commit: string;
   processHwm: number;
   summary: RunSummary;
   ref: ReferenceResult;
   /** Every run's measures, in order. */
-  runs: { pipeline: PhaseMeasure[]; reference: PhaseMeasure[] };
+  runs: { pipeline: PhaseMeasure[]; reference: PhaseMeasure[]; floor: PhaseMeasure[] };
 }
 
 /** Median of the wall and CPU times, highest of the RSS figures. */
@@ -239,7 +243,7 @@ function resultsMarkdown(f: Figures): string {
 
 Latest full run, written by \`bench/run-bench.ts\` (this section is replaced on every full run).
 
-- Date: ${f.date}
+- Date: ${f.date}, commit ${f.commit}
 - Machine: nproc ${f.nproc} (${f.cpuModel}), node ${f.node}, DuckDB ${f.duckdb}
 - Data: synthetic mirror in the OEDI layout (\`bench/generate-mirror.ts\`): ${f.systems} systems,
   ${fmtInt(f.objects)} daily Parquet objects (${mb(f.mirrorBytes)} on disk), **${fmtInt(f.readings)} readings loaded**
@@ -256,8 +260,11 @@ Latest full run, written by \`bench/run-bench.ts\` (this section is replaced on 
 |---|---:|---:|---:|---:|---:|---:|
 ${row('pipeline', f.pipeline, pr)}
 ${row('reference (DuckDB, 1 thread)', f.reference, rr)}
+${row(`floor: \`CREATE TABLE AS SELECT * FROM read_parquet(…)\` (DuckDB, 1 thread; ${fmtInt(f.floorRows)} raw rows)`, f.floor, rate(f.floorRows, f.floor.wallSeconds))}
 
-**pipeline / reference throughput: ${(pr / rr).toFixed(2)}×** · process peak RSS over the whole run (VmHWM): ${mb(f.processHwm)}
+**pipeline / reference throughput: ${(pr / rr).toFixed(2)}×** · per core (CPU seconds): the reference
+needs ${(f.reference.cpuSeconds / f.pipeline.cpuSeconds).toFixed(2)}× the pipeline's CPU; the pipeline needs
+**${(f.pipeline.cpuSeconds / f.floor.cpuSeconds).toFixed(2)}× the floor's CPU** (issue: ≤ 3×) · process peak RSS over the whole run (VmHWM): ${mb(f.processHwm)}
 ${perRunMarkdown(f)}
 Targets (issue): pipeline ≥ DuckDB on one thread → ${pr >= rr ? 'met' : 'NOT met'}; pipeline peak RSS < 512 MB → ${
     Math.max(f.pipeline.rssPeakSampled, f.pipeline.vmHwm ?? 0) < 512 * 1024 * 1024 ? 'met' : 'NOT met'
@@ -277,6 +284,7 @@ async function main(): Promise<void> {
   mkdirSync(outDir, { recursive: true });
   const pipelineDb = join(outDir, args.small ? 'pipeline-small.duckdb' : 'pipeline.duckdb');
   const referenceDb = join(outDir, args.small ? 'reference-small.duckdb' : 'reference.duckdb');
+  const floorDb = join(outDir, args.small ? 'floor-small.duckdb' : 'floor.duckdb');
 
   out(`mirror: ${relative(process.cwd(), root)}`);
   const gen = await ensureMirror(root, params, (m) => out(m));
@@ -295,6 +303,7 @@ async function main(): Promise<void> {
 
   const pipeRuns: Array<{ result: PipelinePhase; measure: PhaseMeasure }> = [];
   const refRuns: Array<{ result: ReferenceResult; measure: PhaseMeasure }> = [];
+  const floorRuns: Array<{ result: { rows: number }; measure: PhaseMeasure }> = [];
   let check: Check | null = null;
   let ok = true;
   for (let rep = 1; rep <= args.repeat; rep++) {
@@ -326,6 +335,13 @@ async function main(): Promise<void> {
       }
     }
 
+    out(`\n[floor${tag}] DuckDB copying the same Parquet files as they are, threads = 1`);
+    const floor = await measurePhase(() => runRawCopy({ root, dbPath: floorDb, threads: 1 }));
+    floorRuns.push(floor);
+    out(
+      `  ${fmtInt(floor.result.rows)} raw rows in ${floor.measure.wallSeconds.toFixed(1)} s, CPU ${floor.measure.cpuSeconds.toFixed(1)} s`,
+    );
+
     out(`\n[check${tag}] comparing pv_readings of both databases per ss_id`);
     check = await compare(pipelineDb, referenceDb);
     const summary = pipeRuns.at(-1)!.result.summary;
@@ -347,12 +363,13 @@ async function main(): Promise<void> {
       break;
     }
   }
-  if (!check || pipeRuns.length === 0 || refRuns.length === 0) throw new Error('a phase did not run');
+  if (!check || pipeRuns.length === 0 || refRuns.length === 0 || floorRuns.length === 0)
+    throw new Error('a phase did not run');
   // VmHWM is reset at every phase start: the process peak is the highest of the phases' and
   // of what came before the first reset (generation, cache warming).
   const processHwm = Math.max(
     hwmBeforePhases ?? 0,
-    ...[...pipeRuns, ...refRuns].map((r) => r.measure.vmHwm ?? 0),
+    ...[...pipeRuns, ...refRuns, ...floorRuns].map((r) => r.measure.vmHwm ?? 0),
     procStatus().hwm ?? 0,
   );
   const summary = pipeRuns.at(-1)!.result.summary;
@@ -388,7 +405,10 @@ async function main(): Promise<void> {
     readings,
     pipeline: pipe.measure,
     reference: ref.measure,
-    runs: { pipeline: pipe.runs, reference: ref.runs },
+    floor: combine(floorRuns.map((r) => r.measure)),
+    floorRows: floorRuns.at(-1)?.result.rows ?? 0,
+    commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(),
+    runs: { pipeline: pipe.runs, reference: ref.runs, floor: floorRuns.map((r) => r.measure) },
     processHwm,
     summary,
     ref: ref.result,
@@ -408,6 +428,10 @@ async function main(): Promise<void> {
     );
   line('pipeline', pipe.measure, pr);
   line('reference (1 thread)', ref.measure, rr);
+  line('floor (raw copy)', fig.floor, rate(fig.floorRows, fig.floor.wallSeconds));
+  out(
+    `CPU per core: pipeline / floor ${(fig.pipeline.cpuSeconds / fig.floor.cpuSeconds).toFixed(2)}x, reference / pipeline ${(fig.reference.cpuSeconds / fig.pipeline.cpuSeconds).toFixed(2)}x`,
+  );
   out(`ratio pipeline/reference: ${(pr / rr).toFixed(2)}x   process peak RSS (VmHWM, whole run): ${mb(processHwm)}`);
   if (args.repeat > 1) {
     out(`(medians of ${args.repeat} runs, RSS = highest run; per run: wall s, RSS start → peak)`);
