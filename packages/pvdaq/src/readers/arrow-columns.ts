@@ -1,4 +1,10 @@
+import { endianness } from 'node:os';
 import * as arrow from 'apache-arrow';
+
+/** 64-bit integers are read as two 32-bit halves (no BigInt per value) on little-endian machines. */
+const LITTLE_ENDIAN = endianness() === 'LE';
+/** 2^32. */
+const TWO_32 = 4_294_967_296;
 
 /** Microseconds per unit of an Arrow TimeUnit (SECOND, MILLISECOND, MICROSECOND, NANOSECOND). */
 const US_PER_UNIT = [1_000_000, 1_000, 1, 0.001];
@@ -25,6 +31,7 @@ export function columnToFloat64(vector: arrow.Vector): Float64Array {
   let pos = 0;
   for (const data of vector.data) {
     const n = data.length;
+    // a sliced chunk's values start at the slice; its offset counts in the null bitmap only
     const values = data.values as ArrayLike<number | bigint>;
     const off = data.offset;
     let scale = 1;
@@ -37,14 +44,25 @@ export function columnToFloat64(vector: arrow.Vector): Float64Array {
         out[pos + i] = v == null ? Number.NaN : Number(String(v));
       }
     } else if (typeof values[0] === 'bigint' || values instanceof BigInt64Array || values instanceof BigUint64Array) {
-      const big = values as ArrayLike<bigint>;
-      for (let i = 0; i < n; i++) {
-        const v = Number(big[off + i]) * scale;
-        out[pos + i] = scale < 1 ? Math.round(v) : v;
+      const big = values as BigInt64Array | BigUint64Array;
+      if (LITTLE_ENDIAN && ArrayBuffer.isView(big)) {
+        // hi × 2^32 + lo: both terms exact, one rounding, the same double as Number(bigint)
+        const words = new Uint32Array(big.buffer, big.byteOffset, n * 2);
+        const signed = big instanceof BigInt64Array;
+        for (let i = 0; i < n; i++) {
+          const hi = signed ? words[2 * i + 1]! | 0 : words[2 * i + 1]!;
+          const v = (hi * TWO_32 + words[2 * i]!) * scale;
+          out[pos + i] = scale < 1 ? Math.round(v) : v;
+        }
+      } else {
+        for (let i = 0; i < n; i++) {
+          const v = Number(big[i]) * scale;
+          out[pos + i] = scale < 1 ? Math.round(v) : v;
+        }
       }
     } else {
       const num = values as ArrayLike<number>;
-      for (let i = 0; i < n; i++) out[pos + i] = num[off + i]! * scale;
+      for (let i = 0; i < n; i++) out[pos + i] = num[i]! * scale;
     }
     if (data.nullCount > 0 && data.nullBitmap) {
       const bm = data.nullBitmap;

@@ -180,19 +180,39 @@ function keepLastPerKey(
   onDuplicate: (sensorIdx: number) => void,
 ): number {
   const { timestamp, measuredOn, sensorIdx, metricId, value } = cols;
-  // walk backwards so the last occurrence of a (timestamp, channel) wins
-  const seen: Array<Set<number>> = Array.from({ length: channels }, () => new Set<number>());
   const keep = new Uint8Array(len);
   let duplicates = 0;
-  for (let i = len - 1; i >= 0; i--) {
-    const set = seen[sensorIdx[i]!]!;
-    const t = timestamp[i]!;
-    if (set.has(t)) {
-      duplicates++;
-      onDuplicate(sensorIdx[i]!);
-    } else {
-      set.add(t);
-      keep[i] = 1;
+  const drop = (i: number) => {
+    duplicates++;
+    onDuplicate(sensorIdx[i]!);
+  };
+  // walk backwards so the last occurrence of a (timestamp, channel) wins
+  let ascending = true;
+  for (let i = 1; i < len && ascending; i++) ascending = timestamp[i]! >= timestamp[i - 1]!;
+  if (ascending) {
+    // time never goes back (the usual file): a key repeats only within a run of one instant,
+    // so a stamp per channel (the run's first index) replaces a set of instants
+    const stamp = new Int32Array(channels).fill(-1);
+    let run = len;
+    for (let i = len - 1; i >= 0; i--) {
+      if (i === len - 1 || timestamp[i] !== timestamp[i + 1]) run = i;
+      const s = sensorIdx[i]!;
+      if (stamp[s] === run) drop(i);
+      else {
+        stamp[s] = run;
+        keep[i] = 1;
+      }
+    }
+  } else {
+    const seen: Array<Set<number>> = Array.from({ length: channels }, () => new Set<number>());
+    for (let i = len - 1; i >= 0; i--) {
+      const set = seen[sensorIdx[i]!]!;
+      const t = timestamp[i]!;
+      if (set.has(t)) drop(i);
+      else {
+        set.add(t);
+        keep[i] = 1;
+      }
     }
   }
   if (duplicates === 0) return len;

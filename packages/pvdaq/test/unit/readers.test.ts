@@ -171,6 +171,23 @@ describe('normalizeReadings', () => {
     expect(byTs.get(us('2020-01-23T16:50:00'))).toBe(3);
   });
 
+  it('keeps the last of a repeated key when time never goes back, per channel (the run-of-one-instant path)', () => {
+    const r = norm(
+      'measured_on,ac_power__315,ac_current__319\n2020-01-23 09:50:00,1,7\n2020-01-23 09:50:00,3,\n2020-01-23 09:51:00,2,8\n2020-01-23 09:51:00,,9\n2020-01-23 09:51:00,4,10\n',
+    );
+    expect(rows(r)).toEqual([
+      ['2020-01-23T16:50:00.000Z', 'ac_current', 7],
+      ['2020-01-23T16:50:00.000Z', 'ac_power', 3],
+      ['2020-01-23T16:51:00.000Z', 'ac_power', 4],
+      ['2020-01-23T16:51:00.000Z', 'ac_current', 10],
+    ]);
+    expect(r.dropped).toEqual({ missing: 2, sentinel: 0, non_finite: 0, duplicate: 4 });
+    expect(r.droppedBySensor).toEqual({
+      ac_power: { missing: 1, sentinel: 0, non_finite: 0, duplicate: 2 },
+      ac_current: { missing: 1, sentinel: 0, non_finite: 0, duplicate: 2 },
+    });
+  });
+
   it('the fall-back hour of a daily CSV: both occurrences kept, each at its true instant (issue #14, defect 1)', () => {
     const r = norm(
       'measured_on,ac_power__315\n2011-11-06 01:00:00,11\n2011-11-06 01:30:00,12\n2011-11-06 01:00:00,21\n2011-11-06 01:30:00,22\n',
