@@ -15,7 +15,7 @@
  * - Checks both hold the same readings (count and sum per channel), prints MB/s,
  *   readings/s, peak RSS and the ratios, and writes its section of RESULTS.md.
  */
-import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -23,14 +23,12 @@ import { createLogger } from '@pv-pipeline/core';
 import { openObjectStore } from '@pv-pipeline/pvdaq';
 import { openSink } from '@pv-pipeline/sinks';
 import { type RunSummary, runInline, validateRunRequest } from '@pv-pipeline/stages';
-import { type PrizeFileSpec, writePrizeFile, writePrizeMetadata } from '../test/support/prize-files.js';
 import { BENCH_DIR } from './generate-mirror.js';
 import { mb, measurePhase, type PhaseMeasure } from './measure.js';
+import { ensurePrizeFile } from './prize-file.js';
 import { writeResultsSection } from './results-section.js';
 
 const MiB = 1024 * 1024;
-/** Bytes per generated line (measured: timestamp + 8 cells). */
-const BYTES_PER_LINE = 77;
 
 interface Args {
   mb: number;
@@ -49,33 +47,6 @@ function parseArgs(argv: string[]): Args {
   }
   if (!(args.mb > 0) || !(args.threads >= 1)) throw new Error('--mb and --threads must be positive');
   return args;
-}
-
-const COLUMNS = [
-  ...Array.from({ length: 4 }, (_, i) => `cmb_${String(i + 1).padStart(2, '0')}_dc_current_(a)_o_${190001 + i}`),
-  ...Array.from({ length: 3 }, (_, i) => `inverter_${String(i + 1).padStart(2, '0')}_ac_power_(kw)_inv_${190101 + i}`),
-  'meter_ac_energy_meter_190201',
-];
-
-async function ensurePrizeFile(root: string, megabytes: number): Promise<string> {
-  const spec: PrizeFileSpec = {
-    key: '2023-solar-data-prize/7333_OEDI/data/7333_cmb_tag_list.csv_tag_group_1_20220101-20231231_recorded.csv',
-    columns: COLUMNS,
-    start: '2022-01-01 00:00:00',
-    stepSeconds: 10,
-    lines: Math.round((megabytes * MiB) / BYTES_PER_LINE),
-  };
-  const path = join(root, spec.key);
-  const marker = join(root, `.lines-${spec.lines}`);
-  if (!existsSync(marker)) {
-    rmSync(root, { recursive: true, force: true });
-    console.log(`generating ${megabytes} MiB prize CSV …`);
-    await writePrizeFile(root, spec);
-    await writePrizeMetadata(root, '7333_OEDI', 7333, { System: { system_id: 7333, timezone_code: '8' } });
-    mkdirSync(root, { recursive: true });
-    await import('node:fs/promises').then((fs) => fs.writeFile(marker, ''));
-  }
-  return path;
 }
 
 async function pipelinePhase(root: string, dbPath: string): Promise<RunSummary> {
