@@ -13,6 +13,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { all, factRows, factsOf, manifestOf, type TestObject } from '../contract/sink-contract.js';
 import { ROOT, runCli } from '../support/cli.js';
+import { exec } from '../support/duckdb.js';
 import { mirrorDataset, queryThroughRecipe, READ_RECIPE } from '../support/parquet-s3-recipe.js';
 import { S3RVER_CREDENTIALS, type S3Server, startS3Server } from '../support/s3-server.js';
 
@@ -225,6 +226,34 @@ describe('Parquet dataset on object storage (parquet+s3://, s3rver)', () => {
       await writer.close();
       await sink.close();
     }
+  });
+
+  it('a ledger file stamped ahead (a loader whose clock ran fast) does not outlive a later commit', async () => {
+    const prefix = 'clock-ahead';
+    const first = await openSink(prefix);
+    await first.commit(await manifests(B), 'run-1');
+    await first.close();
+    // what a loader a day ahead would have written: the same row, another ETag, named and stamped a day later
+    const bucket = bucketOf(prefix);
+    const [ledger] = await bucket.list('pv_ingest_ledger/');
+    const local = join(work, `ledger-${++n}.parquet`);
+    await bucket.get(ledger!.key, local);
+    const aheadFile = join(work, `ledger-ahead-${n}.parquet`);
+    await exec(
+      null,
+      `COPY (SELECT * REPLACE ('etag-ahead' AS etag, loaded_at + INTERVAL 1 DAY AS loaded_at) FROM read_parquet('${local}')) TO '${aheadFile}' (FORMAT parquet)`,
+    );
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().replace(/[-:.]/g, '');
+    await bucket.put(`pv_ingest_ledger/ledger-${tomorrow}-ahead.parquet`, aheadFile);
+
+    const sink = await openSink(prefix);
+    const range = { ssIds: [B.ssId], from: '2020-06-01', to: '2020-06-01' };
+    expect((await sink.ledgerEtags(range)).get(B.key)).toBe('etag-ahead');
+    const B2: TestObject = { ...B, etag: 'b2', readings: [[7, 'ac_power', 12]] };
+    await sink.commit(await manifests(B2), 'run-2');
+    expect((await sink.ledgerEtags(range)).get(B.key)).toBe('b2');
+    expect(await factsOf(sink)).toEqual(factRows(all(B2)));
+    await sink.close();
   });
 
   it('opening for reading needs a dataset; an unreachable bucket is named', async () => {

@@ -450,6 +450,33 @@ describe('ParquetDatasetSink', () => {
     }
   });
 
+  it('a ledger row stamped ahead (a loader whose clock ran fast) does not outlive a later commit', async () => {
+    const dir = path.join(work, 'clock-ahead');
+    const ahead = new ParquetDatasetSink({ root: dir });
+    await ahead.init();
+    try {
+      await ahead.commit(
+        [await stage(KEY_B, 'etag-b1', 4, '2020-02-01', [['2020-02-01 18:00:00+00', 'ac_power', 1, 'W', 1]])],
+        'run-1',
+      );
+      const ledger = path.join(dir, 'pv_ingest_ledger');
+      const [first] = (await readdir(ledger)).filter((f) => f.endsWith('.parquet'));
+      await conn.run(
+        `COPY (SELECT * REPLACE ('etag-ahead' AS etag, loaded_at + INTERVAL 1 DAY AS loaded_at) FROM read_parquet(${lit(path.join(ledger, first!))}))
+         TO ${lit(path.join(ledger, 'ledger-from-a-fast-clock.parquet'))} (FORMAT parquet)`,
+      );
+      const range = { ssIds: [4], from: '2020-02-01', to: '2020-02-01' };
+      expect((await ahead.ledgerEtags(range)).get(KEY_B)).toBe('etag-ahead');
+      await ahead.commit(
+        [await stage(KEY_B, 'etag-b2', 4, '2020-02-01', [['2020-02-01 18:00:00+00', 'ac_power', 1, 'W', 2]])],
+        'run-2',
+      );
+      expect((await ahead.ledgerEtags(range)).get(KEY_B)).toBe('etag-b2');
+    } finally {
+      await ahead.close();
+    }
+  });
+
   it('openParquetSink parses parquet:// URLs', () => {
     expect(openParquetSink('parquet:///data/pv set').root).toBe('/data/pv set');
     expect(openParquetSink('parquet:///data/pv%20set').root).toBe('/data/pv set');

@@ -244,7 +244,7 @@ export class ObjectParquetSink implements Sink {
         });
         this.#o.onCommitStep?.('files-uploaded');
 
-        const loadedAt = this.#clock.next();
+        const loadedAt = this.#clock.next(this.#index.latestLoadedAtUs);
         const local = path.join(scratch, 'ledger.parquet');
         await this.#writeLedgerFile(plans, trims, runId, loadedAt, local, scratch);
         const key = ledgerFileKey(loadedAt, runId, [...byKey.keys()].sort());

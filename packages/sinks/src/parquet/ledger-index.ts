@@ -73,6 +73,7 @@ export class LedgerIndex {
   readonly #dir: string;
   readonly #bySystem = new Map<number, Map<string, LedgerEntry>>();
   readonly #read = new Set<string>();
+  #latestUs = 0n;
 
   /** @param dir the ledger folder */
   constructor(dir: string) {
@@ -82,6 +83,11 @@ export class LedgerIndex {
   /** The latest entries of one system. */
   entriesOf(ssId: number): Iterable<LedgerEntry> {
     return this.#bySystem.get(ssId)?.values() ?? [];
+  }
+
+  /** The latest `loaded_at` of every row read, epoch µs (0 when none). */
+  get latestLoadedAtUs(): bigint {
+    return this.#latestUs;
   }
 
   /** The latest entries of every system. */
@@ -128,6 +134,7 @@ export class LedgerIndex {
         file: file === null ? null : String(file),
         fileRows: fileRows === null ? null : Number(fileRows),
       };
+      if (e.loadedAtUs > this.#latestUs) this.#latestUs = e.loadedAtUs;
       let bySystem = this.#bySystem.get(e.ssId);
       if (!bySystem) this.#bySystem.set(e.ssId, (bySystem = new Map()));
       const known = bySystem.get(e.key);

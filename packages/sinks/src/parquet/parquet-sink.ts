@@ -329,7 +329,7 @@ export class ParquetDatasetSink implements Sink {
       this.onCommitStep?.('others-trimmed');
 
       // Phase 3: the ledger, last.
-      const loadedAt = this.clock.next();
+      const loadedAt = this.clock.next(this.ledger.latestLoadedAtUs);
       const ledgerRows = plans.map((p) => {
         const fields = ledgerFieldsOf(p.manifest);
         return {

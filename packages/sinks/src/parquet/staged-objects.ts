@@ -51,14 +51,19 @@ export function lastManifestPerKey(batch: readonly StagedManifest[]): Map<string
   return byKey;
 }
 
-/** Commit times of a dataset's ledger: ISO instants with microseconds, strictly increasing within the process. */
+/**
+ * Commit times of a dataset's ledger: ISO instants with microseconds, strictly
+ * increasing within the process and after every commit already in the ledger
+ * (a loader restarted on a node whose clock is behind still writes the latest rows).
+ */
 export class CommitClock {
   #lastUs = 0n;
 
-  /** The next commit time. */
-  next(): string {
+  /** The next commit time, later than `afterUs` (epoch µs; the ledger's latest `loaded_at`). */
+  next(afterUs = 0n): string {
     let us = BigInt(Date.now()) * 1000n;
     if (us <= this.#lastUs) us = this.#lastUs + 1n;
+    if (us <= afterUs) us = afterUs + 1n;
     this.#lastUs = us;
     const iso = new Date(Number(us / 1000n)).toISOString(); // …sss Z
     return `${iso.slice(0, -1)}${String(us % 1000n).padStart(3, '0')}Z`;
