@@ -193,20 +193,15 @@ export class LoadProcessor {
       this.#step('cached');
       const finished = new Set<string>();
       if (replaced > 0) await runs.addReplaced(group[0]!.runId, replaced);
-      for (const p of group) {
-        const m = p.manifest;
-        const jobKey = p.job.id ? this.#d.queues.load.toKey(p.job.id) : '';
-        for (const r of await runs.recordOutcome(
-          transformJobId(m.key, m.etag),
-          m.key,
-          'loaded',
-          m.rows,
-          '',
-          m.dropped,
-          jobKey,
-        ))
-          finished.add(r);
-      }
+      // one script per object, all in flight at once (each is atomic on its own object and run counters)
+      const outcomes = await Promise.all(
+        group.map((p) => {
+          const m = p.manifest;
+          const jobKey = p.job.id ? this.#d.queues.load.toKey(p.job.id) : '';
+          return runs.recordOutcome(transformJobId(m.key, m.etag), m.key, 'loaded', m.rows, '', m.dropped, jobKey);
+        }),
+      );
+      for (const runIds of outcomes) for (const r of runIds) finished.add(r);
       for (const r of finished) await enqueueFinalize(this.#d.queues, r);
       this.#step('recorded');
       await addMetrics(this.#d.redis, this.#d.prefix, {
