@@ -5,20 +5,15 @@
 --   CREATE SECRET (TYPE s3, PROVIDER credential_chain);  -- S3-compatible: add ENDPOINT 'host:port', URL_STYLE 'path'
 SET VARIABLE pv_root = 's3://BUCKET/PREFIX';
 
-CREATE OR REPLACE TEMP VIEW pv_ingest_ledger AS
-SELECT * EXCLUDE (file, file_rows)
+-- The ledger as it stands, read once: run these statements again to see later commits.
+CREATE OR REPLACE TEMP TABLE pv_ingest_ledger AS
+SELECT *
 FROM read_parquet(getvariable('pv_root') || '/pv_ingest_ledger/*.parquet', union_by_name = true)
 QUALIFY row_number() OVER (PARTITION BY source_key ORDER BY loaded_at DESC) = 1;
 
--- The files of the dataset as it stands; set it again to see later commits.
+-- The files it names (NULL while the dataset holds no readings: pv_readings cannot be read then).
 SET VARIABLE pv_files = (
-  SELECT list(getvariable('pv_root') || '/' || file ORDER BY file)
-  FROM (
-    SELECT file
-    FROM read_parquet(getvariable('pv_root') || '/pv_ingest_ledger/*.parquet', union_by_name = true)
-    QUALIFY row_number() OVER (PARTITION BY source_key ORDER BY loaded_at DESC) = 1
-  )
-  WHERE file IS NOT NULL
+  SELECT list(getvariable('pv_root') || '/' || file ORDER BY file) FROM pv_ingest_ledger WHERE file IS NOT NULL
 );
 
 CREATE OR REPLACE TEMP VIEW pv_readings AS

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BadInputError, type StagedManifest } from '@pv-pipeline/core';
+import { PV_READINGS } from '@pv-pipeline/schema';
 import {
   DatasetBucket,
   ObjectParquetSink,
@@ -13,7 +14,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { all, factRows, factsOf, manifestOf, type TestObject } from '../contract/sink-contract.js';
 import { ROOT, runCli } from '../support/cli.js';
-import { exec } from '../support/duckdb.js';
+import { exec, query } from '../support/duckdb.js';
 import { mirrorDataset, queryThroughRecipe, READ_RECIPE } from '../support/parquet-s3-recipe.js';
 import { S3RVER_CREDENTIALS, type S3Server, startS3Server } from '../support/s3-server.js';
 
@@ -179,6 +180,13 @@ describe('Parquet dataset on object storage (parquet+s3://, s3rver)', () => {
     const viaSink = await readThroughSink(sink);
     expect(viaSink).toHaveLength(expected.length);
     expect(await readThroughRecipe(prefix)).toEqual(viaSink);
+    // every file, the trimmed one included, holds pv_readings' columns and no others (no year/month from its path)
+    const root = await mirrorDataset(bucketOf(prefix), join(work, `mirror-${++n}`));
+    const columns = await query(
+      null,
+      `SELECT DISTINCT name FROM parquet_schema('${root}/pv_readings/**/*.parquet') WHERE name <> 'duckdb_schema' ORDER BY name`,
+    );
+    expect(columns.map((c) => c.name)).toEqual(PV_READINGS.columns.map((c) => c.name).sort());
     await sink.close();
   });
 
@@ -253,6 +261,10 @@ describe('Parquet dataset on object storage (parquet+s3://, s3rver)', () => {
     await sink.commit(await manifests(B2), 'run-2');
     expect((await sink.ledgerEtags(range)).get(B.key)).toBe('b2');
     expect(await factsOf(sink)).toEqual(factRows(all(B2)));
+    // B's first file stopped being referenced when B2 replaced the row a day ahead: two hours from
+    // now it is still young by that time (a reader may hold the ledger it resolved), whatever its upload time
+    const v = await sink.vacuum({ olderThanMs: 3_600_000, now: Date.now() + 7_200_000, dryRun: true });
+    expect(v).toMatchObject({ files: 2, referenced: 1, deleted: [], keptRecent: 1 });
     await sink.close();
   });
 

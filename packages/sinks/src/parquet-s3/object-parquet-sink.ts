@@ -22,6 +22,7 @@ import { exists } from '../parquet/durable-files.js';
 import { isLedgerFile, type LedgerEntry, LedgerIndex, ledgerEtagsIn } from '../parquet/ledger-index.js';
 import { type MemoryEngine, openMemoryEngine } from '../parquet/memory-engine.js';
 import { writeWithout } from '../parquet/overlap-rows.js';
+import { BAD_FILE } from '../parquet/parquet-sink.js';
 import { parquetFileColumns, parquetFileRows, writeReadingsFile } from '../parquet/readings-file.js';
 import { CommitClock, lastManifestPerKey, usToIso } from '../parquet/staged-objects.js';
 import { writeTableFile } from '../parquet/table-files.js';
@@ -294,26 +295,29 @@ export class ObjectParquetSink implements Sink {
         memoryLimit: options.memoryLimit ?? this.#memoryLimit,
         threads: this.#o.threads,
         spillDir: path.join(work, 'spill'),
+        onClose: () => rm(snapshot, { recursive: true, force: true }),
       });
     });
   }
 
   /**
-   * Deletes the readings files no latest ledger row references (left by a
-   * crash, a failed batch, a redone transform, or replaced by a later commit),
-   * when they are older than `olderThanMs`: a younger one may belong to a
-   * batch still on its way, or to a reader still reading the ledger it
-   * resolved. Ledger and whole-table files are kept.
+   * Deletes the readings files no latest ledger row references, once they
+   * have been unreferenced for longer than `olderThanMs`: a file a later
+   * commit replaced counts from that commit (a reader may still read the
+   * ledger it resolved before), a file no ledger row ever named (a crash, a
+   * failed batch, a redone transform, a placed file whose batch is on its way)
+   * from its upload. Ledger and whole-table files are kept.
    */
   vacuum(options: VacuumOptions = {}): Promise<VacuumResult> {
     return this.#serial(async () => {
       await this.#syncLedger();
       const referenced = new Set<string>();
       for (const e of this.#index.all()) if (e.file) referenced.add(e.file);
-      const cutoff = (options.now ?? Date.now()) - (options.olderThanMs ?? DEFAULT_VACUUM_AGE_MS);
+      const replacedAt = await this.#replacementTimes();
+      const cutoffMs = (options.now ?? Date.now()) - (options.olderThanMs ?? DEFAULT_VACUUM_AGE_MS);
       const listed = await this.bucket.list(tableFolder(PV_READINGS));
       const unreferenced = listed.filter((o) => !referenced.has(o.key));
-      const old = unreferenced.filter((o) => o.lastModified.getTime() <= cutoff);
+      const old = unreferenced.filter((o) => (replacedAt.get(o.key) ?? o.lastModified.getTime()) <= cutoffMs);
       if (!options.dryRun) await this.bucket.delete(old.map((o) => o.key));
       return {
         files: listed.length,
@@ -323,6 +327,23 @@ export class ObjectParquetSink implements Sink {
         keptRecent: unreferenced.length - old.length,
       };
     });
+  }
+
+  /** File → when a later ledger row of its object replaced the row naming it (epoch ms), from the whole ledger. */
+  async #replacementTimes(): Promise<Map<string, number>> {
+    const dir = await this.#ledgerDir();
+    const files = await this.#ledgerFiles();
+    const out = new Map<string, number>();
+    if (files.length === 0) return out;
+    const list = files.map((n) => sqlString(path.join(dir, n))).join(', ');
+    const reader = await (await this.#db()).conn.runAndReadAll(
+      `SELECT file, max(epoch_ms(replaced_at)) FROM (
+         SELECT file, lead(loaded_at) OVER (PARTITION BY source_key ORDER BY loaded_at) AS replaced_at
+         FROM read_parquet([${list}], union_by_name = true)
+       ) WHERE file IS NOT NULL AND replaced_at IS NOT NULL GROUP BY file`,
+    );
+    for (const [file, ms] of reader.getRowsJS()) out.set(String(file), Number(ms));
+    return out;
   }
 
   /** Waits for pending calls, closes DuckDB and removes the work folder. Idempotent. */
@@ -474,7 +495,9 @@ export class ObjectParquetSink implements Sink {
     if (m.layout === 'pv_readings') {
       // already a readings file: checked, then uploaded as it is
       const columns = await parquetFileColumns(conn, staged).catch((err: Error) => {
-        throw new BadInputError(m.key, `staged file ${staged}: ${err.message.split('\n')[0]}`, err);
+        if (BAD_FILE.test(err.message))
+          throw new BadInputError(m.key, `staged file ${staged}: ${err.message.split('\n')[0]}`, err);
+        throw err;
       });
       const expected = PV_READINGS.columns.map((c) => c.name);
       if (columns.join() !== expected.join()) {

@@ -28,6 +28,8 @@ export interface DatasetLocation {
   memoryLimit: string;
   threads: number | undefined;
   spillDir: string;
+  /** Called when the reader closes (e.g. to remove copies made for it). @defaultValue nothing */
+  onClose?: () => Promise<void>;
 }
 
 /**
@@ -44,6 +46,7 @@ export async function openDatasetReader(d: DatasetLocation): Promise<WarehouseRe
   const release = async () => {
     conn.closeSync();
     instance.closeSync();
+    await d.onClose?.();
   };
   try {
     for (const table of d.tables) {

@@ -17,8 +17,9 @@ export async function writeWithout(
 ): Promise<number> {
   try {
     const result = await conn.run(
-      `COPY (SELECT * FROM read_parquet(${sqlString(file)}) o
-             WHERE NOT EXISTS (SELECT 1 FROM read_parquet([${others.map(sqlString).join(', ')}]) n
+      // hive_partitioning = false: the files sit in ss_id=/year=/month= folders, whose values are no columns of theirs
+      `COPY (SELECT * FROM read_parquet(${sqlString(file)}, hive_partitioning = false) o
+             WHERE NOT EXISTS (SELECT 1 FROM read_parquet([${others.map(sqlString).join(', ')}], hive_partitioning = false) n
                                WHERE n."timestamp" = o."timestamp" AND n.sensor = o.sensor)
              ORDER BY "timestamp", sensor)
        TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd)`,

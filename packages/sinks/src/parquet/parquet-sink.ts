@@ -98,7 +98,7 @@ interface TrimPlan {
 }
 
 /** DuckDB errors that mean a file is not a readable Parquet file (rather than the disk or the sink failing). */
-const BAD_FILE = /^(Invalid Input|IO) Error: .*(parquet|magic|footer|metadata)/i;
+export const BAD_FILE = /^(Invalid Input|IO) Error: .*(parquet|magic|footer|metadata)/i;
 
 /** The tables of the dataset, one directory each. */
 const TABLES: readonly TableDef[] = [PV_READINGS, PV_INGEST_LEDGER, PV_SYSTEMS, PV_SENSORS, PV_RUNS];
@@ -493,7 +493,7 @@ export class ParquetDatasetSink implements Sink {
       );
       await this.dropKeysOf(
         a,
-        stronger.map((b) => b.tmp!),
+        stronger.flatMap((b) => (b.tmp ? [b.tmp] : [])), // one emptied earlier has no file left
       );
     }
     // against objects committed before: the ledger's latest row per key gives their ranges
