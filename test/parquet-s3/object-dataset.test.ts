@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -187,6 +187,10 @@ describe('Parquet dataset on object storage (parquet+s3://, s3rver)', () => {
       `SELECT DISTINCT name FROM parquet_schema('${root}/pv_readings/**/*.parquet') WHERE name <> 'duckdb_schema' ORDER BY name`,
     );
     expect(columns.map((c) => c.name)).toEqual(PV_READINGS.columns.map((c) => c.name).sort());
+    // the copies made for the trims and the readers went with them: the sink keeps only the ledger
+    const kept = readdirSync(join(work, 'sink-work'), { recursive: true }).map(String);
+    expect(kept.filter((f) => /pv_readings|reader-|commit-|table-/.test(f))).toEqual([]);
+    expect(kept.some((f) => /ledger\/ledger-.*\.parquet$/.test(f))).toBe(true);
     await sink.close();
   });
 

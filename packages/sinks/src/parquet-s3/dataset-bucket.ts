@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -117,7 +118,7 @@ export class DatasetBucket {
   /** GETs `key` into a local file (its folder created); nothing is left at `file` on failure. */
   async get(key: string, file: string): Promise<void> {
     await mkdir(path.dirname(file), { recursive: true });
-    const part = `${file}.${process.pid}.part`;
+    const part = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.part`;
     try {
       await this.#send('get', key, async () => {
         const r = await this.#client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.#full(key) }));

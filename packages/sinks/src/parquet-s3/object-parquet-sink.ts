@@ -110,10 +110,11 @@ interface TrimPlan {
  * loader then only checks their size (one listing per partition folder of the
  * batch) and writes the ledger.
  *
- * DuckDB works on local copies (a sink's work folder): the ledger files, and
- * the readings files a commit must rewrite (when two objects deliver the same
- * reading, the later keeps it, as in every sink). One writer per dataset:
- * the loader. Calls are serialized.
+ * DuckDB works on local copies: the ledger files (kept in the sink's work
+ * folder), and the readings files a commit must rewrite (when two objects
+ * deliver the same reading, the later keeps it, as in every sink) or a reader
+ * reads, copied for that commit or reader and removed after it. One writer
+ * per dataset: the loader. Calls are serialized.
  */
 export class ObjectParquetSink implements Sink {
   /** `parquet+s3://bucket/prefix`. */
@@ -274,18 +275,27 @@ export class ObjectParquetSink implements Sink {
     return this.#serial(async () => {
       await this.#syncLedger();
       const work = await this.#workDir();
+      // the reader's own copies, removed when it closes: the work folder does not grow with readers
+      const snapshot = await mkdtemp(path.join(work, 'reader-'));
       const files = new Map<TableDef, string[]>();
-      const referenced: string[] = [];
-      for (const e of this.#index.all()) if (e.file) referenced.push(e.file);
-      files.set(PV_READINGS, await mapConcurrent(referenced.sort(), this.#concurrency, (f) => this.#localCopy(f)));
-      files.set(
-        PV_INGEST_LEDGER,
-        (await this.#ledgerFiles()).map((n) => path.join(work, 'ledger', n)),
-      );
-      const snapshot = await mkdtemp(path.join(work, 'tables-'));
-      for (const table of WHOLE_TABLES) {
-        const copy = await this.#tableCopy(table, snapshot);
-        files.set(table, copy ? [copy] : []);
+      try {
+        const referenced: string[] = [];
+        for (const e of this.#index.all()) if (e.file) referenced.push(e.file);
+        files.set(
+          PV_READINGS,
+          await mapConcurrent(referenced.sort(), this.#concurrency, (f) => this.#localCopy(f, snapshot)),
+        );
+        files.set(
+          PV_INGEST_LEDGER,
+          (await this.#ledgerFiles()).map((n) => path.join(work, 'ledger', n)),
+        );
+        for (const table of WHOLE_TABLES) {
+          const copy = await this.#tableCopy(table, snapshot);
+          files.set(table, copy ? [copy] : []);
+        }
+      } catch (err) {
+        await rm(snapshot, { recursive: true, force: true });
+        throw err;
       }
       return openDatasetReader({
         url: this.url,
@@ -436,9 +446,9 @@ export class ObjectParquetSink implements Sink {
     await this.#ledger.refresh((await this.#db()).conn);
   }
 
-  /** A local copy of a readings file of the dataset (made once: files never change under their name). */
-  async #localCopy(key: string): Promise<string> {
-    const file = path.join(await this.#workDir(), ...key.split('/'));
+  /** A local copy of a readings file of the dataset in `dir` (made once there: files never change under their name). */
+  async #localCopy(key: string, dir: string): Promise<string> {
+    const file = path.join(dir, ...key.split('/'));
     if (!(await exists(file))) await this.bucket.get(key, file);
     return file;
   }
@@ -516,8 +526,8 @@ export class ObjectParquetSink implements Sink {
   }
 
   /** A local file of a plan's rows (a placed file is copied down only when it must be read). */
-  async #planFile(p: ObjectPlan): Promise<string> {
-    return p.local ?? this.#localCopy(p.remote!);
+  async #planFile(p: ObjectPlan, scratch: string): Promise<string> {
+    return p.local ?? this.#localCopy(p.remote!, scratch);
   }
 
   /**
@@ -540,7 +550,7 @@ export class ObjectParquetSink implements Sink {
     const dropKeys = async (p: ObjectPlan, files: string[]) => {
       if (files.length === 0 || p.rows === 0) return;
       const out = this.#scratchFile(scratch);
-      const rows = await writeWithout(conn, await this.#planFile(p), files, out);
+      const rows = await writeWithout(conn, await this.#planFile(p, scratch), files, out);
       p.local = rows === 0 ? null : out;
       p.remote = null;
       p.rows = rows;
@@ -551,7 +561,7 @@ export class ObjectParquetSink implements Sink {
       const stronger = withRows.filter(
         (b, j) => j !== i && b.rows > 0 && outranks(precedence[j]!, precedence[i]!) && overlaps(a.manifest, b.manifest),
       );
-      await dropKeys(a, await Promise.all(stronger.map((b) => this.#planFile(b))));
+      await dropKeys(a, await Promise.all(stronger.map((b) => this.#planFile(b, scratch))));
     }
     const others = new Map<string, { entry: LedgerEntry; losers: ObjectPlan[] }>();
     for (const p of withRows.filter((x) => x.rows > 0)) {
@@ -562,7 +572,7 @@ export class ObjectParquetSink implements Sink {
         if (!e.file || batchKeys.has(e.key)) continue;
         // ledger ranges are kept to the millisecond: widen by one
         if (!(e.minUs === null || e.maxUs === null || (e.minUs <= hi && e.maxUs + 1000n >= lo))) continue;
-        if (committedKeeps(e, p.manifest)) keptBy.push(await this.#localCopy(e.file));
+        if (committedKeeps(e, p.manifest)) keptBy.push(await this.#localCopy(e.file, scratch));
         else {
           const o = others.get(e.key) ?? { entry: e, losers: [] };
           o.losers.push(p);
@@ -573,11 +583,11 @@ export class ObjectParquetSink implements Sink {
     }
     const trims: TrimPlan[] = [];
     for (const { entry: e, losers } of others.values()) {
-      const against = await Promise.all(losers.filter((p) => p.rows > 0).map((p) => this.#planFile(p)));
+      const against = await Promise.all(losers.filter((p) => p.rows > 0).map((p) => this.#planFile(p, scratch)));
       if (against.length === 0) continue;
       const before = e.fileRows ?? e.rows;
       const out = this.#scratchFile(scratch);
-      const rows = await writeWithout(conn, await this.#localCopy(e.file!), against, out);
+      const rows = await writeWithout(conn, await this.#localCopy(e.file!, scratch), against, out);
       if (rows === before) continue;
       trims.push({ entry: e, local: rows === 0 ? null : out, remote: null, rows, removed: before - rows });
     }
