@@ -266,8 +266,8 @@ export class ObjectParquetSink implements Sink {
 
   /**
    * A reader over the dataset as its latest ledger rows say: the files they
-   * reference and the whole-table files, copied to the sink's work folder
-   * (files never change under their name, so a copy is made once), then read
+   * reference and the whole-table files, copied to a folder of the reader's
+   * own (removed when it closes) at the time it opens, then read
    * by an in-memory DuckDB. For a large dataset, read it in place with the
    * read recipe instead.
    */
