@@ -87,32 +87,12 @@ export class DatasetBucket {
   /** PUTs a local file under `key`, whole. */
   async put(key: string, file: string): Promise<void> {
     const { size } = await stat(file);
-    await this.#send('put', key, () =>
-      this.#client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: this.#full(key),
-          Body: createReadStream(file),
-          ContentLength: size,
-          ContentType: 'application/vnd.apache.parquet',
-        }),
-      ),
-    );
+    await this.#put(key, createReadStream(file), size);
   }
 
   /** PUTs bytes under `key`, whole. */
   async putBytes(key: string, bytes: Uint8Array): Promise<void> {
-    await this.#send('put', key, () =>
-      this.#client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: this.#full(key),
-          Body: bytes,
-          ContentLength: bytes.length,
-          ContentType: 'application/vnd.apache.parquet',
-        }),
-      ),
-    );
+    await this.#put(key, bytes, bytes.length);
   }
 
   /** GETs `key` into a local file (its folder created); nothing is left at `file` on failure. */
@@ -182,6 +162,21 @@ export class DatasetBucket {
       if (failed)
         throw new Error(`S3 delete of s3://${this.bucket}/${failed.Key} failed: ${failed.Code} ${failed.Message}`);
     }
+  }
+
+  /** One PUT of a Parquet object of known length. */
+  async #put(key: string, body: Uint8Array | ReturnType<typeof createReadStream>, length: number): Promise<void> {
+    await this.#send('put', key, () =>
+      this.#client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.#full(key),
+          Body: body,
+          ContentLength: length,
+          ContentType: 'application/vnd.apache.parquet',
+        }),
+      ),
+    );
   }
 
   #full(key: string): string {

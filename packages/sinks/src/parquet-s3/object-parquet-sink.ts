@@ -22,8 +22,7 @@ import { exists } from '../parquet/durable-files.js';
 import { isLedgerFile, type LedgerEntry, LedgerIndex, ledgerEtagsIn } from '../parquet/ledger-index.js';
 import { type MemoryEngine, openMemoryEngine } from '../parquet/memory-engine.js';
 import { writeWithout } from '../parquet/overlap-rows.js';
-import { BAD_FILE } from '../parquet/parquet-sink.js';
-import { parquetFileColumns, parquetFileRows, writeReadingsFile } from '../parquet/readings-file.js';
+import { checkReadingsFile, writeReadingsFile } from '../parquet/readings-file.js';
 import { CommitClock, lastManifestPerKey, usToIso } from '../parquet/staged-objects.js';
 import { writeTableFile } from '../parquet/table-files.js';
 import { field } from '../parquet/table-rows.js';
@@ -504,19 +503,8 @@ export class ObjectParquetSink implements Sink {
     const { conn } = await this.#db();
     if (m.layout === 'pv_readings') {
       // already a readings file: checked, then uploaded as it is
-      const columns = await parquetFileColumns(conn, staged).catch((err: Error) => {
-        if (BAD_FILE.test(err.message))
-          throw new BadInputError(m.key, `staged file ${staged}: ${err.message.split('\n')[0]}`, err);
-        throw err;
-      });
-      const expected = PV_READINGS.columns.map((c) => c.name);
-      if (columns.join() !== expected.join()) {
-        throw new BadInputError(m.key, `staged file ${staged} has the columns ${columns.join(', ')}, not pv_readings'`);
-      }
-      const rows = await parquetFileRows(conn, staged);
-      if (rows !== m.rows)
-        throw new BadInputError(m.key, `staged file ${staged} has ${rows} rows, its manifest says ${m.rows}`);
-      return { manifest: m, local: staged, remote: null, rows, replaced };
+      await checkReadingsFile(conn, m, staged);
+      return { manifest: m, local: staged, remote: null, rows: m.rows, replaced };
     }
     const out = this.#scratchFile(scratch);
     const rows = await writeReadingsFile(conn, m, staged, out);

@@ -24,7 +24,7 @@ import { exists, fsyncDir, fsyncFile } from './durable-files.js';
 import { type LedgerEntry, LedgerIndex, ledgerEtagsIn } from './ledger-index.js';
 import { type MemoryEngine, openMemoryEngine } from './memory-engine.js';
 import { writeWithout } from './overlap-rows.js';
-import { parquetFileColumns, parquetFileRows, writeReadingsFile } from './readings-file.js';
+import { checkReadingsFile, parquetFileRows, writeReadingsFile } from './readings-file.js';
 import { CommitClock, DAY, lastManifestPerKey, usToIso } from './staged-objects.js';
 import { checkTableFile, writeTableFile } from './table-files.js';
 import { field } from './table-rows.js';
@@ -96,9 +96,6 @@ interface TrimPlan {
   /** Rows it loses. */
   removed: number;
 }
-
-/** DuckDB errors that mean a file is not a readable Parquet file (rather than the disk or the sink failing). */
-export const BAD_FILE = /^(Invalid Input|IO) Error: .*(parquet|magic|footer|metadata)/i;
 
 /** The tables of the dataset, one directory each. */
 const TABLES: readonly TableDef[] = [PV_READINGS, PV_INGEST_LEDGER, PV_SYSTEMS, PV_SENSORS, PV_RUNS];
@@ -439,27 +436,14 @@ export class ParquetDatasetSink implements Sink {
     let rows: number;
     if (m.layout === 'pv_readings') {
       // a worker wrote it in its final form (writeReadingsFile): moved into place, not rewritten
-      const columns = await parquetFileColumns(conn, staged).catch((err: Error) => {
-        if (BAD_FILE.test(err.message))
-          throw new BadInputError(m.key, `staged file ${staged}: ${err.message.split('\n')[0]}`, err);
+      await checkReadingsFile(conn, m, staged);
+      rows = m.rows;
+      try {
+        await copyFile(staged, tmp);
+        await fsyncFile(tmp);
+      } catch (err) {
+        await rm(tmp, { force: true });
         throw err;
-      });
-      const expected = PV_READINGS.columns.map((c) => c.name);
-      if (columns.join() !== expected.join()) {
-        throw new BadInputError(
-          m.key,
-          `staged file ${staged} has the columns ${columns.join(', ')}, not pv_readings' ${expected.join(', ')}`,
-        );
-      }
-      rows = await parquetFileRows(conn, staged);
-      if (rows === m.rows) {
-        try {
-          await copyFile(staged, tmp);
-          await fsyncFile(tmp);
-        } catch (err) {
-          await rm(tmp, { force: true });
-          throw err;
-        }
       }
     } else {
       rows = await writeReadingsFile(conn, m, staged, tmp);

@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { BadInputError, type StagedManifest } from '@pv-pipeline/core';
+import { PV_READINGS } from '@pv-pipeline/schema';
 import { sqlString } from '../sql-literal.js';
 import { fsyncFile } from './durable-files.js';
 import { type MemoryEngine, openMemoryEngine } from './memory-engine.js';
@@ -35,6 +36,34 @@ export async function writeReadingsFile(
       throw new BadInputError(m.key, `staged file ${source}: ${err.message.split('\n')[0]}`, err);
     }
     throw err;
+  }
+}
+
+/** DuckDB errors that mean a file is not a readable Parquet file (rather than the disk or the sink failing). */
+export const BAD_FILE = /^(Invalid Input|IO) Error: .*(parquet|magic|footer|metadata)/i;
+
+/**
+ * Checks a staged file a worker wrote in its final form (`layout:
+ * 'pv_readings'`, see ReadingsFileWriter) before a sink takes it as it is:
+ * readable Parquet, `pv_readings`' columns in order, the manifest's row count
+ * (from its footer). Each is a BadInputError naming the object.
+ */
+export async function checkReadingsFile(conn: DuckDBConnection, m: StagedManifest, staged: string): Promise<void> {
+  const columns = await parquetFileColumns(conn, staged).catch((err: Error) => {
+    if (BAD_FILE.test(err.message))
+      throw new BadInputError(m.key, `staged file ${staged}: ${err.message.split('\n')[0]}`, err);
+    throw err;
+  });
+  const expected = PV_READINGS.columns.map((c) => c.name);
+  if (columns.join() !== expected.join()) {
+    throw new BadInputError(
+      m.key,
+      `staged file ${staged} has the columns ${columns.join(', ')}, not pv_readings' ${expected.join(', ')}`,
+    );
+  }
+  const rows = await parquetFileRows(conn, staged);
+  if (rows !== m.rows) {
+    throw new BadInputError(m.key, `staged file ${staged} has ${rows} rows, its manifest says ${m.rows}`);
   }
 }
 
