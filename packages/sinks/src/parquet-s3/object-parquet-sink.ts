@@ -161,15 +161,7 @@ export class ObjectParquetSink implements Sink {
       if (options.create === false) return;
       // empty dimension files from the start, so that a reader's views always have something to read
       for (const table of [PV_SYSTEMS, PV_SENSORS]) {
-        if ((await this.bucket.size(tableFileKey(table))) !== null) continue;
-        const scratch = await mkdtemp(path.join(await this.#workDir(), 'table-'));
-        try {
-          const out = path.join(scratch, 'empty.parquet');
-          await writeTableFile((await this.#db()).conn, table, [], out, null, out);
-          await this.bucket.put(tableFileKey(table), out);
-        } finally {
-          await rm(scratch, { recursive: true, force: true });
-        }
+        if ((await this.bucket.size(tableFileKey(table))) === null) await this.#upsertWholeTable(table, [], 'true');
       }
     });
   }
