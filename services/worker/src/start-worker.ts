@@ -11,7 +11,7 @@ import {
   tuningFrom,
   workerOptions,
 } from '@pv-pipeline/queue';
-import { catalogProvider, openSource, type RunningService, whileRedisUp, withGrace } from '@pv-pipeline/runtime';
+import { catalogProvider, openSource, type RunningService, untilRedisDown, whileRedisUp } from '@pv-pipeline/runtime';
 import { isParquetDatasetUrl, openReadingsPlacement, ReadingsFileWriter } from '@pv-pipeline/sinks';
 import { DecodePool, openStagingArea } from '@pv-pipeline/stages';
 import { Worker } from 'bullmq';
@@ -67,12 +67,11 @@ export async function startWorker(config: ServiceConfig, logger: Logger): Promis
   );
   return {
     async close() {
-      // stop taking jobs; let active ones finish within the grace period (Redis down: nothing to wait for)
-      const up = connection.status === 'ready';
-      const r = up ? await withGrace(() => worker.close(), config.PV_SHUTDOWN_GRACE_MS) : 'timeout';
-      if (r === 'timeout') {
+      // stop taking jobs; let active ones finish within the grace period, while Redis is there to take their results
+      const r = await untilRedisDown(connection, () => worker.close(), config.PV_SHUTDOWN_GRACE_MS);
+      if (r !== 'done') {
         logger.warn(
-          up
+          r === 'timeout'
             ? 'grace period over; leaving active jobs to be picked up as stalled'
             : 'redis is down; leaving active jobs to be picked up as stalled',
         );
