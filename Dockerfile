@@ -79,9 +79,11 @@ RUN node bin/pv-pipeline.js --help >/dev/null \
  && node --input-type=module -e "await import('@duckdb/node-api')" \
  && rm -rf /tmp/*
 
-# Container defaults: the sink and staging under the two writable directories (the built-in
-# defaults point into /app, which the app user cannot write). Compose and the ConfigMap set them too.
+# Container defaults: two malloc arenas, as the CLI's shebang sets (less RSS, bench/RESULTS.md); the sink
+# and staging under the two writable directories (the built-in defaults point into /app, which the app
+# user cannot write). Compose and the ConfigMap set them too.
 ENV NODE_ENV=production \
+    MALLOC_ARENA_MAX=2 \
     PV_SINK=duckdb:///data/pvdaq.duckdb \
     PV_STAGING=file:///staging
 # The named user of the base image as a number, so that Kubernetes' runAsNonRoot can verify it.

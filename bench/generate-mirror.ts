@@ -8,6 +8,10 @@
  * parquet/pvdata/system_id={id}/year={Y}/month={M}/day={D}/system_{id}__date_{YYYY}_{MM}_{DD}.snappy.000.parquet
  *                                                            measured_on TIMESTAMP, utc_measured_on TIMESTAMP,
  *                                                            metric_id INTEGER, value DOUBLE (snappy)
+ * csv/pvdata/system_id={id}/year={Y}/month={M}/day={D}/system_{id}__date_{YYYY}_{MM}_{DD}.csv
+ *                                                            the same day wide: measured_on, <sensor>__<metric_id>…,
+ *                                                            system_id (the last value per minute and channel;
+ *                                                            NaN written as `NaN`, NULL as an empty cell)
  * params.json                                                the parameters; written last (completion marker)
  * ```
  *
@@ -34,7 +38,7 @@ import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { SYSTEMS_INDEX_COLUMNS } from '@pv-pipeline/pvdaq';
 
 /** Bumped whenever the generated content changes, so that old mirrors are rebuilt. */
-const GENERATOR_VERSION = 1;
+const GENERATOR_VERSION = 2;
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 
@@ -299,6 +303,28 @@ export function pvdataKey(sys: SyntheticSystem, p: MirrorParams, day: number): s
   return `parquet/pvdata/system_id=${sys.id}/year=${year}/month=${month}/day=${day}/system_${sys.id}__date_${year}_${pad2(month)}_${pad2(day)}.snappy.000.parquet`;
 }
 
+/** Key of one daily wide CSV object (the same readings as {@link pvdataKey}'s), relative to the mirror root. */
+export function csvPvdataKey(sys: SyntheticSystem, p: MirrorParams, day: number): string {
+  const { year, month } = p;
+  return `csv/pvdata/system_id=${sys.id}/year=${year}/month=${month}/day=${day}/system_${sys.id}__date_${year}_${pad2(month)}_${pad2(day)}.csv`;
+}
+
+/**
+ * SQL of one daily wide CSV from the day's Parquet file: a line per minute, a column per
+ * channel holding its last value in file order (a repeated reading's later value), NaN as
+ * `NaN`, NULL as an empty cell, then `system_id`.
+ */
+function csvPvdataSql(sys: SyntheticSystem, p: MirrorParams, parquetPath: string): string {
+  const cols = CHANNELS.slice(0, p.channels).map((c, k) => {
+    const id = metricIdOf(sys, k);
+    return `arg_max(CASE WHEN isnan(value) THEN 'NaN' ELSE CAST(value AS VARCHAR) END, file_row_number)
+              FILTER (WHERE metric_id = ${id}) AS "${c.sensor}__${id}"`;
+  });
+  return `SELECT strftime(measured_on, '%Y-%m-%d %H:%M:%S') AS measured_on, ${cols.join(', ')}, ${sys.id} AS system_id
+    FROM read_parquet(${lit(parquetPath)}, file_row_number = true)
+    GROUP BY measured_on ORDER BY measured_on`;
+}
+
 /**
  * SQL of one daily file. Rows are in (minute, metric_id) order; a duplicated row follows
  * its original. `h` is a per-reading hash that drives every quirk.
@@ -471,7 +497,11 @@ export async function ensureMirror(
         join(tmp, 'parquet', 'metrics', `metrics__system_${sys.id}__part000.parquet`),
       );
       for (let day = 1; day <= params.days; day++) {
-        await writeParquet(conn, pvdataSql(sys, params, day), join(tmp, pvdataKey(sys, params, day)));
+        const parquetPath = join(tmp, pvdataKey(sys, params, day));
+        await writeParquet(conn, pvdataSql(sys, params, day), parquetPath);
+        const csvPath = join(tmp, csvPvdataKey(sys, params, day));
+        mkdirSync(dirname(csvPath), { recursive: true });
+        await conn.run(`COPY (${csvPvdataSql(sys, params, parquetPath)}) TO ${lit(csvPath)} (FORMAT csv, HEADER)`);
         done++;
         if (done % 100 === 0) log(`  generated ${done}/${total} daily files`);
       }

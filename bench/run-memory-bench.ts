@@ -15,7 +15,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BENCH_DIR, ensureMirror, FULL_PARAMS, mirrorDir } from './generate-mirror.js';
 import { processCpuSeconds } from './measure.js';
@@ -24,8 +24,9 @@ import { writeResultsSection } from './results-section.js';
 
 const ROOT = join(BENCH_DIR, '..');
 const MiB = 1024 * 1024;
-/** The flags `npm run pv-pipeline` and the CLI's shebang give node. */
-const NODE_FLAGS = ['--max-semi-space-size=2'];
+/** The CLI, started by its shebang line, as `npx pv-pipeline` starts it (node flags and malloc arenas). */
+const CLI = join(ROOT, 'bin/pv-pipeline.js');
+const SHEBANG = readFileSync(CLI, 'utf8').split('\n')[0]!;
 
 interface RunMeasure {
   wallSeconds: number;
@@ -48,11 +49,12 @@ function vmHwm(pid: number): number | null {
 async function measureRun(args: string[], db: string): Promise<RunMeasure> {
   for (const suffix of ['', '.wal']) rmSync(`${db}${suffix}`, { force: true });
   const t0 = performance.now();
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [...NODE_FLAGS, join(ROOT, 'bin/pv-pipeline.js'), 'run', ...args, '--sink', `duckdb://${db}`, '--json'],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  // env(1) execs node in place: the pid stays the one measured
+  const child: ChildProcess = spawn(CLI, ['run', ...args, '--sink', `duckdb://${db}`, '--json'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` },
+  });
   let stdout = '';
   child.stdout!.on('data', (d) => (stdout += d));
   let peak = 0;
@@ -121,7 +123,7 @@ async function main(): Promise<void> {
 
 Latest run, written by \`bench/run-memory-bench.ts\`, at commit ${commit}, node ${process.version}, load average
 ${load.toFixed(2)} at the start, on this 2-core machine. Each row is one whole \`pv-pipeline run … --sink duckdb://…\`
-process started as the CLI starts (node ${NODE_FLAGS.join(' ')}), defaults otherwise; peak RSS is its VmHWM.
+process started by the CLI's own first line (\`${SHEBANG}\`), defaults otherwise; peak RSS is its VmHWM.
 
 | input | readings loaded | wall s | CPU s | peak RSS |
 |---|---:|---:|---:|---:|

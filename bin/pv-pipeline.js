@@ -1,8 +1,10 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=2
 // Entry point of the `pv-pipeline` CLI: the built JavaScript (npm install builds it; npm run build again
 // after changing the sources). Node's compile cache keeps the compiled code between starts.
 // A small young generation (2 MiB semi-spaces, as the image's entry point): parsing garbage is collected
 // young, which keeps a run of the whole bench mirror near 450 MB peak RSS instead of 600 on Node 24.
+// Two malloc arenas instead of glibc's 8 per core: DuckDB's and libuv's threads then reuse freed memory
+// instead of holding it in arenas of their own (bench/RESULTS.md, "Peak RSS of a CLI run").
 import module from 'node:module';
 
 module.enableCompileCache?.();

@@ -58,6 +58,8 @@ describe('Dockerfile', () => {
     expect(docker.cmd).toEqual(['serve', 'all']);
     expect(docker.healthcheck).toEqual(['node', 'bin/healthcheck.js']);
     expect(docker.env.NODE_ENV).toBe('production');
+    // as the CLI's shebang starts node: two malloc arenas (bench/RESULTS.md, peak RSS)
+    expect(docker.env.MALLOC_ARENA_MAX).toBe('2');
   });
 });
 

@@ -15,7 +15,8 @@ import { exec, query } from '../support/duckdb.js';
  * counts of dropped readings by rule. The two occurrences of the repeated hour
  * carry different values; a line is repeated later with a corrected value; the
  * dictionary repeats a sensor name; cells hold the missing, sentinel and
- * non-finite values the rules drop.
+ * non-finite values the rules drop. A late channel (issue #19): daily Parquet
+ * files whose third channel's rows all come after the other two's whole day.
  */
 
 const SS = 9001; // a dictionary repeating `ac_power` for metrics 1 and 2, and a prize folder
@@ -113,6 +114,9 @@ describe('one set of reading rules in every reader and every sink', () => {
   let work: string;
   let mirror: string;
   let withUtc: string;
+  /** Daily Parquet with channel 3's rows after the others' whole day, without and with UTC. */
+  let late: string;
+  let lateUtc: string;
   let fake: BigQueryFake;
   /** Byte ranges that cut the 9001 prize file inside the repeated hour, at its second pass, and between a line and its correction. */
   let cuts: Array<[string, number]>;
@@ -125,8 +129,10 @@ describe('one set of reading rules in every reader and every sink', () => {
     work = mkdtempSync(join(tmpdir(), 'pv-rules-'));
     mirror = join(work, 'mirror');
     withUtc = join(work, 'mirror-utc');
+    late = join(work, 'mirror-late');
+    lateUtc = join(work, 'mirror-late-utc');
     fake = await startBigQueryFake();
-    for (const root of [mirror, withUtc]) {
+    for (const root of [mirror, withUtc, late, lateUtc]) {
       put(
         root,
         'csv/systems_20250729.csv',
@@ -146,22 +152,28 @@ describe('one set of reading rules in every reader and every sink', () => {
     const dayKey = (format: string) =>
       `${format}/pvdata/system_id=${SS}/year=2011/month=11/day=6/system_${SS}__date_2011_11_06.${format === 'csv' ? 'csv' : 'snappy.000.parquet'}`;
     put(mirror, dayKey('csv'), `measured_on,ac_power__1,ac_power__2,poa_irradiance__3\n${lines.join('\n')}\n`);
-    // the long Parquet, in file order; without UTC in one mirror, with it in the other
-    const long = (utc: boolean) =>
-      TIMES.flatMap((t, line) =>
-        CHANNELS.map(
-          (ch) =>
-            `(TIMESTAMP '${DAY} ${t}:00', ${utc ? `TIMESTAMP '${DAY} ${UTC[line]}:00'` : 'NULL::TIMESTAMP'}, ${ch}, ${SPECIAL[`${line},${ch}`]?.dbl ?? value(line, ch)}::DOUBLE)`,
-        ),
-      ).join(', ');
-    for (const [root, utc] of [
-      [mirror, false],
-      [withUtc, true],
+    // the long Parquet, in file order; without UTC in one mirror, with it in the other; in the
+    // late mirrors, channel 3's rows follow the other channels' whole day
+    const long = (utc: boolean, lateChannel: boolean) => {
+      const row = (line: number, ch: number) =>
+        `(TIMESTAMP '${DAY} ${TIMES[line]}:00', ${utc ? `TIMESTAMP '${DAY} ${UTC[line]}:00'` : 'NULL::TIMESTAMP'}, ${ch}, ${SPECIAL[`${line},${ch}`]?.dbl ?? value(line, ch)}::DOUBLE)`;
+      const lines = TIMES.map((_, line) => line);
+      const early = lateChannel ? CHANNELS.filter((ch) => ch !== 3) : CHANNELS;
+      return [
+        ...lines.flatMap((line) => early.map((ch) => row(line, ch))),
+        ...(lateChannel ? lines.map((line) => row(line, 3)) : []),
+      ].join(', ');
+    };
+    for (const [root, utc, lateChannel] of [
+      [mirror, false, false],
+      [withUtc, true, false],
+      [late, false, true],
+      [lateUtc, true, true],
     ] as const) {
       mkdirSync(dirname(join(root, dayKey('parquet'))), { recursive: true });
       await exec(
         null,
-        `COPY (SELECT * FROM (VALUES ${long(utc)}) t(measured_on, utc_measured_on, metric_id, value))
+        `COPY (SELECT * FROM (VALUES ${long(utc, lateChannel)}) t(measured_on, utc_measured_on, metric_id, value))
          TO '${join(root, dayKey('parquet'))}' (FORMAT parquet)`,
       );
     }
@@ -225,9 +237,11 @@ describe('one set of reading rules in every reader and every sink', () => {
     ['daily CSV', 'csv', () => mirror],
     ['daily Parquet without UTC', 'parquet', () => mirror],
     ['daily Parquet with UTC', 'parquet', () => withUtc],
+    ['daily Parquet without UTC, channel 3 late', 'parquet', () => late],
+    ['daily Parquet with UTC, channel 3 late', 'parquet', () => lateUtc],
   ] as const) {
     it(`${label}: every reading at its true instant, the repeated hour twice, the corrected line kept, channels apart`, async () => {
-      const db = join(work, `${format}-${label.length}.duckdb`);
+      const db = join(work, `${label.replace(/\W+/g, '-')}.duckdb`);
       const summary = await run(root(), format, `duckdb://${db}`);
       expect(await query(db, FACTS)).toEqual(expected9001);
       expect(summary.dropped).toEqual(DROPPED);

@@ -1,10 +1,10 @@
 import { BadInputError, type ReadingRuleId } from '@pv-pipeline/core';
-import { parse } from 'csv-parse/sync';
 import { MAX_METRIC_ID } from '../catalog/metrics-dictionary.js';
 import { parseCell } from '../rules/reading-rules.js';
+import { csvObjectRecords } from './csv-lines.js';
 import { type RawReadings, RawReadingsBuilder } from './raw-readings.js';
 import type { ResidentialColumn } from './residential-csv.js';
-import { parseTimestampText } from './timestamp-text.js';
+import { naiveTimestampUs, parseTimestampText } from './timestamp-text.js';
 
 /** One column of a wide pvdata CSV header. */
 export type WideColumn =
@@ -97,17 +97,7 @@ function residentialWideColumns(header: readonly string[], columns: readonly Res
  */
 export function readCsvPvdata(key: string, bytes: Uint8Array, ctx: CsvPvdataContext): RawReadings {
   if (bytes.length === 0) throw new BadInputError(key, 'empty object (0 bytes)');
-  let records: string[][];
-  try {
-    records = parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
-      bom: true,
-      skip_empty_lines: true,
-      relax_column_count: false,
-      max_record_size: 1_000_000,
-    }) as string[][];
-  } catch (err) {
-    throw new BadInputError(key, `malformed CSV: ${(err as Error).message}`, err);
-  }
+  const records = csvObjectRecords(key, bytes);
   const header = records[0];
   if (!header) throw new BadInputError(key, 'CSV has no header');
   const cols = ctx.residential ? residentialWideColumns(header, ctx.residential) : classifyWideHeader(header, ctx);
@@ -138,7 +128,9 @@ export function readCsvPvdata(key: string, bytes: Uint8Array, ctx: CsvPvdataCont
     const rec = records[r]!;
     const line = r + 1;
     const tsText = rec[timeIdx] ?? '';
-    const ts = parseTimestampText(tsText);
+    // the common naive form on its fast path (no offset: localized by the rules)
+    const naive = naiveTimestampUs(tsText);
+    const ts = Number.isNaN(naive) ? parseTimestampText(tsText) : { localUs: naive, utcUs: Number.NaN };
     if (!ts) throw new BadInputError(key, `line ${line}: measured_on "${shown(tsText, 40)}" is not a timestamp`);
     if (sysIdx >= 0) {
       const s = (rec[sysIdx] ?? '').trim();
