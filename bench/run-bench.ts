@@ -298,7 +298,7 @@ Dropped by the pipeline's rules: ${fmtInt(f.summary.dropped.missing)} missing, $
 |---|---:|---:|---:|---:|---:|
 ${row('pipeline', f.pipeline, pr)}
 ${row('reference: DuckDB SQL, 1 thread', f.reference, rr)}${floorRow}
-${row('storage floor: DuckDB storing the loaded rows as they are (`CREATE TABLE AS SELECT * FROM pv_readings`, 1 thread)', f.store, rr)}
+${row('storage floor: DuckDB storing the loaded rows as they are (`CREATE TABLE AS SELECT * FROM pv_readings`, 1 thread)', f.store, rate(f.readings, f.store.wallSeconds))}
 
 Throughput pipeline / reference **${(pr / rr).toFixed(2)}×**. Per core (CPU seconds): ${perCore.join('; ')}.
 ${perRunMarkdown(f)}`;
@@ -428,7 +428,10 @@ async function main(): Promise<void> {
       }
     }
     if (!ok) break;
-    hwms.push(...[...pipeRuns, ...refRuns, ...floorRuns].map((r) => r.measure.vmHwm ?? 0));
+    hwms.push(
+      ...[...pipeRuns, ...refRuns, ...floorRuns].map((r) => r.measure.vmHwm ?? 0),
+      ...storeRuns.map((m) => m.vmHwm ?? 0),
+    );
     formats.push({
       format,
       objects: objectsOf(format).length,

@@ -114,6 +114,7 @@ async function perChannel(dbPath: string, table: string): Promise<string> {
 }
 
 const args = parseArgs(process.argv.slice(2));
+const load = loadavg()[0]!;
 const root = join(BENCH_DIR, 'data', 'prize');
 const out = join(BENCH_DIR, 'out');
 mkdirSync(out, { recursive: true });
@@ -122,7 +123,6 @@ const bytes = statSync(csv).size;
 const pipelineDb = join(out, 'prize-pipeline.duckdb');
 const referenceDb = join(out, 'prize-reference.duckdb');
 
-const load = loadavg()[0]!;
 const p = await measurePhase(() => pipelinePhase(root, pipelineDb));
 const r = await measurePhase(() => referencePhase(csv, referenceDb, args.threads));
 const stored = await measurePhase(() => runStoreCopy(pipelineDb, join(out, 'prize-stored.duckdb')));

@@ -236,6 +236,32 @@ export function describeSinkContract(kind: string, sut: () => SinkUnderTest): vo
       expect((await sink.ledgerEtags({ ssIds: [4], from: '2020-06-01', to: '2020-06-01' })).get(A.key)).toBe('a1');
     });
 
+    it('closing while a commit is in flight waits for it: the batch is whole after reopening', async () => {
+      const batch = await manifests(A, B);
+      // close() is called as a shutdown would, once the commit has begun and before it ends
+      let stepped!: () => void;
+      const begun = new Promise<void>((resolve) => {
+        stepped = resolve;
+      });
+      await sink.close();
+      sink = sut().make(`${kind.replace(/\W/g, '_')}_${n}`, () => stepped());
+      await sink.init();
+      const committing = sink.commit(batch, 'run-1');
+      await begun;
+      const closing = sink.close();
+      expect(await committing).toEqual({ rows: 6, replaced: 0 });
+      await closing;
+      sink = sut().make(`${kind.replace(/\W/g, '_')}_${n}`);
+      await sink.init();
+      expect(await factsOf(sink)).toEqual(factRows([...all(A), ...all(B)]));
+      expect(await sink.ledgerEtags({ ssIds: 'all', from: '2020-06-01', to: '2020-06-01' })).toEqual(
+        new Map([
+          [A.key, 'a1'],
+          [B.key, 'b1'],
+        ]),
+      );
+    });
+
     it('a changed object replaces exactly its own rows (by source key); an emptied one loses them', async () => {
       await sink.commit(await manifests(A, B), 'run-1');
       const A2: TestObject = { ...A, etag: 'a2', readings: [[5, 'ac_power', 99]] };

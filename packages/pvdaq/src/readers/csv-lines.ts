@@ -85,16 +85,22 @@ export interface CsvObjectOptions {
  * blank lines skipped, every record as wide as the first (the header). An
  * object without a quote and with `\n` or `\r\n` line ends (the numeric
  * sensor files) is split on commas directly, several times faster than a
- * general parser; any other goes through csv-parse with the same rules. A
- * record of another width or over the limit is a BadInputError
- * ("malformed CSV: …") naming the key and the line.
+ * general parser, with csv-parse's records; any other (quotes, lone `\r`, a
+ * UTF-16 byte order mark) goes through csv-parse with the same rules. Unlike
+ * csv-parse, which keeps the line end of the first line, the fast path reads
+ * mixed `\n` and `\r\n` line ends line by line. A record of another width or
+ * over the limit is a BadInputError ("malformed CSV: …") naming the key and
+ * the line.
  */
 export function csvObjectRecords(key: string, bytes: Uint8Array, options: CsvObjectOptions = {}): string[][] {
   const maxRecordChars = options.maxRecordChars ?? 1_000_000;
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-  if (text.includes('"') || !crOnlyBeforeLf(text)) {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // csv-parse reads a UTF-16LE byte order mark as such; everything else is UTF-8
+  const utf16 = buffer[0] === 0xff && buffer[1] === 0xfe;
+  const text = utf16 ? '' : buffer.toString('utf8');
+  if (utf16 || text.includes('"') || !crOnlyBeforeLf(text)) {
     try {
-      return parse(text, {
+      return parse(buffer, {
         bom: true,
         skip_empty_lines: true,
         relax_column_count: false,

@@ -71,6 +71,9 @@ export function parseTimestampText(text: string): ParsedTimestamp | null {
 /** Digit value of the character at `i`. */
 const digit = (text: string, i: number): number => text.charCodeAt(i) - 48;
 
+/** Where `YYYY-MM-DD HH:MM:SS` has its 14 digits. */
+const DIGIT_AT = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
+
 let cachedDay = '';
 let cachedDayUs = 0;
 
@@ -83,6 +86,8 @@ export function naiveTimestampUs(text: string): number {
   if (text.length !== 19) return Number.NaN;
   if (text[4] !== '-' || text[7] !== '-' || text[13] !== ':' || text[16] !== ':') return Number.NaN;
   if (text[10] !== ' ' && text[10] !== 'T') return Number.NaN;
+  // every digit a digit (`09:50:0Z` is no time; the slow parser names it)
+  for (const i of DIGIT_AT) if (digit(text, i) >>> 0 > 9) return Number.NaN;
   const h = digit(text, 11) * 10 + digit(text, 12);
   const mi = digit(text, 14) * 10 + digit(text, 15);
   const s = digit(text, 17) * 10 + digit(text, 18);

@@ -44,6 +44,15 @@ describe('csvObjectRecords', () => {
     ]);
   });
 
+  it('reads a UTF-16LE object (byte order mark FF FE) as csv-parse does', () => {
+    const text = 'measured_on,a__1\n2020-01-23 09:50:00,1.5\n';
+    const bytes = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+    expect(csvObjectRecords(KEY, new Uint8Array(bytes))).toEqual([
+      ['measured_on', 'a__1'],
+      ['2020-01-23 09:50:00', '1.5'],
+    ]);
+  });
+
   it('fails a record of another width than the header, naming the key and the line', () => {
     const text = 'measured_on,a__1,b__2\n2020-01-23 09:50:00,1,2\n\n2020-01-23 09:52:00,1\n';
     expect(() => general(text)).toThrow();

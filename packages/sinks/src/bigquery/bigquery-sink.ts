@@ -21,6 +21,7 @@ import {
   type TableDef,
 } from '@pv-pipeline/schema';
 import type { OAuth2Client } from 'google-auth-library';
+import { InFlight } from '../in-flight.js';
 import type { CommitResult, DerivedSlice, LedgerFilter, Sink, SinkInitOptions } from '../sink.js';
 import { parseSinkUrl, type SinkUrlSource } from '../sink-url.js';
 import { isoDay, isoMicros, type WarehouseReader, type WarehouseValue } from '../warehouse-reader.js';
@@ -120,6 +121,8 @@ export class BigQuerySink implements Sink {
   #instance: DuckDBInstance | null = null;
   #duck: DuckDBConnection | null = null;
   readonly #instance_ = ++instances;
+  /** Commits begun and not yet ended; close() waits for them. */
+  readonly #inFlight = new InFlight();
 
   constructor(options: BigQuerySinkOptions) {
     this.#o = options;
@@ -316,6 +319,10 @@ WHEN NOT MATCHED THEN INSERT (${cols.join(', ')}) VALUES (${cols.map((c) => `s.$
   }
 
   async commit(batch: readonly StagedManifest[], runId: string): Promise<CommitResult> {
+    return this.#inFlight.run(() => this.#commit(batch, runId));
+  }
+
+  async #commit(batch: readonly StagedManifest[], runId: string): Promise<CommitResult> {
     const { api, duck } = this.#ready;
     if ((this.#o.mode ?? 'load') === 'stream') {
       return commitStream(
@@ -350,7 +357,9 @@ WHEN NOT MATCHED THEN INSERT (${cols.join(', ')}) VALUES (${cols.map((c) => `s.$
     return this.#o.tempDir ?? join(tmpdir(), `pv-bigquery-${process.pid}-${this.#instance_}`);
   }
 
+  /** Closes the sink once the commits in flight have ended (their uploads use the temp dir). */
   async close(): Promise<void> {
+    await this.#inFlight.settled();
     if (!this.#o.tempDir) await rm(this.#tempDir, { recursive: true, force: true });
     this.#duck?.closeSync();
     this.#duck = null;

@@ -18,6 +18,7 @@ import {
   type SystemRow,
   type TableDef,
 } from '@pv-pipeline/schema';
+import { InFlight } from '../in-flight.js';
 import { ledgerFieldsOf } from '../ledger-fields.js';
 import { batchPrecedence } from '../precedence.js';
 import type { CommitResult, DerivedSlice, LedgerFilter, ReaderOptions, Sink, SinkInitOptions } from '../sink.js';
@@ -64,6 +65,8 @@ export class DuckDbSink implements Sink {
   readonly #options: DuckDbSinkOptions;
   #instance: DuckDBInstance | null = null;
   #conn: DuckDBConnection | null = null;
+  /** Transactions begun and not yet ended; close() waits for them. */
+  readonly #inFlight = new InFlight();
 
   constructor(options: DuckDbSinkOptions) {
     this.#options = options;
@@ -398,18 +401,22 @@ export class DuckDbSink implements Sink {
 
   async #transaction<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
     const conn = this.connection;
-    await conn.run('BEGIN TRANSACTION');
-    try {
-      const out = await fn(conn);
-      await conn.run('COMMIT');
-      return out;
-    } catch (err) {
-      await conn.run('ROLLBACK').catch(() => undefined);
-      throw err;
-    }
+    return this.#inFlight.run(async () => {
+      await conn.run('BEGIN TRANSACTION');
+      try {
+        const out = await fn(conn);
+        await conn.run('COMMIT');
+        return out;
+      } catch (err) {
+        await conn.run('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
   }
 
+  /** Closes the database once the transactions in flight have ended (a commit is never cut short). */
   async close(): Promise<void> {
+    await this.#inFlight.settled();
     this.#conn?.closeSync();
     this.#conn = null;
     this.#instance?.closeSync();
