@@ -5,7 +5,10 @@
  * and 1024) and the whole bench mirror (992 daily Parquet objects). Shows
  * whether memory grows with the input.
  *
- *   npm run bench:memory -- [--mb 100,500,1024] [--no-write]
+ *   npm run bench:memory -- [--mb 100,500,1024] [--memory-limit SIZE] [--no-write]
+ *
+ * `--memory-limit` runs with the sink URL's `?memory_limit=SIZE` instead of the default
+ * (96MB) and writes its own section ("memory-SIZE"), so both stay side by side.
  *
  * Peak RSS is the child's VmHWM (/proc/PID/status), read every 50 ms until it
  * exits (a high-water mark: a late read still sees an earlier peak). CPU is the
@@ -46,11 +49,12 @@ function vmHwm(pid: number): number | null {
 }
 
 /** Runs `pv-pipeline run …` with `args` into a fresh DuckDB file and measures it. */
-async function measureRun(args: string[], db: string): Promise<RunMeasure> {
+async function measureRun(args: string[], sink: string): Promise<RunMeasure> {
+  const db = sink.replace(/\?.*$/, '');
   for (const suffix of ['', '.wal']) rmSync(`${db}${suffix}`, { force: true });
   const t0 = performance.now();
   // env(1) execs node in place: the pid stays the one measured
-  const child: ChildProcess = spawn(CLI, ['run', ...args, '--sink', `duckdb://${db}`, '--json'], {
+  const child: ChildProcess = spawn(CLI, ['run', ...args, '--sink', `duckdb://${sink}`, '--json'], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` },
@@ -79,12 +83,20 @@ async function measureRun(args: string[], db: string): Promise<RunMeasure> {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { mb: { type: 'string', default: '100,500,1024' }, 'no-write': { type: 'boolean', default: false } },
+    options: {
+      mb: { type: 'string', default: '100,500,1024' },
+      'memory-limit': { type: 'string' },
+      'no-write': { type: 'boolean', default: false },
+    },
   });
   const sizes = values.mb.split(',').map((s) => Number(s.trim()));
   if (sizes.some((n) => !(n > 0))) throw new Error(`--mb: "${values.mb}" is not a list of sizes in MiB`);
   const load = loadavg()[0]!;
+  const limit = values['memory-limit'];
+  if (limit !== undefined && !/^\d+(\.\d+)?[KMGT]i?B$/i.test(limit))
+    throw new Error(`--memory-limit: "${limit}" is not a size like 32MB`);
   const db = join(BENCH_DIR, 'out', 'memory.duckdb');
+  const sink = limit ? `${db}?memory_limit=${limit}` : db;
   const rows: string[] = [];
   const row = (input: string, m: RunMeasure) =>
     `| ${input} | ${m.readings.toLocaleString('en-US')} | ${m.wallSeconds.toFixed(1)} | ${m.cpuSeconds.toFixed(1)} | **${(m.peakRssBytes / MiB).toFixed(0)} MiB** |`;
@@ -105,7 +117,7 @@ async function main(): Promise<void> {
       '--to',
       '2023-12-31',
     ],
-    db,
+    sink,
   );
   rows.push(row('bench mirror, 992 daily Parquet objects (145 MB)', daily));
   console.log(rows.at(-1));
@@ -113,24 +125,25 @@ async function main(): Promise<void> {
     const root = join(BENCH_DIR, 'data', 'prize-memory');
     const csv = await ensurePrizeFile(root, size);
     console.log(`prize CSV of ${size} MiB …`);
-    const m = await measureRun(['--source', `file://${root}`, '--systems', 'all', '--format', 'prize'], db);
+    const m = await measureRun(['--source', `file://${root}`, '--systems', 'all', '--format', 'prize'], sink);
     rows.push(row(`prize CSV, ${(statSync(csv).size / MiB).toFixed(0)} MiB`, m));
     console.log(rows.at(-1));
   }
   rmSync(db, { force: true });
   const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim();
-  const body = `## Peak RSS of a CLI run by input size (\`npm run bench:memory\`)
+  const body = `## Peak RSS of a CLI run by input size (\`npm run bench:memory${limit ? ` -- --memory-limit ${limit}` : ''}\`)
 
 Latest run, written by \`bench/run-memory-bench.ts\`, at commit ${commit}, node ${process.version}, load average
 ${load.toFixed(2)} at the start, on this 2-core machine. Each row is one whole \`pv-pipeline run … --sink duckdb://…\`
-process started by the CLI's own first line (\`${SHEBANG}\`), defaults otherwise; peak RSS is its VmHWM.
+process started by the CLI's own first line (\`${SHEBANG}\`), ${limit ? `the sink at \`?memory_limit=${limit}\`, defaults otherwise` : 'defaults otherwise'}; peak RSS is its VmHWM.
 
 | input | readings loaded | wall s | CPU s | peak RSS |
 |---|---:|---:|---:|---:|
 ${rows.join('\n')}
 `;
   console.log(body);
-  if (!values['no-write']) writeResultsSection(join(BENCH_DIR, 'RESULTS.md'), 'memory', body);
+  if (!values['no-write'])
+    writeResultsSection(join(BENCH_DIR, 'RESULTS.md'), limit ? `memory-${limit}` : 'memory', body);
 }
 
 await main();
