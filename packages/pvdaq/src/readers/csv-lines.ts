@@ -89,8 +89,8 @@ export interface CsvObjectOptions {
  * UTF-16 byte order mark) goes through csv-parse with the same rules. Unlike
  * csv-parse, which keeps the line end of the first line, the fast path reads
  * mixed `\n` and `\r\n` line ends line by line. A record of another width or
- * over the limit is a BadInputError ("malformed CSV: …") naming the key and
- * the line.
+ * over the limit is a BadInputError naming the key and the line, worded as
+ * csv-parse words it ("malformed CSV: Invalid Record Length: …").
  */
 export function csvObjectRecords(key: string, bytes: Uint8Array, options: CsvObjectOptions = {}): string[][] {
   const maxRecordChars = options.maxRecordChars ?? 1_000_000;
@@ -117,8 +117,12 @@ export function csvObjectRecords(key: string, bytes: Uint8Array, options: CsvObj
     let nl = text.indexOf('\n', from);
     if (nl < 0) nl = text.length;
     const end = nl > from && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+    // the messages are csv-parse's own, so a reason reads the same whichever path found it
     if (end - from > maxRecordChars) {
-      throw new BadInputError(key, `malformed CSV: line ${line} is longer than ${maxRecordChars} characters`);
+      throw new BadInputError(
+        key,
+        `malformed CSV: Max Record Size: record exceed the maximum number of tolerated bytes of ${maxRecordChars} at line ${line}`,
+      );
     }
     if (end > from) {
       const fields = text.slice(from, end).split(',');
@@ -126,7 +130,7 @@ export function csvObjectRecords(key: string, bytes: Uint8Array, options: CsvObj
       else if (fields.length !== width) {
         throw new BadInputError(
           key,
-          `malformed CSV: line ${line} has ${fields.length} fields, the header has ${width}`,
+          `malformed CSV: Invalid Record Length: expect ${width}, got ${fields.length} on line ${line}`,
         );
       }
       records.push(fields);
