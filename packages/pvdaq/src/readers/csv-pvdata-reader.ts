@@ -4,7 +4,7 @@ import { parseCell } from '../rules/reading-rules.js';
 import { csvObjectRecords } from './csv-lines.js';
 import { type RawReadings, RawReadingsBuilder } from './raw-readings.js';
 import type { ResidentialColumn } from './residential-csv.js';
-import { naiveTimestampUs, parseTimestampText } from './timestamp-text.js';
+import { parseTimestampText } from './timestamp-text.js';
 
 /** One column of a wide pvdata CSV header. */
 export type WideColumn =
@@ -128,9 +128,7 @@ export function readCsvPvdata(key: string, bytes: Uint8Array, ctx: CsvPvdataCont
     const rec = records[r]!;
     const line = r + 1;
     const tsText = rec[timeIdx] ?? '';
-    // the common naive form on its fast path (no offset: localized by the rules)
-    const naive = naiveTimestampUs(tsText);
-    const ts = Number.isNaN(naive) ? parseTimestampText(tsText) : { localUs: naive, utcUs: Number.NaN };
+    const ts = parseTimestampText(tsText);
     if (!ts) throw new BadInputError(key, `line ${line}: measured_on "${shown(tsText, 40)}" is not a timestamp`);
     if (sysIdx >= 0) {
       const s = (rec[sysIdx] ?? '').trim();

@@ -14,9 +14,12 @@ const US = /^(\d{1,2})\/(\d{1,2})\/(\d{4})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s
  * Parses the timestamp forms found in PVDAQ CSVs: ISO `YYYY-MM-DD HH:MM:SS`
  * (also with `T`, fractional seconds, an offset), a bare date, and the
  * spreadsheet form `M/D/YYYY H:MM[:SS] [AM|PM]`. Returns null when the text is
- * none of them or names an impossible date or time.
+ * none of them or names an impossible date or time. The common
+ * `YYYY-MM-DD HH:MM:SS` takes {@link naiveTimestampUs}, without a regex.
  */
 export function parseTimestampText(text: string): ParsedTimestamp | null {
+  const naive = naiveTimestampUs(text);
+  if (!Number.isNaN(naive)) return { localUs: naive, utcUs: Number.NaN };
   const s = text.trim();
   let y: number;
   let mo: number;
