@@ -285,7 +285,8 @@ const CALCULATED: readonly Channel[] = [
 /** metric_id of channel k of system i (unique across the mirror, as in PVDAQ). */
 export const metricIdOf = (sys: SyntheticSystem, k: number) => 2000 + sys.index * 20 + k;
 
-const lit = (s: string) => `'${s.replaceAll("'", "''")}'`;
+/** A SQL string literal of `s`. */
+export const lit = (s: string) => `'${s.replaceAll("'", "''")}'`;
 const pad2 = (n: number) => String(n).padStart(2, '0');
 
 export function mirrorDir(small: boolean): string {

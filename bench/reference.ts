@@ -1,8 +1,7 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { duckdbCreateTable, PV_READINGS, quoteIdent } from '@pv-pipeline/schema';
-
-const lit = (s: string) => `'${s.replaceAll("'", "''")}'`;
+import { lit } from './generate-mirror.js';
 
 /** Options of {@link runReference}. */
 export interface ReferenceOptions {

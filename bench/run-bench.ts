@@ -48,7 +48,7 @@ import {
   SMALL_PARAMS,
   systemsOf,
 } from './generate-mirror.js';
-import { mb, measurePhase, type PhaseMeasure, procStatus } from './measure.js';
+import { benchCommit, mb, measurePhase, median, type PhaseMeasure, procStatus } from './measure.js';
 import { type ReferenceResult, runCsvReference, runRawCopy, runReference, runStoreCopy } from './reference.js';
 import { writeResultsSection } from './results-section.js';
 
@@ -210,11 +210,6 @@ interface Figures {
 
 /** Median of the wall and CPU times, highest of the RSS figures. */
 function combine(ms: PhaseMeasure[]): PhaseMeasure {
-  const median = (xs: number[]) => {
-    const a = [...xs].sort((x, y) => x - y);
-    const m = Math.floor(a.length / 2);
-    return a.length % 2 ? a[m]! : (a[m - 1]! + a[m]!) / 2;
-  };
   const hwms = ms.map((m) => m.vmHwm).filter((x): x is number => x !== null);
   return {
     wallSeconds: median(ms.map((m) => m.wallSeconds)),
@@ -472,7 +467,7 @@ async function main(): Promise<void> {
     memoryLimit: args.memoryLimit ?? '96MB',
     order: `${order[0]} first, ${order[1]} second`,
     systems: systemsOf(params).length,
-    commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(),
+    commit: benchCommit(),
     processHwm,
     formats,
   };

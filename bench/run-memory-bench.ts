@@ -15,13 +15,13 @@
  * child's user + system time. The prize files are generated under
  * `bench/data/prize-memory/` (reused when the size matches).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BENCH_DIR, ensureMirror, FULL_PARAMS, mirrorDir } from './generate-mirror.js';
-import { processCpuSeconds } from './measure.js';
+import { benchCommit, processCpuSeconds } from './measure.js';
 import { ensurePrizeFile } from './prize-file.js';
 import { writeResultsSection } from './results-section.js';
 
@@ -130,7 +130,7 @@ async function main(): Promise<void> {
     console.log(rows.at(-1));
   }
   rmSync(db, { force: true });
-  const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim();
+  const commit = benchCommit();
   const body = `## Peak RSS of a CLI run by input size (\`npm run bench:memory${limit ? ` -- --memory-limit ${limit}` : ''}\`)
 
 Latest run, written by \`bench/run-memory-bench.ts\`, at commit ${commit}, node ${process.version}, load average

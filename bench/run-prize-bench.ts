@@ -18,7 +18,6 @@
  *   readings/s, CPU seconds, peak RSS and the ratios (wall and per core), and writes its
  *   section of RESULTS.md.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -28,8 +27,8 @@ import { createLogger } from '@pv-pipeline/core';
 import { openObjectStore } from '@pv-pipeline/pvdaq';
 import { openSink } from '@pv-pipeline/sinks';
 import { type RunSummary, runInline, validateRunRequest } from '@pv-pipeline/stages';
-import { BENCH_DIR } from './generate-mirror.js';
-import { mb, measurePhase, type PhaseMeasure } from './measure.js';
+import { BENCH_DIR, lit } from './generate-mirror.js';
+import { benchCommit, mb, measurePhase, type PhaseMeasure } from './measure.js';
 import { ensurePrizeFile } from './prize-file.js';
 import { runStoreCopy } from './reference.js';
 import { writeResultsSection } from './results-section.js';
@@ -72,8 +71,6 @@ async function pipelinePhase(root: string, dbPath: string): Promise<RunSummary> 
     await store.close();
   }
 }
-
-const lit = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 /** DuckDB alone: read the CSV, unpivot, drop missing values, UTC from the fixed zone; returns the readings. */
 async function referencePhase(csv: string, dbPath: string, threads: number): Promise<number> {
@@ -133,7 +130,7 @@ const summary = p.result;
 const row = (name: string, m: PhaseMeasure, readings: number) =>
   `| ${name} | ${(bytes / MiB / m.wallSeconds).toFixed(1)} | ${Math.round(readings / m.wallSeconds).toLocaleString('en-US')} | ${m.wallSeconds.toFixed(1)} | ${m.cpuSeconds.toFixed(1)} | ${mb(m.vmHwm ?? m.rssPeakSampled)} |`;
 const ratio = r.measure.wallSeconds / p.measure.wallSeconds;
-const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+const commit = benchCommit();
 const body = `## Prize CSV: pipeline vs DuckDB reading and unpivoting the same file (\`npm run bench:prize\`)
 
 Measured ${new Date().toISOString().slice(0, 10)} at commit ${commit}, load average ${load.toFixed(2)} at the start, on ${availableParallelism()} cores, node ${process.version}: one ${(bytes / MiB).toFixed(0)} MiB prize CSV (system 7333 layout, 8 channels at 10 s, empty cells, NaN and sentinels mixed in), ${summary.counts.planned} byte-range parts of 16 MiB; the phases one after another in one process.

@@ -44,7 +44,7 @@ import { startBigQueryFake } from '../test/support/bigquery-fake/index.js';
 import { S3RVER_CREDENTIALS, startS3Server } from '../test/support/s3-server.js';
 import { startRedis, stopChildren } from './bench-processes.js';
 import { BENCH_DIR, ensureMirror, FULL_PARAMS, mirrorDir, systemsOf } from './generate-mirror.js';
-import { processCpuSeconds } from './measure.js';
+import { benchCommit, median, processCpuSeconds } from './measure.js';
 import { writeResultsSection } from './results-section.js';
 
 const ROOT = join(BENCH_DIR, '..');
@@ -113,10 +113,6 @@ const rate = (objects: number, seconds: number, cpu: number): Rate => ({
   cpu,
   perSecond: objects / seconds,
 });
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 const fmt = (n: number, digits = 0) =>
   n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -375,7 +371,7 @@ async function main(): Promise<void> {
     const podOf = (workerRate: number) => modelRate(workerRate, 1, archiveIo, Number.POSITIVE_INFINITY);
     const pod = podOf(w);
     const hours = (perSecond: number) => ARCHIVE_OBJECTS / perSecond / 3600;
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim();
+    const commit = benchCommit();
 
     const sinkRows = SINKS.map((kind) => {
       const r = perSink.get(kind)!;

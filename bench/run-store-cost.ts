@@ -10,14 +10,14 @@
  * `threads = 1`; CPU seconds of this process (medians of `--repeat`, default 3). Writes
  * the section "storage-cost" of bench/RESULTS.md.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { PV_READINGS, quoteIdent } from '@pv-pipeline/schema';
-import { BENCH_DIR } from './generate-mirror.js';
+import { BENCH_DIR, lit } from './generate-mirror.js';
+import { benchCommit, median } from './measure.js';
 import { writeResultsSection } from './results-section.js';
 
 const { values } = parseArgs({
@@ -36,7 +36,6 @@ const work = join(BENCH_DIR, 'out', 'store-cost.duckdb');
 for (const suffix of ['', '.wal']) rmSync(`${work}${suffix}`, { force: true });
 const db = await DuckDBInstance.create(work, { threads: '1' });
 const conn = await db.connect();
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const cpu = async (sql: string) => {
   const u = process.cpuUsage();
   await conn.run(sql);
@@ -46,7 +45,7 @@ const cpu = async (sql: string) => {
 };
 const rows: Array<[string, number, string]> = [];
 try {
-  await conn.run(`ATTACH '${values.db.replaceAll("'", "''")}' AS loaded (READ_ONLY)`);
+  await conn.run(`ATTACH ${lit(values.db)} AS loaded (READ_ONLY)`);
   // the rows in memory first, so that every measure below pays for storing only
   await conn.run('CREATE TEMP TABLE r AS SELECT * FROM loaded.pv_readings');
   const n = Number((await conn.runAndReadAll('SELECT count(*) FROM r')).getRowsJS()[0]?.[0] ?? 0);
@@ -62,7 +61,7 @@ try {
     console.log(`${name.padEnd(12)} ${median(times).toFixed(2)} CPU s`);
   }
   const all = rows.at(-1)![1];
-  const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  const commit = benchCommit();
   const body = `## What storing the loaded rows costs DuckDB, by column (\`npm run bench:store\`)
 
 Latest run, written by \`bench/run-store-cost.ts\`, at commit ${commit}, load average ${load.toFixed(2)} at the start:

@@ -11,6 +11,7 @@ import { openObjectStore } from '@pv-pipeline/pvdaq';
 import { openSink } from '@pv-pipeline/sinks';
 import { runInline, validateRunRequest } from '@pv-pipeline/stages';
 import { BENCH_DIR, ensureMirror, FULL_PARAMS, mirrorDir } from './generate-mirror.js';
+import { median } from './measure.js';
 
 /** The repository root. */
 export const ROOT = join(BENCH_DIR, '..');
@@ -97,11 +98,7 @@ export async function ensureWarehouse(log: (m: string) => void): Promise<void> {
   }
 }
 
-/** The median of some numbers. */
-export const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
+export { median };
 
 /** The table rows (wall, CPU, peak RSS) of medians and their ratio. */
 export function ratioRows(subject: ProcessCost[], reference: ProcessCost[]): string[] {
