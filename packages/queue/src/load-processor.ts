@@ -1,17 +1,10 @@
 import { describeError, isRetryable, type Logger, noneDropped, type StagedManifest } from '@pv-pipeline/core';
 import type { SystemCatalog } from '@pv-pipeline/pvdaq';
 import type { Sink } from '@pv-pipeline/sinks';
-import {
-  commitOrSplit,
-  commitStaged,
-  LoadBatcher,
-  refreshDimensions,
-  runRowOf,
-  type StagingArea,
-  stagedRef,
-} from '@pv-pipeline/stages';
+import { commitOrSplit, commitStaged, LoadBatcher, runRowOf, type StagingArea, stagedRef } from '@pv-pipeline/stages';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { DimensionRefresher } from './dimension-refresher.js';
 import type { LoadJobData } from './job-payloads.js';
 import type { LedgerCache } from './ledger-cache.js';
 import { addFailure, addMetrics, failureReason } from './pipeline-metrics.js';
@@ -96,6 +89,7 @@ interface Pending {
 export class LoadProcessor {
   readonly #d: LoadProcessorDeps;
   readonly #batcher: LoadBatcher<Pending>;
+  readonly #dimensions: DimensionRefresher;
 
   constructor(deps: LoadProcessorDeps) {
     this.#d = deps;
@@ -109,6 +103,13 @@ export class LoadProcessor {
       ...(deps.upstreamIdle ? { upstreamIdle: deps.upstreamIdle } : {}),
       ...(deps.idlePollMs ? { idlePollMs: deps.idlePollMs } : {}),
       onIdleCheckError: (err) => deps.logger.warn({ err: describeError(err) }, 'upstream idle check failed'),
+    });
+    this.#dimensions = new DimensionRefresher({
+      sink: deps.sink,
+      catalog: deps.catalog,
+      runs: deps.runs,
+      logger: deps.logger,
+      lane: (fn) => this.#batcher.serial(fn),
     });
   }
 
@@ -131,7 +132,7 @@ export class LoadProcessor {
           void this.#batcher.add({ job, manifest: data.manifest, runId: data.runId, resolve, reject });
         });
       case 'dimensions':
-        return this.#batcher.serial(() => this.#dimensions(data.runId, data.systems));
+        return this.#dimensions.refresh(data.runId, data.systems);
       case 'finalize':
         return this.#batcher.serial(() => this.#finalize(data.runId));
     }
@@ -262,13 +263,6 @@ export class LoadProcessor {
     } finally {
       p.reject(new UnrecoverableError(reason));
     }
-  }
-
-  async #dimensions(runId: string, systems: readonly number[]): Promise<{ systems: number; sensors: number }> {
-    const catalog = await this.#d.catalog();
-    const r = await refreshDimensions(this.#d.sink, catalog, systems, this.#d.logger);
-    await this.#d.runs.addWarnings(runId, [...catalog.warnings, ...r.warnings]);
-    return { systems: r.systems, sensors: r.sensors };
   }
 
   async #finalize(runId: string): Promise<{ recorded: boolean }> {

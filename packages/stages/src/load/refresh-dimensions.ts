@@ -11,6 +11,10 @@ export interface DimensionRefresh {
   sensors: number;
   /** Systems whose channels could not be read (their objects fail on their own), each named with the reason. */
   warnings: string[];
+  /** The same warnings by system. */
+  systemWarnings: ReadonlyMap<number, string>;
+  /** pv_sensors rows written, by system. */
+  sensorsBySystem: ReadonlyMap<number, number>;
 }
 
 /**
@@ -28,15 +32,24 @@ export async function refreshDimensions(
 ): Promise<DimensionRefresh> {
   await sink.upsertSystems(catalog.systems());
   const sensors: SensorEntry[] = [];
-  const warnings: string[] = [];
+  const systemWarnings = new Map<number, string>();
+  const sensorsBySystem = new Map<number, number>();
   for (const id of systems) {
     try {
-      sensors.push(...(await catalog.sensors(id)));
+      const own = await catalog.sensors(id);
+      sensors.push(...own);
+      sensorsBySystem.set(id, own.length);
     } catch (err) {
       logger.warn({ ss_id: id, err: describeError(err) }, 'no channels; its objects will fail');
-      warnings.push(`system ${id}: no channels (${describeError(err)})`);
+      systemWarnings.set(id, `system ${id}: no channels (${describeError(err)})`);
     }
   }
   await sink.upsertSensors(sensors);
-  return { systems: catalog.systems().length, sensors: sensors.length, warnings };
+  return {
+    systems: catalog.systems().length,
+    sensors: sensors.length,
+    warnings: [...systemWarnings.values()],
+    systemWarnings,
+    sensorsBySystem,
+  };
 }
