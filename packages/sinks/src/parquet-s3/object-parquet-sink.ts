@@ -19,7 +19,7 @@ import {
 import { ledgerFieldsOf } from '../ledger-fields.js';
 import { openDatasetReader } from '../parquet/dataset-reader.js';
 import { exists } from '../parquet/durable-files.js';
-import { isLedgerFile, type LedgerEntry, LedgerIndex, ledgerEtagsIn } from '../parquet/ledger-index.js';
+import { isLedgerFile, type LedgerEntry, LedgerIndex } from '../parquet/ledger-index.js';
 import { type MemoryEngine, openMemoryEngine } from '../parquet/memory-engine.js';
 import { writeWithout } from '../parquet/overlap-rows.js';
 import { checkReadingsFile, writeReadingsFile } from '../parquet/readings-file.js';
@@ -170,7 +170,7 @@ export class ObjectParquetSink implements Sink {
   ledgerEtags(filter: LedgerFilter): Promise<Map<string, string>> {
     return this.#serial(async () => {
       await this.#syncLedger();
-      return ledgerEtagsIn((await this.#db()).conn, await this.#ledgerDir(), filter);
+      return this.#index.etags(filter);
     });
   }
 

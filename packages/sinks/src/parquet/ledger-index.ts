@@ -16,6 +16,7 @@ export interface LedgerEntry {
   key: string;
   ssId: number;
   day: string;
+  etag: string;
   rows: number;
   loadedAtUs: bigint;
   minUs: bigint | null;
@@ -29,39 +30,15 @@ export interface LedgerEntry {
   fileRows: number | null;
 }
 
-/**
- * Source key → ETag of the latest ledger row of every object in the filter's
- * systems and days (inclusive), from the ledger files in `dir`. Empty when
- * nothing was committed yet.
- */
-export async function ledgerEtagsIn(
-  conn: DuckDBConnection,
-  dir: string,
-  filter: LedgerFilter,
-): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
+/** Checks a ledger filter: days as `YYYY-MM-DD`, systems as integers. */
+function checkLedgerFilter(filter: LedgerFilter): void {
   for (const d of [filter.from, filter.to]) {
     if (!DAY.test(d)) throw new BadInputError('ledger filter', `day "${d}" is not YYYY-MM-DD`);
   }
-  if (filter.ssIds !== 'all') {
-    if (filter.ssIds.length === 0) return out;
-    for (const id of filter.ssIds) {
-      if (!Number.isSafeInteger(id)) throw new BadInputError('ledger filter', `ss_id ${id} is not an integer`);
-    }
+  if (filter.ssIds === 'all') return;
+  for (const id of filter.ssIds) {
+    if (!Number.isSafeInteger(id)) throw new BadInputError('ledger filter', `ss_id ${id} is not an integer`);
   }
-  const files = (await readdir(dir).catch(() => [] as string[])).filter(isLedgerFile);
-  if (files.length === 0) return out;
-  const systems = filter.ssIds === 'all' ? '' : ` AND ss_id IN (${filter.ssIds.join(', ')})`;
-  // Latest row per key first, then the filter (a key's ss_id and day never change).
-  const reader = await conn.runAndReadAll(
-    `SELECT source_key, etag FROM (
-       SELECT source_key, etag, ss_id, "day" FROM read_parquet(${sqlString(path.join(dir, 'ledger-*.parquet'))}, union_by_name = true)
-       QUALIFY row_number() OVER (PARTITION BY source_key ORDER BY loaded_at DESC) = 1
-     ) WHERE "day" BETWEEN CAST($1 AS DATE) AND CAST($2 AS DATE)${systems}`,
-    [filter.from, filter.to],
-  );
-  for (const [key, etag] of reader.getRowsJS()) out.set(String(key), String(etag));
-  return out;
 }
 
 /**
@@ -100,6 +77,21 @@ export class LedgerIndex {
     return this.#bySystem.get(ssId)?.get(key);
   }
 
+  /**
+   * Source key → ETag of the latest ledger row of every object in the
+   * filter's systems and days (inclusive), from the files read so far (call
+   * {@link refresh} first). Empty when nothing was committed yet.
+   */
+  etags(filter: LedgerFilter): Map<string, string> {
+    checkLedgerFilter(filter);
+    const out = new Map<string, string>();
+    const systems = filter.ssIds === 'all' ? [...this.#bySystem.keys()] : filter.ssIds;
+    for (const id of systems) {
+      for (const e of this.entriesOf(id)) if (e.day >= filter.from && e.day <= filter.to) out.set(e.key, e.etag);
+    }
+    return out;
+  }
+
   /** Reads the ledger files not read before. */
   async refresh(conn: DuckDBConnection): Promise<void> {
     const dir = this.#dir;
@@ -115,16 +107,17 @@ export class LedgerIndex {
     );
     const opt = (c: string, type: string) => (have.has(c) ? c : `CAST(NULL AS ${type})`);
     const reader = await conn.runAndReadAll(
-      `SELECT source_key, ss_id, strftime("day", '%Y-%m-%d'), "rows", epoch_us(loaded_at),
+      `SELECT source_key, ss_id, strftime("day", '%Y-%m-%d'), etag, "rows", epoch_us(loaded_at),
               epoch_us(min_timestamp), epoch_us(max_timestamp), ${opt('source_group', 'VARCHAR')}, ${opt('source_order', 'BIGINT')},
               ${opt('file', 'VARCHAR')}, ${opt('file_rows', 'BIGINT')}
        FROM ${scan}`,
     );
-    for (const [key, ssId, day, rows, loadedAt, lo, hi, group, order, file, fileRows] of reader.getRowsJS()) {
+    for (const [key, ssId, day, etag, rows, loadedAt, lo, hi, group, order, file, fileRows] of reader.getRowsJS()) {
       const e: LedgerEntry = {
         key: String(key),
         ssId: Number(ssId),
         day: String(day),
+        etag: String(etag),
         rows: Number(rows),
         loadedAtUs: BigInt(loadedAt as bigint),
         minUs: lo === null ? null : BigInt(lo as bigint),

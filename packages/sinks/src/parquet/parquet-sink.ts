@@ -1,4 +1,4 @@
-import { access, copyFile, constants as fsConstants, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { access, copyFile, constants as fsConstants, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { BadInputError, derivedId, type StagedManifest } from '@pv-pipeline/core';
 import {
@@ -21,7 +21,7 @@ import { sqlString } from '../sql-literal.js';
 import type { WarehouseReader } from '../warehouse-reader.js';
 import { openDatasetReader } from './dataset-reader.js';
 import { exists, fsyncDir, fsyncFile } from './durable-files.js';
-import { type LedgerEntry, LedgerIndex, ledgerEtagsIn } from './ledger-index.js';
+import { type LedgerEntry, LedgerIndex } from './ledger-index.js';
 import { type MemoryEngine, openMemoryEngine } from './memory-engine.js';
 import { writeWithout } from './overlap-rows.js';
 import { checkReadingsFile, parquetFileRows, writeReadingsFile } from './readings-file.js';
@@ -226,7 +226,10 @@ export class ParquetDatasetSink implements Sink {
    * systems and days (inclusive). Empty when nothing was committed yet.
    */
   ledgerEtags(filter: LedgerFilter): Promise<Map<string, string>> {
-    return this.serial(async () => ledgerEtagsIn((await this.db()).conn, this.dir(PV_INGEST_LEDGER), filter));
+    return this.serial(async () => {
+      await this.ledger.refresh((await this.db()).conn);
+      return this.ledger.etags(filter);
+    });
   }
 
   /** Merges rows into `pv_systems.parquet` by `ss_id` (new rows win) and rewrites it atomically. */
@@ -439,7 +442,7 @@ export class ParquetDatasetSink implements Sink {
       await checkReadingsFile(conn, m, staged);
       rows = m.rows;
       try {
-        await copyFile(staged, tmp);
+        await linkOrCopy(staged, tmp);
         await fsyncFile(tmp);
       } catch (err) {
         await rm(tmp, { force: true });
@@ -614,4 +617,22 @@ export function openParquetSink(url: string, from: SinkUrlSource = '--sink'): Pa
     ...(threads ? { threads } : {}),
     ...(memoryLimit ? { memoryLimit } : {}),
   });
+}
+
+/** Errors of `link` that mean "not here" (another volume, or a file system without hard links): copy instead. */
+const NO_LINK = new Set(['EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK', 'ENOSYS']);
+
+/**
+ * Puts `from`'s content at `to`: a hard link where the staging folder shares
+ * the dataset's volume (no copy of the bytes), else a copy. A staged file is
+ * never written again under its name (staging writes a temp file and renames
+ * it), so the dataset's link cannot change under it.
+ */
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  try {
+    await link(from, to);
+  } catch (err) {
+    if (!NO_LINK.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    await copyFile(from, to);
+  }
 }
