@@ -4,10 +4,10 @@
  *   npm run bench:scale -- [--systems N] [--planner-objects N] [--latency-ms N] [--sinks a,b] [--no-write]
  *
  * With `PV_BENCH_PROFILE_DIR=DIR` the loader processes write V8 CPU profiles there (`--cpu-prof`):
- * what bounds L.
+ * what bounds L. `PV_BENCH_LOG=debug` (or `info`) shows the services' logs (default `warn`).
  *
  * - **w**, the worker rate: objects/s of one worker process alone (`pv-pipeline serve worker`,
- *   default settings, decoding on 1 thread) transforming the first `--systems` systems of the bench
+ *   default settings, decoding on 1 thread) transforming the first `--systems` (32: every one) systems of the bench
  *   mirror (31 daily Parquet objects each) with no loader running. Measured once per sink below;
  *   the median is w.
  * - **L**, the loader ceiling per sink: the same run's load jobs (pre-staged manifests, all waiting)
@@ -76,7 +76,7 @@ interface Args {
 function readArgs(): Args {
   const { values } = parseArgs({
     options: {
-      systems: { type: 'string', default: '8' },
+      systems: { type: 'string', default: '32' },
       'planner-objects': { type: 'string', default: '1000000' },
       'latency-ms': { type: 'string', default: '50' },
       sinks: { type: 'string', default: SINKS.join(',') },
@@ -152,7 +152,7 @@ async function clusterRun(opts: {
     PV_SINK: opts.sink?.url ?? `duckdb://${join(dir, 'unused.duckdb')}`,
     PV_WORKER_THREADS: '1',
     PV_WORKER_CONCURRENCY: String(CONCURRENCY),
-    PV_LOG_LEVEL: 'warn',
+    PV_LOG_LEVEL: process.env.PV_BENCH_LOG ?? 'warn',
     ...opts.env,
   };
   const profile = process.env.PV_BENCH_PROFILE_DIR;
@@ -309,7 +309,10 @@ async function main(): Promise<void> {
         sink: { kind, url: sinkUrl(kind) },
       });
       perSink.set(kind, r as { transform: Rate; load: Rate; readings: number });
-      log(`  w ${fmt(r.transform.perSecond, 1)}/s, L ${fmt(r.load!.perSecond, 1)}/s`);
+      log(
+        `  w ${fmt(r.transform.perSecond, 1)}/s (${fmt(r.transform.cpu / r.transform.objects, 4)} CPU s/object), ` +
+          `L ${fmt(r.load!.perSecond, 1)}/s (${fmt(r.load!.cpu / r.load!.objects, 4)} CPU s/object)`,
+      );
     }
     if (args.sinks.length < SINKS.length) return; // a subset (e.g. to profile a loader): w and L only, nothing written
     const readings = new Set([...perSink.values()].map((r) => r.readings));

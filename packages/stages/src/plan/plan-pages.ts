@@ -1,4 +1,4 @@
-import type { PvdataFormat } from '@pv-pipeline/core';
+import { mapConcurrent, type PvdataFormat } from '@pv-pipeline/core';
 import {
   listPrizeFolders,
   monthsInRange,
@@ -7,6 +7,7 @@ import {
   partKey,
   prizeDataPrefix,
   pvdataMonthPrefix,
+  pvdataRootPrefix,
   splitByteRanges,
 } from '@pv-pipeline/pvdaq';
 import type { RunRequest } from '../run/run-request.js';
@@ -27,7 +28,9 @@ export interface PlanPage {
 /**
  * The pages of a run, in order: per system, its years or months in range
  * (daily formats), or its prize `data/` folder. One listing call resolves
- * `systems: 'all'`; the pages themselves are not listed here.
+ * `systems: 'all'`, and one per system names the years it has data of, so
+ * that a long range makes no page (and no listing call) for an empty year;
+ * the pages themselves are not listed here.
  */
 export async function runPages(store: ObjectStore, req: RunRequest): Promise<PlanPage[]> {
   if (req.format === 'prize') {
@@ -38,7 +41,27 @@ export async function runPages(store: ObjectStore, req: RunRequest): Promise<Pla
   }
   const format = req.format;
   const systems = req.systems === 'all' ? await listSystems(store, format) : [...new Set(req.systems)];
-  return systems.flatMap((ssId) => pvdataPrefixes(format, ssId, req).map((prefix) => ({ ssId, prefix })));
+  const years = await mapConcurrent(systems, YEAR_LISTINGS, (ssId) => yearsWithData(store, format, ssId));
+  return systems.flatMap((ssId, i) => pvdataPrefixes(format, ssId, req, years[i]!).map((prefix) => ({ ssId, prefix })));
+}
+
+/** Systems whose year folders are listed at once. */
+const YEAR_LISTINGS = 8;
+
+/**
+ * The years a system has a `year=` folder for (one delimited listing), or
+ * null when the listing names none: an absent folder, or a server that does
+ * not report the common prefixes of deeper keys (s3rver): then every year in
+ * range is a page, as if all had data.
+ */
+async function yearsWithData(store: ObjectStore, format: PvdataFormat, ssId: number): Promise<Set<number> | null> {
+  const { prefixes } = await store.listChildren(`${pvdataRootPrefix(format)}system_id=${ssId}/`);
+  const years = new Set<number>();
+  for (const p of prefixes) {
+    const m = /(?:^|\/)year=(\d{4})\/$/.exec(p);
+    if (m) years.add(Number(m[1]));
+  }
+  return years.size > 0 ? years : null;
 }
 
 /**
@@ -85,13 +108,22 @@ export async function listPage(
   return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
-/** A system's listing prefixes for a day range: whole `year=` folders where the range covers the year. */
-function pvdataPrefixes(format: PvdataFormat, ssId: number, req: Pick<RunRequest, 'from' | 'to'>): string[] {
+/**
+ * A system's listing prefixes for a day range, in the years it has data of:
+ * whole `year=` folders where the range covers the year.
+ */
+function pvdataPrefixes(
+  format: PvdataFormat,
+  ssId: number,
+  req: Pick<RunRequest, 'from' | 'to'>,
+  years: ReadonlySet<number> | null,
+): string[] {
   const months = monthsInRange(req.from, req.to);
   const fromYear = Number(req.from.slice(0, 4));
   const toYear = Number(req.to.slice(0, 4));
   const prefixes: string[] = [];
   for (let y = fromYear; y <= toYear; y++) {
+    if (years && !years.has(y)) continue;
     const whole = req.from <= `${y}-01-01` && req.to >= `${y}-12-31`;
     if (whole) prefixes.push(pvdataMonthPrefix(format, ssId, y, 1).replace(/month=1\/$/, ''));
     else for (const m of months.filter((x) => x.year === y)) prefixes.push(pvdataMonthPrefix(format, ssId, y, m.month));

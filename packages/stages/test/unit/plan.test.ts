@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
-import { FileObjectStore } from '@pv-pipeline/pvdaq';
+import { FileObjectStore, monthsInRange, parsePvdataKey, pvdataMonthPrefix } from '@pv-pipeline/pvdaq';
 import { describe, expect, it } from 'vitest';
 import { ledgerDays, listRunObjects, listSystems, splitByLedger } from '../../src/plan/plan-objects.js';
+import { runPages } from '../../src/plan/plan-pages.js';
 import { partBytesFromMb, retiredPrizeParts } from '../../src/plan/plan-prize.js';
 import type { PlannedObject } from '../../src/plan/planned-object.js';
 
@@ -22,6 +23,47 @@ describe('planning', () => {
       [4, '2015-06-03', 'parquet'],
     ]);
     expect(objects.every((o) => /^[0-9a-f]{32}$/.test(o.etag) && o.size > 0)).toBe(true);
+  });
+
+  it('makes pages only of the years a system has data of: whole years, or months of a part year', async () => {
+    const run = { systems: [50, 4], from: '2011-03-05', to: '2022-12-31', format: 'parquet' as const };
+    const pages = await runPages(store, run);
+    // 50 has 2011, 2012 and 2022 (2013–2021 are empty: no page, no listing); 4 has 2015
+    const root = 'parquet/pvdata';
+    expect(pages).toEqual([
+      ...[3, 4, 5, 6, 7, 8, 9, 10, 11, 12].map((m) => ({
+        ssId: 50,
+        prefix: `${root}/system_id=50/year=2011/month=${m}/`,
+      })),
+      { ssId: 50, prefix: `${root}/system_id=50/year=2012/` },
+      { ssId: 50, prefix: `${root}/system_id=50/year=2022/` },
+      { ssId: 4, prefix: `${root}/system_id=4/year=2015/` },
+    ]);
+    // the pages hold exactly the objects a listing of every month in range finds
+    const months = monthsInRange(run.from, run.to);
+    const everyMonth: string[] = [];
+    for (const ssId of run.systems) {
+      for (const { year, month } of months) {
+        for await (const o of store.listObjects(pvdataMonthPrefix('parquet', ssId, year, month)))
+          everyMonth.push(o.key);
+      }
+    }
+    const { objects } = await listRunObjects(store, run);
+    expect(everyMonth.length).toBeGreaterThan(0);
+    const inRange = (k: string) => {
+      const { day } = parsePvdataKey(k);
+      return day >= run.from && day <= run.to;
+    };
+    expect(objects.map((o) => o.key)).toEqual(everyMonth.filter(inRange).sort());
+  });
+
+  it('a system whose listing names no year folder gets a page for every year in range, as before', async () => {
+    const pages = await runPages(store, { systems: [4242], from: '2019-12-01', to: '2021-12-31', format: 'csv' });
+    expect(pages.map((p) => p.prefix)).toEqual([
+      'csv/pvdata/system_id=4242/year=2019/month=12/',
+      'csv/pvdata/system_id=4242/year=2020/',
+      'csv/pvdata/system_id=4242/year=2021/',
+    ]);
   });
 
   it('finds every system for `all`: data folders and metrics dictionaries', async () => {
