@@ -42,6 +42,13 @@ export interface RunRecord extends RunReport {
 /** Warnings kept per run at most. */
 const MAX_WARNINGS = 100;
 
+/**
+ * Retry events a run remembers at most (to count a retry reported twice
+ * once), about 80 bytes each: beyond them a new retry is still counted but
+ * not remembered, so a run's Redis memory stays bounded however much is retried.
+ */
+export const MAX_RETRY_EVENTS = 10_000;
+
 /** How an object ended for the runs waiting on it. */
 export type ObjectOutcome = 'transformed' | 'loaded' | 'skipped' | 'failed';
 
@@ -174,16 +181,21 @@ return out
 `;
 
 const RETRY_SCRIPT = `
--- KEYS[1] = the object's runs (hash); ARGV: prefix, key, event, reason, one more run id (or '')
-local prefix, key, event, reason, also = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+-- KEYS[1] = the object's runs (hash); ARGV: prefix, key, event, reason, one more run id (or ''), events remembered per run at most
+local prefix, key, event, reason, also, most = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
 local runs = redis.call('HKEYS', KEYS[1])
 if also ~= '' then table.insert(runs, also) end
+-- whether this retry is news to the run: a full set still knows its own events, a new one counts unremembered
+local function fresh(events)
+  if redis.call('SCARD', events) < most then return redis.call('SADD', events, event) == 1 end
+  return redis.call('SISMEMBER', events, event) == 0
+end
 for _, run in ipairs(runs) do
   local h = prefix .. ':run:' .. run
   local ttl = redis.call('TTL', h)
   if ttl == -2 then
     -- the run's record expired: nothing to tell
-  elseif redis.call('SADD', h .. ':retry-events', event) == 1 then
+  elseif fresh(h .. ':retry-events') then
     redis.call('HINCRBY', h, 'retried', 1)
     if redis.call('HEXISTS', h .. ':retries', key) == 1 or redis.call('HLEN', h .. ':retries') < 1000 then
       redis.call('HSET', h .. ':retries', key, reason)
@@ -241,8 +253,13 @@ export class RunStore {
   readonly #prefix: string;
   /** Seconds a finished run stays in Redis (it is also recorded in the sink). */
   readonly #ttl: number;
+  readonly #maxRetryEvents: number;
 
-  constructor(redis: Redis, prefix: string, ttlSeconds = 7 * 86_400) {
+  /**
+   * @param ttlSeconds seconds a finished run stays in Redis. @defaultValue 7 days
+   * @param maxRetryEvents retry events a run remembers at most. @defaultValue {@link MAX_RETRY_EVENTS}
+   */
+  constructor(redis: Redis, prefix: string, ttlSeconds = 7 * 86_400, maxRetryEvents = MAX_RETRY_EVENTS) {
     const r = redis as ScriptedRedis;
     if (typeof r.pvRecordOutcome !== 'function') {
       r.defineCommand('pvRecordOutcome', { numberOfKeys: 2, lua: OUTCOME_SCRIPT });
@@ -258,6 +275,7 @@ export class RunStore {
     this.#redis = r;
     this.#prefix = prefix;
     this.#ttl = ttlSeconds;
+    this.#maxRetryEvents = maxRetryEvents;
   }
 
   #run(id: string): string {
@@ -422,12 +440,28 @@ export class RunStore {
    * `stage: why`.
    */
   async recordRetry(jobId: string, key: string, event: string, reason: string, runId = ''): Promise<void> {
-    await this.#redis.pvRecordRetry(this.#objectRuns(jobId), this.#prefix, key, `${jobId}:${event}`, reason, runId);
+    await this.#redis.pvRecordRetry(
+      this.#objectRuns(jobId),
+      this.#prefix,
+      key,
+      `${jobId}:${event}`,
+      reason,
+      runId,
+      String(this.#maxRetryEvents),
+    );
   }
 
   /** Reports that a run's planning is tried again (key '' in its retries). */
   async recordPlanRetry(id: string, event: string, reason: string): Promise<void> {
-    await this.#redis.pvRecordRetry(this.#objectRuns(`plan-${id}`), this.#prefix, '', `plan:${event}`, reason, id);
+    await this.#redis.pvRecordRetry(
+      this.#objectRuns(`plan-${id}`),
+      this.#prefix,
+      '',
+      `plan:${event}`,
+      reason,
+      id,
+      String(this.#maxRetryEvents),
+    );
   }
 
   /** Every page is committed. Returns true when that already completes the run. */

@@ -99,6 +99,23 @@ describe('RunStore (real Redis, own prefix)', () => {
     ]);
   });
 
+  it('remembers a bounded number of retry events per run: past the bound a new retry counts, a known one does not', async () => {
+    const small = new RunStore(redis, prefix, 7 * 86_400, 3);
+    await small.create('rb', request);
+    await small.start('rb');
+    await small.attach('rb', 0, 0, ['jb']);
+    for (const event of ['attempt:0', 'attempt:1', 'attempt:2', 'attempt:1']) {
+      await small.recordRetry('jb', 'kb', event, 'transform: HTTP 503 SlowDown');
+    }
+    // the set is full: a new event counts without being remembered (so twice, when reported twice),
+    // a remembered one still counts once
+    for (const event of ['attempt:3', 'attempt:4', 'attempt:4', 'attempt:0']) {
+      await small.recordRetry('jb', 'kb', event, 'transform: HTTP 503 SlowDown');
+    }
+    expect((await small.get('rb'))!.counts.retried).toBe(3 + 3);
+    expect(await redis.scard(`${prefix}:run:rb:retry-events`)).toBe(3);
+  });
+
   it('attaches a chunk of a page once: a planner redoing it gets back only the objects still outstanding', async () => {
     await runs.create('p', request);
     await runs.start('p');
