@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { describe, expect, it } from 'vitest';
-import { untilRedisDown } from '../src/redis-step.js';
+import { describe, expect, it, vi } from 'vitest';
+import { RECONNECT_WINDOW_MS, untilRedisDown } from '../src/redis-step.js';
 
 /** A connection whose status and `close` event the test drives, as ioredis reports them. */
 class Link extends EventEmitter {
@@ -8,6 +8,10 @@ class Link extends EventEmitter {
   lose(): void {
     this.status = 'reconnecting';
     this.emit('close');
+  }
+  comeBack(): void {
+    this.status = 'ready';
+    this.emit('ready');
   }
 }
 
@@ -36,13 +40,38 @@ describe('untilRedisDown: a shutdown step waits only while Redis is there', () =
     expect([end, started]).toEqual(['redis-down', true]);
   });
 
-  it('stops waiting when the connection is lost during the wait (scancel signals Redis and the services at once)', async () => {
+  it('stops waiting when the connection is lost and stays away (scancel signals Redis and the services at once)', async () => {
     const link = new Link();
-    const end = untilRedisDown(link, never, HOUR);
+    const end = untilRedisDown(link, never, HOUR, 10);
     link.lose();
-    // an hour's grace: only the lost connection ends this wait
+    // an hour's grace: only the connection that did not come back ends this wait
     expect(await end).toBe('redis-down');
-    expect(link.listenerCount('close')).toBe(0);
+    expect([link.listenerCount('close'), link.listenerCount('ready')]).toEqual([0, 0]);
+  });
+
+  it('a blip does not end the wait: back within the window, the wait goes on until the step ends it', async () => {
+    vi.useFakeTimers();
+    try {
+      const link = new Link();
+      let finish!: () => void;
+      const end = untilRedisDown(link, () => new Promise<void>((r) => (finish = r)), HOUR);
+      let ended = false;
+      void end.then(() => (ended = true));
+      // two blips, each shorter than the window, 8 s in all: more than one window
+      link.lose();
+      await vi.advanceTimersByTimeAsync(RECONNECT_WINDOW_MS - 1_000);
+      link.comeBack();
+      link.lose();
+      await vi.advanceTimersByTimeAsync(RECONNECT_WINDOW_MS - 1_000);
+      link.comeBack();
+      await vi.advanceTimersByTimeAsync(RECONNECT_WINDOW_MS * 2);
+      expect(ended).toBe(false);
+      finish();
+      expect(await end).toBe('done');
+      expect([link.listenerCount('close'), link.listenerCount('ready')]).toEqual([0, 0]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('ends at the grace period when the step outlasts it with Redis up', async () => {
