@@ -59,44 +59,62 @@ export class DimensionRefresher {
     const group = this.#waiting;
     this.#waiting = [];
     try {
-      const catalog = await this.#d.catalog();
-      const systems = [...new Set(group.flatMap((w) => w.systems))];
-      const r = await refreshDimensions(this.#written.over(this.#d.sink), catalog, systems, this.#d.logger);
-      for (const w of group) {
-        const own = w.systems.flatMap((id) => r.systemWarnings.get(id) ?? []);
-        await this.#d.runs.addWarnings(w.runId, [...catalog.warnings, ...own]);
-        w.resolve({
-          systems: r.systems,
-          sensors: w.systems.reduce((n, id) => n + (r.sensorsBySystem.get(id) ?? 0), 0),
-        });
-      }
+      await this.#refreshGroup(group);
     } catch (err) {
-      for (const w of group) w.reject(err);
+      if (group.length === 1) {
+        group[0]!.reject(err);
+        return;
+      }
+      // one job's bad rows must not fail the others: each alone, as commitOrSplit does for batches
+      for (const w of group) await this.#refreshGroup([w]).catch((e: unknown) => w.reject(e));
+    }
+  }
+
+  async #refreshGroup(group: readonly Waiting[]): Promise<void> {
+    const catalog = await this.#d.catalog();
+    const systems = [...new Set(group.flatMap((w) => w.systems))];
+    const r = await refreshDimensions(this.#written.over(this.#d.sink), catalog, systems, this.#d.logger);
+    for (const w of group) {
+      const own = w.systems.flatMap((id) => r.systemWarnings.get(id) ?? []);
+      await this.#d.runs.addWarnings(w.runId, [...catalog.warnings, ...own]);
+      w.resolve({
+        systems: r.systems,
+        sensors: w.systems.reduce((n, id) => n + (r.sensorsBySystem.get(id) ?? 0), 0),
+      });
     }
   }
 }
 
 /**
  * The dimension rows a sink's only writer has written, by key: an upsert of
- * rows it already wrote unchanged is a no-op, so it is not sent. Rows are
- * remembered only once their write succeeded.
+ * rows it wrote unchanged a short while ago is a no-op, so it is not sent.
+ * Rows are remembered only once their write succeeded.
  */
 export class WrittenDimensions {
-  readonly #systems = new Map<string, string>();
-  readonly #sensors = new Map<string, string>();
+  readonly #systems = new Map<string, Written>();
+  readonly #sensors = new Map<string, Written>();
+  readonly #maxAgeMs: number;
 
-  /** The sink's upserts, each sending only the rows that are new or changed. */
+  /**
+   * @param maxAgeMs how long a written row is trusted to stand in the sink unchanged: a table reset
+   *   or rewritten behind the loader is repaired by the first refresh after that. @defaultValue 10 minutes
+   */
+  constructor(maxAgeMs = 600_000) {
+    this.#maxAgeMs = maxAgeMs;
+  }
+
+  /** The sink's upserts, each sending only the rows that are new, changed or written too long ago. */
   over(sink: Pick<Sink, 'upsertSystems' | 'upsertSensors'>): Pick<Sink, 'upsertSystems' | 'upsertSensors'> {
     return {
       upsertSystems: (rows) =>
-        upsertChanged(
+        this.#upsertChanged(
           rows,
           this.#systems,
           (r: SystemRow) => String(r.ss_id),
           (fresh) => sink.upsertSystems(fresh),
         ),
       upsertSensors: (rows) =>
-        upsertChanged(
+        this.#upsertChanged(
           rows,
           this.#sensors,
           (r: SensorEntry) => `${r.ss_id}/${r.sensor}`,
@@ -104,17 +122,28 @@ export class WrittenDimensions {
         ),
     };
   }
+
+  async #upsertChanged<T>(
+    rows: readonly T[],
+    written: Map<string, Written>,
+    keyOf: (row: T) => string,
+    upsert: (rows: readonly T[]) => Promise<void>,
+  ): Promise<void> {
+    const now = Date.now();
+    const changed = rows
+      .map((row) => ({ row, key: keyOf(row), text: JSON.stringify(row) }))
+      .filter((f) => {
+        const w = written.get(f.key);
+        return w === undefined || w.text !== f.text || now - w.at > this.#maxAgeMs;
+      });
+    if (changed.length === 0) return;
+    await upsert(changed.map((f) => f.row));
+    for (const f of changed) written.set(f.key, { text: f.text, at: now });
+  }
 }
 
-async function upsertChanged<T, K>(
-  rows: readonly T[],
-  written: Map<K, string>,
-  keyOf: (row: T) => K,
-  upsert: (rows: readonly T[]) => Promise<void>,
-): Promise<void> {
-  const fresh = rows.map((row) => ({ row, key: keyOf(row), text: JSON.stringify(row) }));
-  const changed = fresh.filter((f) => written.get(f.key) !== f.text);
-  if (changed.length === 0) return;
-  await upsert(changed.map((f) => f.row));
-  for (const f of changed) written.set(f.key, f.text);
+/** A row as written, and when. */
+interface Written {
+  text: string;
+  at: number;
 }

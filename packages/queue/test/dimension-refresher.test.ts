@@ -9,9 +9,9 @@ import { FileObjectStore, SystemCatalog } from '@pv-pipeline/pvdaq';
 import type { SensorEntry, SystemRow } from '@pv-pipeline/schema';
 import { DuckDbSink } from '@pv-pipeline/sinks';
 import { refreshDimensions } from '@pv-pipeline/stages';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { testRedisUrl } from '../../../test/support/test-redis.js';
-import { DimensionRefresher } from '../src/dimension-refresher.js';
+import { DimensionRefresher, WrittenDimensions } from '../src/dimension-refresher.js';
 import { createRedisConnection } from '../src/redis-connection.js';
 import { RunStore } from '../src/run-store.js';
 
@@ -24,6 +24,7 @@ function countingSink(path: string) {
   const sink = new DuckDbSink({ path });
   const calls: Array<{ table: 'systems' | 'sensors'; rows: number }> = [];
   let failNext = false;
+  let refusedSystem: number | null = null;
   const dimensions = {
     upsertSystems: async (rows: readonly SystemRow[]) => {
       calls.push({ table: 'systems', rows: rows.length });
@@ -35,10 +36,17 @@ function countingSink(path: string) {
     },
     upsertSensors: async (rows: readonly SensorEntry[]) => {
       calls.push({ table: 'sensors', rows: rows.length });
+      if (rows.some((r) => r.ss_id === refusedSystem)) throw new Error(`a sensor row of ${refusedSystem} is refused`);
       await sink.upsertSensors(rows);
     },
   };
-  return { sink, dimensions, calls, failOnce: () => (failNext = true) };
+  return {
+    sink,
+    dimensions,
+    calls,
+    failOnce: () => (failNext = true),
+    refuseSensorsOf: (id: number) => (refusedSystem = id),
+  };
 }
 
 /** Every row of a dimension table of a DuckDB file, in key order. */
@@ -146,5 +154,58 @@ describe('DimensionRefresher (real DuckDB sink, real Redis, the sample catalog)'
     expect(await tableRows(join(work, 'failing.duckdb'), 'pv_sensors', 'sensor')).toHaveLength(
       (await catalog.sensors(4)).length,
     );
+  });
+
+  it("one job's refused rows fail that job alone: the others waiting with it are refreshed each on its own", async () => {
+    const catalog = await SystemCatalog.load(new FileObjectStore(SAMPLES));
+    const counted = countingSink(join(work, 'refusing.duckdb'));
+    await counted.sink.init();
+    for (const id of ['e', 'f']) await runs.create(id, request);
+    counted.refuseSensorsOf(50);
+    let free!: () => void;
+    let lane: Promise<unknown> = new Promise<void>((r) => (free = r));
+    const refresher = new DimensionRefresher({
+      sink: counted.dimensions,
+      catalog: async () => catalog,
+      runs,
+      logger: quiet,
+      lane: (fn) => {
+        const p = lane.then(fn);
+        lane = p.catch(() => undefined);
+        return p;
+      },
+    });
+    const good = refresher.refresh('e', [4]);
+    const bad = refresher.refresh('f', [50]);
+    free();
+    await expect(bad).rejects.toThrow('a sensor row of 50 is refused');
+    expect(await good).toEqual({ systems: catalog.systems().length, sensors: (await catalog.sensors(4)).length });
+    await counted.sink.close();
+    const stored = (await tableRows(join(work, 'refusing.duckdb'), 'pv_sensors', 'ss_id, sensor')) as Array<{
+      ss_id: number;
+    }>;
+    expect(new Set(stored.map((r) => Number(r.ss_id)))).toEqual(new Set([4]));
+  });
+
+  it('a row written longer ago than the max age is written again (a table reset behind the loader heals)', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const sent: number[] = [];
+      const sink = {
+        upsertSystems: async (rows: readonly SystemRow[]) => void sent.push(rows.length),
+        upsertSensors: async () => undefined,
+      };
+      const written = new WrittenDimensions(60_000).over(sink);
+      const row = { ss_id: 4 } as SystemRow;
+      await written.upsertSystems([row]);
+      vi.advanceTimersByTime(59_000);
+      await written.upsertSystems([row]);
+      vi.advanceTimersByTime(2_000);
+      await written.upsertSystems([row]);
+      await written.upsertSystems([{ ...row, public_name: 'renamed' } as SystemRow]);
+      expect(sent).toEqual([1, 1, 1]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

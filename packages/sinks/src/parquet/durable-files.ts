@@ -19,7 +19,8 @@ export async function exists(file: string): Promise<boolean> {
 
 /** Syncs a file's content to disk. */
 export async function fsyncFile(file: string): Promise<void> {
-  const fh = await open(file, 'r+');
+  // read-only is enough to sync, and works on a file another user wrote (a worker's, linked into place)
+  const fh = await open(file, 'r');
   try {
     await fh.sync();
   } finally {

@@ -301,6 +301,8 @@ export class ParquetDatasetSink implements Sink {
         for (const p of plans) {
           if (p.tmp) {
             await rename(p.tmp, p.file);
+            // a rename between two links of one file (a redo that linked the file it published) keeps both
+            await rm(p.tmp, { force: true });
             touched.add(path.dirname(p.file));
           } else if (await exists(p.file)) {
             await rm(p.file, { force: true });
