@@ -61,6 +61,18 @@ async function tableRows(file: string, table: string, order: string): Promise<un
   }
 }
 
+/** A serial lane that is busy (a commit) until `free` is called: jobs arriving meanwhile wait together. */
+function busyLane() {
+  let free!: () => void;
+  let tail: Promise<unknown> = new Promise<void>((r) => (free = r));
+  const lane = <R>(fn: () => Promise<R>): Promise<R> => {
+    const p = tail.then(fn);
+    tail = p.catch(() => undefined);
+    return p;
+  };
+  return { lane, free: () => free() };
+}
+
 describe('DimensionRefresher (real DuckDB sink, real Redis, the sample catalog)', () => {
   const work = mkdtempSync(join(tmpdir(), 'pv-dims-'));
   const prefix = `{pvtest-${randomBytes(4).toString('hex')}}`;
@@ -79,19 +91,13 @@ describe('DimensionRefresher (real DuckDB sink, real Redis, the sample catalog)'
     await counted.sink.init();
     for (const id of ['a', 'b', 'c']) await runs.create(id, request);
     // the lane is busy (a commit) while three runs' jobs arrive
-    let free!: () => void;
-    const busy = new Promise<void>((r) => (free = r));
-    let lane: Promise<unknown> = busy;
+    const { lane, free } = busyLane();
     const refresher = new DimensionRefresher({
       sink: counted.dimensions,
       catalog: async () => catalog,
       runs,
       logger: quiet,
-      lane: (fn) => {
-        const p = lane.then(fn);
-        lane = p.catch(() => undefined);
-        return p;
-      },
+      lane,
     });
     const jobs = [refresher.refresh('a', [4]), refresher.refresh('b', [50]), refresher.refresh('c', [4, 4242])];
     free();
@@ -162,18 +168,13 @@ describe('DimensionRefresher (real DuckDB sink, real Redis, the sample catalog)'
     await counted.sink.init();
     for (const id of ['e', 'f']) await runs.create(id, request);
     counted.refuseSensorsOf(50);
-    let free!: () => void;
-    let lane: Promise<unknown> = new Promise<void>((r) => (free = r));
+    const { lane, free } = busyLane();
     const refresher = new DimensionRefresher({
       sink: counted.dimensions,
       catalog: async () => catalog,
       runs,
       logger: quiet,
-      lane: (fn) => {
-        const p = lane.then(fn);
-        lane = p.catch(() => undefined);
-        return p;
-      },
+      lane,
     });
     const good = refresher.refresh('e', [4]);
     const bad = refresher.refresh('f', [50]);
