@@ -42,7 +42,9 @@ export async function runPages(store: ObjectStore, req: RunRequest): Promise<Pla
   const format = req.format;
   const systems = req.systems === 'all' ? await listSystems(store, format) : [...new Set(req.systems)];
   const years = await mapConcurrent(systems, YEAR_LISTINGS, (ssId) => yearsWithData(store, format, ssId));
-  return systems.flatMap((ssId, i) => pvdataPrefixes(format, ssId, req, years[i]!).map((prefix) => ({ ssId, prefix })));
+  return systems.flatMap((ssId, i) =>
+    pvdataPrefixes(format, ssId, req, years[i] ?? null).map((prefix) => ({ ssId, prefix })),
+  );
 }
 
 /** Systems whose year folders are listed at once. */
