@@ -9,8 +9,11 @@ import type { RunStore } from './run-store.js';
 export interface DimensionRefresherDeps {
   /** The loader's sink: it is this sink's only writer. */
   sink: Pick<Sink, 'upsertSystems' | 'upsertSensors'>;
+  /** The current system catalog (its systems and, per system, its channels). */
   catalog: () => Promise<SystemCatalog>;
+  /** Where each run's warnings go (a system without channels). */
   runs: Pick<RunStore, 'addWarnings'>;
+  /** For a system whose channels cannot be read. */
   logger: Logger;
   /** The loader's serial lane (between commits), where a refresh runs. */
   lane: <R>(fn: () => Promise<R>) => Promise<R>;
@@ -24,6 +27,7 @@ export interface DimensionJobResult {
   sensors: number;
 }
 
+/** A dimension job waiting for the lane, with its job's promise. */
 interface Waiting {
   runId: string;
   systems: readonly number[];
