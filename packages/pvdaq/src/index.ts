@@ -17,8 +17,11 @@ export {
   monthsInRange,
   parsePvdataKey,
   parseSystemFolder,
+  parseYearFolder,
   pvdataMonthPrefix,
   pvdataRootPrefix,
+  pvdataSystemPrefix,
+  pvdataYearPrefix,
   SYSTEMS_INDEX_COLUMNS,
 } from './layout/pvdata-layout.js';
 export { firstCsvLine, parseCsvLine } from './readers/csv-lines.js';

@@ -5,7 +5,7 @@ import {
   METADATA_TABLE_PREFIXES,
   metricsKey,
   newestSystemsIndexKey,
-  pvdataRootPrefix,
+  pvdataSystemPrefix,
   SYSTEMS_INDEX_PREFIX,
   systemMetadataKey,
 } from '../layout/pvdata-layout.js';
@@ -228,7 +228,7 @@ export class SystemCatalog {
   async residentialSensors(ssId: number): Promise<SensorEntry[]> {
     let first: string | null = null;
     let last: string | null = null;
-    for await (const obj of this.#store.listObjects(`${pvdataRootPrefix('csv')}system_id=${ssId}/`)) {
+    for await (const obj of this.#store.listObjects(pvdataSystemPrefix('csv', ssId))) {
       if (obj.size === 0 || !/\.csv$/i.test(obj.key)) continue;
       first ??= obj.key;
       last = obj.key;

@@ -31,7 +31,17 @@ const pad2 = (n: number) => String(n).padStart(2, '0');
 
 /** The prefix holding one system's pvdata for one month, e.g. `csv/pvdata/system_id=4/year=2020/month=1/`. */
 export function pvdataMonthPrefix(format: PvdataFormat, ssId: number, year: number, month: number): string {
-  return `${format}/pvdata/system_id=${ssId}/year=${year}/month=${month}/`;
+  return `${pvdataYearPrefix(format, ssId, year)}month=${month}/`;
+}
+
+/** The prefix holding one system's pvdata for one year, e.g. `csv/pvdata/system_id=4/year=2020/`. */
+export function pvdataYearPrefix(format: PvdataFormat, ssId: number, year: number): string {
+  return `${pvdataSystemPrefix(format, ssId)}year=${year}/`;
+}
+
+/** The prefix holding all of one system's pvdata, e.g. `csv/pvdata/system_id=4/`. */
+export function pvdataSystemPrefix(format: PvdataFormat, ssId: number): string {
+  return `${pvdataRootPrefix(format)}system_id=${ssId}/`;
 }
 
 /** The prefix under which every system's folder sits, e.g. `parquet/pvdata/`. */
@@ -42,6 +52,12 @@ export function pvdataRootPrefix(format: PvdataFormat): string {
 /** Parses `system_id=123/` (a child prefix name) into 123, or null. */
 export function parseSystemFolder(prefix: string): number | null {
   const m = /system_id=(\d+)\/$/.exec(prefix);
+  return m ? Number(m[1]) : null;
+}
+
+/** Parses `year=2020/` (a child prefix name, or a whole prefix ending in it) into 2020, or null. */
+export function parseYearFolder(prefix: string): number | null {
+  const m = /(?:^|\/)year=(\d{4})\/$/.exec(prefix);
   return m ? Number(m[1]) : null;
 }
 

@@ -1,5 +1,5 @@
 import { BadInputError, mapConcurrent } from '@pv-pipeline/core';
-import { METRICS_PREFIX, type ObjectStore, pvdataRootPrefix } from '@pv-pipeline/pvdaq';
+import { METRICS_PREFIX, type ObjectStore, pvdataSystemPrefix } from '@pv-pipeline/pvdaq';
 import { listPrizeSystems } from './plan-prize.js';
 
 /**
@@ -27,7 +27,7 @@ export async function unknownSystems(
   const found = await mapConcurrent(candidates, 8, async (id) => {
     if (prize.has(id) || dictionaries.has(id)) return true;
     for (const format of ['parquet', 'csv'] as const) {
-      for await (const _ of store.listObjects(`${pvdataRootPrefix(format)}system_id=${id}/`)) return true;
+      for await (const _ of store.listObjects(pvdataSystemPrefix(format, id))) return true;
     }
     return false;
   });

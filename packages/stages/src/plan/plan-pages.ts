@@ -4,10 +4,12 @@ import {
   monthsInRange,
   type ObjectStore,
   parsePvdataKey,
+  parseYearFolder,
   partKey,
   prizeDataPrefix,
   pvdataMonthPrefix,
-  pvdataRootPrefix,
+  pvdataSystemPrefix,
+  pvdataYearPrefix,
   splitByteRanges,
 } from '@pv-pipeline/pvdaq';
 import type { RunRequest } from '../run/run-request.js';
@@ -57,12 +59,8 @@ const YEAR_LISTINGS = 8;
  * range is a page, as if all had data.
  */
 async function yearsWithData(store: ObjectStore, format: PvdataFormat, ssId: number): Promise<Set<number> | null> {
-  const { prefixes } = await store.listChildren(`${pvdataRootPrefix(format)}system_id=${ssId}/`);
-  const years = new Set<number>();
-  for (const p of prefixes) {
-    const m = /(?:^|\/)year=(\d{4})\/$/.exec(p);
-    if (m) years.add(Number(m[1]));
-  }
+  const { prefixes } = await store.listChildren(pvdataSystemPrefix(format, ssId));
+  const years = new Set(prefixes.map(parseYearFolder).filter((y): y is number => y !== null));
   return years.size > 0 ? years : null;
 }
 
@@ -127,7 +125,7 @@ function pvdataPrefixes(
   for (let y = fromYear; y <= toYear; y++) {
     if (years && !years.has(y)) continue;
     const whole = req.from <= `${y}-01-01` && req.to >= `${y}-12-31`;
-    if (whole) prefixes.push(pvdataMonthPrefix(format, ssId, y, 1).replace(/month=1\/$/, ''));
+    if (whole) prefixes.push(pvdataYearPrefix(format, ssId, y));
     else for (const m of months.filter((x) => x.year === y)) prefixes.push(pvdataMonthPrefix(format, ssId, y, m.month));
   }
   return prefixes;
