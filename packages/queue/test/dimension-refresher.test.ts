@@ -78,6 +78,12 @@ describe('DimensionRefresher (real DuckDB sink, real Redis, the sample catalog)'
   const prefix = `{pvtest-${randomBytes(4).toString('hex')}}`;
   const redis = createRedisConnection(testRedisUrl(), { blocking: false });
   const runs = new RunStore(redis, prefix);
+  /** A refresher over a counting sink and the sample catalog, on the test's own serial lane. */
+  const refresherOver = (
+    counted: ReturnType<typeof countingSink>,
+    catalog: SystemCatalog,
+    lane: <R>(fn: () => Promise<R>) => Promise<R>,
+  ) => new DimensionRefresher({ sink: counted.dimensions, catalog: async () => catalog, runs, logger: quiet, lane });
   afterAll(async () => {
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length > 0) await redis.del(...keys);
@@ -92,13 +98,7 @@ describe('DimensionRefresher (real DuckDB sink, real Redis, the sample catalog)'
     for (const id of ['a', 'b', 'c']) await runs.create(id, request);
     // the lane is busy (a commit) while three runs' jobs arrive
     const { lane, free } = busyLane();
-    const refresher = new DimensionRefresher({
-      sink: counted.dimensions,
-      catalog: async () => catalog,
-      runs,
-      logger: quiet,
-      lane,
-    });
+    const refresher = refresherOver(counted, catalog, lane);
     const jobs = [refresher.refresh('a', [4]), refresher.refresh('b', [50]), refresher.refresh('c', [4, 4242])];
     free();
     const results = await Promise.all(jobs);
@@ -145,13 +145,7 @@ describe('DimensionRefresher (real DuckDB sink, real Redis, the sample catalog)'
     const counted = countingSink(join(work, 'failing.duckdb'));
     await counted.sink.init();
     await runs.create('d', request);
-    const refresher = new DimensionRefresher({
-      sink: counted.dimensions,
-      catalog: async () => catalog,
-      runs,
-      logger: quiet,
-      lane: (fn) => fn(),
-    });
+    const refresher = refresherOver(counted, catalog, (fn) => fn());
     counted.failOnce();
     await expect(refresher.refresh('d', [4])).rejects.toThrow('the warehouse is away');
     await refresher.refresh('d', [4]);
@@ -169,13 +163,7 @@ describe('DimensionRefresher (real DuckDB sink, real Redis, the sample catalog)'
     for (const id of ['e', 'f']) await runs.create(id, request);
     counted.refuseSensorsOf(50);
     const { lane, free } = busyLane();
-    const refresher = new DimensionRefresher({
-      sink: counted.dimensions,
-      catalog: async () => catalog,
-      runs,
-      logger: quiet,
-      lane,
-    });
+    const refresher = refresherOver(counted, catalog, lane);
     const good = refresher.refresh('e', [4]);
     const bad = refresher.refresh('f', [50]);
     free();
