@@ -48,7 +48,10 @@ export interface MirrorParams {
   systems: number;
   year: number;
   month: number;
+  /** Days of each month (the first `days`, up to the month's length). */
   days: number;
+  /** Consecutive months from `month`, in `year`. @defaultValue 1 */
+  months?: number;
   /** Channels that occur in the data (the dictionary has 2 more). */
   channels: number;
   minutesPerDay: number;
@@ -65,6 +68,21 @@ export const FULL_PARAMS: MirrorParams = {
 };
 
 export const SMALL_PARAMS: MirrorParams = { ...FULL_PARAMS, systems: 2, days: 2 };
+
+/**
+ * `npm run bench:scale`'s mirror: the full mirror's July (the same objects) and three more months,
+ * August to October (no DST transition either), so that its loaders commit a long run.
+ */
+export const SCALE_PARAMS: MirrorParams = { ...FULL_PARAMS, months: 4 };
+
+/** The months of a mirror, each as the parameters of a one-month mirror (its own `month` and `days`). */
+export function monthsOf(p: MirrorParams): MirrorParams[] {
+  return Array.from({ length: p.months ?? 1 }, (_, i) => {
+    const month = p.month + i;
+    const length = new Date(Date.UTC(p.year, month, 0)).getUTCDate();
+    return { ...p, month, days: Math.min(p.days, length), months: 1 };
+  });
+}
 
 /** Zone labels as `timezone_or_utc_offset` gives them, and their UTC offset in July (utc = local + hours). */
 export const ZONES: ReadonlyArray<{ label: string; julyHours: number }> = [
@@ -293,9 +311,14 @@ export function mirrorDir(small: boolean): string {
   return join(BENCH_DIR, 'data', small ? 'mirror-small' : 'mirror');
 }
 
+/** Where `npm run bench:scale` keeps its mirror ({@link SCALE_PARAMS}). */
+export function scaleMirrorDir(): string {
+  return join(BENCH_DIR, 'data', 'mirror-scale');
+}
+
 /** Total pvdata rows (readings incl. missing and duplicated rows are not counted: nominal grid only). */
 export function nominalReadings(p: MirrorParams): number {
-  return p.systems * p.days * p.minutesPerDay * p.channels;
+  return p.systems * monthsOf(p).reduce((n, m) => n + m.days, 0) * p.minutesPerDay * p.channels;
 }
 
 /** Key of one daily pvdata object, relative to the mirror root. */
@@ -410,10 +433,13 @@ function csvField(s: string): string {
 
 function systemsCsv(systems: SyntheticSystem[], p: MirrorParams): string {
   const header = [...INDEX_COLUMNS, ...[26, 27, 28, 29, 30].map((n) => `Unnamed: ${n}`)];
-  const last = `${pad2(p.month)}/${pad2(p.days)}/${p.year} 23:59`;
+  const months = monthsOf(p);
+  const lastMonth = months[months.length - 1]!;
+  const last = `${pad2(lastMonth.month)}/${pad2(lastMonth.days)}/${p.year} 23:59`;
+  const days = months.reduce((n, m) => n + m.days, 0);
   const lines = systems.map((s) => {
     const site = SITES[ZONES.indexOf(s.zone)]!;
-    const records = p.days * p.minutesPerDay * p.channels;
+    const records = days * p.minutesPerDay * p.channels;
     const cells = [
       String(s.id),
       `Synthetic bench system ${s.id}`,
@@ -435,7 +461,7 @@ function systemsCsv(systems: SyntheticSystem[], p: MirrorParams): string {
       String(20 + (s.index % 4) * 5),
       `${pad2(p.month)}/01/${p.year} 00:00`,
       last,
-      (p.days / 365).toFixed(2),
+      (days / 365).toFixed(2),
       String(records),
       (records / 60_000).toFixed(3),
       String(p.channels),
@@ -490,21 +516,24 @@ export async function ensureMirror(
     mkdirSync(join(tmp, 'csv'), { recursive: true });
     writeFileSync(join(tmp, 'csv', 'systems_20250729.csv'), systemsCsv(systems, params));
     let done = 0;
-    const total = systems.length * params.days;
+    const months = monthsOf(params);
+    const total = systems.length * months.reduce((n, m) => n + m.days, 0);
     for (const sys of systems) {
       await writeParquet(
         conn,
         dictionarySql(sys, params),
         join(tmp, 'parquet', 'metrics', `metrics__system_${sys.id}__part000.parquet`),
       );
-      for (let day = 1; day <= params.days; day++) {
-        const parquetPath = join(tmp, pvdataKey(sys, params, day));
-        await writeParquet(conn, pvdataSql(sys, params, day), parquetPath);
-        const csvPath = join(tmp, csvPvdataKey(sys, params, day));
-        mkdirSync(dirname(csvPath), { recursive: true });
-        await conn.run(`COPY (${csvPvdataSql(sys, params, parquetPath)}) TO ${lit(csvPath)} (FORMAT csv, HEADER)`);
-        done++;
-        if (done % 100 === 0) log(`  generated ${done}/${total} daily files`);
+      for (const month of months) {
+        for (let day = 1; day <= month.days; day++) {
+          const parquetPath = join(tmp, pvdataKey(sys, month, day));
+          await writeParquet(conn, pvdataSql(sys, month, day), parquetPath);
+          const csvPath = join(tmp, csvPvdataKey(sys, month, day));
+          mkdirSync(dirname(csvPath), { recursive: true });
+          await conn.run(`COPY (${csvPvdataSql(sys, month, parquetPath)}) TO ${lit(csvPath)} (FORMAT csv, HEADER)`);
+          done++;
+          if (done % 100 === 0) log(`  generated ${done}/${total} daily files`);
+        }
       }
     }
     writeFileSync(join(tmp, 'params.json'), `${JSON.stringify(params, null, 2)}\n`);

@@ -37,13 +37,28 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createRedisConnection, DEFAULT_TUNING, JOB_NAMES, openQueues, RunStore } from '@pv-pipeline/queue';
+import {
+  createRedisConnection,
+  DEFAULT_TUNING,
+  JOB_NAMES,
+  openQueues,
+  type RunRecord,
+  RunStore,
+} from '@pv-pipeline/queue';
 import { isFinished } from '@pv-pipeline/stages';
 import { startS3FaultProxy } from '../test/chaos/s3-fault-proxy.js';
 import { startBigQueryFake } from '../test/support/bigquery-fake/index.js';
 import { S3RVER_CREDENTIALS, startS3Server } from '../test/support/s3-server.js';
 import { startRedis, stopChildren } from './bench-processes.js';
-import { BENCH_DIR, ensureMirror, FULL_PARAMS, mirrorDir, systemsOf } from './generate-mirror.js';
+import {
+  BENCH_DIR,
+  ensureMirror,
+  type MirrorParams,
+  monthsOf,
+  SCALE_PARAMS,
+  scaleMirrorDir,
+  systemsOf,
+} from './generate-mirror.js';
 import { benchCommit, median, processCpuSeconds } from './measure.js';
 import { writeResultsSection } from './results-section.js';
 
@@ -117,24 +132,28 @@ const fmt = (n: number, digits = 0) =>
   n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
-/** The run every phase plans: the first `systems` systems of the mirror, its whole month. */
-function runRequest(systems: number) {
-  const ids = systemsOf(FULL_PARAMS)
+/** A run of the first `systems` systems of the mirror over `months` (one-month mirror parameters, in order). */
+function runRequest(systems: number, months: readonly MirrorParams[] = MEASURED_MONTHS) {
+  const ids = systemsOf(SCALE_PARAMS)
     .slice(0, systems)
     .map((s) => s.id);
-  const month = String(FULL_PARAMS.month).padStart(2, '0');
-  return {
-    systems: ids,
-    from: `${FULL_PARAMS.year}-${month}-01`,
-    to: `${FULL_PARAMS.year}-${month}-${String(FULL_PARAMS.days).padStart(2, '0')}`,
-    format: 'parquet' as const,
-  };
+  const day = (m: MirrorParams, d: number) => `${m.year}-${pad2(m.month)}-${pad2(d)}`;
+  const last = months[months.length - 1]!;
+  return { systems: ids, from: day(months[0]!, 1), to: day(last, last.days), format: 'parquet' as const };
 }
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+/** The run w is measured on (and every other phase plans): July. */
+const MEASURED_MONTHS = monthsOf(SCALE_PARAMS).slice(0, 1);
+/** The run that only feeds the loader, after the measured one: August to October. */
+const FEED_MONTHS = monthsOf(SCALE_PARAMS).slice(1);
 
 /**
  * One cluster on a redis-server of its own: a planner and `workers` worker processes transform the
- * run (no loader: every load job waits); then, with `sink`, the workers stop and a loader alone
- * commits the waiting load jobs. Resolves with the transform rate and, with a sink, the load rate.
+ * run (no loader: every load job waits). With `sink`, a second worker then transforms the feed run
+ * ({@link FEED_MONTHS}, not measured), so that the loader has a long run to commit: the workers stop
+ * and a loader alone commits the waiting load jobs of both runs. Resolves with the transform rate
+ * (of the first run) and, with a sink, the load rate (of both).
  */
 async function clusterRun(opts: {
   work: string;
@@ -193,6 +212,18 @@ async function clusterRun(opts: {
     });
     const transform = rate(transformed, (performance.now() - t0) / 1000, cpu(workers) - cpu0);
     if (!opts.sink) return { transform, readings: 0 };
+    // the feed: more objects for the loader, transformed by two workers (one core each)
+    workers.push(serve('worker'));
+    await until('the second worker', async () => (await queues.transform.getWorkersCount()) >= 2);
+    const feedId = `${id}-feed`;
+    const feed = runRequest(opts.systems, FEED_MONTHS);
+    await runs.create(feedId, feed);
+    await queues.plan.add(JOB_NAMES.plan, { runId: feedId, request: feed }, { jobId: feedId });
+    await until('the feed', async () => {
+      const r = await runs.get(feedId);
+      if (r && r.counts.failed > 0) throw new Error(`transform failed: ${JSON.stringify(r.failures[0])}`);
+      return r?.planning.done === true && r.counts.transformed >= r.counts.planned;
+    });
     await stopChildren(workers);
     const loader = serve('loader');
     loaders.push(loader);
@@ -200,14 +231,15 @@ async function clusterRun(opts: {
     await until('the loader', async () => (await queues.load.getWorkersCount()) >= 1);
     const l0 = performance.now();
     const lcpu0 = cpu(loaders);
-    let run = await runs.get(id);
-    await until('the loads', async () => {
-      run = await runs.get(id);
-      return run !== null && isFinished(run.state);
-    });
-    if (run!.state !== 'completed') throw new Error(`run ${run!.state}: ${JSON.stringify(run!.failures[0])}`);
-    const load = rate(run!.counts.loaded, (performance.now() - l0) / 1000, cpu(loaders) - lcpu0);
-    return { transform, load, readings: run!.counts.readings };
+    const both = async () => Promise.all([runs.get(id), runs.get(feedId)]);
+    await until('the loads', async () => (await both()).every((r) => r !== null && isFinished(r.state)));
+    const seconds = (performance.now() - l0) / 1000;
+    const [run, fed] = (await both()) as [RunRecord, RunRecord];
+    for (const r of [run, fed]) {
+      if (r.state !== 'completed') throw new Error(`run ${r.state}: ${JSON.stringify(r.failures[0])}`);
+    }
+    const load = rate(run.counts.loaded + fed.counts.loaded, seconds, cpu(loaders) - lcpu0);
+    return { transform, load, readings: run.counts.readings };
   } finally {
     await queues.close();
     conn.disconnect();
@@ -259,7 +291,10 @@ function meanObjectBytes(mirror: string, systems: number): number {
       else if (e.name.endsWith('.parquet')) sizes.push(statSync(p).size);
     }
   };
-  for (const s of systemsOf(FULL_PARAMS).slice(0, systems)) walk(join(mirror, `parquet/pvdata/system_id=${s.id}`));
+  const { year, month } = MEASURED_MONTHS[0]!;
+  for (const s of systemsOf(SCALE_PARAMS).slice(0, systems)) {
+    walk(join(mirror, `parquet/pvdata/system_id=${s.id}/year=${year}/month=${month}`));
+  }
   return sizes.reduce((a, b) => a + b, 0) / sizes.length;
 }
 
@@ -271,8 +306,8 @@ function modelRate(w: number, processes: number, perObjectIoSeconds: number, cpu
 
 async function main(): Promise<void> {
   const args = readArgs();
-  const mirror = mirrorDir(false);
-  await ensureMirror(mirror, FULL_PARAMS, log);
+  const mirror = scaleMirrorDir();
+  await ensureMirror(mirror, SCALE_PARAMS, log);
   const work = mkdtempSync(join(tmpdir(), 'pv-scale-'));
   const fake = await startBigQueryFake();
   const s3 = await startS3Server();
@@ -332,12 +367,11 @@ async function main(): Promise<void> {
     let s3Runs: Array<{ workers: number; measured: Rate; predicted: number }> = [];
     let requestsPerObject = 0;
     try {
-      for (const s of systemsOf(FULL_PARAMS).slice(0, args.systems)) {
-        await s3.uploadDir(
-          join(mirror, `parquet/pvdata/system_id=${s.id}`),
-          'oedi',
-          `pvdaq/parquet/pvdata/system_id=${s.id}`,
-        );
+      // the measured month only: the runs through the proxy plan July
+      const { year, month } = MEASURED_MONTHS[0]!;
+      for (const s of systemsOf(SCALE_PARAMS).slice(0, args.systems)) {
+        const folder = `parquet/pvdata/system_id=${s.id}/year=${year}/month=${month}`;
+        await s3.uploadDir(join(mirror, folder), 'oedi', `pvdaq/${folder}`);
       }
       for (const dirName of readdirSync(join(mirror, 'parquet')).filter((d) => d !== 'pvdata'))
         await s3.uploadDir(join(mirror, 'parquet', dirName), 'oedi', `pvdaq/parquet/${dirName}`);

@@ -25,4 +25,4 @@ export {
   type TransformProcessorDeps,
   transformJobObject,
 } from './transform-processor.js';
-export { tuningFrom, workerOptions } from './worker-options.js';
+export { loadWorkerConcurrency, tuningFrom, workerOptions } from './worker-options.js';

@@ -27,7 +27,10 @@ export interface LoadProcessorDeps {
   logger: Logger;
   /** Commit when this many rows wait. */
   batchRows: number;
-  /** Commit when this many objects wait (the worker's concurrency must exceed it). */
+  /**
+   * Commit when this many objects wait. The load worker's concurrency must exceed twice this:
+   * a job stays active until its batch commits, and the next batch fills while one commits.
+   */
   batchObjects: number;
   /** Commit what waits after this many ms. */
   maxWaitMs: number;

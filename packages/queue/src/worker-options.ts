@@ -20,3 +20,12 @@ export function workerOptions(config: ServiceConfig, connection: Redis, concurre
     maxStalledCount: 2,
   };
 }
+
+/**
+ * Concurrency of the loader's BullMQ worker for batches of `batchObjects`: a readings job stays
+ * active until its batch commits, so there must be room for one batch committing, the next one
+ * filling, and a few dimension and finalize jobs besides.
+ */
+export function loadWorkerConcurrency(batchObjects: number): number {
+  return 2 * batchObjects + 16;
+}

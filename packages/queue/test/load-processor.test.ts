@@ -9,30 +9,14 @@ import type { LedgerCache } from '../src/ledger-cache.js';
 import { LoadProcessor, type LoadProcessorDeps } from '../src/load-processor.js';
 import type { PipelineQueues } from '../src/queues.js';
 import type { RunStore } from '../src/run-store.js';
-
-const manifest = (i: number): StagedManifest => ({
-  key: `k${i}`,
-  etag: `e${i}`,
-  ss_id: 4,
-  day: '2020-01-01',
-  format: 'parquet',
-  rows: 10,
-  staged: `s${i}`,
-  bytes: 100,
-  minTimestamp: null,
-  maxTimestamp: null,
-  dropped: { missing: 0, sentinel: 0, non_finite: 0, duplicate: 0 },
-  droppedBySensor: {},
-  group: null,
-  order: null,
-});
+import { stagedManifest } from './staged-manifest-fixture.js';
 
 const job = (i: number) =>
   ({
     stalledCounter: 0,
     attemptsMade: 0,
     opts: {},
-    data: { kind: 'readings', runId: 'r', manifest: manifest(i) },
+    data: { kind: 'readings', runId: 'r', manifest: stagedManifest(i) },
   }) as unknown as Job<LoadJobData>;
 
 /** A loader over in-memory fakes; `commits` records each batch's keys. */

@@ -9,6 +9,7 @@ import {
   LedgerCache,
   type LoadJobData,
   LoadProcessor,
+  loadWorkerConcurrency,
   openQueues,
   QUEUE_NAMES,
   RunStore,
@@ -18,7 +19,7 @@ import {
   workerOptions,
 } from '@pv-pipeline/queue';
 import { catalogProvider, openSource, type RunningService, whileRedisUp } from '@pv-pipeline/runtime';
-import { openSink, type Sink } from '@pv-pipeline/sinks';
+import { commitBatchRows, openSink, type Sink } from '@pv-pipeline/sinks';
 import { openStagingArea } from '@pv-pipeline/stages';
 import { Worker } from 'bullmq';
 
@@ -59,7 +60,7 @@ export async function startLoader(config: ServiceConfig, logger: Logger): Promis
     redis: connection,
     prefix,
     logger,
-    batchRows: config.PV_LOAD_BATCH_ROWS,
+    batchRows: commitBatchRows(sink, config.PV_LOAD_BATCH_ROWS),
     batchObjects: config.PV_LOAD_BATCH_OBJECTS,
     maxWaitMs: config.PV_LOAD_MAX_WAIT_MS,
     upstreamIdle: () => upstreamIdle(queues),
@@ -72,7 +73,7 @@ export async function startLoader(config: ServiceConfig, logger: Logger): Promis
   const worker = new Worker(
     QUEUE_NAMES.load,
     processor.process,
-    workerOptions(config, connection, config.PV_LOAD_BATCH_OBJECTS + 16),
+    workerOptions(config, connection, loadWorkerConcurrency(config.PV_LOAD_BATCH_OBJECTS)),
   );
   worker.on('error', reportError('loader worker error'));
   countStalledJobs(worker, connection, prefix);
