@@ -8,15 +8,15 @@
  *
  * `--systems` (default 8) takes the first N systems of the full mirror (`bench/data/mirror`,
  * generated on first use); `--small` uses the 2 × 2-day mirror instead (a smoke run, not
- * written); `--batch-rows` is the inline `--batch-rows` (default 1,000,000, as
- * PV_LOAD_BATCH_ROWS); objects per batch stay at the default 500 (PV_LOAD_BATCH_OBJECTS).
+ * written); `--batch-rows` is the inline `--batch-rows` (default: a BigQuery sink's in load mode,
+ * 10,000,000, as PV_LOAD_BATCH_ROWS); objects per batch stay at the default 500 (PV_LOAD_BATCH_OBJECTS).
  */
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createLogger } from '@pv-pipeline/core';
+import { createLogger, DEFAULTS } from '@pv-pipeline/core';
 import { openObjectStore } from '@pv-pipeline/pvdaq';
-import { BigQuerySink } from '@pv-pipeline/sinks';
+import { BigQuerySink, commitBatchRows } from '@pv-pipeline/sinks';
 import { runInline, validateRunRequest } from '@pv-pipeline/stages';
 import { startBigQueryFake } from '../test/support/bigquery-fake/index.js';
 import {
@@ -30,9 +30,8 @@ import {
 } from './generate-mirror.js';
 import { writeResultsSection } from './results-section.js';
 
-/** Defaults of the loader (PV_LOAD_BATCH_ROWS, PV_LOAD_BATCH_OBJECTS) and of `run --batch-rows`. */
-const DEFAULT_BATCH_ROWS = 1_000_000;
-const DEFAULT_BATCH_OBJECTS = 500;
+/** Objects per batch: the loader's default (PV_LOAD_BATCH_OBJECTS) and the inline run's. */
+const DEFAULT_BATCH_OBJECTS = DEFAULTS.batchObjects;
 /** The archive: ~157 systems × ~15 years × 365 daily objects. */
 const ARCHIVE_OBJECTS = 157 * 15 * 365;
 /** BigQuery's documented limits that matter here. */
@@ -44,12 +43,13 @@ const ASSUMED_SCRIPT_SECONDS = 10;
 interface Args {
   systems: number;
   small: boolean;
-  batchRows: number;
+  /** Unset: the sink's default (commitBatchRows). */
+  batchRows?: number;
   write: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { systems: 8, small: false, batchRows: DEFAULT_BATCH_ROWS, write: true };
+  const a: Args = { systems: 8, small: false, write: true };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const num = () => {
@@ -82,6 +82,7 @@ async function main(): Promise<void> {
 
   const fake = await startBigQueryFake();
   const sink = new BigQuerySink({ projectId: 'bench', datasetId: 'pvdaq', apiEndpoint: fake.url, pollIntervalMs: 50 });
+  const batchRows = commitBatchRows(sink, args.batchRows);
   const store = openObjectStore(pathToFileURL(dir).href);
   const started = performance.now();
   try {
@@ -96,7 +97,7 @@ async function main(): Promise<void> {
       store,
       sink,
       logger: createLogger({ service: 'bench' }, { level: 'warn' }),
-      batchRows: args.batchRows,
+      batchRows,
     });
     const seconds = (performance.now() - started) / 1000;
     if (summary.counts.failed > 0)
@@ -117,7 +118,7 @@ async function main(): Promise<void> {
     const jobsPer1000 = (1000 * loads.length) / objects;
     const rowsPerObject = rows / objects;
     // a batch closes once its rows reach the cap (the object that crosses it included) or at 500 objects
-    const perBatch = (r: number) => Math.min(DEFAULT_BATCH_OBJECTS, Math.ceil(args.batchRows / r));
+    const perBatch = (r: number) => Math.min(DEFAULT_BATCH_OBJECTS, Math.ceil(batchRows / r));
     const objectsPerBatch = perBatch(rowsPerObject);
     const archiveJobs = Math.ceil(ARCHIVE_OBJECTS / objectsPerBatch);
     const quarterHourRows = 96 * params.channels;
@@ -133,7 +134,7 @@ Latest run, written by \`bench/bigquery-load-jobs.ts\` (this section is replaced
   ${params.days} days: **${fmt(objects)} daily objects, ${fmt(rows)} readings** (${fmt(rowsPerObject)} per object:
   ${params.channels} channels at 1-minute cadence)
 - Path: \`runInline\` → \`BigQuerySink\` load mode → the BigQuery fake (DuckDB behind the REST API), with the
-  default batch sizes: ${fmt(args.batchRows)} rows (\`PV_LOAD_BATCH_ROWS\`, inline \`--batch-rows\`) and
+  ${args.batchRows === undefined ? "default batch sizes (a BigQuery sink's in load mode)" : 'batch sizes'}: ${fmt(batchRows)} rows (\`PV_LOAD_BATCH_ROWS\`, inline \`--batch-rows\`) and
   ${DEFAULT_BATCH_OBJECTS} objects (\`PV_LOAD_BATCH_OBJECTS\`, inline default) per commit
 - Wall time ${seconds.toFixed(1)} s (the transform dominates; the fake is not a model of BigQuery's speed)
 
@@ -155,7 +156,7 @@ Latest run, written by \`bench/bigquery-load-jobs.ts\` (this section is replaced
   under a fresh id) — under the per-table limit of ${fmt(LOAD_JOBS_PER_TABLE_PER_DAY)} by construction,
   whatever the batch sizes.
 - At this mirror's shape (${fmt(rowsPerObject)} rows per object) the defaults make batches of
-  ~${fmt(objectsPerBatch)} objects (the ${fmt(args.batchRows)}-row cap binds; measured above: ${fmt(objects / loads.length, 1)}
+  ~${fmt(objectsPerBatch)} objects (${objectsPerBatch === DEFAULT_BATCH_OBJECTS ? `the ${DEFAULT_BATCH_OBJECTS}-object cap binds` : `the ${fmt(batchRows)}-row cap binds`}; measured above: ${fmt(objects / loads.length, 1)}
   per job including the last, partial batch), i.e. ~${fmt(1000 / objectsPerBatch, 1)} load jobs per 1,000 objects:
   **~${fmt(archiveJobs)} load jobs for ≈ ${fmt(ARCHIVE_OBJECTS)} objects**, spread over as many
   staging tables, and as many commit scripts (DML) on \`pv_readings\`, run one at a time by the single
@@ -163,9 +164,9 @@ Latest run, written by \`bench/bigquery-load-jobs.ts\` (this section is replaced
   ${archiveJobs <= LOAD_JOBS_PER_PROJECT_PER_DAY ? 'the whole backfill fits in one day of it' : `about ${Math.ceil(archiveJobs / LOAD_JOBS_PER_PROJECT_PER_DAY)} days of it`}.
 - Then time, not quota, bounds the backfill: the single loader runs the commit scripts one after
   another. Assuming ~${ASSUMED_SCRIPT_SECONDS} s per script in BigQuery (an assumption, not measured here: job start-up
-  plus a DML INSERT of ~1M rows), ${fmt(archiveJobs)} scripts take ~${fmt((archiveJobs * ASSUMED_SCRIPT_SECONDS) / 3600, 0)} h;
+  plus a DML INSERT of one batch's ~${fmt(objectsPerBatch * rowsPerObject)} rows), ${fmt(archiveJobs)} scripts take ~${fmt((archiveJobs * ASSUMED_SCRIPT_SECONDS) / 3600, 0)} h;
   larger batches (\`PV_LOAD_BATCH_ROWS\` / \`--batch-rows\`) cut the job and script counts in proportion.
-- Objects at 15-minute cadence (${fmt(quarterHourRows)} rows) hit the ${DEFAULT_BATCH_OBJECTS}-object cap instead:
+- Objects at 15-minute cadence (${fmt(quarterHourRows)} rows) hit the ${DEFAULT_BATCH_OBJECTS}-object cap:
   ~${fmt(quarterHourJobs)} load jobs for the archive.
 - Had the loads gone straight into \`pv_readings\`, 1,500 per day would need ≥ ${fmt(neededPerJob)} objects per job
   (\`PV_LOAD_BATCH_OBJECTS\` ≥ ${fmt(neededPerJob)} and \`PV_LOAD_BATCH_ROWS\` / \`--batch-rows\` ≥
@@ -174,7 +175,7 @@ Latest run, written by \`bench/bigquery-load-jobs.ts\` (this section is replaced
 - In cluster mode \`PV_LOAD_MAX_WAIT_MS\` (2 s) also closes a batch; with slow workers batches are smaller
   than the caps and the job count grows accordingly (still one per staging table).
 
-Reproduce: \`npm run bench:bigquery -- --systems ${args.systems}${args.batchRows !== DEFAULT_BATCH_ROWS ? ` --batch-rows ${args.batchRows}` : ''}\` (options \`--systems N\` (default 8),
+Reproduce: \`npm run bench:bigquery -- --systems ${args.systems}${args.batchRows !== undefined ? ` --batch-rows ${args.batchRows}` : ''}\` (options \`--systems N\` (default 8),
 \`--batch-rows N\`, \`--small\`, \`--no-write\`).
 `;
     out(body);

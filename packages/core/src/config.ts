@@ -51,6 +51,11 @@ export const DEFAULTS = {
   partMb: 16,
   /** Fact rows per sink commit. */
   batchRows: 1_000_000,
+  /**
+   * Fact rows per commit of a BigQuery sink in load mode: each commit is a few jobs of
+   * seconds each, whatever its size, so it takes up to {@link DEFAULTS.batchObjects} daily objects.
+   */
+  bigQueryBatchRows: 10_000_000,
   /** Objects per sink commit. */
   batchObjects: 500,
   /** Objects transformed at once by one process. */
@@ -198,9 +203,10 @@ export const KNOBS = {
   batchRows: {
     env: 'PV_LOAD_BATCH_ROWS',
     flag: '--batch-rows <n>',
-    schema: int(1).default(DEFAULTS.batchRows),
-    defaultDoc: DEFAULTS.batchRows.toLocaleString('en-US'),
-    doc: 'fact rows per sink commit (large batches cost DuckDB far less CPU per row)',
+    // unset: the sink's own preference (Sink.preferredBatchRows), else DEFAULTS.batchRows
+    schema: int(1).optional(),
+    defaultDoc: `${DEFAULTS.batchRows.toLocaleString('en-US')} (BigQuery in load mode: ${DEFAULTS.bigQueryBatchRows.toLocaleString('en-US')})`,
+    doc: 'fact rows per sink commit (large batches cost DuckDB far less CPU per row, and BigQuery fewer jobs)',
     readers: ['run', 'loader'],
   },
   batchObjects: {

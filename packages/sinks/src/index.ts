@@ -26,5 +26,13 @@ export {
   type VacuumResult,
 } from './parquet-s3/object-parquet-sink.js';
 export { openReadingsPlacement, ReadingsPlacement } from './parquet-s3/readings-placement.js';
-export type { CommitResult, DerivedSlice, LedgerFilter, ReaderOptions, Sink, SinkInitOptions } from './sink.js';
+export {
+  type CommitResult,
+  commitBatchRows,
+  type DerivedSlice,
+  type LedgerFilter,
+  type ReaderOptions,
+  type Sink,
+  type SinkInitOptions,
+} from './sink.js';
 export type { WarehouseReader, WarehouseRow, WarehouseValue } from './warehouse-reader.js';

@@ -1,4 +1,4 @@
-import type { StagedManifest } from '@pv-pipeline/core';
+import { DEFAULTS, type StagedManifest } from '@pv-pipeline/core';
 import type { RunRow, SensorEntry, SystemRow, TableDef } from '@pv-pipeline/schema';
 import type { WarehouseReader } from './warehouse-reader.js';
 
@@ -61,6 +61,11 @@ export interface CommitResult {
 export interface Sink {
   /** The sink URL, without credentials. */
   readonly url: string;
+  /**
+   * Fact rows per commit this sink is best fed, where the user sets none (`--batch-rows`,
+   * `PV_LOAD_BATCH_ROWS`). @defaultValue none: `DEFAULTS.batchRows`
+   */
+  readonly preferredBatchRows?: number;
   /** Creates the tables when absent; checks the schema of existing ones (see {@link SinkInitOptions}). */
   init(options?: SinkInitOptions): Promise<void>;
   /** Source key → ETag of every ledger row in the filter's systems and days. */
@@ -82,4 +87,12 @@ export interface Sink {
   openReader(options?: ReaderOptions): Promise<WarehouseReader>;
   /** Flushes and releases the destination. */
   close(): Promise<void>;
+}
+
+/**
+ * Fact rows per commit for `sink`: what the user set (`--batch-rows`, `PV_LOAD_BATCH_ROWS`),
+ * else the sink's preference, else `DEFAULTS.batchRows`.
+ */
+export function commitBatchRows(sink: Sink, configured?: number): number {
+  return configured ?? sink.preferredBatchRows ?? DEFAULTS.batchRows;
 }

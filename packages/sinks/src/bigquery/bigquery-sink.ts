@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { BigQuery } from '@google-cloud/bigquery';
-import { BadInputError, PermanentError, RetryableError, type StagedManifest } from '@pv-pipeline/core';
+import { BadInputError, DEFAULTS, PermanentError, RetryableError, type StagedManifest } from '@pv-pipeline/core';
 
 import {
   ALL_TABLES,
@@ -128,6 +128,11 @@ export class BigQuerySink implements Sink {
     this.#o = options;
     const mode = options.mode ?? 'load';
     this.url = `bigquery://${options.projectId}/${options.datasetId}${mode === 'stream' ? '?mode=stream' : ''}`;
+  }
+
+  /** Load mode: {@link DEFAULTS.bigQueryBatchRows} (a commit's jobs take seconds whatever its size); stream mode: none. */
+  get preferredBatchRows(): number | undefined {
+    return (this.#o.mode ?? 'load') === 'load' ? DEFAULTS.bigQueryBatchRows : undefined;
   }
 
   get #ready(): { api: BigQueryApi; duck: DuckDBConnection } {
