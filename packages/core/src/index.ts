@@ -14,6 +14,7 @@ export {
   type ServiceConfig,
 } from './config.js';
 export { assertDayRange } from './day-range.js';
+export { exists, fsyncDir, fsyncFile } from './durable-files.js';
 export {
   BadInputError,
   describeError,

@@ -97,8 +97,9 @@ export class LoadProcessor {
   constructor(deps: LoadProcessorDeps) {
     this.#d = deps;
     this.#batcher = new LoadBatcher<Pending>({
-      // a placed readings file costs the commit a HEAD, not its rows: only the object count bounds its batch
-      rowsOf: (p) => (p.manifest.placed ? 0 : p.manifest.rows),
+      // a worker-written readings file (linked into place, or placed in the bucket) costs the commit
+      // its footer or its size, not its rows: only the object count bounds its batch
+      rowsOf: (p) => (p.manifest.placed || p.manifest.layout === 'pv_readings' ? 0 : p.manifest.rows),
       commit: (batch) => this.#commit(batch),
       batchRows: deps.batchRows,
       batchObjects: deps.batchObjects,

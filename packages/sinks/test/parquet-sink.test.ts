@@ -450,6 +450,57 @@ describe('ParquetDatasetSink', () => {
     }
   });
 
+  it('a batch of worker-written files is checked whole: a bad one among good ones fails it, naming that object', async () => {
+    const writer = new ReadingsFileWriter();
+    const root = path.join(work, 'batch-checked');
+    const sink = new ParquetDatasetSink({ root });
+    try {
+      await sink.init();
+      const placed: StagedManifest[] = [];
+      for (const [i, key] of [KEY_A, KEY_B, KEY_C].entries()) {
+        const day = ['2020-01-23', '2020-02-01', '2019-12-31'][i]!;
+        const m = await stage(key, `etag-${i}`, key === KEY_C ? 10 : 4, day, [
+          [`${day} 12:00:00+00`, 'ac_power', 1, 'W', 1000 + i],
+          [`${day} 12:15:00+00`, 'ac_power', 1, 'W', 2000 + i],
+        ]);
+        const finished = path.join(work, 'staged', `batch-${i}.parquet`);
+        expect(await writer.write(m, m.staged!, finished)).toBe(2);
+        placed.push({ ...m, staged: finished, layout: 'pv_readings' });
+      }
+      const files = () => readdir(path.join(root, 'pv_readings'), { recursive: true });
+      const filesBefore = await files();
+      // not a Parquet file at all: the batch query fails, each file is then read on its own
+      const garbage = path.join(work, 'staged', 'batch-garbage.parquet');
+      await writeFile(garbage, 'not parquet');
+      await expect(sink.commit([placed[0]!, { ...placed[1]!, staged: garbage }, placed[2]!], 'run-1')).rejects.toThrow(
+        new RegExp(`^${KEY_B.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: staged file ${garbage}: `),
+      );
+      // a readable file whose rows disagree with its manifest
+      await expect(sink.commit([placed[0]!, placed[1]!, { ...placed[2]!, rows: 3 }], 'run-2')).rejects.toThrow(
+        new BadInputError(KEY_C, `staged file ${placed[2]!.staged} has 2 rows, its manifest says 3`),
+      );
+      // nothing of either batch was published, and no temp file is left
+      expect(await files()).toEqual(filesBefore);
+      expect(await sink.ledgerEtags({ ssIds: 'all', from: '2000-01-01', to: '2030-12-31' })).toEqual(new Map());
+      // the good batch commits whole
+      expect(await sink.commit(placed, 'run-3')).toEqual({ rows: 6, replaced: 0 });
+      const loaded = await query(
+        `SELECT ss_id, source_key, value FROM read_parquet(${lit(path.join(root, 'pv_readings', '**', '*.parquet'))}, hive_partitioning = true) ORDER BY value`,
+      );
+      expect(loaded).toEqual([
+        { ss_id: 4n, source_key: KEY_A, value: 1000 },
+        { ss_id: 4n, source_key: KEY_B, value: 1001 },
+        { ss_id: 10n, source_key: KEY_C, value: 1002 },
+        { ss_id: 4n, source_key: KEY_A, value: 2000 },
+        { ss_id: 4n, source_key: KEY_B, value: 2001 },
+        { ss_id: 10n, source_key: KEY_C, value: 2002 },
+      ]);
+    } finally {
+      await writer.close();
+      await sink.close();
+    }
+  });
+
   it('a ledger row stamped ahead (a loader whose clock ran fast) does not outlive a later commit', async () => {
     const dir = path.join(work, 'clock-ahead');
     const ahead = new ParquetDatasetSink({ root: dir });

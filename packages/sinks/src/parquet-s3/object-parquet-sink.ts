@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { BadInputError, mapConcurrent, type StagedManifest } from '@pv-pipeline/core';
+import { BadInputError, exists, mapConcurrent, type StagedManifest } from '@pv-pipeline/core';
 import {
   duckdbType,
   PV_INGEST_LEDGER,
@@ -18,7 +18,6 @@ import {
 } from '@pv-pipeline/schema';
 import { ledgerFieldsOf } from '../ledger-fields.js';
 import { openDatasetReader } from '../parquet/dataset-reader.js';
-import { exists } from '../parquet/durable-files.js';
 import { isLedgerFile, type LedgerEntry, LedgerIndex } from '../parquet/ledger-index.js';
 import { type MemoryEngine, openMemoryEngine } from '../parquet/memory-engine.js';
 import { writeWithout } from '../parquet/overlap-rows.js';

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { fsyncFile } from '@pv-pipeline/core';
 import { sqlString } from '../sql-literal.js';
-import { fsyncFile } from './durable-files.js';
 
 /**
  * Writes the rows of readings file `file` whose `(timestamp, sensor)` none of

@@ -1,6 +1,14 @@
 import { access, copyFile, constants as fsConstants, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { BadInputError, derivedId, type StagedManifest } from '@pv-pipeline/core';
+import {
+  BadInputError,
+  derivedId,
+  exists,
+  fsyncDir,
+  fsyncFile,
+  mapConcurrent,
+  type StagedManifest,
+} from '@pv-pipeline/core';
 import {
   PV_INGEST_LEDGER,
   PV_QUALITY_DAILY,
@@ -20,11 +28,10 @@ import { memoryLimitParam, parseSinkUrl, type SinkUrlSource, threadsParam } from
 import { sqlString } from '../sql-literal.js';
 import type { WarehouseReader } from '../warehouse-reader.js';
 import { openDatasetReader } from './dataset-reader.js';
-import { exists, fsyncDir, fsyncFile } from './durable-files.js';
 import { type LedgerEntry, LedgerIndex } from './ledger-index.js';
 import { type MemoryEngine, openMemoryEngine } from './memory-engine.js';
 import { writeWithout } from './overlap-rows.js';
-import { checkReadingsFile, parquetFileRows, writeReadingsFile } from './readings-file.js';
+import { checkReadingsFiles, parquetFileRows, parquetFilesRows, writeReadingsFile } from './readings-file.js';
 import { CommitClock, DAY, lastManifestPerKey, usToIso } from './staged-objects.js';
 import { checkTableFile, writeTableFile } from './table-files.js';
 import { field } from './table-rows.js';
@@ -66,6 +73,8 @@ export const PARQUET_COMMIT_STEPS = [
 
 /** Directory under the root where DuckDB spills sorts larger than its memory limit. */
 const SPILL_DIR = '.spill';
+/** Files of a batch linked, synced or looked up at once (libuv's pool runs 4 file operations at a time). */
+const FILE_CONCURRENCY = 8;
 
 /** A file written to a temporary name, waiting to be renamed over its final name. */
 interface PendingFile {
@@ -120,7 +129,8 @@ const GLOB_CHARS = /[*?[\]{}]/;
  *
  * Every file is written by DuckDB to a `*.tmp` name in its final directory,
  * fsync'd, then renamed over its final name, so readers see a file whole or not
- * at all.
+ * at all. A readings file a worker wrote (already synced by the staging area) is
+ * hard-linked to its `*.tmp` name instead, or copied and synced across volumes.
  *
  * Crash safety: a readings file is named after its source object alone, so writing
  * it again replaces it instead of adding to it (idempotent by name), and the
@@ -274,13 +284,7 @@ export class ParquetDatasetSink implements Sink {
       if (byKey.size === 0) return { rows: 0, replaced: 0 };
 
       // Phase 1: every new file to its temp name; nothing visible yet.
-      const plans: ObjectPlan[] = [];
-      try {
-        for (const m of byKey.values()) plans.push(await this.prepareObject(m));
-      } catch (err) {
-        await Promise.all(plans.map((p) => (p.tmp ? rm(p.tmp, { force: true }) : undefined)));
-        throw err;
-      }
+      const plans = await this.prepareObjects([...byKey.values()]);
 
       // Phase 1b: rows of other objects holding the keys this batch delivers (the
       // other archive format of the same day, a prize part cut elsewhere): the later
@@ -298,7 +302,8 @@ export class ParquetDatasetSink implements Sink {
       // their ledger row, which the next plan redoes (see the class comment).
       const touched = new Set<string>();
       try {
-        for (const p of plans) {
+        // each object's files are its own: published several at a time
+        await mapConcurrent(plans, FILE_CONCURRENCY, async (p) => {
           if (p.tmp) {
             await rename(p.tmp, p.file);
             // a rename between two links of one file (a redo that linked the file it published) keeps both
@@ -313,7 +318,7 @@ export class ParquetDatasetSink implements Sink {
             await rm(f, { force: true });
             touched.add(path.dirname(f));
           }
-        }
+        });
         this.onCommitStep?.('readings-published');
         // the other objects lose the keys last: a crash in between leaves a key twice
         // until the batch is redone (no ledger row yet), never a reading missing
@@ -327,7 +332,7 @@ export class ParquetDatasetSink implements Sink {
         await Promise.all([...plans, ...trims].map((p) => (p.tmp ? rm(p.tmp, { force: true }) : undefined)));
         throw err;
       }
-      for (const dir of touched) await fsyncDir(dir);
+      await mapConcurrent([...touched], FILE_CONCURRENCY, fsyncDir);
       this.onCommitStep?.('others-trimmed');
 
       // Phase 3: the ledger, last.
@@ -425,39 +430,68 @@ export class ParquetDatasetSink implements Sink {
     return `${final}.${process.pid}-${++this.tmpSeq}.tmp`;
   }
 
-  /** Phase 1 of one object: counts the rows it replaces, writes its new file to a temp name. */
-  private async prepareObject(m: StagedManifest): Promise<ObjectPlan> {
-    const file = this.readingsFile(m);
-    const stale = await this.previousPartitionFiles(m, file);
-    let replaced = await this.parquetRowCount(file);
-    for (const f of stale) replaced += await this.parquetRowCount(f);
-    if (m.rows === 0) return { manifest: m, file, tmp: null, rows: 0, replaced, stale };
-
-    const staged = m.staged!;
-    if (!(await exists(staged))) throw new BadInputError(m.key, `staged file ${staged} is missing`);
-    await mkdir(path.dirname(file), { recursive: true });
-    const tmp = this.tmpName(file);
+  /**
+   * Phase 1: for each object, the rows of the files it replaces and its new file at a temp name.
+   * The footers of a batch's files are read in one query each; a worker-written file is linked
+   * into place, several at a time; a staged file is rewritten by DuckDB, one at a time. On
+   * failure, no temp file is left.
+   */
+  private async prepareObjects(manifests: readonly StagedManifest[]): Promise<ObjectPlan[]> {
     const { conn } = await this.db();
-    let rows: number;
-    if (m.layout === 'pv_readings') {
-      // a worker wrote it in its final form (writeReadingsFile): moved into place, not rewritten
-      await checkReadingsFile(conn, m, staged);
-      rows = m.rows;
-      try {
-        await linkOrCopy(staged, tmp);
-        await fsyncFile(tmp);
-      } catch (err) {
-        await rm(tmp, { force: true });
-        throw err;
+    await this.ledger.refresh(conn);
+    const targets = await mapConcurrent(manifests, FILE_CONCURRENCY, async (m) => {
+      const file = this.readingsFile(m);
+      if (m.rows > 0 && !(await exists(m.staged!))) {
+        throw new BadInputError(m.key, `staged file ${m.staged} is missing`);
       }
-    } else {
-      rows = await writeReadingsFile(conn, m, staged, tmp);
+      const stale = await this.previousPartitionFiles(m, file);
+      return { m, file, stale, replacing: (await exists(file)) ? [file, ...stale] : stale };
+    });
+    const counts = await this.parquetRowCounts(targets.flatMap((t) => t.replacing));
+    const placed = targets.filter((t) => t.m.rows > 0 && t.m.layout === 'pv_readings');
+    // worker-written files, in their final form: checked, then moved into place, not rewritten
+    await checkReadingsFiles(
+      conn,
+      placed.map((t) => ({ m: t.m, staged: t.m.staged! })),
+    );
+    const plans: ObjectPlan[] = targets.map((t) => ({
+      manifest: t.m,
+      file: t.file,
+      tmp: null,
+      rows: 0,
+      replaced: t.replacing.reduce((n, f) => n + (counts.get(f) ?? 0), 0),
+      stale: t.stale,
+    }));
+    try {
+      const withRows = plans.filter((p) => p.manifest.rows > 0);
+      await mapConcurrent([...new Set(withRows.map((p) => path.dirname(p.file)))], FILE_CONCURRENCY, (dir) =>
+        mkdir(dir, { recursive: true }),
+      );
+      await mapConcurrent(
+        withRows.filter((p) => p.manifest.layout === 'pv_readings'),
+        FILE_CONCURRENCY,
+        async (p) => {
+          p.tmp = this.tmpName(p.file);
+          // a link shares the staged file's synced data (the staging area syncs what it writes); a copy is synced
+          if ((await linkOrCopy(p.manifest.staged!, p.tmp)) === 'copied') await fsyncFile(p.tmp);
+          p.rows = p.manifest.rows;
+        },
+      );
+      for (const p of withRows.filter((x) => x.manifest.layout !== 'pv_readings')) {
+        const m = p.manifest;
+        const tmp = this.tmpName(p.file);
+        const rows = await writeReadingsFile(conn, m, m.staged!, tmp);
+        p.tmp = tmp;
+        if (rows !== m.rows) {
+          throw new BadInputError(m.key, `staged file ${m.staged} has ${rows} rows, its manifest says ${m.rows}`);
+        }
+        p.rows = rows;
+      }
+    } catch (err) {
+      await Promise.all(plans.map((p) => (p.tmp ? rm(p.tmp, { force: true }) : undefined)));
+      throw err;
     }
-    if (rows !== m.rows) {
-      await rm(tmp, { force: true });
-      throw new BadInputError(m.key, `staged file ${staged} has ${rows} rows, its manifest says ${m.rows}`);
-    }
-    return { manifest: m, file, tmp, rows, replaced, stale };
+    return plans;
   }
 
   /**
@@ -514,7 +548,7 @@ export class ParquetDatasetSink implements Sink {
         const file = this.readingsFile({ key: e.key, ss_id: e.ssId, day: e.day } as StagedManifest);
         const against = losers.filter((p) => p.tmp).map((p) => p.tmp!);
         if (against.length === 0 || !(await exists(file))) continue;
-        const before = await this.parquetRowCount(file);
+        const before = (await this.parquetRowCounts([file])).get(file) ?? 0;
         const tmp = this.tmpName(file);
         const rows = await writeWithout((await this.db()).conn, file, against, tmp);
         if (rows === before) {
@@ -550,21 +584,22 @@ export class ParquetDatasetSink implements Sink {
    * of source formats.
    */
   private async previousPartitionFiles(m: StagedManifest, file: string): Promise<string[]> {
-    await this.ledger.refresh((await this.db()).conn);
     const previous = this.ledger.get(m.ss_id, m.key);
     if (!previous || previous.rows === 0) return [];
     const earlier = this.readingsFile({ ...m, day: previous.day });
     return earlier !== file && (await exists(earlier)) ? [earlier] : [];
   }
 
-  /** Row count of a Parquet file from its footer; 0 when absent or unreadable. */
-  private async parquetRowCount(file: string): Promise<number> {
-    if (!(await exists(file))) return 0;
+  /** Row counts of existing Parquet files from their footers; 0 for an unreadable one (a damaged file is simply overwritten). */
+  private async parquetRowCounts(files: readonly string[]): Promise<Map<string, number>> {
     const { conn } = await this.db();
     try {
-      return await parquetFileRows(conn, file);
+      return await parquetFilesRows(conn, files);
     } catch {
-      return 0; // a damaged file is simply overwritten
+      // one file is damaged: counted one by one
+      const counts = new Map<string, number>();
+      for (const f of files) counts.set(f, await parquetFileRows(conn, f).catch(() => 0));
+      return counts;
     }
   }
 
@@ -628,13 +663,15 @@ const NO_LINK = new Set(['EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK', 'E
  * Puts `from`'s content at `to`: a hard link where the staging folder shares
  * the dataset's volume (no copy of the bytes), else a copy. A staged file is
  * never written again under its name (staging writes a temp file and renames
- * it), so the dataset's link cannot change under it.
+ * it), so the dataset's link cannot change under it. Resolves with which it did.
  */
-async function linkOrCopy(from: string, to: string): Promise<void> {
+async function linkOrCopy(from: string, to: string): Promise<'linked' | 'copied'> {
   try {
     await link(from, to);
+    return 'linked';
   } catch (err) {
     if (!NO_LINK.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
     await copyFile(from, to);
+    return 'copied';
   }
 }

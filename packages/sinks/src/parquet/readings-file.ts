@@ -1,9 +1,8 @@
 import { rm } from 'node:fs/promises';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { BadInputError, type StagedManifest } from '@pv-pipeline/core';
+import { BadInputError, fsyncFile, type StagedManifest } from '@pv-pipeline/core';
 import { PV_READINGS } from '@pv-pipeline/schema';
 import { sqlString } from '../sql-literal.js';
-import { fsyncFile } from './durable-files.js';
 import { type MemoryEngine, openMemoryEngine } from './memory-engine.js';
 import { readingsSelect } from './staged-objects.js';
 
@@ -54,6 +53,39 @@ export async function checkReadingsFile(conn: DuckDBConnection, m: StagedManifes
       throw new BadInputError(m.key, `staged file ${staged}: ${err.message.split('\n')[0]}`, err);
     throw err;
   });
+  expectReadingsFile(m, staged, columns, await parquetFileRows(conn, staged));
+}
+
+/**
+ * {@link checkReadingsFile} for many files at once: one query over their footers, not two per
+ * file. When a file cannot be read, each is checked on its own, so that the error names its object.
+ */
+export async function checkReadingsFiles(
+  conn: DuckDBConnection,
+  files: ReadonlyArray<{ m: StagedManifest; staged: string }>,
+): Promise<void> {
+  if (files.length === 0) return;
+  let shapes: Map<string, ParquetShape>;
+  try {
+    shapes = await parquetFilesShape(
+      conn,
+      files.map((f) => f.staged),
+    );
+  } catch (err) {
+    if (!(err instanceof Error && BAD_FILE.test(err.message))) throw err;
+    for (const { m, staged } of files) await checkReadingsFile(conn, m, staged);
+    throw err; // every file read on its own: the batch query failed for another reason
+  }
+  for (const { m, staged } of files) {
+    const shape = shapes.get(staged);
+    // a file without row groups says nothing of its columns in the row groups' metadata
+    if (shape) expectReadingsFile(m, staged, shape.columns, shape.rows);
+    else await checkReadingsFile(conn, m, staged);
+  }
+}
+
+/** Throws a BadInputError naming the object unless a file has `pv_readings`' columns in order and the manifest's rows. */
+function expectReadingsFile(m: StagedManifest, staged: string, columns: readonly string[], rows: number): void {
   const expected = PV_READINGS.columns.map((c) => c.name);
   if (columns.join() !== expected.join()) {
     throw new BadInputError(
@@ -61,10 +93,52 @@ export async function checkReadingsFile(conn: DuckDBConnection, m: StagedManifes
       `staged file ${staged} has the columns ${columns.join(', ')}, not pv_readings' ${expected.join(', ')}`,
     );
   }
-  const rows = await parquetFileRows(conn, staged);
   if (rows !== m.rows) {
     throw new BadInputError(m.key, `staged file ${staged} has ${rows} rows, its manifest says ${m.rows}`);
   }
+}
+
+/** The list literal of some files, each once. */
+const fileList = (files: readonly string[]) => `[${[...new Set(files)].map(sqlString).join(', ')}]`;
+
+/** What a Parquet file holds, from its footer. */
+interface ParquetShape {
+  /** Its columns' paths, in order. */
+  columns: string[];
+  rows: number;
+}
+
+/** The columns and rows of Parquet files, by file (from their footers); a file without row groups is absent. */
+async function parquetFilesShape(conn: DuckDBConnection, files: readonly string[]): Promise<Map<string, ParquetShape>> {
+  const reader = await conn.runAndReadAll(
+    `SELECT file_name, row_group_id, row_group_num_rows, path_in_schema FROM parquet_metadata(${fileList(files)})
+     ORDER BY file_name, row_group_id, column_id`,
+  );
+  const shapes = new Map<string, ParquetShape>();
+  let lastGroup = '';
+  for (const [file, group, rows, column] of reader.getRowsJS()) {
+    const f = String(file);
+    let shape = shapes.get(f);
+    if (!shape) {
+      shape = { columns: [], rows: 0 };
+      shapes.set(f, shape);
+    }
+    // every row group lists every column: the first one gives the columns, each adds its rows once
+    if (Number(group) === 0) shape.columns.push(String(column));
+    const thisGroup = `${group} ${f}`;
+    if (thisGroup !== lastGroup) shape.rows += Number(rows);
+    lastGroup = thisGroup;
+  }
+  return shapes;
+}
+
+/** Rows of Parquet files, by file, from their footers. */
+export async function parquetFilesRows(conn: DuckDBConnection, files: readonly string[]): Promise<Map<string, number>> {
+  if (files.length === 0) return new Map();
+  const reader = await conn.runAndReadAll(
+    `SELECT file_name, sum(num_rows) FROM parquet_file_metadata(${fileList(files)}) GROUP BY file_name`,
+  );
+  return new Map(reader.getRowsJS().map(([file, n]) => [String(file), Number(n)]));
 }
 
 /** Column names of a Parquet file, in order (from its footer). */

@@ -1,10 +1,9 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { BadInputError } from '@pv-pipeline/core';
+import { BadInputError, exists, fsyncFile } from '@pv-pipeline/core';
 import { duckdbCreateTable, quoteIdent, type TableDef } from '@pv-pipeline/schema';
 import { sqlString } from '../sql-literal.js';
-import { exists, fsyncFile } from './durable-files.js';
 import { toValue } from './table-rows.js';
 
 /**

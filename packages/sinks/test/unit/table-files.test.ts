@@ -1,11 +1,10 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BadInputError } from '@pv-pipeline/core';
 import type { TableDef } from '@pv-pipeline/schema';
-import { afterAll, describe, expect, it } from 'vitest';
-import { type MemoryEngine, openMemoryEngine } from '../../src/parquet/memory-engine.js';
+import { describe, expect, it } from 'vitest';
 import { writeTableFile } from '../../src/parquet/table-files.js';
+import { memoryEngineFixture } from './memory-engine-fixture.js';
 
 /** A table with a column of every logical type, nullable where it may be. */
 const EVERY_TYPE: TableDef = {
@@ -23,14 +22,7 @@ const EVERY_TYPE: TableDef = {
 };
 
 describe('writeTableFile', () => {
-  const work = mkdtempSync(join(tmpdir(), 'pv-table-files-'));
-  let engine: MemoryEngine | null = null;
-  const db = async () => (engine ??= await openMemoryEngine({ memoryLimit: '64MB', threads: 1 }));
-  afterAll(() => {
-    engine?.conn.closeSync();
-    engine?.instance.closeSync();
-    rmSync(work, { recursive: true, force: true });
-  });
+  const { work, db } = memoryEngineFixture('pv-table-files-');
 
   it('writes every row whole, in key order, nulls and all', async () => {
     const { conn } = await db();

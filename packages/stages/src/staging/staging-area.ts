@@ -5,7 +5,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BadInputError, PermanentError, type PipelineError, RetryableError } from '@pv-pipeline/core';
+import {
+  BadInputError,
+  fsyncDir,
+  fsyncFile,
+  PermanentError,
+  type PipelineError,
+  RetryableError,
+} from '@pv-pipeline/core';
 
 /** Local copies of staged files for a sink commit; `release` removes what was downloaded. */
 export interface LocalCopies {
@@ -17,7 +24,8 @@ export interface LocalCopies {
 /**
  * Where workers put normalized rows for the loader: one Parquet file per
  * source object, named from its (key, ETag) so that a redone transform writes
- * the same file, and never visible under its final name half-written.
+ * the same file, never visible under its final name half-written, and durable
+ * once written (a crash after the worker reported it does not lose it).
  * Implementations: a local or shared directory ({@link LocalStagingArea}) and
  * an S3 prefix (`S3StagingArea`).
  */
@@ -64,8 +72,10 @@ export class LocalStagingArea implements StagingArea {
     // unique per writer: containers sharing the volume often have the same pid
     const tmp = `${final}.${randomBytes(6).toString('hex')}.tmp`;
     try {
-      await writeFile(tmp, bytes);
+      // durable once written (synced, renamed, the folder synced): a Parquet dataset links the file as it is
+      await writeFile(tmp, bytes, { flush: true });
       await rename(tmp, final);
+      await fsyncDir(this.dir);
     } catch (err) {
       await rm(tmp, { force: true }).catch(() => undefined);
       throw stagingWriteError(this.dir, name, err);
@@ -78,8 +88,10 @@ export class LocalStagingArea implements StagingArea {
     const tmp = `${final}.${randomBytes(6).toString('hex')}.tmp`;
     try {
       await writeStreamToFile(chunks, tmp);
+      await fsyncFile(tmp);
       const { size } = await stat(tmp);
       await rename(tmp, final);
+      await fsyncDir(this.dir);
       return { ref: final, bytes: size };
     } catch (err) {
       await rm(tmp, { force: true }).catch(() => undefined);

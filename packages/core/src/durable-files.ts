@@ -2,8 +2,8 @@ import { open, stat } from 'node:fs/promises';
 
 /**
  * Files written so that a crash leaves them whole or absent: the Parquet
- * dataset writes every file to a temp name, syncs it, renames it over its
- * final name, and syncs the directory.
+ * dataset and the local staging area write every file to a temp name, sync it,
+ * rename it over its final name, and sync the directory.
  */
 
 /** Whether a file exists (any other error than ENOENT is thrown). */
