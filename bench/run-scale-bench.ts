@@ -10,9 +10,11 @@
  *   default settings, decoding on 1 thread) transforming the first `--systems` (32: every one) systems of the bench
  *   mirror (31 daily Parquet objects each) with no loader running. Measured once per sink below;
  *   the median is w.
- * - **L**, the loader ceiling per sink: the same run's load jobs (pre-staged manifests, all waiting)
- *   are then taken by `pv-pipeline serve loader` alone (the worker stopped), as fast as it can
- *   commit them: objects/s from the loader's start to the run's end. Sinks: DuckDB, the Parquet
+ * - **L**, the loader ceiling per sink: that run's load jobs and those of a feed run (the same
+ *   systems' August to October, transformed next by two workers, not measured: with 32 systems 3,936 objects in
+ *   all), pre-staged manifests all waiting, are then taken by `pv-pipeline serve loader` alone (the
+ *   workers stopped), as fast as it can commit them: objects/s from the loader's start to both
+ *   runs' end. Sinks: DuckDB, the Parquet
  *   dataset (local, and `parquet+s3://` on an s3rver of its own, where the workers place the files
  *   and the loader only checks them and writes the ledger), and BigQuery through its fake
  *   (test/support/bigquery-fake, in this process: its L is the fake's, a stand-in for the real
@@ -427,13 +429,17 @@ async function main(): Promise<void> {
 Latest run, written by \`bench/run-scale-bench.ts\` (this section is replaced on every full run), at
 commit ${commit}, load average ${load.toFixed(2)} at the start, on this 2-core machine. Objects: the first
 ${args.systems} systems of the bench mirror, ${perSink.get('duckdb')!.transform.objects} daily Parquet objects of ${fmt(perSink.get('duckdb')!.readings / perSink.get('duckdb')!.transform.objects)} readings
-(${fmt(bytes / 1024)} KiB) each; every sink loaded the same ${fmt(perSink.get('duckdb')!.readings)} readings.
+(${fmt(bytes / 1024)} KiB) each; every sink loaded the same ${fmt(perSink.get('duckdb')!.readings)} readings of them.
 
 - **w** (one worker process alone, file://, 1 decoding thread, ${CONCURRENCY} jobs in flight): with the
   DuckDB and BigQuery sinks (staged columns) **${fmt(w, 1)} objects/s**, ${fmt(cpuPerObject, 3)} CPU s per object; with a
   Parquet dataset sink the workers also write the readings files, and on S3 they put them in the
   bucket themselves (table below; s3rver shares these 2 cores). Two worker processes on
   these 2 cores: ${fmt(two.perSecond, 1)} objects/s.
+- **L** (the loader process alone, from its start): it commits the load jobs waiting for the measured
+  run and for a feed run of the same systems' August to October (transformed before it starts, not
+  measured): ${fmt(perSink.get('duckdb')!.load.objects)} objects in all, so that its steady rate, not its start and each run's
+  dimension refresh and finalization, makes the figure.
 - **P** (the real planner, ${fmt(p.planned)} synthetic keys, high-water mark 10,000): **${fmt(p.objectsPerSecond)} objects/s**,
   ${fmt((p.planCpuSeconds / p.planned) * 1000, 3)} CPU ms per object; planner peak RSS ${fmt(p.peakRssMb)} MB.
 - **Redis cost per job:** ${fmt(p.redisCallsPerObject, 1)} commands per planned object (planning, the outcome

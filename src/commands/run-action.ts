@@ -1,6 +1,6 @@
 import { BadInputError, createLogger, parseSystemsOption } from '@pv-pipeline/core';
 import { openObjectStore } from '@pv-pipeline/pvdaq';
-import { commitBatchRows, openSink } from '@pv-pipeline/sinks';
+import { openSink } from '@pv-pipeline/sinks';
 import { partBytesFromMb, type RunCounts, runInline, validateRunRequest } from '@pv-pipeline/stages';
 import cliProgress from 'cli-progress';
 import { formatSummary } from '../format-summary.js';
@@ -20,7 +20,7 @@ export interface RunCliOptions {
   staging?: string;
   maxObjectMb: number;
   partMb: number;
-  /** Unset: the sink's preference, else `DEFAULTS.batchRows`. */
+  /** Unset: the sink's (`commitBatchRows`). */
   batchRows?: number;
   s3Endpoint?: string;
   bigqueryEndpoint?: string;
@@ -96,7 +96,7 @@ export async function runCommand(opts: RunCliOptions, quietOnTty: boolean): Prom
         ...(opts.threads !== undefined ? { workerThreads: opts.threads } : {}),
         maxObjectBytes: opts.maxObjectMb * 1024 * 1024,
         partBytes: partBytesFromMb(opts.partMb),
-        batchRows: commitBatchRows(sink, opts.batchRows),
+        ...(opts.batchRows ? { batchRows: opts.batchRows } : {}),
         ...(opts.staging ? { stagingDir: opts.staging } : {}),
         onProgress: (c) => {
           live = c;

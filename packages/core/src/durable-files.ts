@@ -28,11 +28,16 @@ export async function fsyncFile(file: string): Promise<void> {
   }
 }
 
-/** Makes renames and unlinks in `dir` durable. */
+/** Errors of a directory sync that mean the file system cannot sync directories (CIFS, some FUSE mounts). */
+const NO_DIR_SYNC = new Set(['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EISDIR']);
+
+/** Makes renames and unlinks in `dir` durable (where the file system can sync a directory at all). */
 export async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');
   try {
     await fh.sync();
+  } catch (err) {
+    if (!NO_DIR_SYNC.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
   } finally {
     await fh.close();
   }

@@ -70,4 +70,10 @@ export interface StagedManifest {
    * records it in the ledger, and never removes it as a staged file.
    */
   placed?: boolean;
+  /**
+   * The staged file's data is on disk already (a durable staging folder synced
+   * it), so a sink that hard-links it into place need not sync it again. Set by
+   * the loader from its staging area, never by a worker.
+   */
+  synced?: boolean;
 }

@@ -30,7 +30,7 @@ function loader(extra: Partial<LoadProcessorDeps>) {
     },
   } as unknown as Sink;
   const staging = {
-    localize: async () => ({ path: (ref: string) => ref, release: async () => undefined }),
+    localize: async () => ({ path: (ref: string) => ref, synced: false, release: async () => undefined }),
     remove: async () => undefined,
   } as unknown as StagingArea;
   const redis = { multi: () => ({ hincrby: () => undefined, exec: async () => [] }) } as unknown as Redis;

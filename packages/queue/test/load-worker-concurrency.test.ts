@@ -57,7 +57,7 @@ describe('the load worker', () => {
     const processor = new LoadProcessor({
       sink,
       staging: {
-        localize: async () => ({ path: (ref: string) => ref, release: async () => undefined }),
+        localize: async () => ({ path: (ref: string) => ref, synced: false, release: async () => undefined }),
         remove: async () => undefined,
       } as unknown as StagingArea,
       runs: { recordOutcome: async () => [] } as unknown as RunStore,

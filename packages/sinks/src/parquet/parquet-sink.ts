@@ -129,8 +129,9 @@ const GLOB_CHARS = /[*?[\]{}]/;
  *
  * Every file is written by DuckDB to a `*.tmp` name in its final directory,
  * fsync'd, then renamed over its final name, so readers see a file whole or not
- * at all. A readings file a worker wrote (already synced by the staging area) is
- * hard-linked to its `*.tmp` name instead, or copied and synced across volumes.
+ * at all. A readings file a worker wrote is hard-linked to its `*.tmp` name
+ * instead (or copied across volumes), and synced unless its manifest says the
+ * staging area synced it (`synced`) and it was linked.
  *
  * Crash safety: a readings file is named after its source object alone, so writing
  * it again replaces it instead of adding to it (idempotent by name), and the
@@ -284,7 +285,7 @@ export class ParquetDatasetSink implements Sink {
       if (byKey.size === 0) return { rows: 0, replaced: 0 };
 
       // Phase 1: every new file to its temp name; nothing visible yet.
-      const plans = await this.prepareObjects([...byKey.values()]);
+      const { plans, created } = await this.prepareObjects([...byKey.values()]);
 
       // Phase 1b: rows of other objects holding the keys this batch delivers (the
       // other archive format of the same day, a prize part cut elsewhere): the later
@@ -332,7 +333,7 @@ export class ParquetDatasetSink implements Sink {
         await Promise.all([...plans, ...trims].map((p) => (p.tmp ? rm(p.tmp, { force: true }) : undefined)));
         throw err;
       }
-      await mapConcurrent([...touched], FILE_CONCURRENCY, fsyncDir);
+      await mapConcurrent([...touched, ...created], FILE_CONCURRENCY, fsyncDir);
       this.onCommitStep?.('others-trimmed');
 
       // Phase 3: the ledger, last.
@@ -436,7 +437,9 @@ export class ParquetDatasetSink implements Sink {
    * into place, several at a time; a staged file is rewritten by DuckDB, one at a time. On
    * failure, no temp file is left.
    */
-  private async prepareObjects(manifests: readonly StagedManifest[]): Promise<ObjectPlan[]> {
+  private async prepareObjects(
+    manifests: readonly StagedManifest[],
+  ): Promise<{ plans: ObjectPlan[]; created: Set<string> }> {
     const { conn } = await this.db();
     await this.ledger.refresh(conn);
     const targets = await mapConcurrent(manifests, FILE_CONCURRENCY, async (m) => {
@@ -454,6 +457,7 @@ export class ParquetDatasetSink implements Sink {
       conn,
       placed.map((t) => ({ m: t.m, staged: t.m.staged! })),
     );
+    const created = new Set<string>();
     const plans: ObjectPlan[] = targets.map((t) => ({
       manifest: t.m,
       file: t.file,
@@ -464,16 +468,20 @@ export class ParquetDatasetSink implements Sink {
     }));
     try {
       const withRows = plans.filter((p) => p.manifest.rows > 0);
-      await mapConcurrent([...new Set(withRows.map((p) => path.dirname(p.file)))], FILE_CONCURRENCY, (dir) =>
-        mkdir(dir, { recursive: true }),
-      );
+      await mapConcurrent([...new Set(withRows.map((p) => path.dirname(p.file)))], FILE_CONCURRENCY, async (dir) => {
+        // a new partition: the folders holding each new folder are synced with the batch
+        const first = await mkdir(dir, { recursive: true });
+        for (let d = dir; first !== undefined && d.length >= first.length; d = path.dirname(d)) {
+          created.add(path.dirname(d));
+        }
+      });
       await mapConcurrent(
         withRows.filter((p) => p.manifest.layout === 'pv_readings'),
         FILE_CONCURRENCY,
         async (p) => {
           p.tmp = this.tmpName(p.file);
-          // a link shares the staged file's synced data (the staging area syncs what it writes); a copy is synced
-          if ((await linkOrCopy(p.manifest.staged!, p.tmp)) === 'copied') await fsyncFile(p.tmp);
+          // a link to a file the staging area synced shares its synced data; anything else is synced here
+          if ((await linkOrCopy(p.manifest.staged!, p.tmp)) === 'copied' || !p.manifest.synced) await fsyncFile(p.tmp);
           p.rows = p.manifest.rows;
         },
       );
@@ -491,7 +499,7 @@ export class ParquetDatasetSink implements Sink {
       await Promise.all(plans.map((p) => (p.tmp ? rm(p.tmp, { force: true }) : undefined)));
       throw err;
     }
-    return plans;
+    return { plans, created };
   }
 
   /**
@@ -593,14 +601,10 @@ export class ParquetDatasetSink implements Sink {
   /** Row counts of existing Parquet files from their footers; 0 for an unreadable one (a damaged file is simply overwritten). */
   private async parquetRowCounts(files: readonly string[]): Promise<Map<string, number>> {
     const { conn } = await this.db();
-    try {
-      return await parquetFilesRows(conn, files);
-    } catch {
-      // one file is damaged: counted one by one
-      const counts = new Map<string, number>();
-      for (const f of files) counts.set(f, await parquetFileRows(conn, f).catch(() => 0));
-      return counts;
-    }
+    const counts = await parquetFilesRows(conn, files).catch(() => new Map<string, number>());
+    // a file the query did not answer for (one file is damaged, so the query failed): counted on its own
+    for (const f of files) if (!counts.has(f)) counts.set(f, await parquetFileRows(conn, f).catch(() => 0));
+    return counts;
   }
 
   /** Renames a temp file over its final name and syncs the directory. */

@@ -14,8 +14,8 @@ export function stagedRef(m: StagedManifest): string | null {
 /**
  * Commits a batch whose staged files live in a staging area: makes them local
  * (a download for S3 staging), hands the sink manifests with local paths (a
- * placed file as it is: the sink reads it where it is), and releases the local
- * copies whatever the outcome.
+ * placed file as it is: the sink reads it where it is; `synced` where the
+ * staging area synced the file), and releases the local copies whatever the outcome.
  */
 export async function commitStaged(
   sink: Sink,
@@ -26,7 +26,9 @@ export async function commitStaged(
   const local = await staging.localize(batch.flatMap((m) => stagedRef(m) ?? []));
   try {
     return await sink.commit(
-      batch.map((m) => (stagedRef(m) ? { ...m, staged: local.path(m.staged!) } : m)),
+      batch.map((m) =>
+        stagedRef(m) ? { ...m, staged: local.path(m.staged!), ...(local.synced ? { synced: true } : {}) } : m,
+      ),
       runId,
     );
   } finally {

@@ -27,7 +27,7 @@ export interface LoadBatcherOptions<T> {
   onIdleCheckError?: (err: unknown) => void;
 }
 
-/** Default fact rows per commit (the CLI's `--batch-rows`, the loader's `PV_LOAD_BATCH_ROWS`). */
+/** Default fact rows per commit where neither the user (`--batch-rows`, `PV_LOAD_BATCH_ROWS`) nor the sink says (`commitBatchRows`). */
 export const DEFAULT_BATCH_ROWS = DEFAULTS.batchRows;
 /** Default objects per commit (the loader's `PV_LOAD_BATCH_OBJECTS`). */
 export const DEFAULT_BATCH_OBJECTS = DEFAULTS.batchObjects;

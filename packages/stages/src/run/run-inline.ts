@@ -12,7 +12,7 @@ import {
   type StagedManifest,
 } from '@pv-pipeline/core';
 import { type ObjectStore, SystemCatalog } from '@pv-pipeline/pvdaq';
-import type { Sink } from '@pv-pipeline/sinks';
+import { commitBatchRows, type Sink } from '@pv-pipeline/sinks';
 import pRetry from 'p-retry';
 import { commitStaged, stagedRef } from '../load/commit-staged.js';
 import { commitOrSplit, DEFAULT_BATCH_OBJECTS, LoadBatcher } from '../load/load-batcher.js';
@@ -49,7 +49,7 @@ export interface InlineRunOptions {
   maxObjectBytes?: number;
   /** Largest byte range of a prize CSV transformed as one object. @defaultValue 16 MiB */
   partBytes?: number;
-  /** Fact rows per sink commit. @defaultValue 1,000,000 */
+  /** Fact rows per sink commit. @defaultValue the sink's (`commitBatchRows`): 1,000,000, BigQuery in load mode 10,000,000 */
   batchRows?: number;
   /** Tries for an object that fails with a retryable error. @defaultValue 4 */
   attempts?: number;
@@ -97,7 +97,10 @@ export async function runInline(options: InlineRunOptions): Promise<RunSummary> 
   report.warnings.push(...(await refreshDimensions(sink, catalog, plan.systems, logger)).warnings);
 
   const ownStaging = options.stagingDir === undefined;
-  const staging = new LocalStagingArea(options.stagingDir ?? (await mkdtemp(join(tmpdir(), 'pv-staging-'))));
+  // a run's own staging folder goes with the run: nothing in it needs to survive a crash
+  const staging = new LocalStagingArea(options.stagingDir ?? (await mkdtemp(join(tmpdir(), 'pv-staging-'))), {
+    durable: !ownStaging,
+  });
   await staging.init();
   const fail = (key: string, reason: string) => {
     counts.failed++;
@@ -107,7 +110,7 @@ export async function runInline(options: InlineRunOptions): Promise<RunSummary> 
   };
   const loader = new LoadBatcher<StagedManifest>({
     rowsOf: (m) => m.rows,
-    ...(options.batchRows ? { batchRows: options.batchRows } : {}),
+    batchRows: commitBatchRows(sink, options.batchRows),
     batchObjects: DEFAULT_BATCH_OBJECTS,
     commit: (batch) =>
       commitOrSplit(

@@ -121,6 +121,7 @@ export class S3StagingArea implements StagingArea {
         if (!p) throw new BadInputError(ref, 'staged file was not downloaded');
         return p;
       },
+      synced: false, // downloaded, never synced
       release: tmp.release,
     };
   }
