@@ -25,6 +25,7 @@ import {
   FULL_PARAMS,
   type MirrorParams,
   mirrorDir,
+  pad2,
   SMALL_PARAMS,
   systemsOf,
 } from './generate-mirror.js';
@@ -70,7 +71,6 @@ function parseArgs(argv: string[]): Args {
 const out = (s = '') => process.stdout.write(`${s}\n`);
 const fmt = (n: number, digits = 0) =>
   n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-const pad2 = (n: number) => String(n).padStart(2, '0');
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));

@@ -305,7 +305,8 @@ export const metricIdOf = (sys: SyntheticSystem, k: number) => 2000 + sys.index 
 
 /** A SQL string literal of `s`. */
 export const lit = (s: string) => `'${s.replaceAll("'", "''")}'`;
-const pad2 = (n: number) => String(n).padStart(2, '0');
+/** `n` as two digits (months and days in keys and dates). */
+export const pad2 = (n: number) => String(n).padStart(2, '0');
 
 export function mirrorDir(small: boolean): string {
   return join(BENCH_DIR, 'data', small ? 'mirror-small' : 'mirror');

@@ -45,6 +45,7 @@ import {
   FULL_PARAMS,
   type MirrorParams,
   mirrorDir,
+  pad2,
   SMALL_PARAMS,
   systemsOf,
 } from './generate-mirror.js';
@@ -131,8 +132,6 @@ function walk(dir: string): string[] {
   }
   return files;
 }
-
-const pad2 = (n: number) => String(n).padStart(2, '0');
 
 interface PipelinePhase {
   summary: RunSummary;

@@ -57,6 +57,7 @@ import {
   ensureMirror,
   type MirrorParams,
   monthsOf,
+  pad2,
   SCALE_PARAMS,
   scaleMirrorDir,
   systemsOf,
@@ -143,7 +144,6 @@ function runRequest(systems: number, months: readonly MirrorParams[] = MEASURED_
   const last = months[months.length - 1]!;
   return { systems: ids, from: day(months[0]!, 1), to: day(last, last.days), format: 'parquet' as const };
 }
-const pad2 = (n: number) => String(n).padStart(2, '0');
 
 /** The run w is measured on (and every other phase plans): July. */
 const MEASURED_MONTHS = monthsOf(SCALE_PARAMS).slice(0, 1);

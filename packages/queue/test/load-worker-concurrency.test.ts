@@ -5,6 +5,7 @@ import type { StagingArea } from '@pv-pipeline/stages';
 import { Queue, Worker } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { testRedisUrl } from '../../../test/support/test-redis.js';
+import { waitFor } from '../../../test/support/wait-for.js';
 import type { LoadJobData } from '../src/job-payloads.js';
 import type { LedgerCache } from '../src/ledger-cache.js';
 import { LoadProcessor, type LoadProcessorDeps } from '../src/load-processor.js';
@@ -15,15 +16,6 @@ import { loadWorkerConcurrency } from '../src/worker-options.js';
 import { stagedManifest } from './staged-manifest-fixture.js';
 
 const BATCH = 20;
-
-/** Waits for a condition, polling, within a generous bound. */
-async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -92,10 +84,18 @@ describe('the load worker', () => {
     closers.push(() => worker.close(true));
 
     // the first batch is committing (held) while every job of the second is active, its batch cut
-    await until('both batches taken', () => commits.length === 1 && taken === 2 * BATCH);
+    await waitFor(() => commits.length === 1 && taken === 2 * BATCH, {
+      timeoutMs: 30_000,
+      intervalMs: 10,
+      what: 'both batches taken',
+    });
     expect(await queue.getActiveCount()).toBe(2 * BATCH);
     release();
-    await until('every job completed', async () => (await queue.getCompletedCount()) === 2 * BATCH);
+    await waitFor(async () => (await queue.getCompletedCount()) === 2 * BATCH, {
+      timeoutMs: 30_000,
+      intervalMs: 10,
+      what: 'every job completed',
+    });
     expect(commits.map((keys) => keys.length)).toEqual([BATCH, BATCH]);
     expect(commits.flat().sort()).toEqual(Array.from({ length: 2 * BATCH }, (_, i) => `k${i}`).sort());
   });

@@ -31,7 +31,7 @@ import { openDatasetReader } from './dataset-reader.js';
 import { type LedgerEntry, LedgerIndex } from './ledger-index.js';
 import { type MemoryEngine, openMemoryEngine } from './memory-engine.js';
 import { writeWithout } from './overlap-rows.js';
-import { checkReadingsFiles, parquetFileRows, parquetFilesRows, writeReadingsFile } from './readings-file.js';
+import { checkReadingsFiles, parquetFileRows, parquetFilesShape, writeReadingsFile } from './readings-file.js';
 import { CommitClock, DAY, lastManifestPerKey, usToIso } from './staged-objects.js';
 import { checkTableFile, writeTableFile } from './table-files.js';
 import { field } from './table-rows.js';
@@ -601,9 +601,10 @@ export class ParquetDatasetSink implements Sink {
   /** Row counts of existing Parquet files from their footers; 0 for an unreadable one (a damaged file is simply overwritten). */
   private async parquetRowCounts(files: readonly string[]): Promise<Map<string, number>> {
     const { conn } = await this.db();
-    const counts = await parquetFilesRows(conn, files).catch(() => new Map<string, number>());
-    // a file the query did not answer for (one file is damaged, so the query failed): counted on its own
-    for (const f of files) if (!counts.has(f)) counts.set(f, await parquetFileRows(conn, f).catch(() => 0));
+    const shapes = files.length > 0 ? await parquetFilesShape(conn, files).catch(() => null) : null;
+    const counts = new Map<string, number>();
+    // a file the query did not answer for (no row groups, or one file is damaged so the query failed): on its own
+    for (const f of files) counts.set(f, shapes?.get(f)?.rows ?? (await parquetFileRows(conn, f).catch(() => 0)));
     return counts;
   }
 

@@ -102,14 +102,17 @@ function expectReadingsFile(m: StagedManifest, staged: string, columns: readonly
 const fileList = (files: readonly string[]) => `[${[...new Set(files)].map(sqlString).join(', ')}]`;
 
 /** What a Parquet file holds, from its footer. */
-interface ParquetShape {
+export interface ParquetShape {
   /** Its columns' paths, in order. */
   columns: string[];
   rows: number;
 }
 
 /** The columns and rows of Parquet files, by file (from their footers); a file without row groups is absent. */
-async function parquetFilesShape(conn: DuckDBConnection, files: readonly string[]): Promise<Map<string, ParquetShape>> {
+export async function parquetFilesShape(
+  conn: DuckDBConnection,
+  files: readonly string[],
+): Promise<Map<string, ParquetShape>> {
   const reader = await conn.runAndReadAll(
     `SELECT file_name, row_group_id, row_group_num_rows, path_in_schema FROM parquet_metadata(${fileList(files)})
      ORDER BY file_name, row_group_id, column_id`,
@@ -130,15 +133,6 @@ async function parquetFilesShape(conn: DuckDBConnection, files: readonly string[
     lastGroup = thisGroup;
   }
   return shapes;
-}
-
-/** Rows of Parquet files, by file, from their footers. */
-export async function parquetFilesRows(conn: DuckDBConnection, files: readonly string[]): Promise<Map<string, number>> {
-  if (files.length === 0) return new Map();
-  const reader = await conn.runAndReadAll(
-    `SELECT file_name, sum(num_rows) FROM parquet_file_metadata(${fileList(files)}) GROUP BY file_name`,
-  );
-  return new Map(reader.getRowsJS().map(([file, n]) => [String(file), Number(n)]));
 }
 
 /** Column names of a Parquet file, in order (from its footer). */

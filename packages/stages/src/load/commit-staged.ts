@@ -26,9 +26,7 @@ export async function commitStaged(
   const local = await staging.localize(batch.flatMap((m) => stagedRef(m) ?? []));
   try {
     return await sink.commit(
-      batch.map((m) =>
-        stagedRef(m) ? { ...m, staged: local.path(m.staged!), ...(local.synced ? { synced: true } : {}) } : m,
-      ),
+      batch.map((m) => (stagedRef(m) ? { ...m, staged: local.path(m.staged!), synced: local.synced } : m)),
       runId,
     );
   } finally {
