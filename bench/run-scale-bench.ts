@@ -18,7 +18,9 @@
  *   dataset (local, and `parquet+s3://` on an s3rver of its own, where the workers place the files
  *   and the loader only checks them and writes the ledger), and BigQuery through its fake
  *   (test/support/bigquery-fake, in this process: its L is the fake's, a stand-in for the real
- *   service's load-job latency).
+ *   service's load-job latency), with `file://` staging (the loader uploads each batch's rows) and
+ *   with `gs://` staging on the s3rver (the workers stage readings files there and the loader's
+ *   load jobs list their URIs; the fake reads them from the s3rver).
  * - **P**, the planner ceiling: objects/s the real planner plans from a listing of
  *   `--planner-objects` synthetic keys (test/load/plan-synthetic.ts, a SyntheticStore), with Redis
  *   peak memory and round trips per object: the Redis cost per job.
@@ -73,13 +75,14 @@ const CONCURRENCY = 4;
 const ARCHIVE_OBJECTS = 157 * 15 * 365;
 /** In-region S3, per request: time to first byte; per worker pod: bandwidth. */
 const S3_MODEL = { latencyMs: 30, bandwidthMBps: 50 };
-const SINKS = ['duckdb', 'parquet', 'parquet-s3', 'bigquery'] as const;
+const SINKS = ['duckdb', 'parquet', 'parquet-s3', 'bigquery', 'bigquery-gcs'] as const;
 type SinkKind = (typeof SINKS)[number];
 const SINK_LABEL: Record<SinkKind, string> = {
   duckdb: 'DuckDB',
   parquet: 'Parquet dataset',
   'parquet-s3': 'Parquet dataset on S3 (s3rver)',
   bigquery: 'BigQuery (fake)',
+  'bigquery-gcs': 'BigQuery (fake), gs:// staging (s3rver)',
 };
 
 interface Args {
@@ -311,9 +314,9 @@ async function main(): Promise<void> {
   const mirror = scaleMirrorDir();
   await ensureMirror(mirror, SCALE_PARAMS, log);
   const work = mkdtempSync(join(tmpdir(), 'pv-scale-'));
-  const fake = await startBigQueryFake();
   const s3 = await startS3Server();
   await s3.bucket('scale');
+  await s3.bucket('scale-gcs');
   const load = (await import('node:os')).loadavg()[0]!;
   const s3Access = {
     S3_ENDPOINT: s3.endpoint,
@@ -331,20 +334,31 @@ async function main(): Promise<void> {
           : kind === 'parquet-s3'
             ? `parquet+s3://scale/dataset-${randomBytes(3).toString('hex')}`
             : `bigquery://bench/scale_${randomBytes(3).toString('hex')}`;
+    const gcsStaging = {
+      PV_STAGING: `gs://scale-gcs/${randomBytes(3).toString('hex')}`,
+      GCS_ENDPOINT: s3.endpoint,
+      GCS_HMAC_ACCESS_ID: S3RVER_CREDENTIALS.accessKeyId,
+      GCS_HMAC_SECRET: S3RVER_CREDENTIALS.secretAccessKey,
+    };
     const perSink = new Map<SinkKind, { transform: Rate; load: Rate; readings: number }>();
     for (const kind of args.sinks) {
       log(`w and L: ${kind}`);
+      // a fake of its own per BigQuery run (it holds every loaded row in memory), reading gs:// from the s3rver
+      const fake = kind.startsWith('bigquery')
+        ? await startBigQueryFake(kind === 'bigquery-gcs' ? { gcsEndpoint: s3.endpoint } : {})
+        : null;
       const r = await clusterRun({
         work,
         env: {
           ...source,
-          ...(kind === 'bigquery' ? { BIGQUERY_API_ENDPOINT: fake.url } : {}),
+          ...(fake ? { BIGQUERY_API_ENDPOINT: fake.url } : {}),
           ...(kind === 'parquet-s3' ? s3Access : {}),
+          ...(kind === 'bigquery-gcs' ? gcsStaging : {}),
         },
         workers: 1,
         systems: args.systems,
         sink: { kind, url: sinkUrl(kind) },
-      });
+      }).finally(() => fake?.stop());
       perSink.set(kind, r as { transform: Rate; load: Rate; readings: number });
       log(
         `  w ${fmt(r.transform.perSecond, 1)}/s (${fmt(r.transform.cpu / r.transform.objects, 4)} CPU s/object), ` +
@@ -465,7 +479,6 @@ ${s3Runs.map((r) => `| ${r.workers} | ${fmt(r.measured.perSecond, 1)} | ${fmt(r.
     console.log(body);
     if (args.write) writeResultsSection(join(BENCH_DIR, 'RESULTS.md'), 'scale', body);
   } finally {
-    await fake.stop();
     await s3.stop().catch(() => undefined);
     rmSync(work, { recursive: true, force: true });
   }

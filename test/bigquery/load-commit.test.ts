@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { BigQuerySink, DuckDbSink, openSink } from '@pv-pipeline/sinks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BigQueryFake, startBigQueryFake } from '../support/bigquery-fake/index.js';
-import { duplicateKeysSql, manifestOf, stageFile } from '../support/bigquery-fake/test-helpers.js';
+import { duckRowsOf, duplicateKeysSql, manifestOf, stageFile } from '../support/bigquery-fake/test-helpers.js';
 
 const FACTS = `SELECT ss_id, epoch_us(timestamp) AS ts, sensor, value, source_key FROM pv_readings ORDER BY ALL`;
 const LEDGER = `SELECT source_key, etag, rows, epoch_us(min_timestamp) AS lo, epoch_us(max_timestamp) AS hi FROM pv_ingest_ledger ORDER BY 1`;
@@ -19,10 +19,7 @@ describe('BigQuery load-mode commits equal DuckDB commits', () => {
   let dir: string;
   let duck: DuckDbSink;
   let bq: BigQuerySink;
-  const duckRows = async (sql: string) =>
-    (await duck.connection.runAndReadAll(sql))
-      .getRowObjectsJS()
-      .map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])));
+  const duckRows = (sql: string) => duckRowsOf(duck, sql);
   const bqRows = (sql: string) =>
     fake.sql(
       sql

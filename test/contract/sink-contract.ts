@@ -22,6 +22,13 @@ export interface SinkUnderTest {
   commitSteps: readonly string[];
   /** Where staged files go. */
   stagingDir: string;
+  /**
+   * Turns a manifest's staged file into what this sink is fed in a cluster (e.g. a readings file
+   * in `gs://` staging). @defaultValue the staged file as it is
+   */
+  restage?: (m: StagedManifest) => Promise<StagedManifest>;
+  /** A reference to a staged file that does not exist. @defaultValue a path in `stagingDir` */
+  missingStaged?: string;
 }
 
 const MINUTE_US = 60_000_000n;
@@ -169,8 +176,14 @@ export function describeSinkContract(kind: string, sut: () => SinkUnderTest): vo
       return s;
     };
     const manifests = (...objects: TestObject[]) => {
-      mkdirSync(sut().stagingDir, { recursive: true });
-      return Promise.all(objects.map((o) => manifestOf(sut().stagingDir, o)));
+      const { stagingDir, restage } = sut();
+      mkdirSync(stagingDir, { recursive: true });
+      return Promise.all(
+        objects.map(async (o) => {
+          const m = await manifestOf(stagingDir, o);
+          return restage && m.staged ? restage(m) : m;
+        }),
+      );
     };
     beforeEach(async () => {
       sink = await open();
@@ -362,7 +375,7 @@ export function describeSinkContract(kind: string, sut: () => SinkUnderTest): vo
     it('a batch with an unusable staged file fails whole: nothing of it is visible, what was loaded stays', async () => {
       await sink.commit(await manifests(B), 'run-1');
       const [a, broken] = await manifests(A, { ...B, key: key(5, 50), etag: 'x1' });
-      const missing = { ...broken!, staged: join(sut().stagingDir, 'no-such-file.parquet') };
+      const missing = { ...broken!, staged: sut().missingStaged ?? join(sut().stagingDir, 'no-such-file.parquet') };
       await expect(sink.commit([a!, missing], 'run-2')).rejects.toThrow();
       expect(await factsOf(sink)).toEqual(factRows(all(B)));
       expect([...(await sink.ledgerEtags({ ssIds: 'all', from: '2020-06-01', to: '2020-06-01' })).keys()]).toEqual([

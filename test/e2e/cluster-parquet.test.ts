@@ -2,31 +2,14 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatasetBucket } from '@pv-pipeline/sinks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, SAMPLE_MIRROR } from '../support/cli.js';
+import { runSamplesInline, SAMPLE_MIRROR } from '../support/cli.js';
 import { Deployment } from '../support/deployment.js';
 import { query } from '../support/duckdb.js';
 import { mirrorDataset, queryThroughRecipe } from '../support/parquet-s3-recipe.js';
 import { S3RVER_CREDENTIALS } from '../support/s3-server.js';
-import { waitFor } from '../support/wait-for.js';
 
 const readings = (dataset: string) =>
   `SELECT * FROM read_parquet('${join(dataset, 'pv_readings')}/**/*.parquet', hive_partitioning = false) ORDER BY ALL`;
-
-/** The sample mirror's dataset as an inline run writes it, to compare a cluster's with. */
-async function writeInlineDataset(dir: string): Promise<void> {
-  const range = ['--from', '2010-01-01', '--to', '2025-12-31'];
-  const r = await runCli([
-    'run',
-    '--source',
-    `file://${SAMPLE_MIRROR}`,
-    '--systems',
-    'all',
-    ...range,
-    '--sink',
-    `parquet://${dir}`,
-  ]);
-  expect(r.code, r.stderr).toBe(0);
-}
 
 /**
  * A Parquet dataset sink in cluster mode: the workers write the readings files
@@ -40,28 +23,14 @@ describe('cluster mode with a Parquet dataset sink (workers write the readings f
 
   beforeAll(async () => {
     await d.start(SAMPLE_MIRROR);
-    await writeInlineDataset(inline);
+    await runSamplesInline(`parquet://${inline}`);
   });
   afterAll(() => d.destroy());
 
   it('stages final readings files, and the loaded dataset equals the inline one row for row', async () => {
     const env = { PV_SINK: `parquet://${dataset}` };
     // no loader yet: the staged files the workers leave are the dataset's readings files
-    for (const [role, tag] of [
-      ['planner', 'planner'],
-      ['worker', 'worker-1'],
-      ['api', 'api'],
-    ] as const)
-      d.spawn(role, tag, env);
-    await d.ready();
-    const id = await d.trigger({ systems: 'all', from: '2010-01-01', to: '2025-12-31', format: 'parquet' });
-    await waitFor(
-      async () => {
-        const run = await d.run(id);
-        return run.planning.done && run.counts.transformed === run.counts.planned && run.counts.planned === 34;
-      },
-      { timeoutMs: 120_000, what: 'every object transformed' },
-    );
+    const id = await d.transformWithoutLoader(env, 34);
     // one staged file per object with readings (one sample object has none)
     const staged = readdirSync(join(d.work, 'staging')).filter((f) => f.endsWith('.parquet'));
     expect(staged.length).toBe(33);
@@ -109,7 +78,7 @@ describe('cluster mode with a parquet+s3:// sink (workers place the readings fil
     await d.start(SAMPLE_MIRROR);
     await d.s3.bucket('lake');
     mkdirSync(join(d.work, 'staging'), { recursive: true });
-    await writeInlineDataset(inline);
+    await runSamplesInline(`parquet://${inline}`);
   });
   afterAll(() => d.destroy());
 
@@ -121,22 +90,8 @@ describe('cluster mode with a parquet+s3:// sink (workers place the readings fil
       endpoint: d.s3.endpoint,
       credentials: S3RVER_CREDENTIALS,
     });
-    for (const [role, tag] of [
-      ['planner', 'planner'],
-      ['worker', 'worker-1'],
-      ['api', 'api'],
-    ] as const)
-      d.spawn(role, tag, env);
-    await d.ready();
     // no loader yet: the files are in the bucket, and a reader through the ledger sees none of them
-    const id = await d.trigger({ systems: 'all', from: '2010-01-01', to: '2025-12-31', format: 'parquet' });
-    await waitFor(
-      async () => {
-        const run = await d.run(id);
-        return run.planning.done && run.counts.transformed === run.counts.planned && run.counts.planned === 34;
-      },
-      { timeoutMs: 120_000, what: 'every object transformed' },
-    );
+    const id = await d.transformWithoutLoader(env, 34);
     const placed = await bucket.list('pv_readings/');
     expect(placed).toHaveLength(33);
     expect(readdirSync(join(d.work, 'staging')), 'placed files are never staged').toEqual([]);

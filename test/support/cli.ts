@@ -50,3 +50,22 @@ export function runCli(
     });
   });
 }
+
+/**
+ * Loads every system of the sample mirror inline (`pv-pipeline run`) into `sinkUrl`: the reference a
+ * cluster's result is compared with. Fails the test, with the CLI's stderr, unless it exits 0.
+ */
+export async function runSamplesInline(sinkUrl: string): Promise<void> {
+  const range = ['--from', '2010-01-01', '--to', '2025-12-31'];
+  const r = await runCli([
+    'run',
+    '--source',
+    `file://${SAMPLE_MIRROR}`,
+    '--systems',
+    'all',
+    ...range,
+    '--sink',
+    sinkUrl,
+  ]);
+  if (r.code !== 0) throw new Error(`inline run into ${sinkUrl} exited ${r.code}:\n${r.stderr}`);
+}

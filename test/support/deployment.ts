@@ -128,6 +128,29 @@ export class Deployment {
     return (await r.json()) as RunRecord;
   }
 
+  /**
+   * The planner, one worker and the api, with no loader (staged files wait for one), then a run of
+   * every sample system; resolves with its id once all `planned` objects are transformed.
+   */
+  async transformWithoutLoader(extra: NodeJS.ProcessEnv, planned: number): Promise<string> {
+    for (const [role, tag] of [
+      ['planner', 'planner'],
+      ['worker', 'worker-1'],
+      ['api', 'api'],
+    ] as const)
+      this.spawn(role, tag, extra);
+    await this.ready();
+    const id = await this.trigger({ systems: 'all', from: '2010-01-01', to: '2025-12-31', format: 'parquet' });
+    await waitFor(
+      async () => {
+        const run = await this.run(id);
+        return run.planning.done && run.counts.transformed === run.counts.planned && run.counts.planned === planned;
+      },
+      { timeoutMs: 120_000, what: 'every object transformed' },
+    );
+    return id;
+  }
+
   async finished(id: string, timeoutMs = 90_000): Promise<RunRecord> {
     return waitFor(
       async () => {

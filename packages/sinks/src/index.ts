@@ -7,6 +7,7 @@ export {
   isParquetDatasetUrl,
   type OpenSinkOptions,
   openSink,
+  stagesReadingsFiles,
 } from './open-sink.js';
 export {
   PARQUET_COMMIT_STEPS,

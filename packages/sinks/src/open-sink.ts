@@ -27,6 +27,18 @@ export function isObjectDatasetUrl(url: string): boolean {
 }
 
 /**
+ * Whether the workers of a cluster stage each daily object as a readings file
+ * (`pv_readings`' columns, `source_key` included; see ReadingsFileWriter)
+ * rather than as staged columns: for a Parquet dataset, which takes the file
+ * as it is, and for a BigQuery sink in load mode with `gs://` staging, whose
+ * load jobs read the files in Cloud Storage by their URIs.
+ */
+export function stagesReadingsFiles(sinkUrl: string, stagingUrl: string): boolean {
+  if (isParquetDatasetUrl(sinkUrl)) return true;
+  return /^\s*bigquery:\/\//i.test(sinkUrl) && !/[?&]mode=stream\b/i.test(sinkUrl) && /^gs:\/\//i.test(stagingUrl);
+}
+
+/**
  * Opens a sink by URL: `duckdb:///abs/file.duckdb` (default `./pvdaq.duckdb`),
  * `parquet:///abs/dir`, `parquet+s3://BUCKET/PREFIX` (with the source's S3
  * endpoint), `bigquery://PROJECT/DATASET[?mode=stream]`. The sink

@@ -66,6 +66,12 @@ export interface Sink {
    * `PV_LOAD_BATCH_ROWS`). @defaultValue none: `DEFAULTS.batchRows`
    */
   readonly preferredBatchRows?: number;
+  /**
+   * Whether the sink reads this staged file where it is staged (a BigQuery load
+   * job lists a readings file's `gs://` URI), so that the loader hands it the
+   * reference rather than a local copy. @defaultValue none: every staged file is made local
+   */
+  readsStagedInPlace?(m: StagedManifest): boolean;
   /** Creates the tables when absent; checks the schema of existing ones (see {@link SinkInitOptions}). */
   init(options?: SinkInitOptions): Promise<void>;
   /** Source key → ETag of every ledger row in the filter's systems and days. */

@@ -32,7 +32,8 @@ export {
   runRequestSchema,
   validateRunRequest,
 } from './run/run-request.js';
-export { openStagingArea } from './staging/open-staging-area.js';
+export { openStagingArea, type StagingAccess } from './staging/open-staging-area.js';
+export { GCS_XML_ENDPOINT, type GcsAccess, openGcsStagingArea } from './staging/s3-staging-area.js';
 export type { StagingArea } from './staging/staging-area.js';
 export { DecodePool } from './transform/decode-pool.js';
 export { type DecodeRunner, transformObject } from './transform/transform-object.js';

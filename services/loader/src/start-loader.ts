@@ -18,9 +18,14 @@ import {
   upstreamIdle,
   workerOptions,
 } from '@pv-pipeline/queue';
-import { catalogProvider, openSource, type RunningService, whileRedisUp } from '@pv-pipeline/runtime';
+import {
+  catalogProvider,
+  openServiceStaging,
+  openSource,
+  type RunningService,
+  whileRedisUp,
+} from '@pv-pipeline/runtime';
 import { commitBatchRows, openSink, type Sink } from '@pv-pipeline/sinks';
-import { openStagingArea } from '@pv-pipeline/stages';
 import { Worker } from 'bullmq';
 
 /**
@@ -47,7 +52,7 @@ export async function startLoader(config: ServiceConfig, logger: Logger): Promis
   const reportError = (what: string) => (err: Error) =>
     logger[connection.status === 'ready' ? 'error' : 'debug']({ err: err.message }, what);
   for (const q of [queues.plan, queues.transform, queues.load]) q.on('error', reportError('queue error'));
-  const staging = openStagingArea(config.PV_STAGING, config.S3_ENDPOINT ? { s3Endpoint: config.S3_ENDPOINT } : {});
+  const staging = openServiceStaging(config);
   await staging.init();
   const runs = new RunStore(connection, prefix);
   const processor = new LoadProcessor({

@@ -1,5 +1,6 @@
-import type { Logger, ServiceConfig } from '@pv-pipeline/core';
+import { BadInputError, type Logger, type ServiceConfig } from '@pv-pipeline/core';
 import { type ObjectStore, openObjectStore, SystemCatalog } from '@pv-pipeline/pvdaq';
+import { openStagingArea, type StagingArea } from '@pv-pipeline/stages';
 
 /** The source object store of a service. */
 export function openSource(config: ServiceConfig): ObjectStore {
@@ -20,4 +21,27 @@ export function catalogProvider(store: ObjectStore, logger: Logger, refreshMs = 
     }
     return current;
   };
+}
+
+/**
+ * The staging area of a service (`PV_STAGING`): `s3://` with `S3_ENDPOINT`,
+ * `gs://` with `GCS_ENDPOINT` and the HMAC key `GCS_HMAC_ACCESS_ID` /
+ * `GCS_HMAC_SECRET`, given both or neither (a BadInputError names the one missing).
+ */
+export function openServiceStaging(config: ServiceConfig): StagingArea {
+  const id = config.GCS_HMAC_ACCESS_ID;
+  const secret = config.GCS_HMAC_SECRET;
+  if (Boolean(id) !== Boolean(secret)) {
+    throw new BadInputError(
+      id ? 'GCS_HMAC_SECRET' : 'GCS_HMAC_ACCESS_ID',
+      'is needed with the other half of the HMAC key',
+    );
+  }
+  return openStagingArea(config.PV_STAGING, {
+    ...(config.S3_ENDPOINT ? { s3Endpoint: config.S3_ENDPOINT } : {}),
+    gcs: {
+      ...(config.GCS_ENDPOINT ? { endpoint: config.GCS_ENDPOINT } : {}),
+      ...(id && secret ? { credentials: { accessKeyId: id, secretAccessKey: secret } } : {}),
+    },
+  });
 }

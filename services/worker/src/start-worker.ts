@@ -11,9 +11,16 @@ import {
   tuningFrom,
   workerOptions,
 } from '@pv-pipeline/queue';
-import { catalogProvider, openSource, type RunningService, untilRedisDown, whileRedisUp } from '@pv-pipeline/runtime';
-import { isParquetDatasetUrl, openReadingsPlacement, ReadingsFileWriter } from '@pv-pipeline/sinks';
-import { DecodePool, openStagingArea } from '@pv-pipeline/stages';
+import {
+  catalogProvider,
+  openServiceStaging,
+  openSource,
+  type RunningService,
+  untilRedisDown,
+  whileRedisUp,
+} from '@pv-pipeline/runtime';
+import { openReadingsPlacement, ReadingsFileWriter, stagesReadingsFiles } from '@pv-pipeline/sinks';
+import { DecodePool } from '@pv-pipeline/stages';
 import { Worker } from 'bullmq';
 
 /**
@@ -33,12 +40,13 @@ export async function startWorker(config: ServiceConfig, logger: Logger): Promis
   const reportError = (what: string) => (err: Error) =>
     logger[connection.status === 'ready' ? 'error' : 'debug']({ err: err.message }, what);
   for (const q of [queues.plan, queues.transform, queues.load]) q.on('error', reportError('queue error'));
-  const staging = openStagingArea(config.PV_STAGING, config.S3_ENDPOINT ? { s3Endpoint: config.S3_ENDPOINT } : {});
+  const staging = openServiceStaging(config);
   await staging.init();
   const pool = config.PV_WORKER_THREADS > 0 ? new DecodePool(config.PV_WORKER_THREADS) : null;
   const runs = new RunStore(connection, prefix);
-  // a Parquet dataset's readings files are written here, by the workers, not by the one loader
-  const readingsFiles = isParquetDatasetUrl(config.PV_SINK) ? new ReadingsFileWriter() : null;
+  // a Parquet dataset's readings files (and BigQuery's load-ready files in gs:// staging) are written here,
+  // by the workers, not by the one loader
+  const readingsFiles = stagesReadingsFiles(config.PV_SINK, config.PV_STAGING) ? new ReadingsFileWriter() : null;
   // … and on object storage they go straight into the dataset, under names of their own
   const placement = openReadingsPlacement(config.PV_SINK, config.S3_ENDPOINT ? { s3Endpoint: config.S3_ENDPOINT } : {});
   const worker = new Worker(

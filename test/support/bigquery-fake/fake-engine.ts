@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import {
   bqTypeOfDuck,
@@ -406,13 +406,26 @@ export class FakeEngine {
   }
 
   /**
-   * A load job from an uploaded file (PARQUET or NEWLINE_DELIMITED_JSON):
+   * A load job from an uploaded file or the files of `sourceUris` (PARQUET,
+   * several read as one by column name; or NEWLINE_DELIMITED_JSON, one file):
    * CREATE_IF_NEEDED / CREATE_NEVER, WRITE_APPEND / WRITE_TRUNCATE /
    * WRITE_EMPTY, and the schema rules of BigQuery: a file column the table
    * does not have, a type that does not convert, or a REQUIRED column that is
    * missing or NULL rejects the whole job (nothing is written).
    */
-  async load(project: string, config: Record<string, unknown>, file: string): Promise<LoadOutput> {
+  async load(
+    project: string,
+    config: Record<string, unknown>,
+    source: string | readonly string[],
+  ): Promise<LoadOutput> {
+    const files = typeof source === 'string' ? [source] : source;
+    if (files.length === 0) throw new BigQueryFailure('invalid', 'Load configuration has no source files');
+    const file = files[0]!;
+    // several Parquet files are one source, their columns matched by name (a file without one: NULLs)
+    const from =
+      files.length === 1
+        ? `read_parquet(${quoteString(file)})`
+        : `read_parquet([${files.map(quoteString).join(', ')}], union_by_name = true)`;
     const dest = config.destinationTable as { projectId?: string; datasetId?: string; tableId?: string } | undefined;
     if (!dest?.datasetId || !dest.tableId)
       throw new BigQueryFailure('invalid', 'Load configuration has no destinationTable');
@@ -427,12 +440,16 @@ export class FakeEngine {
     const create = String(config.createDisposition ?? 'CREATE_IF_NEEDED');
     const given = (config.schema as { fields?: SchemaField[] } | undefined)?.fields?.map(normalizeField);
     let t = this.table(destProject, dataset, table);
-    const bytes = (await readFile(file)).length;
+    let bytes = 0;
+    for (const f of files) bytes += (await stat(f)).size;
+    if (format !== 'PARQUET' && files.length > 1) {
+      throw new BigQueryFailure('invalid', `The fake loads ${format} from one file only`);
+    }
     return this.serial(async (conn) => {
       let fields: SchemaField[];
       let fileColumns: Array<{ name: string; type: string }> = [];
       if (format === 'PARQUET') {
-        const desc = await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${quoteString(file)})`);
+        const desc = await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${from}`);
         fileColumns = desc.getRowObjectsJS().map((r) => ({ name: String(r.column_name), type: String(r.column_type) }));
       }
       if (!t) {
@@ -469,10 +486,10 @@ export class FakeEngine {
               : `CAST(NULL AS ${duckType(f.type)})`,
           )
           .join(', ');
-        rowsSql = `SELECT ${select} FROM read_parquet(${quoteString(file)})`;
+        rowsSql = `SELECT ${select} FROM ${from}`;
         for (const f of fields.filter((x) => (x.mode ?? '').toUpperCase() === 'REQUIRED')) {
           const nulls = await conn.runAndReadAll(
-            `SELECT count(*) FROM read_parquet(${quoteString(file)}) WHERE ${present.has(f.name.toLowerCase()) ? `${quoteIdent(f.name)} IS NULL` : 'TRUE'}`,
+            `SELECT count(*) FROM ${from} WHERE ${present.has(f.name.toLowerCase()) ? `${quoteIdent(f.name)} IS NULL` : 'TRUE'}`,
           );
           if (Number(nulls.getRows()[0]?.[0] ?? 0) > 0) {
             throw new BigQueryFailure(

@@ -19,7 +19,17 @@ export interface BigQueryFakeOptions {
   faults?: Partial<FakeFaults>;
   /** insertAll dedup window, ms (BigQuery: best effort, at least a minute). Default 10 min. */
   dedupWindowMs?: number;
+  /**
+   * Where load jobs read `gs://BUCKET/KEY` (`sourceUris`): `GET {gcsEndpoint}/BUCKET/KEY`, an
+   * S3-protocol server standing in for Cloud Storage's XML API. Default none: such a load is refused.
+   */
+  gcsEndpoint?: string;
 }
+
+/** Source URIs one load job may list (BigQuery's limit). */
+export const FAKE_MAX_LOAD_URIS = 10_000;
+/** Downloads of one load job in flight at once. */
+const GCS_READS = 16;
 
 /** A job the fake knows. */
 export interface FakeJob {
@@ -106,6 +116,7 @@ export class BigQueryFake {
   #server: Server | null = null;
   #url = '';
   readonly #random: () => number;
+  readonly #gcsEndpoint: string | null;
   readonly #dir = mkdtempSync(join(tmpdir(), 'bq-fake-'));
   readonly #requestIds = new Map<string, { status: number; body: unknown }>();
   #seq = 0;
@@ -113,6 +124,7 @@ export class BigQueryFake {
   constructor(options: BigQueryFakeOptions = {}) {
     this.engine = new FakeEngine(options.dedupWindowMs);
     this.#random = prng(options.seed ?? 1);
+    this.#gcsEndpoint = options.gcsEndpoint?.replace(/\/+$/, '') ?? null;
     this.faults = { errorRate: 0, errorStatuses: [500, 503, 429], afterProcessingShare: 0.5, ...options.faults };
   }
 
@@ -511,7 +523,11 @@ export class BigQueryFake {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const ref = body.jobReference as { jobId?: string; location?: string } | undefined;
     const config = body.configuration as Record<string, unknown> | undefined;
-    if (!config?.query) throw new BigQueryFailure('invalid', 'The fake runs query jobs only through jobs.insert');
+    if (config?.load) {
+      this.#send(res, 200, (await this.#insertUriLoad(project, ref, config.load as Record<string, unknown>)).resource);
+      return;
+    }
+    if (!config?.query) throw new BigQueryFailure('invalid', 'The fake runs query and load jobs through jobs.insert');
     const jobId = ref?.jobId ?? `fake_job_${++this.#seq}`;
     if (this.jobs.has(jobId)) this.#conflict(project, jobId);
     const { sql, params } = this.#queryJobConfig(body);
@@ -536,6 +552,103 @@ export class BigQueryFake {
     );
     if (job.remainingPolls <= 0) await job.run();
     this.#send(res, 200, job.resource);
+  }
+
+  /**
+   * A load job of files in Cloud Storage (`load.sourceUris`): at most
+   * {@link FAKE_MAX_LOAD_URIS} `gs://` URIs, else the request is refused (400);
+   * an object that is not there fails the job with `notFound` naming its URI,
+   * and nothing is loaded. The objects are read when the job is inserted.
+   */
+  async #insertUriLoad(
+    project: string,
+    ref: { jobId?: string; location?: string } | undefined,
+    load: Record<string, unknown>,
+  ): Promise<FakeJob> {
+    const jobId = ref?.jobId ?? `fake_job_${++this.#seq}`;
+    if (this.jobs.has(jobId)) this.#conflict(project, jobId);
+    const uris = load.sourceUris;
+    if (!Array.isArray(uris) || uris.length === 0) {
+      throw new BigQueryFailure('invalid', 'Load configuration must specify sourceUris or an upload');
+    }
+    if (uris.length > FAKE_MAX_LOAD_URIS) {
+      throw new BigQueryFailure(
+        'invalid',
+        `Too many source URIs: ${uris.length}; a load job takes at most ${FAKE_MAX_LOAD_URIS}`,
+      );
+    }
+    for (const uri of uris) {
+      if (typeof uri !== 'string' || !/^gs:\/\/[^/]+\/./.test(uri)) {
+        throw new BigQueryFailure('invalid', `Source URI must be a Google Cloud Storage location: ${String(uri)}`);
+      }
+    }
+    if (String(load.sourceFormat ?? 'CSV').toUpperCase() !== 'PARQUET') {
+      throw new BigQueryFailure('invalid', 'The fake loads PARQUET only from sourceUris');
+    }
+    const read = await this.#readGcs(uris as string[]);
+    const dest = load.destinationTable as { datasetId?: string; tableId?: string } | undefined;
+    const needKeys = Boolean(this.faults.failJob || this.faults.holdJob) && 'files' in read;
+    const info: FakeJobInfo = {
+      jobId,
+      kind: 'load',
+      destination: `${dest?.datasetId}.${dest?.tableId}`,
+      sourceKeys: needKeys
+        ? (
+            await Promise.all(
+              (read as { files: string[] }).files.map((f) =>
+                this.engine.parquetValues(f, 'source_key').catch(() => []),
+              ),
+            )
+          ).flat()
+        : [],
+    };
+    const job = this.#newJob(project, jobId, ref?.location ?? 'US', { load, jobType: 'LOAD' }, info, async (j) => {
+      if ('missing' in read) throw new BigQueryFailure('notFound', `Not found: URI ${read.missing}`);
+      try {
+        const out = await this.engine.load(project, load, read.files);
+        j.resource.statistics.load = {
+          inputFiles: String(read.files.length),
+          inputFileBytes: String(out.inputFileBytes),
+          outputRows: String(out.outputRows),
+          outputBytes: '0',
+          badRecords: '0',
+        };
+      } finally {
+        await Promise.all(read.files.map((f) => unlink(f).catch(() => undefined)));
+      }
+    });
+    if (job.remainingPolls <= 0) await job.run();
+    return job;
+  }
+
+  /** Local copies of `gs://` objects, read from {@link BigQueryFakeOptions.gcsEndpoint}; or the first one missing. */
+  async #readGcs(uris: readonly string[]): Promise<{ files: string[] } | { missing: string }> {
+    const endpoint = this.#gcsEndpoint;
+    if (!endpoint) throw new BigQueryFailure('invalid', 'This fake has no Cloud Storage (gcsEndpoint) to load from');
+    const files: string[] = [];
+    let missing: string | null = null;
+    let next = 0;
+    const lane = async () => {
+      while (next < uris.length && missing === null) {
+        const uri = uris[next++]!;
+        const [bucket, ...key] = uri.slice('gs://'.length).split('/');
+        const res = await fetch(`${endpoint}/${[bucket!, ...key].map(encodeURIComponent).join('/')}`);
+        if (res.status === 404) {
+          missing = uri;
+          return;
+        }
+        if (!res.ok) throw new BigQueryFailure('backendError', `reading ${uri}: HTTP ${res.status}`, 500);
+        const file = join(this.#dir, `gcs-${++this.#seq}.parquet`);
+        await writeFile(file, Buffer.from(await res.arrayBuffer()));
+        files.push(file);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(GCS_READS, uris.length) }, lane));
+    if (missing !== null) {
+      await Promise.all(files.map((f) => unlink(f).catch(() => undefined)));
+      return { missing };
+    }
+    return { files };
   }
 
   async #poll(project: string, jobId: string): Promise<FakeJob> {

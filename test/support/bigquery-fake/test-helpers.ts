@@ -2,7 +2,15 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { StagedManifest } from '@pv-pipeline/core';
+import type { DuckDbSink } from '@pv-pipeline/sinks';
 import { type CliResult, ROOT } from '../cli.js';
+
+/** Rows of a query on a DuckDB sink, BigInts as numbers (as the fake's `sql` returns them). */
+export async function duckRowsOf(duck: DuckDbSink, sql: string): Promise<Array<Record<string, unknown>>> {
+  return (await duck.connection.runAndReadAll(sql))
+    .getRowObjectsJS()
+    .map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])));
+}
 
 /** Per (ss_id, sensor): count and rounded sum — the comparison of two sinks' fact rows. */
 export const perSensorSql = (table: string) =>

@@ -26,6 +26,9 @@ export interface TableResource {
   numRows?: string;
 }
 
+/** Source URIs one load job may list (BigQuery's quota). */
+export const MAX_LOAD_URIS = 10_000;
+
 /** Result rows of a query, every value as the API's string (or null). */
 export type QueryRow = Record<string, string | null>;
 
@@ -244,20 +247,36 @@ export class BigQueryApi {
    * caller waits for that job instead of running the statements twice.
    */
   async insertQueryJob(jobId: string, sql: string, params: readonly QueryParameter[]): Promise<{ existed: boolean }> {
+    return this.#insertJob(`query job ${jobId}`, jobId, {
+      query: { query: sql, useLegacySql: false, parameterMode: 'NAMED', queryParameters: params },
+    });
+  }
+
+  /**
+   * Inserts a load job of files in Cloud Storage (`load.sourceUris`, up to
+   * {@link MAX_LOAD_URIS} `gs://` URIs) into `table` of the dataset. Retried
+   * like {@link insertQueryJob}: `existed` says a 409 found an earlier job.
+   */
+  async insertUriLoadJob(table: string, jobId: string, load: Record<string, unknown>): Promise<{ existed: boolean }> {
+    return this.#insertJob(`load job ${jobId}`, jobId, {
+      load: {
+        ...load,
+        destinationTable: { projectId: this.o.projectId, datasetId: this.o.datasetId, tableId: table },
+      },
+    });
+  }
+
+  /** jobs.insert under a given id; a 409 is "that job exists" (`existed` false when our own lost reply made it). */
+  async #insertJob(what: string, jobId: string, configuration: Record<string, unknown>): Promise<{ existed: boolean }> {
     let sawTransient = false;
     return withRetries(
-      `query job ${jobId}`,
+      what,
       async () => {
         try {
           await this.#request({
             method: 'POST',
             uri: '/jobs',
-            json: {
-              jobReference: { projectId: this.o.projectId, jobId, location: this.o.location },
-              configuration: {
-                query: { query: sql, useLegacySql: false, parameterMode: 'NAMED', queryParameters: params },
-              },
-            },
+            json: { jobReference: { projectId: this.o.projectId, jobId, location: this.o.location }, configuration },
           });
           return { existed: false };
         } catch (err) {

@@ -7,7 +7,7 @@ import { ledgerFieldsOf } from '../ledger-fields.js';
 import { batchPrecedence } from '../precedence.js';
 import type { CommitResult } from '../sink.js';
 import { sqlString } from '../sql-literal.js';
-import type { BigQueryApi, JobResource } from './bigquery-api.js';
+import { type BigQueryApi, type JobResource, MAX_LOAD_URIS } from './bigquery-api.js';
 import { arrayParam, PARAM_TYPE_OF, type QueryParameter, scalarParam, structArrayParam } from './bigquery-params.js';
 import { describeBigQueryError, errorReasons } from './bigquery-retry.js';
 
@@ -49,48 +49,78 @@ export function batchId(project: string, dataset: string, batch: readonly Staged
 }
 
 /**
- * The staging table's schema: the fact table's plus the object's precedence
- * in its batch (precedence.ts: `_rank`, `_ord`, `_pos`, higher wins) and its
- * group (`_grp`), which decides against objects committed before.
+ * The staging table's schema: the fact table's, `source_key` included. An
+ * object's precedence in its batch (precedence.ts) is not in it: the commit
+ * script joins it from a parameter by source key ({@link precedenceParam}),
+ * so that a readings file a worker wrote loads as it is.
  */
-export const STAGING_SCHEMA = {
-  fields: [
-    ...bigQuerySchema(PV_READINGS).fields,
-    { name: '_rank', type: 'INTEGER', mode: 'REQUIRED' as const, description: 'precedence rank in the batch' },
-    { name: '_ord', type: 'INTEGER', mode: 'REQUIRED' as const, description: 'order within its group' },
-    { name: '_pos', type: 'INTEGER', mode: 'REQUIRED' as const, description: 'position of the object in its batch' },
-    { name: '_grp', type: 'STRING', mode: 'NULLABLE' as const, description: 'group of the object (a prize file)' },
-  ],
-};
+export const STAGING_SCHEMA = { fields: bigQuerySchema(PV_READINGS).fields };
 
 /**
- * Rewrites the staged files of a batch into ONE Parquet file in the staging
- * table's column order, with `source_key` and the precedence columns added per
- * object (one scan of all files; the staged files have none). Returns the row count.
+ * Whether a staged file is loaded by the load job from Cloud Storage as it is:
+ * a readings file (`layout: 'pv_readings'`, `source_key` in it) a worker put
+ * in `gs://` staging. Any other staged file is rewritten into the batch's upload.
+ */
+export function loadsFromUri(m: Pick<StagedManifest, 'layout' | 'staged'>): boolean {
+  return m.layout === 'pv_readings' && m.staged !== null && m.staged.startsWith('gs://');
+}
+
+/**
+ * Rewrites staged files into ONE Parquet file in the staging table's column
+ * order, with `source_key` added per object (one scan of all files). A
+ * readings file among them keeps its own columns (read by name). Returns the
+ * row count.
  */
 export async function combineStagedFiles(
   duck: DuckDBConnection,
-  files: ReadonlyArray<{ m: StagedManifest; pos: number }>,
+  files: readonly StagedManifest[],
   out: string,
 ): Promise<number> {
-  const precedence = batchPrecedence(files.map(({ m }) => m));
-  const mapping = files
-    .map(({ m }, i) => {
-      const p = precedence[i]!;
-      const group = m.group === null ? 'NULL' : sqlString(m.group);
-      return `(${sqlString(m.staged!)}, ${sqlString(m.key)}, ${p.rank}, ${p.order}, ${files[i]!.pos}, ${group})`;
-    })
-    .join(', ');
-  const list = files.map(({ m }) => sqlString(m.staged!)).join(', ');
+  const mapping = files.map((m) => `(${sqlString(m.staged!)}, ${sqlString(m.key)})`).join(', ');
+  const list = files.map((m) => sqlString(m.staged!)).join(', ');
   const res = await duck.runAndReadAll(`COPY (
       SELECT CAST(r.ss_id AS BIGINT) AS ss_id, r.timestamp, r.measured_on, CAST(r.sensor AS VARCHAR) AS sensor,
-             CAST(r.metric_id AS BIGINT) AS metric_id, CAST(r.units AS VARCHAR) AS units, r.value, k.source_key,
-             CAST(k.rank AS BIGINT) AS _rank, CAST(k.ord AS BIGINT) AS _ord, CAST(k.pos AS BIGINT) AS _pos,
-             CAST(k.grp AS VARCHAR) AS _grp
-      FROM read_parquet([${list}], filename = true) r
-      JOIN (VALUES ${mapping}) k(file, source_key, rank, ord, pos, grp) ON r.filename = k.file
+             CAST(r.metric_id AS BIGINT) AS metric_id, CAST(r.units AS VARCHAR) AS units, r.value, k.source_key
+      FROM read_parquet([${list}], filename = true, union_by_name = true) r
+      JOIN (VALUES ${mapping}) k(file, source_key) ON r.filename = k.file
     ) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd)`);
   return Number(res.getRows()[0]?.[0] ?? 0);
+}
+
+/**
+ * The `@precedence` parameter of the commit script: per source key, its
+ * object's precedence in the batch (`_rank`, `_ord`, `_pos`, higher wins) and
+ * its group (`_grp`), which decides against objects committed before.
+ */
+export function precedenceParam(batch: readonly StagedManifest[]): QueryParameter {
+  const precedence = batchPrecedence(batch);
+  return structArrayParam(
+    'precedence',
+    [
+      { name: 'source_key', type: 'STRING' },
+      { name: '_rank', type: 'INT64' },
+      { name: '_ord', type: 'INT64' },
+      { name: '_pos', type: 'INT64' },
+      { name: '_grp', type: 'STRING' },
+    ],
+    batch.map((m, i) => ({
+      source_key: m.key,
+      _rank: precedence[i]!.rank,
+      _ord: precedence[i]!.order,
+      _pos: precedence[i]!.pos,
+      _grp: m.group,
+    })),
+  );
+}
+
+/**
+ * The batch with one manifest per key, the last (a changed object staged twice
+ * before one commit: its later version stands, as a later commit would make it).
+ */
+export function lastPerKey(batch: readonly StagedManifest[]): StagedManifest[] {
+  const last = new Map<string, number>();
+  for (const [i, m] of batch.entries()) last.set(m.key, i);
+  return batch.filter((m, i) => last.get(m.key) === i);
 }
 
 /** Ledger columns written by the statement itself rather than from the batch. */
@@ -175,7 +205,8 @@ export function commitScript(api: BigQueryApi, plan: ScriptPlan): string {
   const key = `${q('ss_id')}, ${q('timestamp')}, ${q('sensor')}`;
   const winners = overlap
     ? [
-        `CREATE TEMP TABLE _pv_in AS SELECT * FROM ${api.ref(stage!)}
+        `CREATE TEMP TABLE _pv_in AS SELECT s.*, p.${q('_rank')}, p.${q('_ord')}, p.${q('_pos')}, p.${q('_grp')}
+FROM ${api.ref(stage!)} AS s JOIN (SELECT * FROM UNNEST(@precedence)) AS p ON p.${q('source_key')} = s.${q('source_key')}
 WHERE TRUE QUALIFY ROW_NUMBER() OVER (PARTITION BY ${key} ORDER BY ${q('_rank')} DESC, ${q('_ord')} DESC, ${q('_pos')} DESC) = 1`,
         `DELETE FROM _pv_in AS n WHERE n.${q('_grp')} IS NOT NULL AND EXISTS (
   SELECT 1 FROM ${readings} AS r JOIN ${ledger} AS l ON l.${q('source_key')} = r.${q('source_key')}
@@ -359,38 +390,57 @@ const describeJobError = (job: JobResource) => {
 const isTransientJobError = (job: JobResource) =>
   errorReasons({ reason: jobError(job)?.reason, errors: job.status?.errors }).some((r) => TRANSIENT_JOB_REASONS.has(r));
 
+/** A staging load job of one commit attempt: its id, and how to insert it with a write disposition. */
+interface StagingLoad {
+  id: string;
+  insert(writeDisposition: 'WRITE_TRUNCATE' | 'WRITE_APPEND'): Promise<{ existed: boolean }>;
+}
+
+/** Splits a list into chunks of at most `size`. */
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
 /**
  * Commits a batch in load mode:
  *
- * 1. the staged files become one Parquet upload (source_key added), loaded
- *    by ONE load job into a per-batch staging table (WRITE_TRUNCATE) under a
- *    job id derived from the batch's keys and ETags. A retry after a crash or
- *    a timeout gets 409 for that id and waits for the existing job rather than
- *    loading again; the job's output row count must equal the manifests';
+ * 1. the batch's rows reach a per-batch staging table under job ids derived
+ *    from the batch's keys and ETags: readings files in `gs://` staging
+ *    ({@link loadsFromUri}) by load jobs that list their URIs (up to
+ *    {@link MAX_LOAD_URIS} each: the loader moves none of their rows), any
+ *    other staged files rewritten into one Parquet upload (source_key added).
+ *    The first job truncates the table, the others append. A retry after a
+ *    crash or a timeout gets 409 for an id and waits for the existing job
+ *    rather than loading again; the jobs' output rows must equal the manifests';
  * 2. ONE script job (derived id too) replaces, inserts and merges the ledger
  *    in a transaction, then drops the staging table.
  *
  * A job that ends in a transient error (or an earlier job found under the
  * same id that failed, or whose staging table is gone) moves on to a fresh id
- * (`…_1`, `…_2`); any other job error fails the batch with its reasons. A
- * failed commit job is first checked against the ledger: when its transaction
- * committed after all (a later statement failed), the batch is done
- * ({@link commitLanded}) and is not inserted again.
+ * (`…_1`, `…_2`); any other job error (a `gs://` file missing, say) fails the
+ * batch with its reasons. A failed commit job is first checked against the
+ * ledger: when its transaction committed after all (a later statement failed),
+ * the batch is done ({@link commitLanded}) and is not inserted again.
  */
 export async function commitLoad(
   deps: LoadCommitDeps,
-  batch: readonly StagedManifest[],
+  staged: readonly StagedManifest[],
   runId: string,
 ): Promise<CommitResult> {
   const { api, url } = deps;
-  if (batch.length === 0) return { rows: 0, replaced: 0 };
+  if (staged.length === 0) return { rows: 0, replaced: 0 };
+  const batch = lastPerKey(staged);
   const id = batchId(api.o.projectId, api.o.datasetId, batch);
-  const files = batch.map((m, pos) => ({ m, pos })).filter(({ m }) => m.rows > 0 && m.staged);
-  const expected = files.reduce((s, f) => s + f.m.rows, 0);
+  const files = batch.filter((m) => m.rows > 0 && m.staged);
+  const uriFiles = files.filter(loadsFromUri);
+  const localFiles = files.filter((m) => !loadsFromUri(m));
+  const expected = files.reduce((s, m) => s + m.rows, 0);
   const stage = files.length > 0 ? `_pv_stage_${id}` : null;
   const { prior, etags, others } = await ledgerNeighbours(api, batch);
   const plan: ScriptPlan = { stage, hasPrior: prior.length > 0, overlap: others || rangesMeet(batch) };
-  const stamps = files.flatMap(({ m }) => [m.minTimestamp, m.maxTimestamp]).filter((t): t is string => t !== null);
+  const stamps = files.flatMap((m) => [m.minTimestamp, m.maxTimestamp]).filter((t): t is string => t !== null);
   const range = stamps.length ? bigRange(stamps.map(BigInt)) : null;
   const params: QueryParameter[] = [
     arrayParam(
@@ -400,59 +450,88 @@ export async function commitLoad(
     ),
     ...(plan.hasPrior ? [arrayParam('prior_keys', 'STRING', prior)] : []),
     ...(stage && plan.overlap && range
-      ? [scalarParam('lo', 'TIMESTAMP', range[0]), scalarParam('hi', 'TIMESTAMP', range[1])]
+      ? [scalarParam('lo', 'TIMESTAMP', range[0]), scalarParam('hi', 'TIMESTAMP', range[1]), precedenceParam(batch)]
       : []),
     ...ledgerMergeParams(batch, runId),
   ];
   const script = commitScript(api, plan);
+  const loadConfig = {
+    sourceFormat: 'PARQUET',
+    createDisposition: 'CREATE_IF_NEEDED',
+    schema: STAGING_SCHEMA,
+  };
 
   let combined: string | null = null;
   let failures = 0;
   let lastError = '';
   try {
     // Stale ids (found by 409 from an earlier life) do not count as failures; bounded anyway.
-    for (let n = 0; n < deps.loadAttempts + 10 && failures < deps.loadAttempts; n++) {
+    attempts: for (let n = 0; n < deps.loadAttempts + 10 && failures < deps.loadAttempts; n++) {
       const suffix = `${id}_${n}`;
       if (stage) {
-        const loadJobId = `pv_load_${suffix}`;
-        if (!combined) {
+        if (localFiles.length > 0 && !combined) {
           await mkdir(deps.tempDir, { recursive: true });
-          combined = join(deps.tempDir, `${loadJobId}.parquet`);
-          const written = await combineStagedFiles(deps.duck, files, combined);
-          if (written !== expected) {
-            throw new PermanentError(`${url}: staged files held ${written} rows, manifests say ${expected}`);
+          combined = join(deps.tempDir, `pv_load_${id}.parquet`);
+          const written = await combineStagedFiles(deps.duck, localFiles, combined);
+          const want = localFiles.reduce((s, m) => s + m.rows, 0);
+          if (written !== want) {
+            throw new PermanentError(`${url}: staged files held ${written} rows, manifests say ${want}`);
           }
         }
+        const upload = combined;
+        const loads: StagingLoad[] = [
+          ...(upload
+            ? [
+                {
+                  id: `pv_load_${suffix}`,
+                  insert: (writeDisposition: string) =>
+                    api.uploadLoadJob(stage, upload, `pv_load_${suffix}`, { ...loadConfig, writeDisposition }),
+                },
+              ]
+            : []),
+          ...chunks(uriFiles, MAX_LOAD_URIS).map((chunk, c) => {
+            const jobId = `pv_load_${suffix}${upload || c > 0 ? `_gs${c}` : ''}`;
+            return {
+              id: jobId,
+              insert: (writeDisposition: string) =>
+                api.insertUriLoadJob(stage, jobId, {
+                  ...loadConfig,
+                  writeDisposition,
+                  sourceUris: chunk.map((m) => m.staged!),
+                }),
+            };
+          }),
+        ];
         // Created ahead so that it expires by itself if no commit ever drops it (a crash never retried).
         await api.createTable(stage, {
           schema: STAGING_SCHEMA,
           description: `staging of batch ${id}; dropped by its commit`,
           expirationTime: String(Date.now() + STAGING_EXPIRATION_MS),
         });
-        const { existed } = await api.uploadLoadJob(stage, combined, loadJobId, {
-          sourceFormat: 'PARQUET',
-          writeDisposition: 'WRITE_TRUNCATE',
-          createDisposition: 'CREATE_IF_NEEDED',
-          schema: STAGING_SCHEMA,
-        });
-        const job = await api.waitForJob(loadJobId);
-        if (jobError(job)) {
-          lastError = `load job ${loadJobId} failed: ${describeJobError(job)}`;
-          if (existed) continue; // an earlier try's outcome: try a fresh id
-          if (isTransientJobError(job)) {
-            failures++;
-            continue;
+        let output = 0;
+        let anyExisted = false;
+        for (const [i, load] of loads.entries()) {
+          const { existed } = await load.insert(i === 0 ? 'WRITE_TRUNCATE' : 'WRITE_APPEND');
+          const job = await api.waitForJob(load.id);
+          if (jobError(job)) {
+            lastError = `load job ${load.id} failed: ${describeJobError(job)}`;
+            if (existed) continue attempts; // an earlier try's outcome: try a fresh id
+            if (isTransientJobError(job)) {
+              failures++;
+              continue attempts;
+            }
+            throw new PermanentError(`${url}: ${lastError}`);
           }
-          throw new PermanentError(`${url}: ${lastError}`);
+          anyExisted ||= existed;
+          output += Number(job.statistics?.load?.outputRows ?? Number.NaN);
         }
-        const output = Number(job.statistics?.load?.outputRows ?? Number.NaN);
-        if (existed && (output !== expected || Number((await api.getTable(stage))?.numRows ?? -1) !== expected)) {
-          lastError = `load job ${loadJobId} is an earlier one whose staging rows are gone`;
+        if (anyExisted && (output !== expected || Number((await api.getTable(stage))?.numRows ?? -1) !== expected)) {
+          lastError = `load jobs of ${suffix} are earlier ones whose staging rows are gone`;
           continue;
         }
         if (output !== expected) {
           throw new PermanentError(
-            `${url}: load job ${loadJobId} loaded ${Number.isNaN(output) ? 'an unknown number of' : output} rows, the batch's manifests say ${expected}`,
+            `${url}: load jobs of batch ${id} loaded ${Number.isNaN(output) ? 'an unknown number of' : output} rows, the batch's manifests say ${expected}`,
           );
         }
       }

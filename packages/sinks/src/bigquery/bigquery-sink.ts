@@ -26,7 +26,7 @@ import type { CommitResult, DerivedSlice, LedgerFilter, Sink, SinkInitOptions } 
 import { parseSinkUrl, type SinkUrlSource } from '../sink-url.js';
 import { isoDay, isoMicros, type WarehouseReader, type WarehouseValue } from '../warehouse-reader.js';
 import { BigQueryApi } from './bigquery-api.js';
-import { commitLoad } from './bigquery-load-job.js';
+import { commitLoad, loadsFromUri } from './bigquery-load-job.js';
 import { arrayParam, PARAM_TYPE_OF, type QueryParameter, scalarParam, structArrayParam } from './bigquery-params.js';
 import { type RetryListener, type RetryOptions, withRetries } from './bigquery-retry.js';
 import { commitStream } from './bigquery-stream.js';
@@ -133,6 +133,11 @@ export class BigQuerySink implements Sink {
   /** Load mode: {@link DEFAULTS.bigQueryBatchRows} (a commit's jobs take seconds whatever its size); stream mode: none. */
   get preferredBatchRows(): number | undefined {
     return (this.#o.mode ?? 'load') === 'load' ? DEFAULTS.bigQueryBatchRows : undefined;
+  }
+
+  /** Load mode reads a readings file in `gs://` staging where it is: its load job lists the URI. */
+  readsStagedInPlace(m: StagedManifest): boolean {
+    return (this.#o.mode ?? 'load') === 'load' && loadsFromUri(m);
   }
 
   get #ready(): { api: BigQueryApi; duck: DuckDBConnection } {

@@ -14,8 +14,9 @@ export function stagedRef(m: StagedManifest): string | null {
 /**
  * Commits a batch whose staged files live in a staging area: makes them local
  * (a download for S3 staging), hands the sink manifests with local paths (a
- * placed file as it is: the sink reads it where it is; `synced` where the
- * staging area synced the file), and releases the local copies whatever the outcome.
+ * placed file, or one the sink reads in place such as a `gs://` file for a
+ * BigQuery load job, as it is; `synced` where the staging area synced the
+ * file), and releases the local copies whatever the outcome.
  */
 export async function commitStaged(
   sink: Sink,
@@ -23,10 +24,11 @@ export async function commitStaged(
   batch: readonly StagedManifest[],
   runId: string,
 ): Promise<CommitResult> {
-  const local = await staging.localize(batch.flatMap((m) => stagedRef(m) ?? []));
+  const copied = (m: StagedManifest) => stagedRef(m) !== null && !sink.readsStagedInPlace?.(m);
+  const local = await staging.localize(batch.flatMap((m) => (copied(m) ? [m.staged!] : [])));
   try {
     return await sink.commit(
-      batch.map((m) => (stagedRef(m) ? { ...m, staged: local.path(m.staged!), synced: local.synced } : m)),
+      batch.map((m) => (copied(m) ? { ...m, staged: local.path(m.staged!), synced: local.synced } : m)),
       runId,
     );
   } finally {

@@ -4,13 +4,14 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
+  DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { BadInputError, RetryableError } from '@pv-pipeline/core';
+import { BadInputError, mapConcurrent, RetryableError } from '@pv-pipeline/core';
 import { downloadDir, type LocalCopies, type StagingArea, writeStreamToFile } from './staging-area.js';
 
 /** Options of {@link S3StagingArea}. */
@@ -22,12 +23,27 @@ export interface S3StagingOptions {
   endpoint?: string;
   /** Region. @defaultValue `AWS_REGION` of the SDK's chain, else us-west-2 */
   region?: string;
+  /** Access key. @defaultValue the AWS credential chain */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /**
+   * The URL scheme of the staged files' references: `gs` for Cloud Storage
+   * through its S3-compatible XML API, whose `gs://` URIs a BigQuery load job
+   * reads. @defaultValue `s3`
+   */
+  scheme?: 's3' | 'gs';
 }
+
+/** Cloud Storage's XML API, which speaks the S3 protocol to HMAC keys. */
+export const GCS_XML_ENDPOINT = 'https://storage.googleapis.com';
+
+/** Deletes in flight at once where the store has no multi-object delete (Cloud Storage). */
+const DELETE_CONCURRENCY = 16;
 
 /**
  * Staging under `s3://bucket/prefix`, for workers and a loader on different
- * nodes without a shared volume. Credentials come from the standard AWS
- * chain. An object appears only once its PUT completes, so a crash never
+ * nodes without a shared volume, or under `gs://bucket/prefix` (Cloud Storage
+ * through its XML API, see {@link openGcsStagingArea}). Credentials come from
+ * the options, else the standard AWS chain. An object appears only once its PUT completes, so a crash never
  * leaves half a file under its name; the loader downloads a batch's files to
  * a temp directory for the sink, then deletes them from the bucket.
  */
@@ -38,13 +54,23 @@ export class S3StagingArea implements StagingArea {
 
   constructor(options: S3StagingOptions) {
     this.#o = options;
-    this.url = `s3://${options.bucket}/${options.prefix}`;
+    this.url = `${this.#scheme}://${options.bucket}/${options.prefix}`;
     this.#client = new S3Client({
       region: options.region ?? process.env.AWS_REGION ?? 'us-west-2',
       ...(options.endpoint ? { endpoint: options.endpoint, forcePathStyle: true } : {}),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     });
+  }
+
+  get #scheme(): 's3' | 'gs' {
+    return this.#o.scheme ?? 's3';
+  }
+
+  /** The reference of a key: its URI. */
+  #ref(key: string): string {
+    return `${this.#scheme}://${this.#o.bucket}/${key}`;
   }
 
   #key(name: string): string {
@@ -52,7 +78,7 @@ export class S3StagingArea implements StagingArea {
   }
 
   #refKey(ref: string): string {
-    const head = `s3://${this.#o.bucket}/`;
+    const head = this.#ref('');
     if (!ref.startsWith(head)) throw new BadInputError(ref, `staged file is not under ${this.url}`);
     return ref.slice(head.length);
   }
@@ -75,7 +101,7 @@ export class S3StagingArea implements StagingArea {
     } catch (err) {
       throw new RetryableError(`staging ${this.url}: cannot put ${key}: ${(err as Error).message}`, err);
     }
-    return `s3://${this.#o.bucket}/${key}`;
+    return this.#ref(key);
   }
 
   /** Spools the stream to a local temp file, then PUTs it (a known length, never the whole file in memory). */
@@ -93,7 +119,7 @@ export class S3StagingArea implements StagingArea {
       } catch (err) {
         throw new RetryableError(`staging ${this.url}: cannot put ${key}: ${(err as Error).message}`, err);
       }
-      return { ref: `s3://${this.#o.bucket}/${key}`, bytes: size };
+      return { ref: this.#ref(key), bytes: size };
     } finally {
       await tmp.release();
     }
@@ -128,6 +154,15 @@ export class S3StagingArea implements StagingArea {
 
   async remove(refs: ReadonlyArray<string | null>): Promise<void> {
     const keys = refs.filter((r): r is string => r !== null).map((r) => this.#refKey(r));
+    if (this.#scheme === 'gs') {
+      // Cloud Storage's XML API has no multi-object delete: one DELETE each (a missing key is fine)
+      await mapConcurrent(keys, DELETE_CONCURRENCY, (Key) =>
+        this.#client.send(new DeleteObjectCommand({ Bucket: this.#o.bucket, Key })).catch((err: Error) => {
+          if (err.name !== 'NoSuchKey' && err.name !== 'NotFound') throw err;
+        }),
+      );
+      return;
+    }
     for (let i = 0; i < keys.length; i += 1000) {
       await this.#client.send(
         new DeleteObjectsCommand({
@@ -137,4 +172,28 @@ export class S3StagingArea implements StagingArea {
       );
     }
   }
+}
+
+/** Where and how `gs://` staging reaches Cloud Storage. */
+export interface GcsAccess {
+  /** XML API endpoint. @defaultValue {@link GCS_XML_ENDPOINT} */
+  endpoint?: string;
+  /** HMAC key of a service account (GCS_HMAC_ACCESS_ID, GCS_HMAC_SECRET). @defaultValue the AWS credential chain */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+/**
+ * Staging under `gs://bucket/prefix`, for a BigQuery sink: workers put the
+ * staged files in Cloud Storage through its S3-compatible XML API (HMAC keys),
+ * and the loader's load jobs read them there by their `gs://` URIs.
+ */
+export function openGcsStagingArea(bucket: string, prefix: string, access: GcsAccess = {}): S3StagingArea {
+  return new S3StagingArea({
+    bucket,
+    prefix,
+    scheme: 'gs',
+    endpoint: access.endpoint ?? GCS_XML_ENDPOINT,
+    region: 'auto',
+    ...(access.credentials ? { credentials: access.credentials } : {}),
+  });
 }

@@ -1,0 +1,76 @@
+import { join } from 'node:path';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BigQueryFake, startBigQueryFake } from '../support/bigquery-fake/index.js';
+import { runSamplesInline, SAMPLE_MIRROR } from '../support/cli.js';
+import { Deployment } from '../support/deployment.js';
+import { query } from '../support/duckdb.js';
+import { S3RVER_CREDENTIALS } from '../support/s3-server.js';
+
+/** Every fact row, whole (timestamps as epoch µs, the same text in DuckDB and in the fake). */
+const FACTS = (table: string) =>
+  `SELECT ss_id, epoch_us(timestamp) AS ts, epoch_us(measured_on) AS mo, sensor, metric_id, units, value, source_key
+   FROM ${table} ORDER BY ALL`;
+const numbers = (rows: Array<Record<string, unknown>>) =>
+  rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])));
+
+/**
+ * A BigQuery sink in cluster mode with `gs://` staging (Cloud Storage's XML
+ * API played by the deployment's s3rver): the workers stage each daily object
+ * as a load-ready readings file, the loader's load jobs list their URIs (it
+ * moves no rows), the staged files are removed once committed, and the
+ * dataset holds exactly the rows an inline run loads into DuckDB.
+ */
+describe('cluster mode with a BigQuery sink and gs:// staging (load jobs read the workers’ files)', () => {
+  const d = new Deployment();
+  const inline = join(d.work, 'inline.duckdb');
+  let fake: BigQueryFake;
+
+  beforeAll(async () => {
+    await d.start(SAMPLE_MIRROR);
+    await d.s3.bucket('gcs-staging');
+    fake = await startBigQueryFake({ gcsEndpoint: d.s3.endpoint });
+    await runSamplesInline(`duckdb://${inline}`);
+  });
+  afterAll(async () => {
+    await d.destroy();
+    await fake?.stop();
+  });
+
+  it('workers stage readings files in gs://, the loader loads them by URI, and the rows are the inline run’s', async () => {
+    const env = {
+      PV_SINK: 'bigquery://e2e/cluster',
+      BIGQUERY_API_ENDPOINT: fake.url,
+      PV_STAGING: 'gs://gcs-staging/pv',
+      GCS_ENDPOINT: d.s3.endpoint,
+      GCS_HMAC_ACCESS_ID: S3RVER_CREDENTIALS.accessKeyId,
+      GCS_HMAC_SECRET: S3RVER_CREDENTIALS.secretAccessKey,
+    };
+    const staged = async () =>
+      ((await d.s3.client.send(new ListObjectsV2Command({ Bucket: 'gcs-staging' }))).Contents ?? []).map(
+        (o) => `gs://gcs-staging/${o.Key}`,
+      );
+    // no loader yet: the staged files wait in the bucket
+    const id = await d.transformWithoutLoader(env, 34);
+    const files = await staged();
+    expect(files).toHaveLength(33); // one sample object has no readings
+
+    d.spawn('loader', 'loader', env);
+    const run = await d.finished(id);
+    expect(run.counts).toMatchObject({ planned: 34, loaded: 34, failed: 0 });
+    await d.stop('loader');
+    // every staged file was loaded by URI, none uploaded by the loader; then removed from staging
+    const loads = [...fake.jobs.values()].filter((j) => j.info.kind === 'load');
+    const uris = loads.flatMap(
+      (j) => (j.resource.configuration as { load: { sourceUris?: string[] } }).load.sourceUris ?? [],
+    );
+    expect(uris.sort()).toEqual(files.sort());
+    expect(loads.every((j) => (j.resource.configuration as { load: { sourceUris?: string[] } }).load.sourceUris)).toBe(
+      true,
+    );
+    expect(await staged()).toEqual([]);
+    const got = numbers(await fake.sql(FACTS('cluster.pv_readings')));
+    expect(got.length).toBe(run.counts.readings);
+    expect(got).toEqual(numbers(await query(inline, FACTS('pv_readings'))));
+  });
+});
