@@ -184,8 +184,8 @@ export class LoadProcessor {
           await this.#succeeded([...part], r.replaced);
         },
         (p, err) => this.#failed(p, err),
-        (err) =>
-          logger.warn({ objects: group.length, err: describeError(err) }, 'batch commit failed; committing one by one'),
+        (err, size) =>
+          logger.warn({ objects: size, err: describeError(err) }, 'batch commit failed; committing each half'),
       );
     }
   }

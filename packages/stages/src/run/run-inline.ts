@@ -129,11 +129,8 @@ export async function runInline(options: InlineRunOptions): Promise<RunSummary> 
           fail(m.key, `commit failed: ${describeError(err)}`);
           await staging.remove([stagedRef(m)]);
         },
-        (err) =>
-          logger.warn(
-            { objects: batch.length, err: describeError(err) },
-            'batch commit failed; retrying object by object',
-          ),
+        (err, size) =>
+          logger.warn({ objects: size, err: describeError(err) }, 'batch commit failed; committing each half'),
       ),
   });
 
