@@ -43,7 +43,7 @@ describe('BigQuery load jobs from gs:// staging', () => {
   /** An object staged locally (for DuckDB) and in gs:// staging as the worker stages it (readings file, or staged columns). */
   const stage = async (
     name: string,
-    o: { ssId: number; from: number; n: number; v: number },
+    o: { ssId: number; from: number; n: number; v: number; nullValueAt?: number },
     readingsFile: boolean,
   ) => {
     const local = manifestOf(`${name}-key`, await stageFile(dir, name, o), o);
@@ -104,6 +104,16 @@ describe('BigQuery load jobs from gs:// staging', () => {
     const gone = { ...d.inGcs, key: 'gone-key', staged: `gs://${BUCKET}/pv/gone.parquet` };
     await expect(commitStaged(bq, staging(), [d.inGcs, gone], 'r2')).rejects.toThrow(
       `notFound: Not found: URI gs://${BUCKET}/pv/gone.parquet`,
+    );
+    expect(await bqRows(LEDGER)).toEqual(await duckRows(LEDGER));
+    expect(await bqRows(FACTS)).toEqual(await duckRows(FACTS));
+  });
+
+  it('staged columns with a NULL in a REQUIRED column (the upload) fail the load job with BigQuery’s reason; nothing is committed', async () => {
+    // a worker's readings file never holds one (its writer refuses NULLs), so the staged columns carry it
+    const e = await stage('e', { ssId: 9, from: 100, n: 5, v: 1, nullValueAt: 3 }, false);
+    await expect(commitStaged(bq, staging(), [e.inGcs], 'r3')).rejects.toThrow(
+      /invalid: Error while reading data, error message: Required field value cannot be null/,
     );
     expect(await bqRows(LEDGER)).toEqual(await duckRows(LEDGER));
     expect(await bqRows(FACTS)).toEqual(await duckRows(FACTS));
