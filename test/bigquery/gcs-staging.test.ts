@@ -94,7 +94,7 @@ describe('BigQuery load jobs from gs:// staging', () => {
     );
     expect(uris.sort()).toEqual([a.inGcs.staged, b.inGcs.staged]);
     expect(loads).toHaveLength(2); // the upload of c, then the URIs
-    // the loader removes the batch's staged files once committed, as for any staging area
+    // what the loader does with a committed batch's staged files: one DELETE each (test/e2e/cluster-bigquery.test.ts)
     await staging().remove([a.inGcs.staged, b.inGcs.staged, c.inGcs.staged]);
     expect(await keysInStaging()).toEqual([]);
   });
@@ -148,10 +148,18 @@ describe('BigQuery load jobs from gs:// staging', () => {
     expect(stagesReadingsFiles('parquet:///data/ds', 'file:///staging')).toBe(true);
   });
 
-  it('gs:// staging: URIs under gs://, and half an HMAC key is refused naming the missing half', () => {
+  it('gs:// staging: URIs under gs://, and Cloud Storage without both halves of an HMAC key is refused naming the missing one', () => {
     expect(openStagingArea('gs://bkt/some/prefix/').url).toBe('gs://bkt/some/prefix');
     const env = { PV_STAGING: 'gs://bkt/pv', GCS_HMAC_ACCESS_ID: 'GOOG1EXAMPLE' };
     expect(() => openServiceStaging(loadServiceConfig(env))).toThrow(BadInputError);
-    expect(() => openServiceStaging(loadServiceConfig(env))).toThrow(/GCS_HMAC_SECRET/);
+    expect(() => openServiceStaging(loadServiceConfig(env))).toThrow(/^GCS_HMAC_SECRET: is needed for gs:\/\/bkt\/pv/);
+    // Cloud Storage itself never gets the source's AWS credentials: no key at all is refused too
+    expect(() => openServiceStaging(loadServiceConfig({ PV_STAGING: 'gs://bkt/pv' }))).toThrow(/^GCS_HMAC_ACCESS_ID: /);
+    // an emulator (GCS_ENDPOINT) may go without; other staging ignores the GCS key
+    const emulator = { PV_STAGING: 'gs://bkt/pv', GCS_ENDPOINT: 'http://127.0.0.1:9' };
+    expect(openServiceStaging(loadServiceConfig(emulator)).url).toBe('gs://bkt/pv');
+    expect(openServiceStaging(loadServiceConfig({ PV_STAGING: 's3://b/p', GCS_HMAC_ACCESS_ID: 'x' })).url).toBe(
+      's3://b/p',
+    );
   });
 });

@@ -187,8 +187,8 @@ export const KNOBS = {
   gcsHmacAccessId: {
     env: 'GCS_HMAC_ACCESS_ID',
     schema: z.string().optional(),
-    defaultDoc: 'the AWS credential chain',
-    doc: 'HMAC access id of a service account that may write and delete in the gs:// staging bucket (with GCS_HMAC_SECRET; a Secret)',
+    defaultDoc: '— (gs:// staging on Cloud Storage: required)',
+    doc: 'HMAC access id of a service account that may list, create, read and delete objects in the gs:// staging bucket (with GCS_HMAC_SECRET; a Secret)',
     readers: ['worker', 'loader'],
   },
   gcsHmacSecret: {

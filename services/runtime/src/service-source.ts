@@ -26,15 +26,17 @@ export function catalogProvider(store: ObjectStore, logger: Logger, refreshMs = 
 /**
  * The staging area of a service (`PV_STAGING`): `s3://` with `S3_ENDPOINT`,
  * `gs://` with `GCS_ENDPOINT` and the HMAC key `GCS_HMAC_ACCESS_ID` /
- * `GCS_HMAC_SECRET`, given both or neither (a BadInputError names the one missing).
+ * `GCS_HMAC_SECRET`. Cloud Storage itself (no `GCS_ENDPOINT`) needs both halves
+ * of the key, never the source's AWS credentials; a BadInputError names the
+ * half that is missing.
  */
 export function openServiceStaging(config: ServiceConfig): StagingArea {
   const id = config.GCS_HMAC_ACCESS_ID;
   const secret = config.GCS_HMAC_SECRET;
-  if (Boolean(id) !== Boolean(secret)) {
+  if (/^gs:\/\//i.test(config.PV_STAGING) && (id || secret || !config.GCS_ENDPOINT) && !(id && secret)) {
     throw new BadInputError(
       id ? 'GCS_HMAC_SECRET' : 'GCS_HMAC_ACCESS_ID',
-      'is needed with the other half of the HMAC key',
+      `is needed for ${config.PV_STAGING}: gs:// staging signs with an HMAC key (GCS_HMAC_ACCESS_ID and GCS_HMAC_SECRET)`,
     );
   }
   return openStagingArea(config.PV_STAGING, {

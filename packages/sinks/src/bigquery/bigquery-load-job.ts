@@ -434,7 +434,8 @@ export async function commitLoad(
   const batch = lastPerKey(staged);
   const id = batchId(api.o.projectId, api.o.datasetId, batch);
   const files = batch.filter((m) => m.rows > 0 && m.staged);
-  const uriFiles = files.filter(loadsFromUri);
+  // in key order: a redone batch (arriving in another order) cuts the same URI chunks under the same job ids
+  const uriFiles = files.filter(loadsFromUri).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const localFiles = files.filter((m) => !loadsFromUri(m));
   const expected = files.reduce((s, m) => s + m.rows, 0);
   const stage = files.length > 0 ? `_pv_stage_${id}` : null;

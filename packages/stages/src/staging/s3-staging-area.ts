@@ -8,6 +8,7 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
@@ -43,9 +44,11 @@ const DELETE_CONCURRENCY = 16;
  * Staging under `s3://bucket/prefix`, for workers and a loader on different
  * nodes without a shared volume, or under `gs://bucket/prefix` (Cloud Storage
  * through its XML API, see {@link openGcsStagingArea}). Credentials come from
- * the options, else the standard AWS chain. An object appears only once its PUT completes, so a crash never
- * leaves half a file under its name; the loader downloads a batch's files to
- * a temp directory for the sink, then deletes them from the bucket.
+ * the options, else the standard AWS chain. An object appears only once its
+ * PUT completes, so a crash never leaves half a file under its name; the
+ * loader downloads a batch's files to a temp directory for the sink (but for
+ * the files a sink reads where they are: a BigQuery load job's `gs://` URIs),
+ * then deletes them from the bucket.
  */
 export class S3StagingArea implements StagingArea {
   readonly url: string;
@@ -85,7 +88,12 @@ export class S3StagingArea implements StagingArea {
 
   async init(): Promise<void> {
     try {
-      await this.#client.send(new HeadBucketCommand({ Bucket: this.#o.bucket }));
+      // Cloud Storage answers HeadBucket only to storage.buckets.get, which an object role lacks: list one key
+      await this.#client.send(
+        this.#scheme === 'gs'
+          ? new ListObjectsV2Command({ Bucket: this.#o.bucket, Prefix: this.#key(''), MaxKeys: 1 })
+          : new HeadBucketCommand({ Bucket: this.#o.bucket }),
+      );
     } catch (err) {
       throw new BadInputError(
         'PV_STAGING',
@@ -178,7 +186,7 @@ export class S3StagingArea implements StagingArea {
 export interface GcsAccess {
   /** XML API endpoint. @defaultValue {@link GCS_XML_ENDPOINT} */
   endpoint?: string;
-  /** HMAC key of a service account (GCS_HMAC_ACCESS_ID, GCS_HMAC_SECRET). @defaultValue the AWS credential chain */
+  /** HMAC key of a service account (GCS_HMAC_ACCESS_ID, GCS_HMAC_SECRET). @defaultValue the AWS credential chain (an emulator's) */
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
