@@ -8,7 +8,7 @@ import { openServiceStaging } from '@pv-pipeline/runtime';
 import { BigQuerySink, DuckDbSink, ReadingsFileWriter, stagesReadingsFiles } from '@pv-pipeline/sinks';
 import { commitStaged, openGcsStagingArea, openStagingArea } from '@pv-pipeline/stages';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BigQueryFake, startBigQueryFake } from '../support/bigquery-fake/index.js';
+import { BigQueryFake, startBigQueryFake } from '../support/bigquery-fake/index.js';
 import { duckRowsOf, manifestOf, stageFile } from '../support/bigquery-fake/test-helpers.js';
 import { S3RVER_CREDENTIALS, type S3Server, startS3Server } from '../support/s3-server.js';
 
@@ -82,17 +82,14 @@ describe('BigQuery load jobs from gs:// staging', () => {
     const a = await stage('a', { ssId: 4, from: 0, n: 10, v: 0 }, true);
     const b = await stage('b', { ssId: 4, from: 5, n: 10, v: 100 }, true); // meets a: precedence decides
     const c = await stage('c', { ssId: 7, from: 0, n: 6, v: 50 }, false); // a prize part's staged columns
-    const before = fake.jobs.size;
+    const before = fake.loadJobs().length;
     const got = await commitStaged(bq, staging(), [a.inGcs, b.inGcs, c.inGcs], 'r1');
     const want = await duck.commit([a.local, b.local, c.local], 'r1');
     expect(got).toEqual(want);
     expect(await bqRows(FACTS)).toEqual(await duckRows(FACTS));
     expect(await bqRows(LEDGER)).toEqual(await duckRows(LEDGER));
-    const loads = [...fake.jobs.values()].slice(before).filter((j) => j.info.kind === 'load');
-    const uris = loads.flatMap(
-      (j) => (j.resource.configuration as { load: { sourceUris?: string[] } }).load.sourceUris ?? [],
-    );
-    expect(uris.sort()).toEqual([a.inGcs.staged, b.inGcs.staged]);
+    const loads = fake.loadJobs().slice(before);
+    expect(BigQueryFake.sourceUris(loads).sort()).toEqual([a.inGcs.staged, b.inGcs.staged]);
     expect(loads).toHaveLength(2); // the upload of c, then the URIs
     // what the loader does with a committed batch's staged files: one DELETE each (test/e2e/cluster-bigquery.test.ts)
     await staging().remove([a.inGcs.staged, b.inGcs.staged, c.inGcs.staged]);

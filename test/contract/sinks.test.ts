@@ -18,7 +18,7 @@ import { openGcsStagingArea } from '@pv-pipeline/stages';
 import { afterAll, beforeAll } from 'vitest';
 import { type BigQueryFake, startBigQueryFake } from '../support/bigquery-fake/index.js';
 import { S3RVER_CREDENTIALS, type S3Server, startS3Server } from '../support/s3-server.js';
-import { describeSinkContract } from './sink-contract.js';
+import { describeSinkContract, type SinkUnderTest } from './sink-contract.js';
 
 /** The sinks, each through the one contract suite. */
 let work: string;
@@ -71,19 +71,22 @@ describeSinkContract('Parquet dataset on S3 (s3rver)', () => ({
   stagingDir: join(work, 'staged'),
 }));
 
-describeSinkContract('BigQuery (load mode, against the fake)', () => ({
+/** A BigQuery sink (load mode) against a fake, fast polls and retries. */
+const bigQueryUnderTest = (endpoint: () => string): SinkUnderTest => ({
   make: (name, onCommitStep) =>
     new BigQuerySink({
       projectId: 'contract',
       datasetId: name,
-      apiEndpoint: fake.url,
+      apiEndpoint: endpoint(),
       retry: { baseMs: 1 },
       pollIntervalMs: 5,
       ...(onCommitStep ? { onCommitStep } : {}),
     }),
   commitSteps: BIGQUERY_COMMIT_STEPS,
   stagingDir: join(work, 'staged'),
-}));
+});
+
+describeSinkContract('BigQuery (load mode, against the fake)', () => bigQueryUnderTest(() => fake.url));
 
 /** A cluster's BigQuery staging: the worker's readings file of the object, put in `gs://` staging. */
 async function inGcsStaging(m: StagedManifest): Promise<StagedManifest> {
@@ -99,17 +102,7 @@ async function inGcsStaging(m: StagedManifest): Promise<StagedManifest> {
 }
 
 describeSinkContract('BigQuery (load mode, readings files in gs:// staging, against the fake)', () => ({
-  make: (name, onCommitStep) =>
-    new BigQuerySink({
-      projectId: 'contract',
-      datasetId: name,
-      apiEndpoint: gcsFake.url,
-      retry: { baseMs: 1 },
-      pollIntervalMs: 5,
-      ...(onCommitStep ? { onCommitStep } : {}),
-    }),
-  commitSteps: BIGQUERY_COMMIT_STEPS,
-  stagingDir: join(work, 'staged'),
+  ...bigQueryUnderTest(() => gcsFake.url),
   restage: inGcsStaging,
   missingStaged: 'gs://contract-gcs/staged/no-such-file.parquet',
 }));

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BigQueryFake, startBigQueryFake } from '../support/bigquery-fake/index.js';
+import { BigQueryFake, startBigQueryFake } from '../support/bigquery-fake/index.js';
+import { numbersOf } from '../support/bigquery-fake/test-helpers.js';
 import { runSamplesInline, SAMPLE_MIRROR } from '../support/cli.js';
 import { Deployment } from '../support/deployment.js';
 import { query } from '../support/duckdb.js';
@@ -11,8 +12,6 @@ import { S3RVER_CREDENTIALS } from '../support/s3-server.js';
 const FACTS = (table: string) =>
   `SELECT ss_id, epoch_us(timestamp) AS ts, epoch_us(measured_on) AS mo, sensor, metric_id, units, value, source_key
    FROM ${table} ORDER BY ALL`;
-const numbers = (rows: Array<Record<string, unknown>>) =>
-  rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])));
 
 /**
  * A BigQuery sink in cluster mode with `gs://` staging (Cloud Storage's XML
@@ -60,17 +59,12 @@ describe('cluster mode with a BigQuery sink and gs:// staging (load jobs read th
     expect(run.counts).toMatchObject({ planned: 34, loaded: 34, failed: 0 });
     await d.stop('loader');
     // every staged file was loaded by URI, none uploaded by the loader; then removed from staging
-    const loads = [...fake.jobs.values()].filter((j) => j.info.kind === 'load');
-    const uris = loads.flatMap(
-      (j) => (j.resource.configuration as { load: { sourceUris?: string[] } }).load.sourceUris ?? [],
-    );
-    expect(uris.sort()).toEqual(files.sort());
-    expect(loads.every((j) => (j.resource.configuration as { load: { sourceUris?: string[] } }).load.sourceUris)).toBe(
-      true,
-    );
+    const loads = fake.loadJobs();
+    expect(BigQueryFake.sourceUris(loads).sort()).toEqual(files.sort());
+    expect(loads.every((j) => BigQueryFake.sourceUris([j]).length > 0)).toBe(true);
     expect(await staged()).toEqual([]);
-    const got = numbers(await fake.sql(FACTS('cluster.pv_readings')));
+    const got = numbersOf(await fake.sql(FACTS('cluster.pv_readings')));
     expect(got.length).toBe(run.counts.readings);
-    expect(got).toEqual(numbers(await query(inline, FACTS('pv_readings'))));
+    expect(got).toEqual(numbersOf(await query(inline, FACTS('pv_readings'))));
   });
 });

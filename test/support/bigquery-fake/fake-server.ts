@@ -3,6 +3,7 @@ import { unlink, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mapConcurrent } from '@pv-pipeline/core';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { BigQueryFailure, FakeEngine, type QueryOutput, type TableResource } from './fake-engine.js';
 import { applyFaultsRequest, type FakeFaults, type FakeJobInfo, type FaultsRequest, prng } from './faults.js';
@@ -175,6 +176,13 @@ export class BigQueryFake {
   /** Load jobs, in submission order. */
   loadJobs(): FakeJob[] {
     return [...this.jobs.values()].filter((j) => j.info.kind === 'load');
+  }
+
+  /** The `gs://` URIs the load jobs listed (none for an upload), in submission order. */
+  static sourceUris(jobs: readonly FakeJob[]): string[] {
+    return jobs.flatMap(
+      (j) => (j.resource.configuration as { load?: { sourceUris?: string[] } }).load?.sourceUris ?? [],
+    );
   }
 
   #app() {
@@ -625,26 +633,18 @@ export class BigQueryFake {
   async #readGcs(uris: readonly string[]): Promise<{ files: string[] } | { missing: string }> {
     const endpoint = this.#gcsEndpoint;
     if (!endpoint) throw new BigQueryFailure('invalid', 'This fake has no Cloud Storage (gcsEndpoint) to load from');
-    const files: string[] = [];
-    let missing: string | null = null;
-    let next = 0;
-    const lane = async () => {
-      while (next < uris.length && missing === null) {
-        const uri = uris[next++]!;
-        const [bucket, ...key] = uri.slice('gs://'.length).split('/');
-        const res = await fetch(`${endpoint}/${[bucket!, ...key].map(encodeURIComponent).join('/')}`);
-        if (res.status === 404) {
-          missing = uri;
-          return;
-        }
-        if (!res.ok) throw new BigQueryFailure('backendError', `reading ${uri}: HTTP ${res.status}`, 500);
-        const file = join(this.#dir, `gcs-${++this.#seq}.parquet`);
-        await writeFile(file, Buffer.from(await res.arrayBuffer()));
-        files.push(file);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(GCS_READS, uris.length) }, lane));
-    if (missing !== null) {
+    const copies = await mapConcurrent(uris, GCS_READS, async (uri) => {
+      const [bucket, ...key] = uri.slice('gs://'.length).split('/');
+      const res = await fetch(`${endpoint}/${[bucket!, ...key].map(encodeURIComponent).join('/')}`);
+      if (res.status === 404) return null;
+      if (!res.ok) throw new BigQueryFailure('backendError', `reading ${uri}: HTTP ${res.status}`, 500);
+      const file = join(this.#dir, `gcs-${++this.#seq}.parquet`);
+      await writeFile(file, Buffer.from(await res.arrayBuffer()));
+      return file;
+    });
+    const files = copies.filter((f): f is string => f !== null);
+    const missing = uris.find((_uri, i) => copies[i] === null);
+    if (missing !== undefined) {
       await Promise.all(files.map((f) => unlink(f).catch(() => undefined)));
       return { missing };
     }

@@ -5,11 +5,16 @@ import type { StagedManifest } from '@pv-pipeline/core';
 import type { DuckDbSink } from '@pv-pipeline/sinks';
 import { type CliResult, ROOT } from '../cli.js';
 
-/** Rows of a query on a DuckDB sink, BigInts as numbers (as the fake's `sql` returns them). */
+/** Rows with their BigInts as numbers (as the fake's `sql` returns them). */
+export function numbersOf(rows: ReadonlyArray<Record<string, unknown>>): Array<Record<string, unknown>> {
+  return rows.map((r) =>
+    Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])),
+  );
+}
+
+/** Rows of a query on a DuckDB sink, BigInts as numbers. */
 export async function duckRowsOf(duck: DuckDbSink, sql: string): Promise<Array<Record<string, unknown>>> {
-  return (await duck.connection.runAndReadAll(sql))
-    .getRowObjectsJS()
-    .map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])));
+  return numbersOf((await duck.connection.runAndReadAll(sql)).getRowObjectsJS());
 }
 
 /** Per (ss_id, sensor): count and rounded sum — the comparison of two sinks' fact rows. */
