@@ -119,7 +119,9 @@ export async function planSynthetic(opts: {
     const ids = await queues.transform.getRanges(['wait'], 0, -1);
     peakQueued = Math.max(peakQueued, ids.length);
     for (let i = 0; i < ids.length; i += 1000) {
-      const done = await Promise.all(ids.slice(i, i + 1000).map((id) => runs.recordOutcome(id, '', 'loaded', 1)));
+      const done = await Promise.all(
+        ids.slice(i, i + 1000).map((id) => runs.recordOutcome(id, '', 'loaded', { rows: 1 })),
+      );
       for (const r of done.flat()) await enqueueFinalize(queues, r);
     }
     await queues.transform.drain();

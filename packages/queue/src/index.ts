@@ -16,11 +16,12 @@ export { addFresh, openQueues, type PipelineQueues, upstreamIdle } from './queue
 export { createRedisConnection } from './redis-connection.js';
 export { type Cancellation, cancelRun } from './run-cancellation.js';
 export { createFinalizeRevival, enqueueFinalize, FINALIZE_REVIVALS, finalizeUnrecorded } from './run-finalization.js';
-export { type ObjectOutcome, type RunRecord, type RunRetry, RunStore } from './run-store.js';
+export { type ObjectOutcome, type OutcomeDetail, type RunRecord, type RunRetry, RunStore } from './run-store.js';
 export { loadJobId, transformJobId } from './transform-job-id.js';
 export {
   createStalledOutListener,
   createTransformProcessor,
+  type FailedObject,
   type StalledObject,
   type TransformProcessorDeps,
   transformJobObject,

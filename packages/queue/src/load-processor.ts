@@ -1,4 +1,4 @@
-import { describeError, isRetryable, type Logger, noneDropped, type StagedManifest } from '@pv-pipeline/core';
+import { describeError, isRetryable, type Logger, type StagedManifest } from '@pv-pipeline/core';
 import type { SystemCatalog } from '@pv-pipeline/pvdaq';
 import type { Sink } from '@pv-pipeline/sinks';
 import { commitOrSplit, commitStaged, LoadBatcher, runRowOf, type StagingArea, stagedRef } from '@pv-pipeline/stages';
@@ -203,7 +203,12 @@ export class LoadProcessor {
         group.map((p) => {
           const m = p.manifest;
           const jobKey = p.job.id ? this.#d.queues.load.toKey(p.job.id) : '';
-          return runs.recordOutcome(transformJobId(m.key, m.etag), m.key, 'loaded', m.rows, '', m.dropped, jobKey);
+          return runs.recordOutcome(transformJobId(m.key, m.etag), m.key, 'loaded', {
+            rows: m.rows,
+            dropped: m.dropped,
+            jobKey,
+            jobRun: p.runId,
+          });
         }),
       );
       for (const runIds of outcomes) for (const r of runIds) finished.add(r);
@@ -250,15 +255,11 @@ export class LoadProcessor {
     try {
       const m = p.manifest;
       const jobKey = p.job.id ? this.#d.queues.load.toKey(p.job.id) : '';
-      const outcome = this.#d.runs.recordOutcome(
-        transformJobId(m.key, m.etag),
-        m.key,
-        'failed',
-        0,
+      const outcome = this.#d.runs.recordOutcome(transformJobId(m.key, m.etag), m.key, 'failed', {
         reason,
-        noneDropped(),
         jobKey,
-      );
+        jobRun: p.runId,
+      });
       for (const r of await outcome) {
         await enqueueFinalize(this.#d.queues, r);
       }

@@ -19,8 +19,11 @@ const SCAN = 1000;
  * Cancels a queued or running run: it becomes `cancelled`, its planning stops
  * at the next page, and its queued transform jobs that no other run waits for
  * are removed. Jobs already running finish, and what they load stays loaded
- * (and in the ledger). The run is then recorded in the sink like any finished
- * run. Resolves null for an unknown run; a finished run is left as it is.
+ * (and in the ledger, under this run's id). The run is then recorded in the
+ * sink like any finished run, and recorded again as those jobs finish: each
+ * outcome counts for the job's own run even when cancellation detached it
+ * meanwhile (see {@link RunStore.recordOutcome}). Resolves null for an
+ * unknown run; a finished run is left as it is.
  */
 export async function cancelRun(runs: RunStore, queues: PipelineQueues, runId: string): Promise<Cancellation | null> {
   const was = await runs.cancel(runId);

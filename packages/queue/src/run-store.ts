@@ -52,6 +52,31 @@ export const MAX_RETRY_EVENTS = 10_000;
 /** How an object ended for the runs waiting on it. */
 export type ObjectOutcome = 'transformed' | 'loaded' | 'skipped' | 'failed';
 
+/** What comes with an object's outcome (see {@link RunStore.recordOutcome}). */
+export interface OutcomeDetail {
+  /** Readings loaded. @defaultValue 0 */
+  rows?: number;
+  /** Why the object failed. @defaultValue '' */
+  reason?: string;
+  /** Readings dropped, by rule. @defaultValue none */
+  dropped?: DroppedCounts;
+  /**
+   * The Redis key of the BullMQ job reporting a final outcome. It is marked
+   * `pvOutcome`, so that a planner attaching another run before BullMQ marks
+   * the job finished knows to enqueue the object again (see the planner), and
+   * an outcome reported again by a redone job counts once. @defaultValue '' (none)
+   */
+  jobKey?: string;
+  /**
+   * The run the reporting job works for: the run id the ledger records with the
+   * object. With `jobKey`, a final outcome counts for it even when the run was
+   * detached from the object meanwhile (a worker took the job while the run was
+   * being cancelled), so that a run's counts always match its ledger rows.
+   * @defaultValue '' (none)
+   */
+  jobRun?: string;
+}
+
 /** Whether a run hash `h` is running, planned to its end and settled: then it is marked completed or partial (Lua). */
 const COMPLETION_CHECK = `
 local function complete_if_done(h, now)
@@ -65,15 +90,25 @@ end
 `;
 
 const OUTCOME_SCRIPT = `${COMPLETION_CHECK}
--- KEYS[1] = the object's runs (hash: run id -> '0' attached, '1' transformed), KEYS[2] = the reporting job's hash or ''; ARGV: prefix, key, outcome, rows, reason, now, then dropped counts by rule (name, n)…
+-- KEYS[1] = the object's runs (hash: run id -> '0' attached, '1' transformed), KEYS[2] = the reporting job's hash or '';
+-- ARGV: prefix, key, outcome, rows, reason, now, the reporting job's run (or ''), then dropped counts by rule (name, n)…
 -- A final outcome settles the object for its runs and deletes the hash, so an outcome reported twice counts once.
+-- Returns the runs to finalize: those it completed, and cancelled or failed runs it counted an object for.
 local flat = redis.call('HGETALL', KEYS[1])
-local prefix, key, outcome, rows, reason, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
-local completed = {}
+local prefix, key, outcome, rows, reason, now, jobRun = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7]
+local final = outcome ~= 'transformed'
+-- The job's own run (the run id the ledger records) counts its final outcome even when it was detached from the
+-- object, as a run being cancelled is from a job a worker took meanwhile; once, while the job has not reported.
+if final and jobRun ~= '' and KEYS[2] ~= '' and redis.call('HEXISTS', KEYS[1], jobRun) == 0
+  and redis.call('EXISTS', KEYS[2]) == 1 and redis.call('HEXISTS', KEYS[2], 'pvOutcome') == 0 then
+  table.insert(flat, jobRun)
+  table.insert(flat, '1')
+end
+local finalize = {}
 for i = 1, #flat, 2 do
   local run, flag = flat[i], flat[i + 1]
   local h = prefix .. ':run:' .. run
-  if outcome == 'transformed' then
+  if not final then
     if flag == '0' then
       redis.call('HSET', KEYS[1], run, '1')
       redis.call('HINCRBY', h, 'transformed', 1)
@@ -83,7 +118,7 @@ for i = 1, #flat, 2 do
     redis.call('HINCRBY', h, 'settled', 1)
     if outcome == 'loaded' then
       redis.call('HINCRBY', h, 'readings', rows)
-      for j = 7, #ARGV, 2 do
+      for j = 8, #ARGV, 2 do
         if tonumber(ARGV[j + 1]) > 0 then redis.call('HINCRBY', h, 'dropped_' .. ARGV[j], ARGV[j + 1]) end
       end
     end
@@ -92,16 +127,18 @@ for i = 1, #flat, 2 do
       local ttl = redis.call('TTL', h) -- a run already recorded: its keys expire together
       if ttl > 0 then redis.call('EXPIRE', h .. ':errors', ttl) end
     end
-    if complete_if_done(h, now) then table.insert(completed, run) end
+    local state = redis.call('HGET', h, 'state')
+    -- a run that already ended (cancelled, or its planning failed) is recorded again with this object counted
+    if complete_if_done(h, now) or state == 'cancelled' or state == 'failed' then table.insert(finalize, run) end
   end
 end
-if outcome ~= 'transformed' then
+if final then
   redis.call('DEL', KEYS[1])
   -- the reporting job says so in its own hash (gone with the job): until BullMQ marks it finished,
   -- a planner attaching another run to the object sees that the outcome was given (see enqueueTransform)
   if KEYS[2] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HSET', KEYS[2], 'pvOutcome', outcome) end
 end
-return completed
+return finalize
 `;
 
 const ATTACH_SCRIPT = `
@@ -390,30 +427,29 @@ export class RunStore {
   }
 
   /**
-   * Reports an object's outcome to every run attached to it. Returns the runs
-   * this outcome completed (their finalization is the caller's to enqueue).
-   * `jobKey`, the Redis key of the BullMQ job reporting a final outcome, is
-   * marked `pvOutcome` so that a planner attaching another run before BullMQ
-   * marks the job finished knows to enqueue the object again (see the planner).
+   * Reports an object's outcome to every run attached to it, and a final
+   * outcome also to the reporting job's own run if it was detached meanwhile
+   * (see {@link OutcomeDetail.jobRun}). Returns the runs to finalize (the
+   * caller enqueues it): those this outcome completed, and cancelled or failed
+   * runs whose recorded counts it changed.
    */
   async recordOutcome(
     jobId: string,
     key: string,
     outcome: ObjectOutcome,
-    rows = 0,
-    reason = '',
-    dropped: DroppedCounts = noneDropped(),
-    jobKey = '',
+    detail: OutcomeDetail = {},
   ): Promise<string[]> {
+    const dropped = detail.dropped ?? noneDropped();
     return this.#redis.pvRecordOutcome(
       this.#objectRuns(jobId),
-      jobKey,
+      detail.jobKey ?? '',
       this.#prefix,
       key,
       outcome,
-      rows,
-      reason,
+      detail.rows ?? 0,
+      detail.reason ?? '',
       new Date().toISOString(),
+      detail.jobRun ?? '',
       ...READING_RULE_IDS.flatMap((id) => [id, dropped[id]]),
     );
   }

@@ -1,4 +1,4 @@
-import { describeError, isRetryable, type Logger, noneDropped } from '@pv-pipeline/core';
+import { describeError, isRetryable, type Logger } from '@pv-pipeline/core';
 import type { ObjectStore, SystemCatalog } from '@pv-pipeline/pvdaq';
 import type { ReadingsFileWriter, ReadingsPlacement } from '@pv-pipeline/sinks';
 import { type DecodeRunner, type StagingArea, transformObject } from '@pv-pipeline/stages';
@@ -77,29 +77,32 @@ export function createTransformProcessor(deps: TransformProcessorDeps) {
         await deps.runs.recordRetry(jobId, object.key, `attempt:${job.attemptsMade}`, `transform: ${reason}`);
         throw err;
       }
-      await reportFailure(deps, jobId, object.key, reason, failureReason(err));
+      await reportFailure(deps, { transformJobId: jobId, key: object.key, runId }, deps.queues.transform.toKey(jobId), {
+        reason,
+        kind: failureReason(err),
+      });
       throw new UnrecoverableError(reason);
     }
   };
 }
 
-/** Records an object's final failure for the runs attached to it, finalizing those that are done. */
+/**
+ * Records an object's final failure for the runs attached to it (and the
+ * failing job's own run), finalizing those that are done. `jobKey` is the
+ * Redis key of the job that failed.
+ */
 async function reportFailure(
   deps: Pick<TransformProcessorDeps, 'runs' | 'redis' | 'prefix' | 'queues'>,
-  jobId: string,
-  key: string,
-  reason: string,
-  kind: FailureReason,
+  object: FailedObject,
+  jobKey: string,
+  failure: { reason: string; kind: FailureReason },
 ): Promise<void> {
-  const completed = await deps.runs.recordOutcome(
-    jobId,
-    key,
-    'failed',
-    0,
-    reason,
-    noneDropped(),
-    deps.queues.transform.toKey(jobId),
-  );
+  const completed = await deps.runs.recordOutcome(object.transformJobId, object.key, 'failed', {
+    reason: failure.reason,
+    jobKey,
+    jobRun: object.runId,
+  });
+  const kind = failure.kind;
   await addFailure(deps.redis, deps.prefix, kind);
   for (const r of completed) {
     await enqueueFinalize(deps.queues, r);
@@ -109,12 +112,21 @@ async function reportFailure(
 /** BullMQ's reason for a job whose workers were lost more often than the stall limit allows. */
 const STALLED_OUT = 'job stalled more than allowable limit';
 
-/** The object a stalled-out job was about: the transform job id its runs know it by, and its key. */
-export type StalledObject<T> = (job: Job<T>) => { transformJobId: string; key: string } | null;
+/** The object a failed job was about. */
+export interface FailedObject {
+  /** The transform job id its runs know it by. */
+  transformJobId: string;
+  key: string;
+  /** The run the job worked for. */
+  runId: string;
+}
+
+/** The object a stalled-out job was about (null for a job about no object). */
+export type StalledObject<T> = (job: Job<T>) => FailedObject | null;
 
 /** Transform jobs: the job itself. */
 export const transformJobObject: StalledObject<TransformJobData> = (job) =>
-  job.id ? { transformJobId: job.id, key: job.data.object.key } : null;
+  job.id ? { transformJobId: job.id, key: job.data.object.key, runId: job.data.runId } : null;
 
 /**
  * A `failed` listener for a worker (transform or loader). A job whose worker
@@ -133,7 +145,8 @@ export function createStalledOutListener<T>(
     const object = objectOf(job);
     if (!object) return;
     const reason = `${stage}: its worker was lost mid-job more often than the stall limit allows (crash loop?)`;
-    reportFailure(deps, object.transformJobId, object.key, reason, 'stalled_out').catch((e) =>
+    const jobKey = job.id ? deps.queues[stage].toKey(job.id) : '';
+    reportFailure(deps, object, jobKey, { reason, kind: 'stalled_out' }).catch((e) =>
       deps.logger.error({ job: job.id, err: describeError(e) }, 'could not report a stalled-out job'),
     );
   };

@@ -46,7 +46,7 @@ describe('attaching a run while the object’s job is finishing (real Redis, rea
     );
 
     // b's failure is already reported to its runs; BullMQ has not marked it failed yet
-    await runs.recordOutcome(bId, b.key, 'failed', 0, 'corrupt', undefined, queues.transform.toKey(bId));
+    await runs.recordOutcome(bId, b.key, 'failed', { reason: 'corrupt', jobKey: queues.transform.toKey(bId) });
     await runs.create('second', { systems: [4], from: '2020-01-01', to: '2020-01-02', format: 'csv' });
     await runs.start('second');
     expect(await runs.attach('second', 0, 0, [transformJobId(a.key, a.etag), bId])).toHaveLength(2);

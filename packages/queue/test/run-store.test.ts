@@ -30,14 +30,14 @@ describe('RunStore (real Redis, own prefix)', () => {
     expect(await runs.recordOutcome('j1', 'k1', 'transformed')).toEqual([]);
     expect(await runs.recordOutcome('j1', 'k1', 'transformed')).toEqual([]);
     const dropped = { missing: 3, sentinel: 2, non_finite: 1, duplicate: 4 };
-    expect(await runs.recordOutcome('j1', 'k1', 'loaded', 10, '', dropped)).toEqual([]);
+    expect(await runs.recordOutcome('j1', 'k1', 'loaded', { rows: 10, dropped })).toEqual([]);
     // a redo after a crash reports again: no double count (the object's run set is gone)
-    expect(await runs.recordOutcome('j1', 'k1', 'loaded', 10, '', dropped)).toEqual([]);
+    expect(await runs.recordOutcome('j1', 'k1', 'loaded', { rows: 10, dropped })).toEqual([]);
     await runs.addReplaced('r1', 6);
     await runs.addWarnings('r1', ['systems index: no zone for 9', 'systems index: no zone for 9']);
-    expect(await runs.recordOutcome('j2', 'k2', 'failed', 0, 'k2: corrupt Parquet')).toEqual([]);
+    expect(await runs.recordOutcome('j2', 'k2', 'failed', { reason: 'k2: corrupt Parquet' })).toEqual([]);
     expect(await runs.finishPlanning('r1')).toBe(false);
-    expect(await runs.recordOutcome('j3', 'k3', 'loaded', 5)).toEqual(['r1']);
+    expect(await runs.recordOutcome('j3', 'k3', 'loaded', { rows: 5 })).toEqual(['r1']);
     const r = await runs.get('r1');
     // some objects failed, the others loaded: partial, as `pv-pipeline run` says
     expect(r).toMatchObject({
@@ -63,7 +63,7 @@ describe('RunStore (real Redis, own prefix)', () => {
       await runs.commitPage(id, 0, 1, 0);
       await runs.finishPlanning(id);
     }
-    expect((await runs.recordOutcome('shared', 'ks', 'loaded', 7)).sort()).toEqual(['a', 'b']);
+    expect((await runs.recordOutcome('shared', 'ks', 'loaded', { rows: 7 })).sort()).toEqual(['a', 'b']);
     expect((await runs.get('a'))!.counts).toMatchObject({ loaded: 1, readings: 7 });
     expect((await runs.get('b'))!.counts).toMatchObject({ loaded: 1, readings: 7 });
   });
@@ -88,7 +88,7 @@ describe('RunStore (real Redis, own prefix)', () => {
     await runs.recordRetry('jr', 'kr', 'attempt:0', 'transform: HTTP 503 SlowDown'); // the same retry again
     await runs.recordRetry('jr', 'kr', 'stall:1', 'transform: worker lost mid-job (stalled), taken over');
     await runs.recordPlanRetry('rt', 'attempt:0', 'plan: ListObjectsV2 failed');
-    await runs.recordOutcome('jr', 'kr', 'loaded', 3);
+    await runs.recordOutcome('jr', 'kr', 'loaded', { rows: 3 });
     // after the outcome the object has no runs attached: a load redo names its run itself
     await runs.recordRetry('jr', 'kr', 'load-stall:1', 'load: loader lost', 'rt');
     const r = await runs.get('rt');
@@ -120,7 +120,7 @@ describe('RunStore (real Redis, own prefix)', () => {
     await runs.create('p', request);
     await runs.start('p');
     expect(await runs.attach('p', 0, 0, ['x', 'y'])).toEqual(['x', 'y']);
-    await runs.recordOutcome('x', 'kx', 'loaded', 1);
+    await runs.recordOutcome('x', 'kx', 'loaded', { rows: 1 });
     expect(await runs.attach('p', 0, 0, ['x', 'y'])).toEqual(['y']);
     expect(await runs.progress('p')).toEqual({ state: 'running', page: 0, outstanding: 1 });
     expect(await runs.attach('p', 0, 1, ['z'])).toEqual(['z']);
@@ -153,8 +153,25 @@ describe('RunStore (real Redis, own prefix)', () => {
     // an outcome after the cancel no longer completes the cancelled run
     await runs.commitPage('c2', 0, 1, 0);
     await runs.finishPlanning('c2');
-    expect(await runs.recordOutcome('o2', 'k2', 'loaded', 1)).toEqual(['c2']);
+    expect(await runs.recordOutcome('o2', 'k2', 'loaded', { rows: 1 })).toEqual(['c2']);
     expect((await runs.get('c'))!.state).toBe('cancelled');
+  });
+
+  it('a final outcome counts once for the reporting job’s own run, even when that run was detached from the object', async () => {
+    await runs.create('d', request);
+    await runs.start('d');
+    await runs.attach('d', 0, 0, ['od']);
+    expect(await runs.cancel('d')).toBe('running');
+    expect(await runs.detach('d', ['od'])).toEqual(['od']);
+    const jobKey = `${prefix}:load:od`;
+    await redis.hset(jobKey, 'name', 'readings');
+    // the cancelled run is recorded again with the object counted
+    expect(await runs.recordOutcome('od', 'kd', 'loaded', { rows: 4, jobKey, jobRun: 'd' })).toEqual(['d']);
+    // the job redone after a crash reports again: counted once
+    expect(await runs.recordOutcome('od', 'kd', 'loaded', { rows: 4, jobKey, jobRun: 'd' })).toEqual([]);
+    // without the job's hash nothing shows it has not reported already: nothing is counted
+    expect(await runs.recordOutcome('oe', 'ke', 'loaded', { rows: 4, jobRun: 'd' })).toEqual([]);
+    expect((await runs.get('d'))!.counts).toMatchObject({ loaded: 1, readings: 4, failed: 0 });
   });
 
   it('a failed planning is a failed run with the reason', async () => {

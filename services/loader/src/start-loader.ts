@@ -87,7 +87,11 @@ export async function startLoader(config: ServiceConfig, logger: Logger): Promis
     'failed',
     createStalledOutListener<LoadJobData>({ runs, redis: connection, prefix, queues, logger }, 'load', (job) =>
       job.data.kind === 'readings'
-        ? { transformJobId: transformJobId(job.data.manifest.key, job.data.manifest.etag), key: job.data.manifest.key }
+        ? {
+            transformJobId: transformJobId(job.data.manifest.key, job.data.manifest.etag),
+            key: job.data.manifest.key,
+            runId: job.data.runId,
+          }
         : null,
     ),
   );
