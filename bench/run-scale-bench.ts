@@ -20,7 +20,9 @@
  *   (test/support/bigquery-fake, in this process: its L is the fake's, a stand-in for the real
  *   service's load-job latency), with `file://` staging (the loader uploads each batch's rows) and
  *   with `gs://` staging on the s3rver (the workers stage readings files there and the loader's
- *   load jobs list their URIs; the fake reads them from the s3rver).
+ *   load jobs list their URIs; the fake reads them from the s3rver). There the loader hands the
+ *   committed files' deletion to the workers (cleanup jobs); one worker then runs them alone,
+ *   measured, and that row's w counts its CPU per file on top of the transform's.
  * - **P**, the planner ceiling: objects/s the real planner plans from a listing of
  *   `--planner-objects` synthetic keys (test/load/plan-synthetic.ts, a SyntheticStore), with Redis
  *   peak memory and round trips per object: the Redis cost per job.
@@ -166,7 +168,7 @@ async function clusterRun(opts: {
   workers: number;
   systems: number;
   sink?: { kind: SinkKind; url: string };
-}): Promise<{ transform: Rate; load?: Rate; readings: number }> {
+}): Promise<{ transform: Rate; load?: Rate; cleanup?: Rate; readings: number }> {
   const dir = mkdtempSync(join(opts.work, 'cluster-'));
   const redis = await startRedis(dir);
   const env = {
@@ -244,7 +246,25 @@ async function clusterRun(opts: {
       if (r.state !== 'completed') throw new Error(`run ${r.state}: ${JSON.stringify(r.failures[0])}`);
     }
     const load = rate(run.counts.loaded + fed.counts.loaded, seconds, cpu(loaders) - lcpu0);
-    return { transform, load, readings: run.counts.readings };
+    if (!String(env.PV_STAGING).startsWith('gs://')) return { transform, load, readings: run.counts.readings };
+    // gs://: the loader handed the committed files' deletion to the workers (cleanup jobs, one per batch);
+    // one worker does it now, measured from when it is ready, so that w can count that work too
+    await queues.cleanup.pause();
+    const cleaner = serve('worker');
+    workers.push(cleaner);
+    await until('the cleaning worker', async () => (await queues.cleanup.getWorkersCount()) >= 1);
+    const pending = await queues.cleanup.getJobs(['waiting', 'prioritized', 'delayed']);
+    const files = pending.reduce((s, j) => s + j.data.staged.length, 0);
+    const ccpu0 = cpu([cleaner]);
+    const c0 = performance.now();
+    await queues.cleanup.resume();
+    await until('the cleanup', async () => {
+      const c = await queues.cleanup.getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'failed');
+      if ((c.failed ?? 0) > 0) throw new Error('a cleanup job failed');
+      return Object.values(c).every((n) => n === 0);
+    });
+    const cleanup = rate(files, (performance.now() - c0) / 1000, cpu([cleaner]) - ccpu0);
+    return { transform, load, cleanup, readings: run.counts.readings };
   } finally {
     await queues.close();
     conn.disconnect();
@@ -340,7 +360,7 @@ async function main(): Promise<void> {
       GCS_HMAC_ACCESS_ID: S3RVER_CREDENTIALS.accessKeyId,
       GCS_HMAC_SECRET: S3RVER_CREDENTIALS.secretAccessKey,
     };
-    const perSink = new Map<SinkKind, { transform: Rate; load: Rate; readings: number }>();
+    const perSink = new Map<SinkKind, { transform: Rate; load: Rate; cleanup?: Rate; readings: number }>();
     for (const kind of args.sinks) {
       log(`w and L: ${kind}`);
       // a fake of its own per BigQuery run (it holds every loaded row in memory), reading gs:// from the s3rver
@@ -359,10 +379,13 @@ async function main(): Promise<void> {
         systems: args.systems,
         sink: { kind, url: sinkUrl(kind) },
       }).finally(() => fake?.stop());
-      perSink.set(kind, r as { transform: Rate; load: Rate; readings: number });
+      perSink.set(kind, r as { transform: Rate; load: Rate; cleanup?: Rate; readings: number });
       log(
         `  w ${fmt(r.transform.perSecond, 1)}/s (${fmt(r.transform.cpu / r.transform.objects, 4)} CPU s/object), ` +
-          `L ${fmt(r.load!.perSecond, 1)}/s (${fmt(r.load!.cpu / r.load!.objects, 4)} CPU s/object)`,
+          `L ${fmt(r.load!.perSecond, 1)}/s (${fmt(r.load!.cpu / r.load!.objects, 4)} CPU s/object)` +
+          (r.cleanup
+            ? `, cleanup on a worker ${fmt(r.cleanup.perSecond, 1)} files/s (${fmt(r.cleanup.cpu / r.cleanup.objects, 4)} CPU s/file)`
+            : ''),
       );
     }
     if (args.sinks.length < SINKS.length) return; // a subset (e.g. to profile a loader): w and L only, nothing written
@@ -428,16 +451,24 @@ async function main(): Promise<void> {
 
     const sinkRows = SINKS.map((kind) => {
       const r = perSink.get(kind)!;
+      // a worker is CPU-bound: the CPU it spends deleting staged files for the loader (gs://) slows its transforms
+      // by that share (the deletes' waiting overlaps its transforms; the storage service's own work is not its)
+      const transformCpu = r.transform.cpu / r.transform.objects;
+      const cleanupCpu = r.cleanup ? r.cleanup.cpu / r.cleanup.objects : 0;
+      const wSink = (r.transform.perSecond * transformCpu) / (transformCpu + cleanupCpu);
+      const wText = r.cleanup
+        ? `${fmt(wSink, 1)} with the cleanup (transform ${fmt(r.transform.perSecond, 1)}, ${fmt(r.transform.cpu / r.transform.objects, 3)} CPU s/object; cleanup ${fmt(r.cleanup.cpu / r.cleanup.objects, 4)} CPU s/object)`
+        : `${fmt(r.transform.perSecond, 1)} (${fmt(r.transform.cpu / r.transform.objects, 3)} CPU s/object)`;
       const ceiling = Math.min(r.load.perSecond, p.objectsPerSecond);
       const bound = r.load.perSecond < p.objectsPerSecond ? 'L' : 'P';
-      const sinkPod = podOf(r.transform.perSecond);
+      const sinkPod = podOf(wSink);
       const projection = [8, 32].map((n) => {
         const through = Math.min(n * sinkPod, ceiling);
         return `${fmt(hours(through), 1)} h${n * sinkPod > ceiling ? ` (${bound}-bound)` : ''}`;
       });
       // what the loader's own work allows: objects per CPU second of the loader process (all its threads)
       const perLoaderCpu = r.load.objects / r.load.cpu;
-      return `| ${SINK_LABEL[kind]} | ${fmt(r.transform.perSecond, 1)} (${fmt(r.transform.cpu / r.transform.objects, 3)} CPU s/object) | ${fmt(r.load.perSecond, 1)} (${fmt(r.load.cpu / r.load.objects, 4)} CPU s/object, busy ${fmt((100 * r.load.cpu) / r.load.seconds)} %) | ${fmt(ceiling / r.transform.perSecond, 1)} | ${fmt(perLoaderCpu)} (${fmt(Math.min(perLoaderCpu, p.objectsPerSecond) / r.transform.perSecond, 1)}) | ${projection.join(' | ')} |`;
+      return `| ${SINK_LABEL[kind]} | ${wText} | ${fmt(r.load.perSecond, 1)} (${fmt(r.load.cpu / r.load.objects, 4)} CPU s/object, busy ${fmt((100 * r.load.cpu) / r.load.seconds)} %) | ${fmt(ceiling / wSink, 1)} | ${fmt(perLoaderCpu)} (${fmt(Math.min(perLoaderCpu, p.objectsPerSecond) / wSink, 1)}) | ${projection.join(' | ')} |`;
     });
 
     const body = `## Scaling (\`npm run bench:scale\`)
@@ -475,7 +506,12 @@ the proxy below), so a pod does ${fmt(pod, 1)} objects/s (staged columns). "L-bo
 BigQuery's share of the work (reading the files, the staging table, the commit script over every
 row) in the bench process, on the same 2 cores: where the loader is mostly idle, L is the fake's
 ingest rate, not the loader's. "Objects per loader CPU s" is what the loader's own work allows when
-the warehouse does its share on machines of its own, as BigQuery does.
+the warehouse does its share on machines of its own, as BigQuery does. With \`gs://\` staging the
+loader deletes no staged file: each committed batch's files go to the workers as one cleanup job
+(Cloud Storage's XML API deletes one file per request). After L, one worker process runs those jobs
+alone, measured; a worker being CPU-bound, its CPU per deleted file slows its transforms by that
+share (w × transform CPU / (transform CPU + cleanup CPU)), so w of that row counts the work the
+loader handed over.
 
 **The model, checked** against worker processes reading from s3rver through the S3 fault proxy
 with ${args.latencyMs} ms added to every request (${fmt(requestsPerObject, 2)} requests per object):

@@ -96,6 +96,43 @@ describe('BigQuery load jobs from gs:// staging', () => {
     expect(await keysInStaging()).toEqual([]);
   });
 
+  it('a batch with more URIs than one load job takes is loaded by several: the first truncates, the rest append', async () => {
+    const chunked = new BigQuerySink({
+      projectId: 'proj',
+      datasetId: 'gcs',
+      apiEndpoint: fake.url,
+      pollIntervalMs: 10,
+      urisPerLoadJob: 3,
+    });
+    await chunked.init();
+    try {
+      const objects = await Promise.all(
+        [0, 1, 2, 3, 4, 5, 6].map((i) => stage(`u${i}`, { ssId: 11, from: i * 10, n: 10, v: i }, true)),
+      );
+      const before = fake.loadJobs().length;
+      // handed over out of key order: the chunks follow the keys
+      const got = await commitStaged(chunked, staging(), objects.map((o) => o.inGcs).reverse(), 'r-chunks');
+      const want = await duck.commit(
+        objects.map((o) => o.local),
+        'r-chunks',
+      );
+      expect(got).toEqual(want);
+      expect(await bqRows(FACTS)).toEqual(await duckRows(FACTS));
+      expect(await bqRows(LEDGER)).toEqual(await duckRows(LEDGER));
+      const loads = fake.loadJobs().slice(before);
+      const config = (j: (typeof loads)[number]) =>
+        (j.resource.configuration as { load: { sourceUris: string[]; writeDisposition: string } }).load;
+      expect(loads.map((j) => [config(j).writeDisposition, config(j).sourceUris])).toEqual([
+        ['WRITE_TRUNCATE', objects.slice(0, 3).map((o) => o.inGcs.staged)],
+        ['WRITE_APPEND', objects.slice(3, 6).map((o) => o.inGcs.staged)],
+        ['WRITE_APPEND', objects.slice(6).map((o) => o.inGcs.staged)],
+      ]);
+      await staging().remove(objects.map((o) => o.inGcs.staged!));
+    } finally {
+      await chunked.close();
+    }
+  });
+
   it('a readings file missing from gs:// fails the batch with its URI; nothing of the batch is committed', async () => {
     const d = await stage('d', { ssId: 9, from: 0, n: 4, v: 1 }, true);
     const gone = { ...d.inGcs, key: 'gone-key', staged: `gs://${BUCKET}/pv/gone.parquet` };
@@ -143,6 +180,10 @@ describe('BigQuery load jobs from gs:// staging', () => {
     expect(stagesReadingsFiles('bigquery://p/d', 'file:///staging')).toBe(false);
     expect(stagesReadingsFiles('duckdb://./x.duckdb', 'gs://b/pv')).toBe(false);
     expect(stagesReadingsFiles('parquet:///data/ds', 'file:///staging')).toBe(true);
+    // the sink's own URL rules: a mode it does not know is an error naming the variable
+    expect(() => stagesReadingsFiles('bigquery://p/d?mode=streaming', 'gs://b/pv')).toThrow(
+      'PV_SINK: mode=streaming is neither load nor stream',
+    );
   });
 
   it('gs:// staging: URIs under gs://, and Cloud Storage without both halves of an HMAC key is refused naming the missing one', () => {

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BigQueryFake, startBigQueryFake } from '../support/bigquery-fake/index.js';
 import { numbersOf } from '../support/bigquery-fake/test-helpers.js';
@@ -7,6 +8,7 @@ import { runSamplesInline, SAMPLE_MIRROR } from '../support/cli.js';
 import { Deployment } from '../support/deployment.js';
 import { query } from '../support/duckdb.js';
 import { S3RVER_CREDENTIALS } from '../support/s3-server.js';
+import { waitFor } from '../support/wait-for.js';
 
 /** Every fact row, whole (timestamps as epoch µs, the same text in DuckDB and in the fake). */
 const FACTS = (table: string) =>
@@ -17,7 +19,8 @@ const FACTS = (table: string) =>
  * A BigQuery sink in cluster mode with `gs://` staging (Cloud Storage's XML
  * API played by the deployment's s3rver): the workers stage each daily object
  * as a load-ready readings file, the loader's load jobs list their URIs (it
- * moves no rows), the staged files are removed once committed, and the
+ * moves no rows), the staged files are removed once committed (by the
+ * workers: one cleanup job per batch), and the
  * dataset holds exactly the rows an inline run loads into DuckDB.
  */
 describe('cluster mode with a BigQuery sink and gs:// staging (load jobs read the workers’ files)', () => {
@@ -62,7 +65,17 @@ describe('cluster mode with a BigQuery sink and gs:// staging (load jobs read th
     const loads = fake.loadJobs();
     expect(BigQueryFake.sourceUris(loads).sort()).toEqual(files.sort());
     expect(loads.every((j) => BigQueryFake.sourceUris([j]).length > 0)).toBe(true);
-    expect(await staged()).toEqual([]);
+    // Cloud Storage deletes one file per request: the loader hands each batch's files to the workers as one cleanup job
+    await waitFor(async () => (await staged()).length === 0, { timeoutMs: 60_000, what: 'the staged files removed' });
+    const redis = new Redis(d.redis.url);
+    try {
+      const cleanups = await redis.zrange('{pv}:cleanup:completed', '0', '-1');
+      const removed = await Promise.all(cleanups.map((id) => redis.hget(`{pv}:cleanup:${id}`, 'data')));
+      expect(removed.flatMap((data) => (JSON.parse(data!) as { staged: string[] }).staged).sort()).toEqual(files);
+      expect(cleanups.length).toBeLessThan(files.length);
+    } finally {
+      redis.disconnect();
+    }
     const got = numbersOf(await fake.sql(FACTS('cluster.pv_readings')));
     expect(got.length).toBe(run.counts.readings);
     expect(got).toEqual(numbersOf(await query(inline, FACTS('pv_readings'))));

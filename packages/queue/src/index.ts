@@ -1,6 +1,13 @@
+export { createCleanupProcessor } from './cleanup-processor.js';
 export { faultPoint } from './fault-point.js';
 export { DEFAULT_TUNING, defaultJobOptions, type QueueTuning } from './job-options.js';
-export { JOB_NAMES, type LoadJobData, type PlanJobData, type TransformJobData } from './job-payloads.js';
+export {
+  type CleanupJobData,
+  JOB_NAMES,
+  type LoadJobData,
+  type PlanJobData,
+  type TransformJobData,
+} from './job-payloads.js';
 export { LedgerCache } from './ledger-cache.js';
 export { LOADER_STEPS, type LoaderStep, LoadProcessor, type LoadProcessorDeps } from './load-processor.js';
 export {
@@ -12,7 +19,7 @@ export {
 } from './pipeline-metrics.js';
 export { createPlanProcessor, type PlanJobResult, type PlanProcessorDeps } from './plan-processor.js';
 export { DEFAULT_PREFIX, QUEUE_NAMES, type QueueName } from './queue-names.js';
-export { addFresh, openQueues, type PipelineQueues, upstreamIdle } from './queues.js';
+export { addFresh, allQueues, openQueues, type PipelineQueues, upstreamIdle } from './queues.js';
 export { createRedisConnection } from './redis-connection.js';
 export { type Cancellation, cancelRun } from './run-cancellation.js';
 export { createFinalizeRevival, enqueueFinalize, FINALIZE_REVIVALS, finalizeUnrecorded } from './run-finalization.js';

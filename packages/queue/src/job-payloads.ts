@@ -24,6 +24,12 @@ export type LoadJobData =
       revived?: number;
     };
 
+/** `cleanup` queue: staged files of one committed batch, to remove (their rows are in the sink). */
+export interface CleanupJobData {
+  /** Staged file references, as the manifests carry them. */
+  staged: string[];
+}
+
 /** BullMQ job names, one per payload kind. */
 export const JOB_NAMES = {
   plan: 'plan-run',
@@ -31,4 +37,5 @@ export const JOB_NAMES = {
   readings: 'load-readings',
   dimensions: 'load-dimensions',
   finalize: 'finalize-run',
+  cleanup: 'remove-staged',
 } as const;

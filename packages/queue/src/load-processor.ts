@@ -5,7 +5,7 @@ import { commitOrSplit, commitStaged, LoadBatcher, runRowOf, type StagingArea, s
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { DimensionRefresher } from './dimension-refresher.js';
-import type { LoadJobData } from './job-payloads.js';
+import { JOB_NAMES, type LoadJobData } from './job-payloads.js';
 import type { LedgerCache } from './ledger-cache.js';
 import { addFailure, addMetrics, failureReason } from './pipeline-metrics.js';
 import type { PipelineQueues } from './queues.js';
@@ -56,7 +56,8 @@ export interface LoadProcessorDeps {
  * The loader's steps, in order, as {@link LoadProcessorDeps.step} sees them:
  * a batch was taken; the sink's ledger was checked; the batch was committed;
  * the Redis ledger cache was updated; the runs were told (and finalization
- * enqueued); the staged files were removed (next: the jobs complete). And,
+ * enqueued); the staged files were removed, or their removal handed to the
+ * workers (a cleanup job; next: the jobs complete). And,
  * for a finished run, its `pv_runs` row was written (next: its keys expire).
  */
 export const LOADER_STEPS = [
@@ -192,7 +193,7 @@ export class LoadProcessor {
 
   /** Tells the runs about committed objects (and the rows they replaced), then completes their jobs. */
   async #succeeded(group: Pending[], replaced: number): Promise<void> {
-    const { runs, ledger, staging } = this.#d;
+    const { runs, ledger } = this.#d;
     try {
       await ledger.set(group.map((p) => [p.manifest.key, p.manifest.etag] as const));
       this.#step('cached');
@@ -218,13 +219,25 @@ export class LoadProcessor {
         readings_loaded: group.reduce((s, p) => s + p.manifest.rows, 0),
         objects_loaded: group.length,
       });
-      await staging.remove(group.map((p) => stagedRef(p.manifest)));
+      await this.#removeStaged(group.map((p) => stagedRef(p.manifest)));
       this.#step('removed');
       for (const p of group) p.resolve({ rows: p.manifest.rows });
     } catch (err) {
       // The rows are committed; a redo finds them in the ledger.
       for (const p of group) await this.#retry(p, err);
     }
+  }
+
+  /**
+   * Removes staged files whose rows are committed: here, or, where the
+   * staging area costs a request per file (`gs://`), by the workers, as one
+   * cleanup job for the lot.
+   */
+  async #removeStaged(refs: ReadonlyArray<string | null>): Promise<void> {
+    const staged = refs.filter((r): r is string => r !== null);
+    if (staged.length === 0) return;
+    if (this.#d.staging.removesFileByFile) await this.#d.queues.cleanup.add(JOB_NAMES.cleanup, { staged });
+    else await this.#d.staging.remove(staged);
   }
 
   /** Lets BullMQ try a job again, telling its runs why. */
@@ -264,7 +277,7 @@ export class LoadProcessor {
         await enqueueFinalize(this.#d.queues, r);
       }
       await addFailure(this.#d.redis, this.#d.prefix, failureReason(err));
-      await this.#d.staging.remove([stagedRef(m)]);
+      await this.#removeStaged([stagedRef(m)]);
     } finally {
       p.reject(new UnrecoverableError(reason));
     }

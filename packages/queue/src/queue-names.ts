@@ -5,7 +5,7 @@
  */
 export { DEFAULT_QUEUE_PREFIX as DEFAULT_PREFIX } from '@pv-pipeline/core';
 
-/** The three queues: plan → transform → load. */
+/** The queues: plan → transform → load, and cleanup (done by the workers for the loader). */
 export const QUEUE_NAMES = {
   /** One job per run: list objects, enqueue transforms. */
   plan: 'plan',
@@ -13,6 +13,12 @@ export const QUEUE_NAMES = {
   transform: 'transform',
   /** Staged manifests, dimension refreshes and run finalization, for the loader. */
   load: 'load',
+  /**
+   * Staged files of committed batches, removed by the workers where the
+   * staging area deletes one file per request (`gs://`): one job per batch,
+   * so that the one loader does not pay a request per object.
+   */
+  cleanup: 'cleanup',
 } as const;
 
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];

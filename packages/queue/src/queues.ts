@@ -1,19 +1,20 @@
 import { type Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { defaultJobOptions, type QueueTuning } from './job-options.js';
-import type { LoadJobData, PlanJobData, TransformJobData } from './job-payloads.js';
+import type { CleanupJobData, LoadJobData, PlanJobData, TransformJobData } from './job-payloads.js';
 import { QUEUE_NAMES } from './queue-names.js';
 
-/** The three queues of a deployment, sharing one connection. */
+/** The queues of a deployment, sharing one connection. */
 export interface PipelineQueues {
   plan: Queue<PlanJobData>;
   transform: Queue<TransformJobData>;
   load: Queue<LoadJobData>;
+  cleanup: Queue<CleanupJobData>;
   /** Closes the queues (not the connection). */
   close(): Promise<void>;
 }
 
-/** Opens the plan, transform and load queues with the shared retention, retry and stream settings. */
+/** Opens the plan, transform, load and cleanup queues with the shared retention, retry and stream settings. */
 export function openQueues(connection: Redis, prefix: string, tuning: QueueTuning): PipelineQueues {
   const common = {
     connection,
@@ -24,14 +25,21 @@ export function openQueues(connection: Redis, prefix: string, tuning: QueueTunin
   const plan = new Queue<PlanJobData>(QUEUE_NAMES.plan, common);
   const transform = new Queue<TransformJobData>(QUEUE_NAMES.transform, common);
   const load = new Queue<LoadJobData>(QUEUE_NAMES.load, common);
+  const cleanup = new Queue<CleanupJobData>(QUEUE_NAMES.cleanup, common);
   return {
     plan,
     transform,
     load,
+    cleanup,
     async close() {
-      await Promise.all([plan.close(), transform.close(), load.close()]);
+      await Promise.all([plan.close(), transform.close(), load.close(), cleanup.close()]);
     },
   };
+}
+
+/** Every queue of a deployment, in pipeline order (for error listeners, metrics and the dashboard). */
+export function allQueues(queues: PipelineQueues): Queue[] {
+  return [queues.plan, queues.transform, queues.load, queues.cleanup];
 }
 
 /**

@@ -1,5 +1,5 @@
 import { BadInputError } from '@pv-pipeline/core';
-import { type BigQueryConnectOptions, openBigQuerySink } from './bigquery/bigquery-sink.js';
+import { type BigQueryConnectOptions, openBigQuerySink, parseBigQuerySinkUrl } from './bigquery/bigquery-sink.js';
 import { openDuckDbSink } from './duckdb/duckdb-sink.js';
 import { openParquetSink } from './parquet/parquet-sink.js';
 import { type ObjectStorageAccess, openObjectParquetSink } from './parquet-s3/object-parquet-sink.js';
@@ -31,11 +31,15 @@ export function isObjectDatasetUrl(url: string): boolean {
  * (`pv_readings`' columns, `source_key` included; see ReadingsFileWriter)
  * rather than as staged columns: for a Parquet dataset, which takes the file
  * as it is, and for a BigQuery sink in load mode with `gs://` staging, whose
- * load jobs read the files in Cloud Storage by their URIs.
+ * load jobs read the files in Cloud Storage by their URIs. A malformed
+ * `bigquery://` URL is a BadInputError naming `from`.
+ *
+ * @param from where the sink URL came from, named in errors @defaultValue `PV_SINK`
  */
-export function stagesReadingsFiles(sinkUrl: string, stagingUrl: string): boolean {
+export function stagesReadingsFiles(sinkUrl: string, stagingUrl: string, from = 'PV_SINK'): boolean {
   if (isParquetDatasetUrl(sinkUrl)) return true;
-  return /^\s*bigquery:\/\//i.test(sinkUrl) && !/[?&]mode=stream\b/i.test(sinkUrl) && /^gs:\/\//i.test(stagingUrl);
+  if (!/^\s*bigquery:\/\//i.test(sinkUrl) || !/^gs:\/\//i.test(stagingUrl)) return false;
+  return parseBigQuerySinkUrl(sinkUrl, from).mode === 'load';
 }
 
 /**

@@ -5,7 +5,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { BadInputError, type Logger, type ServiceConfig } from '@pv-pipeline/core';
-import { cancelRun, JOB_NAMES, type PipelineQueues, type RunStore } from '@pv-pipeline/queue';
+import { allQueues, cancelRun, JOB_NAMES, type PipelineQueues, type RunStore } from '@pv-pipeline/queue';
 import type { SystemListing } from '@pv-pipeline/stages';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
 import { rateLimit } from 'express-rate-limit';
@@ -216,7 +216,7 @@ export function createApiApp(deps: ApiDeps): express.Express {
   const board = new ExpressAdapter();
   board.setBasePath('/admin/queues');
   createBullBoard({
-    queues: [new BullMQAdapter(queues.plan), new BullMQAdapter(queues.transform), new BullMQAdapter(queues.load)],
+    queues: allQueues(queues).map((q) => new BullMQAdapter(q)),
     // @bull-board/express 9.10.1 pins its own @bull-board/api 9.10.1: same shape, separate declarations.
     serverAdapter: board as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
     options: { uiConfig: { boardTitle: 'pv-pipeline' } },

@@ -1,5 +1,6 @@
 import type { Logger } from '@pv-pipeline/core';
 import {
+  allQueues,
   FAILURE_REASONS,
   type FailureReason,
   type MetricField,
@@ -61,11 +62,7 @@ export function createMetricsRegistry(options: ApiMetricsOptions): Registry {
   const { queues, redis } = options;
   const cacheMs = options.durationCacheMs ?? 15_000;
   const timeoutMs = options.redisTimeoutMs ?? 2000;
-  const named: Array<[QueueName, Queue]> = [
-    ['plan', queues.plan],
-    ['transform', queues.transform],
-    ['load', queues.load],
-  ];
+  const named = allQueues(queues).map((q) => [q.name as QueueName, q] as [QueueName, Queue]);
   const log = options.logger;
 
   /** Runs a Redis read with a deadline; a failure is logged and yields undefined. */

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BadInputError, type Logger, type ServiceConfig } from '@pv-pipeline/core';
 import type { SystemCatalog } from '@pv-pipeline/pvdaq';
-import { createRedisConnection, openQueues, RunStore, tuningFrom } from '@pv-pipeline/queue';
+import { allQueues, createRedisConnection, openQueues, RunStore, tuningFrom } from '@pv-pipeline/queue';
 import { catalogProvider, openSource, type RunningService, whileRedisUp } from '@pv-pipeline/runtime';
 import { listSourceSystems, type SystemListing, unknownSystems } from '@pv-pipeline/stages';
 import type { Express } from 'express';
@@ -44,7 +44,7 @@ export async function startApi(config: ServiceConfig, logger: Logger): Promise<R
   // while Redis is down the connection logs one line per reconnect attempt, never a stack trace
   const redis = createRedisConnection(config.REDIS_URL, { blocking: false, name: 'pv-api', logger });
   const queues = openQueues(redis, config.PV_QUEUE_PREFIX, tuningFrom(config));
-  for (const q of [queues.plan, queues.transform, queues.load]) {
+  for (const q of allQueues(queues)) {
     q.on('error', (err: Error) =>
       logger[redis.status === 'ready' ? 'error' : 'debug']({ err: err.message }, 'queue error'),
     );

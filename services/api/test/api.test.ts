@@ -6,7 +6,14 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { createLogger, loadServiceConfig, type ServiceConfig } from '@pv-pipeline/core';
-import { createRedisConnection, DEFAULT_TUNING, openQueues, type PipelineQueues, RunStore } from '@pv-pipeline/queue';
+import {
+  allQueues,
+  createRedisConnection,
+  DEFAULT_TUNING,
+  openQueues,
+  type PipelineQueues,
+  RunStore,
+} from '@pv-pipeline/queue';
 import type { SystemListing } from '@pv-pipeline/stages';
 import { Worker } from 'bullmq';
 import type { Express } from 'express';
@@ -127,7 +134,7 @@ afterAll(async () => {
         }),
     ),
   );
-  for (const q of [queues.plan, queues.transform, queues.load]) await q.obliterate({ force: true });
+  for (const q of allQueues(queues)) await q.obliterate({ force: true });
   let cursor = '0';
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}:*`, 'COUNT', 1000);
@@ -182,7 +189,7 @@ describe('auth', () => {
     const api = await fetch(`${base}/admin/queues/api/queues`, { headers: auth() });
     expect(api.status).toBe(200);
     const names = ((await api.json()) as { queues: Array<{ name: string; readOnlyMode: boolean }> }).queues;
-    expect(names.map((q) => q.name).sort()).toEqual(['load', 'plan', 'transform']);
+    expect(names.map((q) => q.name).sort()).toEqual(['cleanup', 'load', 'plan', 'transform']);
     expect(names.every((q) => q.readOnlyMode === false)).toBe(true);
   });
 

@@ -1,5 +1,6 @@
 import type { Logger, ServiceConfig } from '@pv-pipeline/core';
 import {
+  allQueues,
   countStalledJobs,
   createPlanProcessor,
   createRedisConnection,
@@ -24,7 +25,7 @@ export async function startPlanner(config: ServiceConfig, logger: Logger): Promi
   // while Redis is down the connection logs one line per reconnect attempt; BullMQ's copies of its errors go to debug
   const reportError = (what: string) => (err: Error) =>
     logger[connection.status === 'ready' ? 'error' : 'debug']({ err: err.message }, what);
-  for (const q of [queues.plan, queues.transform, queues.load]) q.on('error', reportError('queue error'));
+  for (const q of allQueues(queues)) q.on('error', reportError('queue error'));
   const runs = new RunStore(connection, prefix);
   await scheduleRescan(config, queues, logger);
   const worker = new Worker(

@@ -1,6 +1,8 @@
 import type { Logger, ServiceConfig } from '@pv-pipeline/core';
 import {
+  allQueues,
   countStalledJobs,
+  createCleanupProcessor,
   createRedisConnection,
   createStalledOutListener,
   createTransformProcessor,
@@ -31,6 +33,9 @@ import { Worker } from 'bullmq';
 /** Longest wait for one Redis step of a shutdown after the grace period. */
 const CLOSE_STEP_MS = 5000;
 
+/** Cleanup jobs a worker runs at once (each removes a batch's files, several requests at a time). */
+const CLEANUP_CONCURRENCY = 1;
+
 export async function startWorker(config: ServiceConfig, logger: Logger): Promise<RunningService> {
   const connection = createRedisConnection(config.REDIS_URL, { blocking: true, name: 'pv-worker', logger });
   const store = openSource(config);
@@ -39,7 +44,7 @@ export async function startWorker(config: ServiceConfig, logger: Logger): Promis
   // while Redis is down the connection logs one line per reconnect attempt; BullMQ's copies of its errors go to debug
   const reportError = (what: string) => (err: Error) =>
     logger[connection.status === 'ready' ? 'error' : 'debug']({ err: err.message }, what);
-  for (const q of [queues.plan, queues.transform, queues.load]) q.on('error', reportError('queue error'));
+  for (const q of allQueues(queues)) q.on('error', reportError('queue error'));
   const staging = openServiceStaging(config);
   await staging.init();
   const pool = config.PV_WORKER_THREADS > 0 ? new DecodePool(config.PV_WORKER_THREADS) : null;
@@ -73,17 +78,34 @@ export async function startWorker(config: ServiceConfig, logger: Logger): Promis
     'failed',
     createStalledOutListener({ runs, redis: connection, prefix, queues, logger }, 'transform', transformJobObject),
   );
+  // the staged files of committed batches, where removing them costs a request each (gs://): the loader's cleanup jobs
+  const cleaner = new Worker(
+    QUEUE_NAMES.cleanup,
+    createCleanupProcessor(staging),
+    workerOptions(config, connection, CLEANUP_CONCURRENCY),
+  );
+  cleaner.on('error', reportError('cleanup worker error'));
+  cleaner.on('failed', (job, err) => {
+    if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+      logger.warn(
+        { files: job.data.staged.length, err: err.message },
+        'staged files not removed (nothing refers to them)',
+      );
+    }
+  });
+  const workers = [worker, cleaner];
   return {
     async close() {
       // stop taking jobs; let active ones finish within the grace period, while Redis is there to take their results
-      const r = await untilRedisDown(connection, () => worker.close(), config.PV_SHUTDOWN_GRACE_MS);
+      const closeAll = (force?: boolean) => Promise.all(workers.map((w) => w.close(force)));
+      const r = await untilRedisDown(connection, () => closeAll(), config.PV_SHUTDOWN_GRACE_MS);
       if (r !== 'done') {
         logger.warn(
           r === 'timeout'
             ? 'grace period over; leaving active jobs to be picked up as stalled'
             : 'redis is down; leaving active jobs to be picked up as stalled',
         );
-        await whileRedisUp(connection, () => worker.close(true), CLOSE_STEP_MS);
+        await whileRedisUp(connection, () => closeAll(true), CLOSE_STEP_MS);
       }
       await pool?.close();
       await readingsFiles?.close();

@@ -22,6 +22,8 @@ export interface LoadCommitDeps {
   url: string;
   /** Fresh job ids tried for one batch when a job ends in a transient error. */
   loadAttempts: number;
+  /** `gs://` URIs per load job (at most {@link MAX_LOAD_URIS}). @defaultValue {@link MAX_LOAD_URIS} */
+  urisPerLoadJob?: number;
   /** Told as the commit passes each of {@link BIGQUERY_COMMIT_STEPS}; a throw stands for a crash there. */
   onCommitStep?: (step: string) => void;
 }
@@ -490,7 +492,7 @@ export async function commitLoad(
                 },
               ]
             : []),
-          ...chunks(uriFiles, MAX_LOAD_URIS).map((chunk, c) => {
+          ...chunks(uriFiles, deps.urisPerLoadJob ?? MAX_LOAD_URIS).map((chunk, c) => {
             const jobId = `pv_load_${suffix}${upload || c > 0 ? `_gs${c}` : ''}`;
             return {
               id: jobId,

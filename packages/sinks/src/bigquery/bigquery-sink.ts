@@ -25,7 +25,7 @@ import { InFlight } from '../in-flight.js';
 import type { CommitResult, DerivedSlice, LedgerFilter, Sink, SinkInitOptions } from '../sink.js';
 import { parseSinkUrl, type SinkUrlSource } from '../sink-url.js';
 import { isoDay, isoMicros, type WarehouseReader, type WarehouseValue } from '../warehouse-reader.js';
-import { BigQueryApi } from './bigquery-api.js';
+import { BigQueryApi, MAX_LOAD_URIS } from './bigquery-api.js';
 import { commitLoad, loadsFromUri } from './bigquery-load-job.js';
 import { arrayParam, PARAM_TYPE_OF, type QueryParameter, scalarParam, structArrayParam } from './bigquery-params.js';
 import { type RetryListener, type RetryOptions, withRetries } from './bigquery-retry.js';
@@ -65,6 +65,11 @@ export interface BigQuerySinkOptions {
   pollIntervalMs?: number;
   /** Fresh job ids tried for one batch when its jobs end in transient errors. @defaultValue 3 */
   loadAttempts?: number;
+  /**
+   * `gs://` URIs listed by one load job; a batch with more takes several.
+   * @defaultValue 10,000 (BigQuery's limit per load job, {@link MAX_LOAD_URIS})
+   */
+  urisPerLoadJob?: number;
   /** Our retries of transient request faults, on top of the client's own. */
   retry?: RetryOptions;
   /** Where combined Parquet uploads are written. @defaultValue the OS temp dir */
@@ -355,6 +360,7 @@ WHEN NOT MATCHED THEN INSERT (${cols.join(', ')}) VALUES (${cols.map((c) => `s.$
         url: this.url,
         tempDir: this.#tempDir,
         loadAttempts: this.#o.loadAttempts ?? 3,
+        urisPerLoadJob: Math.min(this.#o.urisPerLoadJob ?? MAX_LOAD_URIS, MAX_LOAD_URIS),
         ...(this.#o.onCommitStep ? { onCommitStep: this.#o.onCommitStep } : {}),
       },
       batch,
@@ -389,19 +395,24 @@ export interface BigQueryConnectOptions {
   bigqueryAuthClient?: BigQueryAuthClient;
 }
 
+/** A `bigquery://` sink URL taken apart. */
+export interface BigQuerySinkUrl {
+  projectId: string;
+  datasetId: string;
+  /** @defaultValue `load` */
+  mode: BigQueryMode;
+  /** The dataset's location, when the URL gives one. */
+  location?: string;
+}
+
+const BIGQUERY_URL_USAGE = 'bigquery://PROJECT/DATASET[?mode=load|stream&location=US]';
+
 /**
- * Opens a BigQuery sink from `bigquery://PROJECT/DATASET[?mode=load|stream&location=US]`.
- * Reads nothing from the environment: the endpoint and auth client come from
- * `options` (the CLI and the loader service fill them from their config).
- *
- * @param from where the URL came from (`--sink`, `PV_SINK`), named in errors
+ * Parses `bigquery://PROJECT/DATASET[?mode=load|stream&location=US]`; every
+ * error is a BadInputError naming `from`.
  */
-export function openBigQuerySink(
-  url: string,
-  options: BigQueryConnectOptions = {},
-  from: SinkUrlSource = '--sink',
-): BigQuerySink {
-  const usage = 'bigquery://PROJECT/DATASET[?mode=load|stream&location=US]';
+export function parseBigQuerySinkUrl(url: string, from: SinkUrlSource = '--sink'): BigQuerySinkUrl {
+  const usage = BIGQUERY_URL_USAGE;
   const p = parseSinkUrl(url, 'bigquery', ['mode', 'location'], usage, from);
   const m = /^([^/]+)\/([^/]+)\/?$/.exec(p.body);
   if (!m) throw new BadInputError(from, `"${p.url}" does not name PROJECT/DATASET (${usage})`);
@@ -416,15 +427,28 @@ export function openBigQuerySink(
   if (mode !== 'load' && mode !== 'stream') {
     throw new BadInputError(from, `mode=${mode} is neither load nor stream (${usage})`);
   }
+  const location = p.params.get('location');
+  return { projectId, datasetId, mode, ...(location ? { location } : {}) };
+}
+
+/**
+ * Opens a BigQuery sink from `bigquery://PROJECT/DATASET[?mode=load|stream&location=US]`.
+ * Reads nothing from the environment: the endpoint and auth client come from
+ * `options` (the CLI and the loader service fill them from their config).
+ *
+ * @param from where the URL came from (`--sink`, `PV_SINK`), named in errors
+ */
+export function openBigQuerySink(
+  url: string,
+  options: BigQueryConnectOptions = {},
+  from: SinkUrlSource = '--sink',
+): BigQuerySink {
+  const parsed = parseBigQuerySinkUrl(url, from);
   if (options.bigqueryApiEndpoint !== undefined && !/^https?:\/\/[^/]+/.test(options.bigqueryApiEndpoint)) {
     throw new BadInputError('--bigquery-endpoint', `"${options.bigqueryApiEndpoint}" is not an http(s) URL`);
   }
-  const location = p.params.get('location');
   return new BigQuerySink({
-    projectId,
-    datasetId,
-    mode,
-    ...(location ? { location } : {}),
+    ...parsed,
     ...(options.bigqueryApiEndpoint ? { apiEndpoint: options.bigqueryApiEndpoint.replace(/\/+$/, '') } : {}),
     ...(options.bigqueryAuthClient ? { authClient: options.bigqueryAuthClient } : {}),
     ...(options.onRetry ? { retry: { onRetry: options.onRetry } } : {}),

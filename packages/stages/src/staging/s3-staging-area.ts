@@ -67,6 +67,11 @@ export class S3StagingArea implements StagingArea {
     });
   }
 
+  /** `gs://`: one DELETE per file (the XML API has no multi-object delete); `s3://`: 1,000 per request. */
+  get removesFileByFile(): boolean {
+    return this.#scheme === 'gs';
+  }
+
   get #scheme(): 's3' | 'gs' {
     return this.#o.scheme ?? 's3';
   }

@@ -48,6 +48,12 @@ export interface StagingArea {
   localize(refs: readonly string[]): Promise<LocalCopies>;
   /** Deletes staged files once their rows are committed (missing ones are fine). */
   remove(refs: ReadonlyArray<string | null>): Promise<void>;
+  /**
+   * Whether {@link remove} costs a request per file (Cloud Storage's XML API
+   * has no multi-object delete). A cluster's loader then hands the removal of
+   * a committed batch's files to the workers, as one cleanup job.
+   */
+  readonly removesFileByFile: boolean;
 }
 
 /** Staging in a directory (`file://DIR`, or a plain path), e.g. a volume shared by workers and the loader. */
@@ -55,6 +61,8 @@ export class LocalStagingArea implements StagingArea {
   /** Absolute directory of the staged files. */
   readonly dir: string;
   readonly url: string;
+  /** Unlinking a local file costs no request. */
+  readonly removesFileByFile = false;
   readonly #durable: boolean;
 
   /**
