@@ -72,6 +72,9 @@ export const LOADER_STEPS = [
 /** One of {@link LOADER_STEPS}. */
 export type LoaderStep = (typeof LOADER_STEPS)[number];
 
+/** Cleanup jobs kept once completed, and once failed for good (for a look at why). */
+const KEPT = 100;
+
 /** A readings job held open until its batch commits. */
 interface Pending {
   job: Job<LoadJobData>;
@@ -236,8 +239,10 @@ export class LoadProcessor {
   async #removeStaged(refs: ReadonlyArray<string | null>): Promise<void> {
     const staged = refs.filter((r): r is string => r !== null);
     if (staged.length === 0) return;
-    if (this.#d.staging.removesFileByFile) await this.#d.queues.cleanup.add(JOB_NAMES.cleanup, { staged });
-    else await this.#d.staging.remove(staged);
+    if (this.#d.staging.removesFileByFile) {
+      // a job lists a whole batch (tens of KB): only the last few are kept once done
+      await this.#d.queues.cleanup.add(JOB_NAMES.cleanup, { staged }, { removeOnComplete: KEPT, removeOnFail: KEPT });
+    } else await this.#d.staging.remove(staged);
   }
 
   /** Lets BullMQ try a job again, telling its runs why. */
