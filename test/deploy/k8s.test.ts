@@ -220,7 +220,7 @@ describe('k8s manifests (validated offline with kubernetes-models)', () => {
     const scaled = all.find((d) => d.doc.kind === 'ScaledObject')!;
     expect(scaled.file).toMatch(/^k8s\/components\//);
     const api = scaled.doc.spec.triggers.find((t: { type: string }) => t.type === 'metrics-api');
-    expect(api.metadata.valueLocation).toBe('transform.demand');
+    expect(api.metadata.valueLocation).toBe('workers.demand');
     // the metrics Service of the api, on the ConfigMap's metrics port
     const metrics = find(baseDocs, 'Service', 'pv-api-metrics')!;
     const url = new URL(api.metadata.url);

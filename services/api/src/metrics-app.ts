@@ -1,4 +1,5 @@
 import type { PipelineQueues } from '@pv-pipeline/queue';
+import type { Queue } from 'bullmq';
 import express, { type ErrorRequestHandler } from 'express';
 import type { ApiDeps } from './app.js';
 import { createMetricsRegistry } from './metrics.js';
@@ -7,7 +8,7 @@ import { createMetricsRegistry } from './metrics.js';
  * The metrics endpoint, served on a port of its own (`PV_METRICS_PORT`, the
  * Prometheus convention): the Ingress routes the API port only, so queue
  * depths and totals are never published, and scrapes need no token. Also
- * `GET /queue-depth` (see {@link transformDepth}); anything else is 404.
+ * `GET /queue-depth` (see {@link workerDepths}); anything else is 404.
  */
 export function createMetricsApp(
   deps: Pick<ApiDeps, 'config' | 'queues' | 'redis' | 'logger' | 'metricsCacheMs'>,
@@ -25,9 +26,9 @@ export function createMetricsApp(
     const text = await registry.metrics();
     res.type(registry.contentType).send(text);
   });
-  // the transform queue's real backlog, for an autoscaler (KEDA's metrics-api scaler: transform.demand)
+  // the workers' real backlog, for an autoscaler (KEDA's metrics-api scaler: workers.demand)
   app.get('/queue-depth', async (_req, res) => {
-    res.json({ transform: await transformDepth(deps.queues) });
+    res.json(await workerDepths(deps.queues));
   });
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });
@@ -40,7 +41,7 @@ export function createMetricsApp(
   return app;
 }
 
-/** The transform queue's jobs by state, and what an autoscaler scales on. */
+/** A queue's jobs by state, and what an autoscaler scales on. */
 export interface QueueDepth {
   waiting: number;
   prioritized: number;
@@ -52,14 +53,33 @@ export interface QueueDepth {
   demand: number;
 }
 
+/** What `GET /queue-depth` reports: the two queues the workers take jobs from, and their sum. */
+export interface WorkerDepths {
+  transform: QueueDepth;
+  /** Staged files of committed batches to delete (`gs://` staging; see the `cleanup` queue). */
+  cleanup: QueueDepth;
+  /** transform + cleanup: what KEDA scales the workers on, so that they stay until the cleanup is done. */
+  workers: { backlog: number; demand: number };
+}
+
 /**
- * The transform backlog as BullMQ keeps it: the wait list, the prioritized
- * set and the delayed set (a retry waiting its backoff), which the wait
- * list's length alone misses, and the active jobs.
+ * A queue's backlog as BullMQ keeps it: the wait list, the prioritized set
+ * and the delayed set (a retry waiting its backoff), which the wait list's
+ * length alone misses, and the active jobs.
  */
-export async function transformDepth(queues: Pick<PipelineQueues, 'transform'>): Promise<QueueDepth> {
-  const c = await queues.transform.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
+export async function queueDepth(queue: Queue): Promise<QueueDepth> {
+  const c = await queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
   const [waiting, prioritized, delayed, active] = [c.waiting ?? 0, c.prioritized ?? 0, c.delayed ?? 0, c.active ?? 0];
   const backlog = waiting + prioritized + delayed;
   return { waiting, prioritized, delayed, active, backlog, demand: backlog + active };
+}
+
+/** The depths of the queues the workers serve: transforms, and the cleanup the loader hands them. */
+export async function workerDepths(queues: Pick<PipelineQueues, 'transform' | 'cleanup'>): Promise<WorkerDepths> {
+  const [transform, cleanup] = await Promise.all([queueDepth(queues.transform), queueDepth(queues.cleanup)]);
+  return {
+    transform,
+    cleanup,
+    workers: { backlog: transform.backlog + cleanup.backlog, demand: transform.demand + cleanup.demand },
+  };
 }

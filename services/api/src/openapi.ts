@@ -58,7 +58,7 @@ export const openApiDocument = {
       'Prometheus metrics are served apart, on `PV_METRICS_PORT` (default 9464) at `/metrics`: `pv_queue_jobs{queue,state}`, ' +
       '`pv_job_duration_seconds{queue}`, `pv_queue_paused{queue}`, `pv_readings_loaded_total`, `pv_objects_loaded_total`, ' +
       '`pv_objects_failed_total`, `pv_objects_skipped_total`, `pv_redis_up` and the Node.js process metrics; ' +
-      'and `/queue-depth` (the transform backlog, JSON, for an autoscaler). ' +
+      'and `/queue-depth` (the backlog of the transform and cleanup queues that the workers serve, JSON, for an autoscaler). ' +
       'Errors are JSON `{"error": "<message>"}`.',
   },
   security: [{ bearerAuth: [] }],

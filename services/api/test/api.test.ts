@@ -305,7 +305,7 @@ describe('runs', () => {
     expect(text).toMatch(/^process_cpu_user_seconds_total /m);
   });
 
-  it('reports the transform backlog on /queue-depth: waiting, prioritized and delayed jobs, and the active ones', async () => {
+  it('reports the workers’ backlog on /queue-depth: waiting, prioritized, delayed and active jobs of transform and cleanup', async () => {
     const depthPrefix = `{pvdepth-${randomBytes(4).toString('hex')}}`;
     const depthQueues = openQueues(redis, depthPrefix, DEFAULT_TUNING);
     try {
@@ -315,15 +315,19 @@ describe('runs', () => {
       await depthQueues.transform.add('transform-object', data, { jobId: 'w2' });
       await depthQueues.transform.add('transform-object', data, { jobId: 'p1', priority: 5 });
       await depthQueues.transform.add('transform-object', data, { jobId: 'd1', delay: 3_600_000 });
+      await depthQueues.cleanup.add('remove-staged', { staged: ['gs://b/pv/x.parquet'] }, { jobId: 'c1' });
       const depthBase = await serve(createMetricsApp({ config, queues: depthQueues, redis, logger }));
       const res = await fetch(`${depthBase}/queue-depth`);
       expect(res.status).toBe(200);
       // the wait list alone (LLEN) would say 2
       expect(await res.json()).toEqual({
         transform: { waiting: 2, prioritized: 1, delayed: 1, active: 0, backlog: 4, demand: 4 },
+        cleanup: { waiting: 1, prioritized: 0, delayed: 0, active: 0, backlog: 1, demand: 1 },
+        workers: { backlog: 5, demand: 5 },
       });
     } finally {
       await depthQueues.transform.obliterate({ force: true });
+      await depthQueues.cleanup.obliterate({ force: true });
       await depthQueues.close();
     }
   });
