@@ -40,21 +40,26 @@ export async function cancelRun(runs: RunStore, queues: PipelineQueues, runId: s
 /**
  * Detaches a cancelled run from every queued transform job and removes the
  * jobs no run waits for any more. A job another run attached to in the
- * meantime is put back. Resolves with the number removed.
+ * meantime is put back. A job a worker took between the detach and the
+ * removal runs for the cancelled run: the detach is remembered, so that its
+ * outcome still counts for that run. Resolves with the number removed.
  */
 export async function removeQueuedWork(runs: RunStore, queues: PipelineQueues, runId: string): Promise<number> {
   const ids = await queues.transform.getRanges(['wait', 'prioritized', 'delayed'], 0, -1);
   let removed = 0;
   for (let i = 0; i < ids.length; i += SCAN) {
-    for (const id of await runs.detach(runId, ids.slice(i, i + SCAN))) {
+    for (const id of await runs.detach(runId, ids.slice(i, i + SCAN), true)) {
       const job = await queues.transform.getJob(id);
       if (!job) continue;
-      // a job taken by a worker meanwhile is locked: it runs to its end
+      // a job taken by a worker meanwhile is locked: it runs to its end (and counts for this run)
       if ((await queues.transform.remove(id)) !== 1) continue;
       // attached by an overlapping run since the detach: that run still needs it (and is the job's run now)
       const waiting = await runs.waitingRuns(id);
       if (waiting.length > 0) await queues.transform.add(job.name, { ...job.data, runId: waiting[0]! }, { jobId: id });
-      else removed++;
+      else {
+        await runs.forgetDetached([id]);
+        removed++;
+      }
     }
   }
   // then the page being planned: objects attached whose jobs were never enqueued wait for nothing
@@ -66,13 +71,19 @@ export async function removeQueuedWork(runs: RunStore, queues: PipelineQueues, r
  * Detaches a run that stops planning (cancelled, or its planning failed) from
  * the objects of the page it was planning: all of them (`all`), or those whose
  * transform job was never enqueued, which would otherwise keep their
- * attachment forever.
+ * attachment forever. A job that exists may still run for the run: that
+ * detach is remembered (see {@link RunStore.detach}).
  */
 export async function releasePage(runs: RunStore, queues: PipelineQueues, runId: string, all: boolean): Promise<void> {
   const plan = await runs.currentPagePlan(runId);
   if (!plan) return;
-  const ids = plan.toLoad.map((o) => transformJobId(o.key, o.etag));
   const unqueued: string[] = [];
-  for (const id of ids) if (all || (await queues.transform.getJobState(id)) === 'unknown') unqueued.push(id);
+  const queued: string[] = [];
+  for (const o of plan.toLoad) {
+    const id = transformJobId(o.key, o.etag);
+    if ((await queues.transform.getJobState(id)) === 'unknown') unqueued.push(id);
+    else if (all) queued.push(id);
+  }
   for (let i = 0; i < unqueued.length; i += SCAN) await runs.detach(runId, unqueued.slice(i, i + SCAN));
+  for (let i = 0; i < queued.length; i += SCAN) await runs.detach(runId, queued.slice(i, i + SCAN), true);
 }

@@ -63,16 +63,16 @@ export interface OutcomeDetail {
   /**
    * The Redis key of the BullMQ job reporting a final outcome. It is marked
    * `pvOutcome`, so that a planner attaching another run before BullMQ marks
-   * the job finished knows to enqueue the object again (see the planner), and
-   * an outcome reported again by a redone job counts once. @defaultValue '' (none)
+   * the job finished knows to enqueue the object again (see the planner).
+   * @defaultValue '' (none)
    */
   jobKey?: string;
   /**
    * The run the reporting job works for: the run id the ledger records with the
-   * object. With `jobKey`, a final outcome counts for it even when the run was
-   * detached from the object meanwhile (a worker took the job while the run was
-   * being cancelled), so that a run's counts always match its ledger rows.
-   * @defaultValue '' (none)
+   * object. A final outcome counts for it, once, even when the run was detached
+   * from the object while the job could still run (a worker took the job as the
+   * run was being cancelled; see {@link RunStore.detach}), so that a run's
+   * counts match its ledger rows. @defaultValue '' (none)
    */
   jobRun?: string;
 }
@@ -90,17 +90,17 @@ end
 `;
 
 const OUTCOME_SCRIPT = `${COMPLETION_CHECK}
--- KEYS[1] = the object's runs (hash: run id -> '0' attached, '1' transformed), KEYS[2] = the reporting job's hash or '';
+-- KEYS[1] = the object's runs (hash: run id -> '0' attached, '1' transformed), KEYS[2] = the reporting job's hash or '',
+-- KEYS[3] = the runs detached from the object while its job could still run (hash: run id -> '1');
 -- ARGV: prefix, key, outcome, rows, reason, now, the reporting job's run (or ''), then dropped counts by rule (name, n)…
--- A final outcome settles the object for its runs and deletes the hash, so an outcome reported twice counts once.
+-- A final outcome settles the object for its runs and deletes both hashes, so an outcome reported twice counts once.
 -- Returns the runs to finalize: those it completed, and cancelled or failed runs it counted an object for.
 local flat = redis.call('HGETALL', KEYS[1])
 local prefix, key, outcome, rows, reason, now, jobRun = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7]
 local final = outcome ~= 'transformed'
--- The job's own run (the run id the ledger records) counts its final outcome even when it was detached from the
--- object, as a run being cancelled is from a job a worker took meanwhile; once, while the job has not reported.
-if final and jobRun ~= '' and KEYS[2] ~= '' and redis.call('HEXISTS', KEYS[1], jobRun) == 0
-  and redis.call('EXISTS', KEYS[2]) == 1 and redis.call('HEXISTS', KEYS[2], 'pvOutcome') == 0 then
+-- The job's own run (the run id the ledger records) counts its final outcome when it was detached from the object
+-- while the job could still run (a run being cancelled, from a job a worker took meanwhile).
+if final and jobRun ~= '' and redis.call('HEXISTS', KEYS[3], jobRun) == 1 and redis.call('HEXISTS', KEYS[1], jobRun) == 0 then
   table.insert(flat, jobRun)
   table.insert(flat, '1')
 end
@@ -133,7 +133,7 @@ for i = 1, #flat, 2 do
   end
 end
 if final then
-  redis.call('DEL', KEYS[1])
+  redis.call('DEL', KEYS[1], KEYS[3])
   -- the reporting job says so in its own hash (gone with the job): until BullMQ marks it finished,
   -- a planner attaching another run to the object sees that the outcome was given (see enqueueTransform)
   if KEYS[2] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HSET', KEYS[2], 'pvOutcome', outcome) end
@@ -208,11 +208,19 @@ return s
 `;
 
 const DETACH_SCRIPT = `
--- ARGV: prefix, run id, transform job ids… Detaches the run from those objects; returns the ids no run waits for any more.
+-- ARGV: prefix, run id, '1' to remember the detach (the object's job may run yet) or '0', its TTL s, transform job ids…
+-- Detaches the run from those objects; returns the ids no run waits for any more.
 local out = {}
-for i = 3, #ARGV do
+for i = 5, #ARGV do
   local k = ARGV[1] .. ':obj:' .. ARGV[i] .. ':runs'
-  if redis.call('HDEL', k, ARGV[2]) == 1 and redis.call('EXISTS', k) == 0 then table.insert(out, ARGV[i]) end
+  if redis.call('HDEL', k, ARGV[2]) == 1 then
+    if ARGV[3] == '1' then
+      local d = ARGV[1] .. ':obj:' .. ARGV[i] .. ':detached'
+      redis.call('HSET', d, ARGV[2], '1')
+      redis.call('EXPIRE', d, ARGV[4])
+    end
+    if redis.call('EXISTS', k) == 0 then table.insert(out, ARGV[i]) end
+  end
 end
 return out
 `;
@@ -248,7 +256,12 @@ return #runs
 
 type ScriptedRedis = Redis & {
   pvRecordRetry(runsKey: string, ...args: string[]): Promise<number>;
-  pvRecordOutcome(runsKey: string, jobKey: string, ...args: Array<string | number>): Promise<string[]>;
+  pvRecordOutcome(
+    runsKey: string,
+    jobKey: string,
+    detachedKey: string,
+    ...args: Array<string | number>
+  ): Promise<string[]>;
   pvAttach(runKey: string, ...args: Array<string | number>): Promise<string[]>;
   pvStart(runKey: string, now: string): Promise<number>;
   pvFail(runKey: string, reason: string, now: string): Promise<number>;
@@ -299,7 +312,7 @@ export class RunStore {
   constructor(redis: Redis, prefix: string, ttlSeconds = 7 * 86_400, maxRetryEvents = MAX_RETRY_EVENTS) {
     const r = redis as ScriptedRedis;
     if (typeof r.pvRecordOutcome !== 'function') {
-      r.defineCommand('pvRecordOutcome', { numberOfKeys: 2, lua: OUTCOME_SCRIPT });
+      r.defineCommand('pvRecordOutcome', { numberOfKeys: 3, lua: OUTCOME_SCRIPT });
       r.defineCommand('pvAttach', { numberOfKeys: 1, lua: ATTACH_SCRIPT });
       r.defineCommand('pvCommitPage', { numberOfKeys: 2, lua: COMMIT_PAGE_SCRIPT });
       r.defineCommand('pvFinishPlanning', { numberOfKeys: 1, lua: FINISH_PLANNING_SCRIPT });
@@ -321,6 +334,11 @@ export class RunStore {
 
   #objectRuns(jobId: string): string {
     return `${this.#prefix}:obj:${jobId}:runs`;
+  }
+
+  /** The runs detached from an object while its job could still run (see {@link detach}). */
+  #objectDetached(jobId: string): string {
+    return `${this.#prefix}:obj:${jobId}:detached`;
   }
 
   /** Records a new run in state `queued`. */
@@ -415,10 +433,21 @@ export class RunStore {
     return had === '' ? null : (had as RunRecord['state']);
   }
 
-  /** Detaches the run from objects; resolves with those no run waits for any more (their jobs may go). */
-  async detach(id: string, jobIds: readonly string[]): Promise<string[]> {
+  /**
+   * Detaches the run from objects; resolves with those no run waits for any
+   * more (their jobs may go). With `jobMayRun` the detach is remembered (for
+   * the TTL of a run), so that if the object's job runs after all (a worker
+   * took it before it could be removed), its outcome still counts for the run
+   * it was enqueued for, which the ledger records (see {@link OutcomeDetail.jobRun}).
+   */
+  async detach(id: string, jobIds: readonly string[], jobMayRun = false): Promise<string[]> {
     if (jobIds.length === 0) return [];
-    return this.#redis.pvDetach(this.#prefix, id, ...jobIds);
+    return this.#redis.pvDetach(this.#prefix, id, jobMayRun ? '1' : '0', String(this.#ttl), ...jobIds);
+  }
+
+  /** Forgets the detaches remembered for objects whose jobs are gone (removed: no outcome will come). */
+  async forgetDetached(jobIds: readonly string[]): Promise<void> {
+    if (jobIds.length > 0) await this.#redis.del(...jobIds.map((id) => this.#objectDetached(id)));
   }
 
   /** The runs waiting for the object of this transform job. */
@@ -443,6 +472,7 @@ export class RunStore {
     return this.#redis.pvRecordOutcome(
       this.#objectRuns(jobId),
       detail.jobKey ?? '',
+      this.#objectDetached(jobId),
       this.#prefix,
       key,
       outcome,

@@ -157,21 +157,43 @@ describe('RunStore (real Redis, own prefix)', () => {
     expect((await runs.get('c'))!.state).toBe('cancelled');
   });
 
-  it('a final outcome counts once for the reporting job’s own run, even when that run was detached from the object', async () => {
+  it('a final outcome counts once for the reporting job’s own run when that run was detached while the job could run', async () => {
     await runs.create('d', request);
     await runs.start('d');
-    await runs.attach('d', 0, 0, ['od']);
+    await runs.attach('d', 0, 0, ['od', 'oe']);
     expect(await runs.cancel('d')).toBe('running');
-    expect(await runs.detach('d', ['od'])).toEqual(['od']);
+    // od's job could still run (a worker may take it); oe's could not (it was never enqueued)
+    expect(await runs.detach('d', ['od'], true)).toEqual(['od']);
+    expect(await runs.detach('d', ['oe'])).toEqual(['oe']);
     const jobKey = `${prefix}:load:od`;
     await redis.hset(jobKey, 'name', 'readings');
     // the cancelled run is recorded again with the object counted
     expect(await runs.recordOutcome('od', 'kd', 'loaded', { rows: 4, jobKey, jobRun: 'd' })).toEqual(['d']);
-    // the job redone after a crash reports again: counted once
+    // the job redone after a crash (or a fresh load job after a transform redo) reports again: counted once
     expect(await runs.recordOutcome('od', 'kd', 'loaded', { rows: 4, jobKey, jobRun: 'd' })).toEqual([]);
-    // without the job's hash nothing shows it has not reported already: nothing is counted
+    await redis.del(jobKey);
+    expect(await runs.recordOutcome('od', 'kd', 'loaded', { rows: 4, jobRun: 'd' })).toEqual([]);
+    // a detach not remembered is not credited
     expect(await runs.recordOutcome('oe', 'ke', 'loaded', { rows: 4, jobRun: 'd' })).toEqual([]);
     expect((await runs.get('d'))!.counts).toMatchObject({ loaded: 1, readings: 4, failed: 0 });
+    expect(await redis.keys(`${prefix}:obj:o[de]:*`)).toEqual([]);
+  });
+
+  it('an object already settled counts no more for its job’s run, however often a fresh job reports it', async () => {
+    await runs.create('t', request);
+    await runs.start('t');
+    await runs.attach('t', 0, 0, ['ot']);
+    expect(
+      await runs.recordOutcome('ot', 'kt', 'loaded', { rows: 2, jobKey: `${prefix}:load:ot-1`, jobRun: 't' }),
+    ).toEqual([]);
+    // the transform redone after its worker was lost enqueues a fresh load job, which finds the object in the ledger
+    await redis.hset(`${prefix}:load:ot-2`, 'name', 'readings');
+    expect(
+      await runs.recordOutcome('ot', 'kt', 'loaded', { rows: 2, jobKey: `${prefix}:load:ot-2`, jobRun: 't' }),
+    ).toEqual([]);
+    expect(await runs.recordOutcome('ot', 'kt', 'failed', { reason: 'late', jobRun: 't' })).toEqual([]);
+    expect((await runs.get('t'))!.counts).toMatchObject({ loaded: 1, readings: 2, failed: 0 });
+    await redis.del(`${prefix}:load:ot-2`);
   });
 
   it('a failed planning is a failed run with the reason', async () => {

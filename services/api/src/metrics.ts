@@ -51,6 +51,26 @@ export const REDIS_TOTALS = {
 const DURATION_SAMPLE = 1000;
 
 /**
+ * Processing seconds (finishedOn − processedOn) of a queue's last `n`
+ * completed jobs: two fields of each job's hash, not the job (a cleanup job
+ * lists a whole batch's files).
+ */
+async function completedSeconds(redis: Redis, queue: Queue, n: number): Promise<number[]> {
+  const ids = await redis.zrevrange(queue.toKey('completed'), 0, n - 1);
+  if (ids.length === 0) return [];
+  const pipeline = redis.pipeline();
+  for (const id of ids) pipeline.hmget(queue.toKey(id), 'processedOn', 'finishedOn');
+  const out: number[] = [];
+  for (const [err, fields] of (await pipeline.exec()) ?? []) {
+    const [processedOn, finishedOn] = (err ? [null, null] : fields) as [string | null, string | null];
+    if (processedOn === null || finishedOn === null) continue; // removed meanwhile
+    const s = (Number(finishedOn) - Number(processedOn)) / 1000;
+    if (s >= 0) out.push(s);
+  }
+  return out;
+}
+
+/**
  * A Prometheus registry of its own (not prom-client's global one, so several
  * apps can live in one process): queue depths and job durations read from
  * BullMQ on scrape, pipeline totals read from Redis, default process metrics.
@@ -152,15 +172,9 @@ export function createMetricsRegistry(options: ApiMetricsOptions): Registry {
     if (durations && Date.now() - durations.at < cacheMs) return durations.byQueue;
     const byQueue = new Map<QueueName, number[]>();
     for (const [name, queue] of named) {
-      const jobs = await read('pv_job_duration_seconds', () => queue.getJobs(['completed'], 0, DURATION_SAMPLE - 1));
-      if (!jobs) return undefined;
-      byQueue.set(
-        name,
-        jobs
-          .filter((j) => j?.finishedOn !== undefined && j.processedOn !== undefined)
-          .map((j) => (j.finishedOn! - j.processedOn!) / 1000)
-          .filter((s) => s >= 0),
-      );
+      const seconds = await read('pv_job_duration_seconds', () => completedSeconds(redis, queue, DURATION_SAMPLE));
+      if (!seconds) return undefined;
+      byQueue.set(name, seconds);
     }
     durations = { at: Date.now(), byQueue };
     return byQueue;

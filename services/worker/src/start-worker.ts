@@ -85,6 +85,7 @@ export async function startWorker(config: ServiceConfig, logger: Logger): Promis
     workerOptions(config, connection, CLEANUP_CONCURRENCY),
   );
   cleaner.on('error', reportError('cleanup worker error'));
+  countStalledJobs(cleaner, connection, prefix);
   cleaner.on('failed', (job, err) => {
     if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
       logger.warn(
