@@ -1,6 +1,5 @@
 import { describeError, isRetryable, type Logger, type StagedManifest } from '@pv-pipeline/core';
 import type { SystemCatalog } from '@pv-pipeline/pvdaq';
-import type { RunRow } from '@pv-pipeline/schema';
 import type { Sink } from '@pv-pipeline/sinks';
 import { commitOrSplit, commitStaged, LoadBatcher, runRowOf, type StagingArea, stagedRef } from '@pv-pipeline/stages';
 import { type Job, UnrecoverableError } from 'bullmq';
@@ -72,14 +71,6 @@ export const LOADER_STEPS = [
 ] as const;
 /** One of {@link LOADER_STEPS}. */
 export type LoaderStep = (typeof LOADER_STEPS)[number];
-
-/** Times a finalization writes a run's row again when its counts changed while it was written. */
-const REFINALIZE_ROUNDS = 3;
-
-/** Whether two rows of a run are the same, field for field. */
-function sameRunRow(a: RunRow, b: RunRow): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
 
 /** Cleanup jobs kept once completed, and once failed for good (for a look at why). */
 const KEPT = 100;
@@ -302,16 +293,7 @@ export class LoadProcessor {
   async #finalize(runId: string): Promise<{ recorded: boolean }> {
     const run = await this.#d.runs.get(runId);
     if (!run) return { recorded: false };
-    let row = runRowOf(run);
-    await this.#d.sink.recordRun(row);
-    // an outcome that came meanwhile (a cancelled run's job finishing on a worker) asked for this job while it
-    // was active, which adds nothing: the row is read again and written again while it changes
-    for (let again = 0; again < REFINALIZE_ROUNDS; again++) {
-      const now = await this.#d.runs.get(runId);
-      if (!now || sameRunRow(row, runRowOf(now))) break;
-      row = runRowOf(now);
-      await this.#d.sink.recordRun(row);
-    }
+    await this.#d.sink.recordRun(runRowOf(run));
     if (this.#d.afterRun) {
       try {
         await this.#d.afterRun(runId);

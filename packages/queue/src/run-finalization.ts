@@ -13,13 +13,22 @@ export const FINALIZE_REVIVALS = 3;
 
 /**
  * Enqueues the loader's job that records a finished run in the sink and lets
- * its Redis keys expire (job id `f-<run>`; a finished job of that id is replaced).
+ * its Redis keys expire (job id `f-<run>`; a finished job of that id is
+ * replaced, a waiting one serves). While that job is active it may have read
+ * the run already: another one (`f-<run>-again-<ms>`) records the run after it,
+ * so that a count that changed meanwhile (a cancelled run's job finishing) is
+ * never left out of the sink's row.
  *
  * @param revived how many times this run's finalization failed before
  */
 export async function enqueueFinalize(queues: PipelineQueues, runId: string, revived = 0): Promise<void> {
   const data: LoadJobData = revived > 0 ? { kind: 'finalize', runId, revived } : { kind: 'finalize', runId };
-  await addFresh(queues.load, JOB_NAMES.finalize, data, `f-${runId}`);
+  const id = `f-${runId}`;
+  if ((await queues.load.getJobState(id)) === 'active') {
+    await queues.load.add(JOB_NAMES.finalize, data, { jobId: `${id}-again-${Date.now()}` });
+    return;
+  }
+  await addFresh(queues.load, JOB_NAMES.finalize, data, id);
 }
 
 /**

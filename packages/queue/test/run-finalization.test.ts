@@ -154,3 +154,32 @@ describe('finished runs are recorded in the sink even when their finalize job is
     expect((await queues.load.getJob('f-r-refused'))?.data).toMatchObject({ revived: FINALIZE_REVIVALS });
   }, 30_000);
 });
+
+describe('a finalize asked for while its job is active (real Redis, real BullMQ)', () => {
+  const { queues, worker } = ownPrefix();
+
+  it('queues another one, which records the run again after it', async () => {
+    const seen: string[] = [];
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let taken!: () => void;
+    const tookIt = new Promise<void>((resolve) => (taken = resolve));
+    worker<LoadJobData>(QUEUE_NAMES.load, async (job) => {
+      seen.push(job.id!);
+      if (seen.length === 1) {
+        taken();
+        await released;
+      }
+      return { recorded: true };
+    });
+    await enqueueFinalize(queues, 'r-busy');
+    await tookIt;
+    // the active job may have read the run already: a count that changes now needs a job of its own
+    await enqueueFinalize(queues, 'r-busy');
+    release();
+    await until(() => seen.length === 2, 'the second finalize job');
+    expect(seen[0]).toBe('f-r-busy');
+    expect(seen[1]).toMatch(/^f-r-busy-again-\d+$/);
+    expect((await queues.load.getJob(seen[1]!))?.data).toEqual({ kind: 'finalize', runId: 'r-busy' });
+  }, 30_000);
+});
