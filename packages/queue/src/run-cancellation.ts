@@ -48,6 +48,7 @@ export async function removeQueuedWork(runs: RunStore, queues: PipelineQueues, r
   const ids = await queues.transform.getRanges(['wait', 'prioritized', 'delayed'], 0, -1);
   let removed = 0;
   for (let i = 0; i < ids.length; i += SCAN) {
+    const gone: string[] = [];
     for (const id of await runs.detach(runId, ids.slice(i, i + SCAN), true)) {
       const job = await queues.transform.getJob(id);
       if (!job) continue;
@@ -56,11 +57,11 @@ export async function removeQueuedWork(runs: RunStore, queues: PipelineQueues, r
       // attached by an overlapping run since the detach: that run still needs it (and is the job's run now)
       const waiting = await runs.waitingRuns(id);
       if (waiting.length > 0) await queues.transform.add(job.name, { ...job.data, runId: waiting[0]! }, { jobId: id });
-      else {
-        await runs.forgetDetached([id]);
-        removed++;
-      }
+      else gone.push(id);
     }
+    // removed for good: no outcome will come, so nothing is to be credited
+    await runs.forgetDetached(gone);
+    removed += gone.length;
   }
   // then the page being planned: objects attached whose jobs were never enqueued wait for nothing
   await releasePage(runs, queues, runId, true);

@@ -102,8 +102,7 @@ async function reportFailure(
     jobKey,
     jobRun: object.runId,
   });
-  const kind = failure.kind;
-  await addFailure(deps.redis, deps.prefix, kind);
+  await addFailure(deps.redis, deps.prefix, failure.kind);
   for (const r of completed) {
     await enqueueFinalize(deps.queues, r);
   }

@@ -5,6 +5,7 @@ import { createLogger } from '@pv-pipeline/core';
 import { FileObjectStore, SystemCatalog } from '@pv-pipeline/pvdaq';
 import { openStagingArea, type PlannedObject } from '@pv-pipeline/stages';
 import { afterAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../../test/support/wait-for.js';
 import { JOB_NAMES, type TransformJobData } from '../src/job-payloads.js';
 import { QUEUE_NAMES } from '../src/queue-names.js';
 import { cancelRun } from '../src/run-cancellation.js';
@@ -95,18 +96,18 @@ describe('a worker taking a job while its run is cancelled (real Redis, real Bul
     expect(await queues.load.remove(`f-${runId}`)).toBe(1);
 
     release();
-    const deadline = Date.now() + 30_000;
-    while ((await queues.transform.getJobState(jobId)) !== 'failed' && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(await queues.transform.getJobState(jobId)).toBe('failed');
+    await waitFor(async () => (await queues.transform.getJobState(jobId)) === 'failed', {
+      timeoutMs: 30_000,
+      what: 'the taken job to fail',
+    });
     const run = await runs.get(runId);
     expect(run).toMatchObject({
       state: 'cancelled',
       counts: { planned: 0, loaded: 0, skipped: 0, failed: 1 },
     });
     expect(run!.failures.map((f) => f.key)).toEqual([object.key]);
-    expect(await redis.keys(`${prefix}:obj:*:runs`)).toEqual([]);
+    // neither the object's runs nor the remembered detach are left
+    expect(await redis.keys(`${prefix}:obj:*`)).toEqual([]);
     // the run's recorded counts changed: it is to be recorded again
     expect(await queues.load.getJobState(`f-${runId}`)).toBe('waiting');
   }, 60_000);
