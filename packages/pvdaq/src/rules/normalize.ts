@@ -2,6 +2,7 @@ import { addDropped, BadInputError, type DroppedCounts, noneDropped } from '@pv-
 import type { SensorEntry } from '@pv-pipeline/schema';
 import type { MetricsDictionary } from '../catalog/metrics-dictionary.js';
 import type { RawReadings } from '../readers/raw-readings.js';
+import { IdSlots } from './id-slots.js';
 import type { LocalTimeResolver } from './local-time.js';
 import { ruleForValue } from './reading-rules.js';
 
@@ -55,23 +56,28 @@ export interface NormalizeContext {
 export function normalizeReadings(raw: RawReadings, ctx: NormalizeContext): NormalizedReadings {
   const { key, dictionary } = ctx;
   const n = raw.length;
-  // one sensor index per channel (metric id) met in the object
+  // one sensor index per channel (metric id) met in the object, in the order first met
   const sensors: SensorEntry[] = [];
   // the raw id (a metric id, or a residential column's) of each sensor index
   const rawIdOf: number[] = [];
-  const idxByMetric = new Map<number, number>();
+  const slots = new IdSlots();
   const unknown = new Set<number>();
+  // every row's sensor index, written here first; the loop below compacts it in place
+  const sensorIdx = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const id = raw.metricId[i]!;
-    if (idxByMetric.has(id) || unknown.has(id)) continue;
-    const e = dictionary.byMetricId.get(id);
-    if (!e) {
-      unknown.add(id);
-      continue;
+    let s = slots.get(id);
+    if (s < 0) {
+      const e = unknown.has(id) ? undefined : dictionary.byMetricId.get(id);
+      if (!e) {
+        unknown.add(id);
+        continue;
+      }
+      s = slots.add(id);
+      rawIdOf.push(id);
+      sensors.push(e);
     }
-    idxByMetric.set(id, sensors.length);
-    rawIdOf.push(id);
-    sensors.push(e);
+    sensorIdx[i] = s;
   }
   if (unknown.size > 0) {
     const ids = [...unknown].sort((a, b) => a - b);
@@ -87,8 +93,8 @@ export function normalizeReadings(raw: RawReadings, ctx: NormalizeContext): Norm
 
   const timestamp = new Float64Array(n);
   const measuredOn = new Float64Array(n);
-  const sensorIdx = new Int32Array(n);
   const metricId = new Int32Array(n);
+  const metricOf = Int32Array.from(sensors, (e) => e.metric_id);
   const value = new Float64Array(n);
   const dropped = addDropped(noneDropped(), raw.dropped);
   // by channel: what the reader dropped, then what the value and duplicate rules drop
@@ -125,7 +131,8 @@ export function normalizeReadings(raw: RawReadings, ctx: NormalizeContext): Norm
     if (!(ts >= MIN_US && ts < MAX_US)) {
       throw new BadInputError(key, `entry ${i + 1}: timestamp ${describeUs(ts)} is outside 1970..2100`);
     }
-    const s = idxByMetric.get(raw.metricId[i]!)!;
+    // read before the write at len <= i below
+    const s = sensorIdx[i]!;
     if (len > 0) {
       const pt = timestamp[len - 1]!;
       if (ts < pt || (ts === pt && s <= sensorIdx[len - 1]!)) ordered = false;
@@ -133,7 +140,7 @@ export function normalizeReadings(raw: RawReadings, ctx: NormalizeContext): Norm
     timestamp[len] = ts;
     measuredOn[len] = local;
     sensorIdx[len] = s;
-    metricId[len] = sensors[s]!.metric_id;
+    metricId[len] = metricOf[s]!;
     value[len] = v;
     len++;
   }

@@ -10,6 +10,8 @@ export interface ReadingRule {
 /** Values that mean "no reading" in PVDAQ, matched exactly. */
 export const SENTINELS: readonly number[] = [-999, -7999, -9999, -99999];
 const SENTINEL_SET: ReadonlySet<number> = new Set(SENTINELS);
+// the largest sentinel: a value above it needs no set lookup (the common reading)
+const SENTINEL_MAX = Math.max(...SENTINELS);
 
 /**
  * The reading rules, in the order they are applied, one per id of
@@ -49,7 +51,7 @@ if (READING_RULES.map((r) => r.id).join() !== READING_RULE_IDS.join()) {
 export function ruleForValue(v: number): ReadingRuleId | null {
   if (Number.isNaN(v)) return 'missing';
   if (v === Number.POSITIVE_INFINITY || v === Number.NEGATIVE_INFINITY) return 'non_finite';
-  if (SENTINEL_SET.has(v)) return 'sentinel';
+  if (v <= SENTINEL_MAX && SENTINEL_SET.has(v)) return 'sentinel';
   return null;
 }
 
