@@ -17,7 +17,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRedisConnection, DEFAULT_TUNING, JOB_NAMES, openQueues, RunStore } from '@pv-pipeline/queue';
 import { isFinished } from '@pv-pipeline/stages';
@@ -25,8 +25,11 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { startRedis, stopChildren } from './bench-processes.js';
 import { BENCH_DIR, ensureMirror, FULL_PARAMS, mirrorDir, systemsOf } from './generate-mirror.js';
-import { childrenCpuSeconds, machineBusySeconds, processCpuSeconds } from './measure.js';
+import { benchCommit, childrenCpuSeconds, machineBusySeconds, processCpuSeconds } from './measure.js';
 import { writeResultsSection } from './results-section.js';
+
+/** The machine's load average when the bench started (a shared machine: it says how quiet the run was). */
+const START_LOAD = loadavg()[0]!;
 
 const ROOT = join(BENCH_DIR, '..');
 /** Warm-up rounds of the "warmed" modes (PV_WORKER_WARM_UP_ROUNDS). */
@@ -401,7 +404,7 @@ function resultsBody(
   return [
     '## Cluster mode (`npm run bench:cluster`)',
     '',
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${cores} cores, node ${process.version}; ${args.systems} systems of the bench mirror (1-minute data, July 2023), ${args.threads === 0 ? 'decoding in the main thread of each process (no decoding threads)' : `${args.threads} decoding thread(s) per process`}, worker concurrency 4, loader batches at the service defaults, one loader into ${sinkName} (same sink settings in every mode). "transform only" runs the planner and the workers without a loader, timed to the last staged file: the workers' own scaling with both cores theirs. "warmed" workers staged ${WARM_UP_ROUNDS} synthetic objects per decoding thread (or in the main thread) before the run (not timed), so V8's one-off compilation of the decoders (2–3 s of CPU per process) is not in the run.`,
+    `Measured ${new Date().toISOString().slice(0, 10)} at commit ${benchCommit()}, load average ${START_LOAD.toFixed(2)} at the start, on ${cores} cores, node ${process.version}; ${args.systems} systems of the bench mirror (1-minute data, July 2023), ${args.threads === 0 ? 'decoding in the main thread of each process (no decoding threads)' : `${args.threads} decoding thread(s) per process`}, worker concurrency 4, loader batches at the service defaults, one loader into ${sinkName} (same sink settings in every mode). "transform only" runs the planner and the workers without a loader, timed to the last staged file: the workers' own scaling with both cores theirs. "warmed" workers staged ${WARM_UP_ROUNDS} synthetic objects per decoding thread (or in the main thread) before the run (not timed), so V8's one-off compilation of the decoders (2–3 s of CPU per process) is not in the run.`,
     '',
     '| mode | objects | readings | seconds | readings/s | jobs/s |',
     '|---|---|---|---|---|---|',
