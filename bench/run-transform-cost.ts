@@ -95,6 +95,8 @@ const withUtc = new Set(
   ).map((r) => String(r[0])),
 );
 const taken = objects.filter((o) => withUtc.has(o.path));
+if (taken.length === 0)
+  throw new Error(`no object of ${mirror} has UTC on every row (or none was matched by its path)`);
 console.log(`${taken.length} of ${objects.length} objects have UTC on every row`);
 
 const sentinels = SENTINELS.join(', ');
@@ -172,8 +174,9 @@ const phases = ['pipeline', 'sql', 'read', 'copy'] as const;
 const cpu: Record<(typeof phases)[number], number[]> = { pipeline: [], sql: [], read: [], copy: [] };
 let pipelineCounts: Counts = { rows: 0, byValue: 0, duplicate: 0 };
 let sqlCounts: Counts = { rows: 0, byValue: 0, duplicate: 0 };
-// the page cache warmed, and the JIT, before the first measure
+// the page cache warmed, the JIT and DuckDB's first statements, before the first measure
 await pipelineOnce();
+await sqlOnce();
 for (let i = 0; i < repeat; i++) {
   cpu.pipeline.push(await cpuOf(async () => void (pipelineCounts = await pipelineOnce())));
   cpu.sql.push(await cpuOf(async () => void (sqlCounts = await sqlOnce())));

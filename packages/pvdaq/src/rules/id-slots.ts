@@ -11,8 +11,11 @@ export class IdSlots {
   #bits: number;
   #size = 0;
 
-  /** @param expected how many ids are expected; the table grows past it. @defaultValue 16 */
+  /** @param expected how many ids are expected (1 to 2^28); the table grows past it. @defaultValue 16 */
   constructor(expected = 16) {
+    if (!Number.isInteger(expected) || expected < 1 || expected > 2 ** 28) {
+      throw new RangeError(`IdSlots: expected ${expected} is not an integer from 1 to 2^28`);
+    }
     this.#bits = Math.max(4, Math.ceil(Math.log2(expected * 2)));
     this.#ids = new Int32Array(1 << this.#bits);
     this.#slots = new Int32Array(1 << this.#bits).fill(-1);

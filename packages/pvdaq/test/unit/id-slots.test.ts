@@ -21,4 +21,10 @@ describe('IdSlots', () => {
     expect(slots.get(12345)).toBe(-1);
     expect(slots.size).toBe(ids.length);
   });
+
+  it('refuses a size it cannot hold', () => {
+    for (const n of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 29]) {
+      expect(() => new IdSlots(n)).toThrow(/not an integer from 1 to 2\^28/);
+    }
+  });
 });
