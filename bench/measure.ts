@@ -121,6 +121,14 @@ export function machineBusySeconds(): number {
 }
 
 /** The median of some numbers (the mean of the middle two for an even count). */
+/** CPU seconds of this process (every thread) spent while `work` ran. */
+export async function cpuSecondsOf(work: () => Promise<unknown>): Promise<number> {
+  const u = process.cpuUsage();
+  await work();
+  const d = process.cpuUsage(u);
+  return (d.user + d.system) / 1e6;
+}
+
 export const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;

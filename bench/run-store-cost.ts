@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { PV_READINGS, quoteIdent } from '@pv-pipeline/schema';
 import { BENCH_DIR, lit } from './generate-mirror.js';
-import { benchCommit, median } from './measure.js';
+import { benchCommit, cpuSecondsOf, median } from './measure.js';
 import { writeResultsSection } from './results-section.js';
 
 const { values } = parseArgs({
@@ -36,13 +36,11 @@ const work = join(BENCH_DIR, 'out', 'store-cost.duckdb');
 for (const suffix of ['', '.wal']) rmSync(`${work}${suffix}`, { force: true });
 const db = await DuckDBInstance.create(work, { threads: '1' });
 const conn = await db.connect();
-const cpu = async (sql: string) => {
-  const u = process.cpuUsage();
-  await conn.run(sql);
-  await conn.run('CHECKPOINT');
-  const d = process.cpuUsage(u);
-  return (d.user + d.system) / 1e6;
-};
+const cpu = (sql: string) =>
+  cpuSecondsOf(async () => {
+    await conn.run(sql);
+    await conn.run('CHECKPOINT');
+  });
 const rows: Array<[string, number, string]> = [];
 try {
   await conn.run(`ATTACH ${lit(values.db)} AS loaded (READ_ONLY)`);

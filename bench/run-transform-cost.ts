@@ -30,7 +30,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { openObjectStore, parsePvdataKey, SENTINELS, SystemCatalog, zoneSourcesOf } from '@pv-pipeline/pvdaq';
 import { type DecodeTask, decodeReadings } from '../packages/stages/src/transform/decode-readings.js';
 import { BENCH_DIR, ensureMirror, FULL_PARAMS, lit, mirrorDir } from './generate-mirror.js';
-import { benchCommit, median } from './measure.js';
+import { benchCommit, cpuSecondsOf, median } from './measure.js';
 import { writeResultsSection } from './results-section.js';
 
 const { values } = parseArgs({
@@ -48,14 +48,6 @@ await ensureMirror(mirror, FULL_PARAMS, (s) => console.log(s));
 const out = join(BENCH_DIR, 'out', 'transform-cost');
 rmSync(out, { recursive: true, force: true });
 for (const dir of ['js', 'sql', 'raw']) mkdirSync(join(out, dir), { recursive: true });
-
-/** CPU seconds of this process spent in `work`. */
-async function cpuOf(work: () => Promise<void>): Promise<number> {
-  const u = process.cpuUsage();
-  await work();
-  const d = process.cpuUsage(u);
-  return (d.user + d.system) / 1e6;
-}
 
 const store = openObjectStore(`file://${mirror}`);
 const catalog = await SystemCatalog.load(store);
@@ -178,10 +170,10 @@ let sqlCounts: Counts = { rows: 0, byValue: 0, duplicate: 0 };
 await pipelineOnce();
 await sqlOnce();
 for (let i = 0; i < repeat; i++) {
-  cpu.pipeline.push(await cpuOf(async () => void (pipelineCounts = await pipelineOnce())));
-  cpu.sql.push(await cpuOf(async () => void (sqlCounts = await sqlOnce())));
-  cpu.read.push(await cpuOf(readOnce));
-  cpu.copy.push(await cpuOf(copyOnce));
+  cpu.pipeline.push(await cpuSecondsOf(async () => void (pipelineCounts = await pipelineOnce())));
+  cpu.sql.push(await cpuSecondsOf(async () => void (sqlCounts = await sqlOnce())));
+  cpu.read.push(await cpuSecondsOf(readOnce));
+  cpu.copy.push(await cpuSecondsOf(copyOnce));
   console.log(`run ${i + 1}/${repeat}: ${phases.map((p) => `${p} ${cpu[p].at(-1)!.toFixed(2)} CPU s`).join(', ')}`);
 }
 

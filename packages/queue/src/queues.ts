@@ -1,4 +1,4 @@
-import { type Job, Queue } from 'bullmq';
+import { type Job, type JobState, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { defaultJobOptions, type QueueTuning } from './job-options.js';
 import type { CleanupJobData, LoadJobData, PlanJobData, TransformJobData } from './job-payloads.js';
@@ -48,8 +48,15 @@ export function allQueues(queues: PipelineQueues): Queue[] {
  * done again; one that is waiting or active is left alone (adding is then a
  * no-op, which is what makes planning twice enqueue nothing twice).
  */
-export async function addFresh<T>(queue: Queue<T>, name: string, data: T, jobId: string): Promise<Job<T>> {
-  const state = await queue.getJobState(jobId);
+export async function addFresh<T>(
+  queue: Queue<T>,
+  name: string,
+  data: T,
+  jobId: string,
+  /** The job's state when the caller has just read it. @defaultValue read here */
+  known?: JobState | 'unknown',
+): Promise<Job<T>> {
+  const state = known ?? (await queue.getJobState(jobId));
   if (state === 'completed' || state === 'failed') await queue.remove(jobId);
   // biome-ignore lint/suspicious/noExplicitAny: BullMQ's generic name/data typing is not inferable here
   return (queue as Queue<any>).add(name, data, { jobId }) as Promise<Job<T>>;

@@ -24,11 +24,12 @@ export const FINALIZE_REVIVALS = 3;
 export async function enqueueFinalize(queues: PipelineQueues, runId: string, revived = 0): Promise<void> {
   const data: LoadJobData = revived > 0 ? { kind: 'finalize', runId, revived } : { kind: 'finalize', runId };
   const id = `f-${runId}`;
-  if ((await queues.load.getJobState(id)) === 'active') {
+  const state = await queues.load.getJobState(id);
+  if (state === 'active') {
     await queues.load.add(JOB_NAMES.finalize, data, { jobId: `${id}-again-${Date.now()}` });
     return;
   }
-  await addFresh(queues.load, JOB_NAMES.finalize, data, id);
+  await addFresh(queues.load, JOB_NAMES.finalize, data, id, state);
 }
 
 /**
