@@ -167,9 +167,10 @@ export async function runRawCopy(o: ReferenceOptions): Promise<{ rows: number }>
 }
 
 /**
- * The storage floor: DuckDB storing the rows the pipeline loaded, as they are, into a table
- * of its own (`CREATE TABLE … AS SELECT * FROM pv_readings`, 1 thread). No loader of these
- * rows into DuckDB can spend less CPU than this.
+ * The storage floor: DuckDB storing the rows the pipeline loaded, as the sink stores them, into
+ * a table of its own (`CREATE TABLE … AS SELECT * FROM pv_reading_rows`, 1 thread: the
+ * readings with their channel and object numbered, see the sink's readings-storage.ts). No
+ * loader of these rows into DuckDB can spend less CPU than this.
  */
 export async function runStoreCopy(pipelineDb: string, dbPath: string): Promise<{ rows: number }> {
   for (const suffix of ['', '.wal']) rmSync(`${dbPath}${suffix}`, { force: true });
@@ -177,7 +178,7 @@ export async function runStoreCopy(pipelineDb: string, dbPath: string): Promise<
   const conn = await db.connect();
   try {
     await conn.run(`ATTACH ${lit(pipelineDb)} AS loaded (READ_ONLY)`);
-    await conn.run('CREATE TABLE stored AS SELECT * FROM loaded.pv_readings');
+    await conn.run('CREATE TABLE stored AS SELECT * FROM loaded.pv_reading_rows');
     return { rows: Number((await conn.runAndReadAll('SELECT count(*) FROM stored')).getRowsJS()[0]?.[0] ?? 0) };
   } finally {
     conn.closeSync();

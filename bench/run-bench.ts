@@ -17,7 +17,7 @@
  *   - "reference": bench/reference.ts, DuckDB SQL with threads = 1 (runReference for Parquet,
  *     runCsvReference for CSV), into a fresh bench/out/reference-<format>.duckdb;
  *   - "floor" (Parquet only): DuckDB copying the same files as they are (runRawCopy);
- *   - "storage floor": DuckDB storing the pipeline's loaded rows as they are, into a table of
+ *   - "storage floor": DuckDB storing the pipeline's loaded rows as the sink stores them, into a table of
  *     its own: what storing these rows costs, whatever produced them.
  * - By default the pipeline runs FIRST and the reference second (`--reference-first` swaps),
  *   in every repetition (`--repeat N`, default 1: the figures are then medians of N pairs and
@@ -183,7 +183,7 @@ interface FormatFigures {
   ref: ReferenceResult;
   pipeline: PhaseMeasure;
   reference: PhaseMeasure;
-  /** DuckDB storing the loaded rows as they are (runStoreCopy). */
+  /** DuckDB storing the loaded rows as the sink stores them (runStoreCopy). */
   store: PhaseMeasure;
   /** Daily Parquet only: DuckDB copying the same files as they are (runRawCopy). */
   floor: { measure: PhaseMeasure; rows: number } | null;
@@ -292,7 +292,7 @@ Dropped by the pipeline's rules: ${fmtInt(f.summary.dropped.missing)} missing, $
 |---|---:|---:|---:|---:|---:|
 ${row('pipeline', f.pipeline, pr)}
 ${row('reference: DuckDB SQL, 1 thread', f.reference, rr)}${floorRow}
-${row('storage floor: DuckDB storing the loaded rows as they are (`CREATE TABLE AS SELECT * FROM pv_readings`, 1 thread)', f.store, rate(f.readings, f.store.wallSeconds))}
+${row('storage floor: DuckDB storing the loaded rows as the sink stores them (`CREATE TABLE AS SELECT * FROM pv_reading_rows`, 1 thread)', f.store, rate(f.readings, f.store.wallSeconds))}
 
 Throughput pipeline / reference **${(pr / rr).toFixed(2)}×**. Per core (CPU seconds): ${perCore.join('; ')}.
 ${perRunMarkdown(f)}`;
@@ -396,7 +396,7 @@ async function main(): Promise<void> {
         );
       }
       const stored = await phase(
-        `storage floor, ${tag}: DuckDB storing the loaded rows as they are, threads = 1`,
+        `storage floor, ${tag}: DuckDB storing the loaded rows as the sink stores them, threads = 1`,
         () => runStoreCopy(pipelineDb, db('stored')),
         (r, m) => `${fmtInt(r.rows)} rows in ${m.wallSeconds.toFixed(1)} s, CPU ${m.cpuSeconds.toFixed(1)} s`,
       );

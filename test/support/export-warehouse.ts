@@ -91,16 +91,23 @@ export async function writeExportWarehouse(file: string, scratch: string, extraD
   await exec(
     file,
     "SET TimeZone = 'UTC'",
-    'DELETE FROM pv_readings',
+    'DELETE FROM pv_reading_rows',
+    'DELETE FROM pv_channels',
+    'DELETE FROM pv_objects',
     'DELETE FROM pv_ingest_ledger',
     'DELETE FROM pv_systems',
     'DELETE FROM pv_sensors',
-    `INSERT INTO pv_readings BY NAME
+    // pv_readings is a view over the sink's storage tables (readings-storage.ts): fill those
+    `CREATE TEMP TABLE synthetic AS
      SELECT r.ss_id, to_timestamp(r.t) AS timestamp, to_timestamp(r.t)::TIMESTAMP AS measured_on, r.sensor,
             u.metric_id, u.units, r.value,
             'pvdata/system_id=' || r.ss_id || '/' || strftime(to_timestamp(r.t), '%Y-%m-%d') || '.csv' AS source_key
      FROM read_csv('${csv}', header = true, columns = {'ss_id': 'BIGINT', 't': 'BIGINT', 'sensor': 'VARCHAR', 'value': 'DOUBLE'}) r
      JOIN (VALUES ${units}) u(ss_id, metric_id, sensor, units) USING (ss_id, sensor)`,
+    `INSERT INTO pv_channels SELECT row_number() OVER (), * FROM (SELECT DISTINCT ss_id, sensor, metric_id, units FROM synthetic)`,
+    'INSERT INTO pv_objects SELECT row_number() OVER (), * FROM (SELECT DISTINCT source_key FROM synthetic)',
+    `INSERT INTO pv_reading_rows SELECT s.ss_id, s.timestamp, s.measured_on, c.channel_id, s.value, o.object_id
+     FROM synthetic s JOIN pv_channels c USING (ss_id, sensor, metric_id) JOIN pv_objects o USING (source_key)`,
     `INSERT INTO pv_ingest_ledger BY NAME
      SELECT source_key, 'etag-' || source_key AS etag, ss_id, min(timestamp)::DATE AS day, count(*) AS "rows",
             'run-1' AS run_id, TIMESTAMPTZ '2026-01-01 00:00:00+00' AS loaded_at,

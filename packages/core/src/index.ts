@@ -35,4 +35,4 @@ export {
 } from './reading-rule-ids.js';
 export { ReplacedDirectory } from './replaced-directory.js';
 export { parseSystemsOption } from './systems-option.js';
-export type { ObjectInfo, PvdataFormat, SourceFormat, StagedManifest } from './types.js';
+export type { ObjectInfo, PvdataFormat, SourceFormat, StagedChannel, StagedManifest } from './types.js';

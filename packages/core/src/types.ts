@@ -18,6 +18,15 @@ export interface ObjectInfo {
   lastModified?: Date;
 }
 
+/** One channel of a staged file, as its rows carry it (see {@link StagedManifest.channels}). */
+export interface StagedChannel {
+  /** Channel name, unique in the system (`pv_readings.sensor`). */
+  sensor: string;
+  metric_id: number;
+  /** Units of the stored values; null when the dictionary gives none. */
+  units: string | null;
+}
+
 /**
  * What a transform returns for one object: where its normalized rows were
  * staged and what they span. Small enough to travel in a job payload.
@@ -42,6 +51,13 @@ export interface StagedManifest {
   /** Smallest and largest UTC timestamp, epoch microseconds as decimal strings (null when empty). */
   minTimestamp: string | null;
   maxTimestamp: string | null;
+  /**
+   * The channels the staged file's rows carry (every row's sensor, metric id and
+   * units are one of these; a channel with no row left may be listed too). A
+   * DuckDB sink numbers them without reading the file for them. Absent from a
+   * manifest written before this field: the sink then reads them from the file.
+   */
+  channels?: StagedChannel[];
   /** Readings the reading rules dropped, by rule. */
   dropped: DroppedCounts;
   /** The same, by sensor (only the sensors that had any), for the quality report. */

@@ -104,7 +104,9 @@ describe('DuckDbSink.commit keeps (ss_id, timestamp, sensor) unique', () => {
 
   it('a staged file that does not hold what its manifest says fails the whole batch, leaving nothing', async () => {
     const f = manifest('f', await stage(dir, 'f', 5, 0, 4, 0), 5, 0, 5); // says 5, holds 4
-    await expect(sink.commit([f], 'r6')).rejects.toThrow(/staged files held 4 rows, manifests say 5/);
+    await expect(sink.commit([f], 'r6')).rejects.toThrow(
+      /staged files held 4 rows that could be stored, manifests say 5/,
+    );
     expect(await rows(`SELECT count(*)::INT AS n FROM pv_readings WHERE ss_id = 5`)).toEqual([{ n: 0 }]);
     expect(await rows(`SELECT count(*)::INT AS n FROM pv_ingest_ledger WHERE source_key = 'f'`)).toEqual([{ n: 0 }]);
   });

@@ -25,6 +25,7 @@ import type { CommitResult, DerivedSlice, LedgerFilter, ReaderOptions, Sink, Sin
 import { memoryLimitParam, parseSinkUrl, type SinkUrlSource, threadsParam } from '../sink-url.js';
 import { sqlString } from '../sql-literal.js';
 import { duckdbReader, type WarehouseReader } from '../warehouse-reader.js';
+import { channelMatch, countOf, ensureReadingsStorage, registerChannels, registerObjects } from './readings-storage.js';
 
 /** Options of {@link DuckDbSink}. */
 export interface DuckDbSinkOptions {
@@ -110,13 +111,17 @@ export class DuckDbSink implements Sink {
         throw new BadInputError('--sink', `${this.url} has no ${PV_READINGS.name} table: not a pv-pipeline warehouse`);
       return;
     }
+    // pv_readings is a view over tables of integers (readings-storage.ts); a file of the first layout moves into them.
+    await this.#transaction((conn) => ensureReadingsStorage(conn, this.url));
     for (const table of ALL_TABLES) {
-      await this.#conn.run(duckdbCreateTable(table, { primaryKey: table !== PV_READINGS }));
-      // a file written before a nullable column existed gets it (NULL in the old rows)
-      for (const c of table.columns.filter((c) => c.nullable)) {
-        await this.#conn.run(
-          `ALTER TABLE ${quoteIdent(table.name)} ADD COLUMN IF NOT EXISTS ${quoteIdent(c.name)} ${duckdbType(c.type)}`,
-        );
+      if (table !== PV_READINGS) {
+        await this.#conn.run(duckdbCreateTable(table, { primaryKey: true }));
+        // a file written before a nullable column existed gets it (NULL in the old rows)
+        for (const c of table.columns.filter((c) => c.nullable)) {
+          await this.#conn.run(
+            `ALTER TABLE ${quoteIdent(table.name)} ADD COLUMN IF NOT EXISTS ${quoteIdent(c.name)} ${duckdbType(c.type)}`,
+          );
+        }
       }
       await this.#checkSchema(table);
       if (table !== PV_READINGS) await this.#migrateKey(table);
@@ -284,36 +289,37 @@ export class DuckDbSink implements Sink {
     const files = batch.filter((m) => m.rows > 0 && m.staged);
     return this.#transaction(async (conn) => {
       let replaced = 0;
-      const count = async (sql: string) => {
-        const r = await conn.runAndReadAll(sql);
-        return Number(r.getRows()[0]?.[0] ?? 0);
-      };
+      const count = (sql: string) => countOf(conn, sql);
       // Old rows of these objects: only objects the ledger knows can have any.
       if ((await count(`SELECT count(*) FROM pv_ingest_ledger WHERE source_key IN (${keysList})`)) > 0) {
-        const previous = await count(`SELECT count(*) FROM pv_readings WHERE source_key IN (${keysList})`);
-        if (previous > 0) {
-          await conn.run(`DELETE FROM pv_readings WHERE source_key IN (${keysList})`);
-          replaced += previous;
-        }
+        replaced += await count(`DELETE FROM pv_reading_rows
+          WHERE object_id IN (SELECT object_id FROM pv_objects WHERE source_key IN (${keysList}))`);
       }
       step('old-rows-deleted');
       let inserted = 0;
       if (files.length > 0) {
-        const cols = PV_READINGS.columns.map((c) => quoteIdent(c.name)).join(', ');
+        await registerChannels(conn, files);
+        const objectIds = await registerObjects(
+          conn,
+          files.map((m) => m.key),
+        );
         const precedence = batchPrecedence(files);
         const mapping = files
           .map((m, i) => {
             const p = precedence[i]!;
             const group = m.group === null ? 'NULL' : sqlString(m.group);
-            return `(${sqlString(m.staged!)}, ${sqlString(m.key)}, ${p.rank}, ${p.order}, ${p.pos}, ${group})`;
+            return `(${sqlString(m.staged!)}, ${objectIds.get(m.key)}, ${p.rank}, ${p.order}, ${p.pos}, ${group})`;
           })
           .join(', ');
         const fileList = files.map((m) => sqlString(m.staged!)).join(', ');
         const incoming = `SELECT CAST(r.ss_id AS BIGINT) AS ss_id, r.timestamp, r.measured_on, CAST(r.sensor AS VARCHAR) AS sensor,
-                 CAST(r.metric_id AS BIGINT) AS metric_id, CAST(r.units AS VARCHAR) AS units, r.value, k.source_key,
+                 CAST(r.metric_id AS BIGINT) AS metric_id, CAST(r.units AS VARCHAR) AS units, r.value, k.object_id,
                  k.rank, k.ord, k.pos, k.grp
           FROM read_parquet([${fileList}], filename = true) r
-          JOIN (VALUES ${mapping}) k(file, source_key, rank, ord, pos, grp) ON r.filename = k.file`;
+          JOIN (VALUES ${mapping}) k(file, object_id, rank, ord, pos, grp) ON r.filename = k.file`;
+        // readings with their channel numbered: what pv_reading_rows stores
+        const stored = (from: string) => `SELECT n.ss_id, n.timestamp, n.measured_on, c.channel_id, n.value, n.object_id
+          FROM (${from}) n JOIN pv_channels c ON ${channelMatch('c', 'n')}`;
         const expected = files.reduce((s, m) => s + m.rows, 0);
         const ranges = files
           .map((m) => `(${m.ss_id}, ${Number(m.minTimestamp)}, ${Number(m.maxTimestamp)})`)
@@ -325,9 +331,11 @@ export class DuckDbSink implements Sink {
             AND (l.min_timestamp IS NULL OR (l.min_timestamp <= make_timestamp(n.hi)::TIMESTAMPTZ AND l.max_timestamp >= make_timestamp(n.lo)::TIMESTAMPTZ))`);
         if (others === 0 && !rangesMeet(files)) {
           // The common case (a backfill): no key can collide, insert straight from the staged files.
-          inserted = await count(`INSERT INTO pv_readings (${cols}) SELECT ${cols} FROM (${incoming})`);
+          inserted = await count(`INSERT INTO pv_reading_rows ${stored(incoming)}`);
           if (inserted !== expected) {
-            throw new PermanentError(`${this.url}: staged files held ${inserted} rows, manifests say ${expected}`);
+            throw new PermanentError(
+              `${this.url}: staged files held ${inserted} rows that could be stored, manifests say ${expected} (a file holds other rows than its manifest says, or a channel its manifest does not list)`,
+            );
           }
         } else {
           // Keys may collide: one winner per key within the batch (see precedence.ts), which then
@@ -349,15 +357,17 @@ export class DuckDbSink implements Sink {
               WHERE r.ss_id = n.ss_id AND r.timestamp = n.timestamp AND r.sensor = n.sensor AND ${window}
                 AND l.source_key = r.source_key AND n.grp IS NOT NULL AND l.source_group = n.grp
                 AND l.source_order > n.ord`);
-          const overlap = await count(`SELECT count(*) FROM pv_readings r JOIN pv_incoming n
-              ON r.ss_id = n.ss_id AND r.timestamp = n.timestamp AND r.sensor = n.sensor WHERE ${window}`);
-          if (overlap > 0) {
-            await conn.run(`DELETE FROM pv_readings r USING pv_incoming n
-              WHERE r.ss_id = n.ss_id AND r.timestamp = n.timestamp AND r.sensor = n.sensor AND ${window}`);
-            replaced += overlap;
+          // stored readings with an incoming reading's key (a channel is one sensor of one system)
+          replaced += await count(`DELETE FROM pv_reading_rows r USING pv_incoming n, pv_channels c
+              WHERE r.channel_id = c.channel_id AND c.ss_id = n.ss_id AND c.sensor = n.sensor
+                AND r.ss_id = n.ss_id AND r.timestamp = n.timestamp AND ${window}`);
+          inserted = await count(`INSERT INTO pv_reading_rows ${stored('SELECT * FROM pv_incoming')}`);
+          const kept = await count('SELECT count(*) FROM pv_incoming');
+          if (inserted !== kept) {
+            throw new PermanentError(
+              `${this.url}: ${inserted} of ${kept} readings stored (a staged file holds a channel its manifest does not list)`,
+            );
           }
-          await conn.run(`INSERT INTO pv_readings (${cols}) SELECT ${cols} FROM pv_incoming`);
-          inserted = await count('SELECT count(*) FROM pv_incoming');
           await conn.run('DROP TABLE pv_incoming');
         }
       }

@@ -8,7 +8,7 @@ import {
   readParquetPvdata,
   type TimeZoneSpec,
 } from '@pv-pipeline/pvdaq';
-import { arrowToStagedParquet, readingsToArrow } from './staged-parquet.js';
+import { arrowToStagedParquet, channelsOf, readingsToArrow } from './staged-parquet.js';
 
 /**
  * Everything the CPU-heavy part of a transform needs, as plain data so that it
@@ -83,6 +83,7 @@ export async function decodeReadings(task: DecodeTask): Promise<EncodedReadings>
     bytes: file?.byteLength ?? 0,
     minTimestamp: minTs === null ? null : String(minTs),
     maxTimestamp: maxTs === null ? null : String(maxTs),
+    ...(readings.length > 0 ? { channels: channelsOf(readings.sensors) } : {}),
     dropped: readings.dropped,
     droppedBySensor: readings.droppedBySensor,
     group: null,

@@ -1,5 +1,6 @@
+import type { StagedChannel } from '@pv-pipeline/core';
 import type { NormalizedReadings } from '@pv-pipeline/pvdaq';
-import { STAGED_READINGS_COLUMNS, stagedArrowType } from '@pv-pipeline/schema';
+import { type SensorEntry, STAGED_READINGS_COLUMNS, stagedArrowType } from '@pv-pipeline/schema';
 import * as arrow from 'apache-arrow';
 import * as pw from 'parquet-wasm/node';
 
@@ -25,6 +26,27 @@ interface ColumnBuffers {
   dictionary?: arrow.Vector;
   nullBitmap?: Uint8Array;
   nullCount?: number;
+}
+
+/** The channels of a batch of fact rows as a manifest lists them (see StagedManifest.channels). */
+export function channelsOf(sensors: readonly SensorEntry[]): StagedChannel[] {
+  return sensors.map((s) => ({ sensor: s.sensor, metric_id: s.metric_id, units: s.units ?? null }));
+}
+
+/**
+ * Passes batches through, adding the channels of each to `into` (keyed by all
+ * three fields), so that a streamed staged file's manifest can list them.
+ */
+export async function* collectingChannels(
+  batches: AsyncIterable<NormalizedReadings>,
+  into: Map<string, StagedChannel>,
+): AsyncGenerator<NormalizedReadings> {
+  for await (const batch of batches) {
+    if (batch.length > 0) {
+      for (const c of channelsOf(batch.sensors)) into.set(JSON.stringify([c.sensor, c.metric_id, c.units]), c);
+    }
+    yield batch;
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { BadInputError, derivedId, noneDropped, type StagedManifest } from '@pv-pipeline/core';
+import { BadInputError, derivedId, noneDropped, type StagedChannel, type StagedManifest } from '@pv-pipeline/core';
 import {
   emptyPrizeCsvStats,
   LocalTimeResolver,
@@ -14,7 +14,7 @@ import {
 } from '@pv-pipeline/pvdaq';
 import type { PlannedObject } from '../plan/planned-object.js';
 import { precedingWallTimes } from './prize-look-back.js';
-import { stagedParquetStream } from './staged-parquet.js';
+import { collectingChannels, stagedParquetStream } from './staged-parquet.js';
 import type { TransformDeps } from './transform-object.js';
 
 /** The day a prize part's ledger row is filed under when it has no readings. */
@@ -90,6 +90,7 @@ export async function transformPrizePart(obj: PlannedObject, deps: TransformDeps
   const name = derivedId('staged', sourceKey, obj.etag);
   const pass = async (holdInstants?: ReadonlySet<number>) => {
     const stats = emptyPrizeCsvStats();
+    const channels = new Map<string, StagedChannel>();
     const staged = await streamPart({
       deps,
       obj,
@@ -102,11 +103,12 @@ export async function transformPrizePart(obj: PlannedObject, deps: TransformDeps
       stats,
       name,
       holdInstants,
+      channels,
     });
-    return { stats, staged };
+    return { stats, staged, channels };
   };
-  let { stats, staged } = await pass().catch(rename);
-  if (stats.late.length > 0) ({ stats, staged } = await pass(new Set(stats.late)).catch(rename));
+  let { stats, staged, channels } = await pass().catch(rename);
+  if (stats.late.length > 0) ({ stats, staged, channels } = await pass(new Set(stats.late)).catch(rename));
   if (stats.rows === 0) {
     if (staged) await deps.staging.remove([staged.ref]);
     staged = null;
@@ -124,6 +126,7 @@ export async function transformPrizePart(obj: PlannedObject, deps: TransformDeps
     bytes: staged?.bytes ?? 0,
     minTimestamp: stats.minTimestamp === null ? null : String(stats.minTimestamp),
     maxTimestamp: stats.maxTimestamp === null ? null : String(stats.maxTimestamp),
+    ...(stats.rows > 0 ? { channels: [...channels.values()] } : {}),
     dropped: stats.dropped,
     droppedBySensor: stats.droppedBySensor,
     ...partOrder(sourceKey, obj.etag),
@@ -143,6 +146,8 @@ async function streamPart(p: {
   stats: PrizeCsvStats;
   name: string;
   holdInstants: ReadonlySet<number> | undefined;
+  /** Filled with the channels of the rows staged. */
+  channels: Map<string, StagedChannel>;
 }): Promise<{ ref: string; bytes: number } | null> {
   const { deps, obj, key, range, header } = p;
   const firstPart = !range || range.start === 0;
@@ -180,7 +185,7 @@ async function streamPart(p: {
     p.stats,
   );
   try {
-    return await deps.staging.writeStream(p.name, stagedParquetStream(batches));
+    return await deps.staging.writeStream(p.name, stagedParquetStream(collectingChannels(batches, p.channels)));
   } finally {
     stream.destroy();
   }
