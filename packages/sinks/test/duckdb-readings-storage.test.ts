@@ -114,6 +114,34 @@ describe('DuckDB readings storage: pv_readings is a view over rows of integers',
     expect(await rowsOf(file, SELECT_ALL)).toEqual(before);
   });
 
+  it('a first-layout table written before a nullable column existed moves too, the column NULL', async () => {
+    const file = join(dir, 'older.duckdb');
+    const db = await DuckDBInstance.create(file);
+    const c = await db.connect();
+    const withoutUnits = { ...PV_READINGS, columns: PV_READINGS.columns.filter((col) => col.name !== 'units') };
+    await c.run(duckdbCreateTable(withoutUnits, { primaryKey: false }));
+    await c.run(
+      `INSERT INTO pv_readings VALUES (4, make_timestamp(${T0})::TIMESTAMPTZ, make_timestamp(${T0}), 'ac_power', 315, 1.5, 'k/a')`,
+    );
+    c.closeSync();
+    db.closeSync();
+    const sink = new DuckDbSink({ path: file });
+    await sink.init();
+    await sink.close();
+    expect(await rowsOf(file, SELECT_ALL)).toEqual([
+      {
+        ss_id: 4n,
+        t: BigInt(T0),
+        local: BigInt(T0),
+        sensor: 'ac_power',
+        metric_id: 315n,
+        units: null,
+        value: 1.5,
+        source_key: 'k/a',
+      },
+    ]);
+  });
+
   it('the stored rows hold no text; the view gives the schema columns in order, with their types', async () => {
     const file = join(dir, 'new.duckdb');
     const sink = new DuckDbSink({ path: file });

@@ -1,5 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { PermanentError, type StagedManifest } from '@pv-pipeline/core';
+import { duckdbType, PV_READINGS, quoteIdent } from '@pv-pipeline/schema';
 import { sqlString } from '../sql-literal.js';
 
 /**
@@ -75,6 +76,10 @@ export async function ensureReadingsStorage(conn: DuckDBConnection, url: string)
   for (const ddl of DDL) await conn.run(ddl);
   if (kind === 'view') return;
   if (kind === 'table') {
+    // a table written before a nullable column existed gets it (NULL in the old rows)
+    for (const c of PV_READINGS.columns.filter((c) => c.nullable)) {
+      await conn.run(`ALTER TABLE pv_readings ADD COLUMN IF NOT EXISTS ${quoteIdent(c.name)} ${duckdbType(c.type)}`);
+    }
     await conn.run(`INSERT INTO pv_channels
       SELECT row_number() OVER (ORDER BY ss_id, sensor, metric_id, units)::INTEGER, ss_id, sensor, metric_id, units
       FROM (SELECT DISTINCT ss_id, sensor, metric_id, units FROM pv_readings)`);
