@@ -225,6 +225,10 @@ describe('DuckDB readings storage: pv_readings is a view over rows of integers',
       await expect(sink.commit([b], 'r2')).rejects.toThrow(
         /staged files held 3 rows that could be stored, manifests say 6/,
       );
+      // a list with no channel at all fails the same way
+      await expect(sink.commit([{ ...b, channels: [] }], 'r3')).rejects.toThrow(
+        /staged files held 0 rows that could be stored, manifests say 6/,
+      );
     } finally {
       await sink.close();
     }

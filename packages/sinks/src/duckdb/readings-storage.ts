@@ -114,15 +114,18 @@ export function channelMatch(c: string, r: string): string {
 export async function registerChannels(conn: DuckDBConnection, files: readonly StagedManifest[]): Promise<void> {
   if (files.length === 0) return;
   const listed = files.every((m) => m.channels !== undefined);
+  const tuples = listed
+    ? files.flatMap((m) =>
+        m.channels!.map(
+          (c) =>
+            `(${m.ss_id}::BIGINT, ${sqlString(c.sensor)}, ${c.metric_id}::BIGINT, ${c.units === null ? 'NULL' : sqlString(c.units)}::VARCHAR)`,
+        ),
+      )
+    : [];
+  // lists with no channel at all: nothing to number (the insert's row check then names the fault)
+  if (listed && tuples.length === 0) return;
   const source = listed
-    ? `(VALUES ${files
-        .flatMap((m) =>
-          m.channels!.map(
-            (c) =>
-              `(${m.ss_id}::BIGINT, ${sqlString(c.sensor)}, ${c.metric_id}::BIGINT, ${c.units === null ? 'NULL' : sqlString(c.units)}::VARCHAR)`,
-          ),
-        )
-        .join(', ')}) v(ss_id, sensor, metric_id, units)`
+    ? `(VALUES ${tuples.join(', ')}) v(ss_id, sensor, metric_id, units)`
     : `(SELECT CAST(ss_id AS BIGINT) AS ss_id, CAST(sensor AS VARCHAR) AS sensor, CAST(metric_id AS BIGINT) AS metric_id,
               CAST(units AS VARCHAR) AS units
         FROM read_parquet([${files.map((m) => sqlString(m.staged!)).join(', ')}]))`;
