@@ -120,7 +120,6 @@ export function machineBusySeconds(): number {
   return (user! + nice! + system! + irq! + softirq! + (steal ?? 0)) / CLK_TCK;
 }
 
-/** The median of some numbers (the mean of the middle two for an even count). */
 /** CPU seconds of this process (every thread) spent while `work` ran. */
 export async function cpuSecondsOf(work: () => Promise<unknown>): Promise<number> {
   const u = process.cpuUsage();
@@ -129,6 +128,7 @@ export async function cpuSecondsOf(work: () => Promise<unknown>): Promise<number
   return (d.user + d.system) / 1e6;
 }
 
+/** The median of some numbers (the mean of the middle two for an even count). */
 export const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;

@@ -21,12 +21,6 @@ import { sqlString } from '../sql-literal.js';
  * schema's order, so every reader (report, export, SQL by hand) sees the
  * same table as before. The sink writes the three tables; nothing else does.
  */
-export const READINGS_STORAGE = {
-  channels: 'pv_channels',
-  objects: 'pv_objects',
-  rows: 'pv_reading_rows',
-} as const;
-
 const DDL = [
   `CREATE TABLE IF NOT EXISTS pv_channels (
   channel_id INTEGER PRIMARY KEY,
