@@ -13,6 +13,9 @@
  * core of decoding in both, off the main thread as the services decode by default (it renews the job
  * locks). `--threads 0` decodes in the main thread instead: a worker process then keeps about 1.1
  * cores busy instead of 1.4 and leaves more of 2 cores to the loader.
+ *
+ * With `PV_BENCH_PROFILE_DIR=DIR` every process (the inline run, each service) writes a V8 CPU
+ * profile there (`--cpu-prof`) when it exits: where the queue's CPU goes that inline's does not.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -126,6 +129,15 @@ function sinkUrl(args: Args, dir: string, name: string): string {
   return `duckdb://${join(dir, `${name}.duckdb`)}${args.duckdbThreads > 0 ? `?threads=${args.duckdbThreads}` : ''}`;
 }
 
+/**
+ * V8 flags that make a process write a CPU profile into `PV_BENCH_PROFILE_DIR` when it exits
+ * (`--cpu-prof`), for every process of every mode, inline and services alike; none when unset.
+ */
+function profileFlags(): string[] {
+  const dir = process.env.PV_BENCH_PROFILE_DIR;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
 /** The inline executor as a user runs it (`pv-pipeline run`), in a child process. */
 function runInlineMode(mirror: string, args: Args, work: string): ModeResult {
   const r = request(mirror, args.systems);
@@ -135,6 +147,7 @@ function runInlineMode(mirror: string, args: Args, work: string): ModeResult {
   const out = execFileSync(
     process.execPath,
     [
+      ...profileFlags(),
       CLI,
       'run',
       '--source',
@@ -198,7 +211,7 @@ async function runQueueMode(
   const procs: ChildProcess[] = [];
   const roles: Array<{ role: string; pid: number }> = [{ role: 'redis', pid: redis.child.pid! }];
   const serve = (role: string) => {
-    const child = spawn(process.execPath, [CLI, 'serve', role], { cwd: ROOT, env, stdio: 'ignore' });
+    const child = spawn(process.execPath, [...profileFlags(), CLI, 'serve', role], { cwd: ROOT, env, stdio: 'ignore' });
     procs.push(child);
     roles.push({ role, pid: child.pid! });
   };
@@ -482,7 +495,7 @@ async function main(): Promise<void> {
     for (const m of [q1, q2, t1, t2, w1, w2]) {
       if (m.readings !== inline.readings || m.objects !== inline.objects)
         throw new Error(
-          `${m.mode}: ${m.objects} objects, ${m.readings} readings; inline $inline.objects, $inline.readings`,
+          `${m.mode}: ${m.objects} objects, ${m.readings} readings; inline ${inline.objects}, ${inline.readings}`,
         );
     }
     const body = resultsBody(

@@ -77,8 +77,13 @@ export interface StagedManifest {
    * ZSTD), written by a worker for a `parquet://` sink, which then moves it
    * into place instead of rewriting it. Absent: the staged columns, which
    * every sink rewrites.
+   *
+   * `channel_index`: the staged file carries no text; its `channel` column
+   * is a row's position in {@link StagedManifest.channels} (see
+   * STAGED_CHANNEL_INDEX_COLUMNS). Written for a DuckDB sink, whose loader
+   * maps the positions to its channel numbers; the other sinks refuse it.
    */
-  layout?: 'pv_readings';
+  layout?: 'pv_readings' | 'channel_index';
   /**
    * The readings file (`layout: 'pv_readings'`) is already in a dataset on
    * object storage, under its final name of its own (`staged` is its

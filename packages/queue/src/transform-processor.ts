@@ -29,6 +29,8 @@ export interface TransformProcessorDeps {
   readingsFiles?: ReadingsFileWriter;
   /** For a `parquet+s3://` sink: the readings files go straight into the dataset (see TransformDeps). */
   placement?: ReadingsPlacement;
+  /** For a DuckDB sink: stage files without text (see TransformDeps). @defaultValue false */
+  channelIndex?: boolean;
   logger: Logger;
 }
 
@@ -59,6 +61,7 @@ export function createTransformProcessor(deps: TransformProcessorDeps) {
         ...(deps.decode ? { decode: deps.decode } : {}),
         ...(deps.readingsFiles ? { readingsFiles: deps.readingsFiles } : {}),
         ...(deps.placement ? { placement: deps.placement } : {}),
+        ...(deps.channelIndex ? { channelIndex: true } : {}),
       });
       await deps.runs.recordOutcome(jobId, object.key, 'transformed');
       deps.logger.debug({ run: runId, job: jobId, key: object.key, rows: manifest.rows }, 'transformed');

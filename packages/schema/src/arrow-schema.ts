@@ -7,6 +7,29 @@ import { type ColumnDef, PV_READINGS } from './tables.js';
  */
 export const STAGED_READINGS_COLUMNS: readonly ColumnDef[] = PV_READINGS.columns.filter((c) => c.name !== 'source_key');
 
+const readingsColumn = (name: string): ColumnDef => PV_READINGS.columns.find((c) => c.name === name)!;
+
+/**
+ * The columns of a staged readings file without text (manifest layout
+ * `channel_index`): `pv_readings`' `ss_id, timestamp, measured_on, value`,
+ * and in place of `sensor, metric_id, units` a `channel`, the row's position
+ * in its manifest's list of channels. Far cheaper to encode, read and join
+ * than the names in every row; a DuckDB sink's loader maps the positions to
+ * its own channel numbers.
+ */
+export const STAGED_CHANNEL_INDEX_COLUMNS: readonly ColumnDef[] = [
+  readingsColumn('ss_id'),
+  readingsColumn('timestamp'),
+  readingsColumn('measured_on'),
+  {
+    name: 'channel',
+    type: 'INT64',
+    nullable: false,
+    description: "position of the row's channel in the staged file's manifest (StagedManifest.channels)",
+  },
+  readingsColumn('value'),
+];
+
 /**
  * The Arrow type a staged file stores a column in, derived from its logical
  * type: INT64 as Int32 (PVDAQ system and metric ids fit 32 bits; the readers

@@ -1,4 +1,9 @@
-export { STAGED_READINGS_COLUMNS, stagedArrowType, stagedReadingsSchema } from './arrow-schema.js';
+export {
+  STAGED_CHANNEL_INDEX_COLUMNS,
+  STAGED_READINGS_COLUMNS,
+  stagedArrowType,
+  stagedReadingsSchema,
+} from './arrow-schema.js';
 export {
   type BigQueryField,
   type BigQuerySchema,

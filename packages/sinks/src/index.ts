@@ -7,6 +7,7 @@ export {
   isParquetDatasetUrl,
   type OpenSinkOptions,
   openSink,
+  stagesChannelIndex,
   stagesReadingsFiles,
 } from './open-sink.js';
 export {

@@ -43,6 +43,14 @@ export function stagesReadingsFiles(sinkUrl: string, stagingUrl: string, from = 
 }
 
 /**
+ * Whether workers stage files without text (layout `channel_index`) for the
+ * sink a URL names: a DuckDB sink's loader reads them (see Sink.readsChannelIndex).
+ */
+export function stagesChannelIndex(sinkUrl: string): boolean {
+  return /^\s*duckdb:\/\//i.test(sinkUrl);
+}
+
+/**
  * Opens a sink by URL: `duckdb:///abs/file.duckdb` (default `./pvdaq.duckdb`),
  * `parquet:///abs/dir`, `parquet+s3://BUCKET/PREFIX` (with the source's S3
  * endpoint), `bigquery://PROJECT/DATASET[?mode=stream]`. The sink

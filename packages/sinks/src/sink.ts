@@ -67,6 +67,13 @@ export interface Sink {
    */
   readonly preferredBatchRows?: number;
   /**
+   * Whether `commit` reads staged files without text (manifest layout
+   * `channel_index`), which are far cheaper to write and read: the transform
+   * then stages them for this sink. Every sink reads the staged files with the
+   * names. @defaultValue none: the staged files with the names
+   */
+  readonly readsChannelIndex?: boolean;
+  /**
    * Whether the sink reads this staged file where it is staged (a BigQuery load
    * job lists a readings file's `gs://` URI), so that the loader hands it the
    * reference rather than a local copy. @defaultValue none: every staged file is made local

@@ -50,6 +50,13 @@ const readings = (
     make_timestamp(${T0} + i * ${MIN}) AS measured_on, s.sensor, s.metric_id::INTEGER AS metric_id, s.units,
     (${v} + i)::DOUBLE AS value
   FROM range(3) t(i), (VALUES ('ac_power', 315, 'W'), ('poa', 2001, NULL)) s(sensor, metric_id, units)`;
+// the same readings staged without text: `channel` is a position in the manifest's list (POA first, then W)
+const indexedReadings = (v: number, ssId = 4) => `SELECT ${ssId}::INTEGER AS ss_id,
+    make_timestamp(${T0} + i * ${MIN})::TIMESTAMPTZ AS timestamp, make_timestamp(${T0} + i * ${MIN}) AS measured_on,
+    s.channel::INTEGER AS channel, (${v} + i + s.channel * 0.5)::DOUBLE AS value
+  FROM range(3) t(i), (VALUES (1), (0)) s(channel)`;
+const W = { sensor: 'ac_power', metric_id: 315, units: 'W' };
+const POA = { sensor: 'poa', metric_id: 2001, units: null };
 const manifest = (key: string, path: string, ssId: number, from: number, etag: string): StagedManifest => ({
   key,
   etag,
@@ -212,8 +219,6 @@ describe('DuckDB readings storage: pv_readings is a view over rows of integers',
     const file = join(dir, 'listed.duckdb');
     const sink = new DuckDbSink({ path: file });
     await sink.init();
-    const W = { sensor: 'ac_power', metric_id: 315, units: 'W' };
-    const POA = { sensor: 'poa', metric_id: 2001, units: null };
     try {
       const a = { ...manifest('k/a', await staged(dir, 'a', readings(1)), 4, 0, 'e1'), channels: [W, POA] };
       expect(await sink.commit([a], 'r1')).toEqual({ rows: 6, replaced: 0 });
@@ -243,6 +248,117 @@ describe('DuckDB readings storage: pv_readings is a view over rows of integers',
     ]);
     expect(await rowsOf(file, "SELECT count(*)::INT AS n FROM pv_ingest_ledger WHERE source_key = 'k/b'")).toEqual([
       { n: 0 },
+    ]);
+  });
+  it('files staged without text store the same rows as with the names, mixed in a batch and when keys collide', async () => {
+    // the same three commits into two databases: staged with the names only, and partly without text
+    const commits = async (file: string, withoutText: boolean) => {
+      const sink = new DuckDbSink({ path: file });
+      await sink.init();
+      const shifted = (sql: string, by: number) => sql.replaceAll(`${T0} + i`, `${T0 + by * MIN} + i`);
+      const object = async (key: string, name: string, ssId: number, from: number, v: number, indexed: boolean) => {
+        // values differ by channel (W +0.5, as position 1 of the list without text), so a mix-up shows
+        const named = shifted(
+          readings(v)
+            .replace('4::INTEGER', `${ssId}::INTEGER`)
+            .replace(`(${v} + i)::DOUBLE`, `(${v} + i + (s.sensor = 'ac_power')::INTEGER * 0.5)::DOUBLE`),
+          from,
+        );
+        const m = { ...manifest(key, '', ssId, from, 'e1'), channels: indexed ? [POA, W] : [W, POA] };
+        if (!indexed) return { ...m, staged: await staged(dir, `${name}-n`, named) };
+        const path = await staged(dir, `${name}-i`, shifted(indexedReadings(v, ssId), from));
+        return { ...m, staged: path, layout: 'channel_index' as const };
+      };
+      try {
+        const results = [
+          // straight path: one of each layout in one batch, two systems
+          await sink.commit(
+            [await object('k/a', 'a', 4, 0, 10, false), await object('k/b', 'b', 7, 0, 30, withoutText)],
+            'r1',
+          ),
+          // colliding path: system 4 again, a minute later, replacing two of k/a's minutes
+          await sink.commit([await object('k/c', 'c', 4, 1, 50, withoutText)], 'r2'),
+          // colliding within one batch: both new objects meet, the later-listed wins
+          await sink.commit(
+            [await object('k/d', 'd', 7, 2, 70, withoutText), await object('k/e', 'e', 7, 3, 90, false)],
+            'r3',
+          ),
+        ];
+        return results;
+      } finally {
+        await sink.close();
+      }
+    };
+    const named = join(dir, 'named.duckdb');
+    const mixed = join(dir, 'mixed.duckdb');
+    const namedResults = await commits(named, false);
+    expect(await commits(mixed, true)).toEqual(namedResults);
+    expect(namedResults).toEqual([
+      { rows: 12, replaced: 0 },
+      { rows: 6, replaced: 4 },
+      { rows: 8, replaced: 2 },
+    ]);
+    const rows = await rowsOf(named, SELECT_ALL);
+    expect(rows).toHaveLength(8 + 12);
+    expect(await rowsOf(mixed, SELECT_ALL)).toEqual(rows);
+    // whole rows of one minute both layouts wrote: k/c replaced k/a's second minute
+    expect(rows.filter((r) => r.ss_id === 4n && r.t === BigInt(T0 + MIN))).toEqual([
+      {
+        ss_id: 4n,
+        t: BigInt(T0 + MIN),
+        local: BigInt(T0 + MIN),
+        sensor: 'ac_power',
+        metric_id: 315n,
+        units: 'W',
+        value: 50.5,
+        source_key: 'k/c',
+      },
+      {
+        ss_id: 4n,
+        t: BigInt(T0 + MIN),
+        local: BigInt(T0 + MIN),
+        sensor: 'poa',
+        metric_id: 2001n,
+        units: null,
+        value: 50,
+        source_key: 'k/c',
+      },
+    ]);
+    expect(await rowsOf(mixed, 'SELECT count(*)::INT AS n FROM pv_channels')).toEqual([{ n: 4 }]);
+  });
+
+  it('a file without text holding a position or a system its manifest does not list fails the commit, nothing stored', async () => {
+    const file = join(dir, 'positions.duckdb');
+    const sink = new DuckDbSink({ path: file });
+    await sink.init();
+    try {
+      const path = await staged(dir, 'p', indexedReadings(1));
+      const m = { ...manifest('k/p', path, 4, 0, 'e1'), layout: 'channel_index' as const };
+      // position 1 is beyond a one-channel list
+      await expect(sink.commit([{ ...m, channels: [POA] }], 'r1')).rejects.toThrow(
+        /staged files held 3 rows that could be stored, manifests say 6/,
+      );
+      // rows of another system than the manifest's are not relabelled
+      const other = await staged(dir, 'q', indexedReadings(1, 8));
+      await expect(sink.commit([{ ...m, staged: other, channels: [POA, W] }], 'r2')).rejects.toThrow(
+        /staged files held 0 rows that could be stored, manifests say 6/,
+      );
+      await expect(sink.commit([{ ...m, channels: [] }], 'r2')).rejects.toThrow(
+        /k\/p: staged without text \(layout channel_index\) but its manifest lists no channel/,
+      );
+      expect(await sink.commit([{ ...m, channels: [POA, W] }], 'r3')).toEqual({ rows: 6, replaced: 0 });
+    } finally {
+      await sink.close();
+    }
+    expect(await rowsOf(file, 'SELECT DISTINCT run_id FROM pv_ingest_ledger')).toEqual([{ run_id: 'r3' }]);
+    expect(
+      await rowsOf(
+        file,
+        'SELECT sensor, units, list("value" ORDER BY "timestamp") AS v FROM pv_readings GROUP BY ALL ORDER BY 1',
+      ),
+    ).toEqual([
+      { sensor: 'ac_power', units: 'W', v: [1.5, 2.5, 3.5] },
+      { sensor: 'poa', units: null, v: [1, 2, 3] },
     ]);
   });
 });

@@ -299,6 +299,16 @@ describe('ParquetDatasetSink', () => {
     expect((await sink.ledgerEtags({ ssIds: 'all', from: '2000-01-01', to: '2030-12-31' })).get(KEY_B)).toBe('etag-b2');
   });
 
+  it('refuses files staged without text (layout channel_index, for a DuckDB sink), publishing nothing', async () => {
+    const before = await query(`SELECT source_key, count(*) AS n FROM ${dataset()} GROUP BY 1 ORDER BY 1`);
+    const mB4 = await stage(KEY_B, 'etag-b4', 4, '2020-02-01', [['2020-02-01 18:00:00+00', 'ac_power', 1, 'W', 9]]);
+    await expect(sink.commit([{ ...mB4, layout: 'channel_index' }], 'run-6')).rejects.toThrow(
+      new RegExp(`${KEY_B} was staged without text \\(layout channel_index\\), which only a DuckDB sink reads`),
+    );
+    expect(await query(`SELECT source_key, count(*) AS n FROM ${dataset()} GROUP BY 1 ORDER BY 1`)).toEqual(before);
+    expect((await sink.ledgerEtags({ ssIds: 'all', from: '2000-01-01', to: '2030-12-31' })).get(KEY_B)).toBe('etag-b2');
+  });
+
   it('upsertSystems / upsertSensors keep one row per key with the newest values', async () => {
     await sink.upsertSystems([system(4, 'Old name', 5), system(10, 'Ten', 2.5)]);
     await sink.upsertSystems([system(4, 'New name', 7.5)]);

@@ -21,7 +21,7 @@ import {
   untilRedisDown,
   whileRedisUp,
 } from '@pv-pipeline/runtime';
-import { openReadingsPlacement, ReadingsFileWriter, stagesReadingsFiles } from '@pv-pipeline/sinks';
+import { openReadingsPlacement, ReadingsFileWriter, stagesChannelIndex, stagesReadingsFiles } from '@pv-pipeline/sinks';
 import { DecodePool } from '@pv-pipeline/stages';
 import { Worker } from 'bullmq';
 
@@ -68,6 +68,8 @@ export async function startWorker(config: ServiceConfig, logger: Logger): Promis
       ...(pool ? { decode: pool.run } : {}),
       ...(readingsFiles ? { readingsFiles } : {}),
       ...(placement ? { placement } : {}),
+      // a DuckDB sink's loader reads staged files without text
+      ...(stagesChannelIndex(config.PV_SINK) ? { channelIndex: true } : {}),
       logger,
     }),
     workerOptions(config, connection, config.PV_WORKER_CONCURRENCY),

@@ -24,6 +24,7 @@ import type { OAuth2Client } from 'google-auth-library';
 import { InFlight } from '../in-flight.js';
 import type { CommitResult, DerivedSlice, LedgerFilter, Sink, SinkInitOptions } from '../sink.js';
 import { parseSinkUrl, type SinkUrlSource } from '../sink-url.js';
+import { assertNamedStagedFiles } from '../staged-layout.js';
 import { isoDay, isoMicros, type WarehouseReader, type WarehouseValue } from '../warehouse-reader.js';
 import { BigQueryApi, MAX_LOAD_URIS } from './bigquery-api.js';
 import { commitLoad, loadsFromUri } from './bigquery-load-job.js';
@@ -338,6 +339,7 @@ WHEN NOT MATCHED THEN INSERT (${cols.join(', ')}) VALUES (${cols.map((c) => `s.$
   }
 
   async #commit(batch: readonly StagedManifest[], runId: string): Promise<CommitResult> {
+    assertNamedStagedFiles(this.url, batch);
     const { api, duck } = this.#ready;
     if ((this.#o.mode ?? 'load') === 'stream') {
       return commitStream(

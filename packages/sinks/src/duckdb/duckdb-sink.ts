@@ -63,6 +63,8 @@ export const DUCKDB_COMMIT_STEPS = ['old-rows-deleted', 'rows-inserted', 'ledger
  */
 export class DuckDbSink implements Sink {
   readonly url: string;
+  /** Staged files without text are read (their channel positions joined to `pv_channels`). */
+  readonly readsChannelIndex = true;
   readonly #options: DuckDbSinkOptions;
   #instance: DuckDBInstance | null = null;
   #conn: DuckDBConnection | null = null;
@@ -303,23 +305,7 @@ export class DuckDbSink implements Sink {
           conn,
           files.map((m) => m.key),
         );
-        const precedence = batchPrecedence(files);
-        const mapping = files
-          .map((m, i) => {
-            const p = precedence[i]!;
-            const group = m.group === null ? 'NULL' : sqlString(m.group);
-            return `(${sqlString(m.staged!)}, ${objectIds.get(m.key)}, ${p.rank}, ${p.order}, ${p.pos}, ${group})`;
-          })
-          .join(', ');
-        const fileList = files.map((m) => sqlString(m.staged!)).join(', ');
-        const incoming = `SELECT CAST(r.ss_id AS BIGINT) AS ss_id, r.timestamp, r.measured_on, CAST(r.sensor AS VARCHAR) AS sensor,
-                 CAST(r.metric_id AS BIGINT) AS metric_id, CAST(r.units AS VARCHAR) AS units, r.value, k.object_id,
-                 k.rank, k.ord, k.pos, k.grp
-          FROM read_parquet([${fileList}], filename = true) r
-          JOIN (VALUES ${mapping}) k(file, object_id, rank, ord, pos, grp) ON r.filename = k.file`;
-        // readings with their channel numbered: what pv_reading_rows stores
-        const stored = (from: string) => `SELECT n.ss_id, n.timestamp, n.measured_on, c.channel_id, n.value, n.object_id
-          FROM (${from}) n JOIN pv_channels c ON ${channelMatch('c', 'n')}`;
+        const incoming = await incomingReadings(conn, files, objectIds);
         const expected = files.reduce((s, m) => s + m.rows, 0);
         const ranges = files
           .map((m) => `(${m.ss_id}, ${Number(m.minTimestamp)}, ${Number(m.maxTimestamp)})`)
@@ -331,7 +317,8 @@ export class DuckDbSink implements Sink {
             AND (l.min_timestamp IS NULL OR (l.min_timestamp <= make_timestamp(n.hi)::TIMESTAMPTZ AND l.max_timestamp >= make_timestamp(n.lo)::TIMESTAMPTZ))`);
         if (others === 0 && !rangesMeet(files)) {
           // The common case (a backfill): no key can collide, insert straight from the staged files.
-          inserted = await count(`INSERT INTO pv_reading_rows ${stored(incoming)}`);
+          inserted = await count(`INSERT INTO pv_reading_rows
+            SELECT ss_id, timestamp, measured_on, channel_id, value, object_id FROM (${incoming})`);
           if (inserted !== expected) {
             throw new PermanentError(
               `${this.url}: staged files held ${inserted} rows that could be stored, manifests say ${expected} (a file holds other rows than its manifest says, or a channel its manifest does not list)`,
@@ -340,10 +327,13 @@ export class DuckDbSink implements Sink {
         } else {
           // Keys may collide: one winner per key within the batch (see precedence.ts), which then
           // replaces an existing row, unless that row's object is later in the same group.
-          await conn.run(`CREATE OR REPLACE TEMP TABLE pv_staged AS ${incoming}`);
+          await conn.run(`CREATE OR REPLACE TEMP TABLE pv_staged AS
+            SELECT i.*, c.sensor FROM (${incoming}) i JOIN pv_channels c ON c.channel_id = i.channel_id`);
           const staged = await count('SELECT count(*) FROM pv_staged');
           if (staged !== expected) {
-            throw new PermanentError(`${this.url}: staged files held ${staged} rows, manifests say ${expected}`);
+            throw new PermanentError(
+              `${this.url}: staged files held ${staged} rows that could be stored, manifests say ${expected} (a file holds other rows than its manifest says, or a channel its manifest does not list)`,
+            );
           }
           await conn.run(`CREATE OR REPLACE TEMP TABLE pv_incoming AS SELECT * FROM pv_staged
               QUALIFY row_number() OVER (PARTITION BY ss_id, timestamp, sensor ORDER BY rank DESC, ord DESC, pos DESC) = 1`);
@@ -361,16 +351,12 @@ export class DuckDbSink implements Sink {
           replaced += await count(`DELETE FROM pv_reading_rows r USING pv_incoming n, pv_channels c
               WHERE r.channel_id = c.channel_id AND c.ss_id = n.ss_id AND c.sensor = n.sensor
                 AND r.ss_id = n.ss_id AND r.timestamp = n.timestamp AND ${window}`);
-          inserted = await count(`INSERT INTO pv_reading_rows ${stored('SELECT * FROM pv_incoming')}`);
-          const kept = await count('SELECT count(*) FROM pv_incoming');
-          if (inserted !== kept) {
-            throw new PermanentError(
-              `${this.url}: ${inserted} of ${kept} readings stored (a staged file holds a channel its manifest does not list)`,
-            );
-          }
+          inserted = await count(`INSERT INTO pv_reading_rows
+            SELECT ss_id, timestamp, measured_on, channel_id, value, object_id FROM pv_incoming`);
           await conn.run('DROP TABLE pv_incoming');
         }
       }
+      await conn.run('DROP TABLE IF EXISTS temp.pv_staged_channels');
       step('rows-inserted');
       await this.#writeLedger(conn, batch, runId);
       step('ledger-written');
@@ -432,6 +418,71 @@ export class DuckDbSink implements Sink {
     this.#instance?.closeSync();
     this.#instance = null;
   }
+}
+
+/**
+ * SQL of a batch's staged rows as `pv_reading_rows` stores them, with the
+ * precedence columns of each row's object (`ss_id, timestamp, measured_on,
+ * channel_id, value, object_id, rank, ord, pos, grp`). Files with the names
+ * join `pv_channels` on them; files without text (layout `channel_index`) join
+ * their channel positions, numbered here from their manifests. A row whose
+ * channel is not numbered, or whose system is not its manifest's, drops out,
+ * so that the caller's row check fails.
+ */
+async function incomingReadings(
+  conn: DuckDBConnection,
+  files: readonly StagedManifest[],
+  objectIds: ReadonlyMap<string, number>,
+): Promise<string> {
+  const precedence = batchPrecedence(files);
+  const objectOf = new Map(
+    files.map((m, i) => {
+      const p = precedence[i]!;
+      const group = m.group === null ? 'NULL' : sqlString(m.group);
+      return [m, `${objectIds.get(m.key)}, ${p.rank}, ${p.order}, ${p.pos}, ${group}`] as const;
+    }),
+  );
+  const fileList = (of: readonly StagedManifest[]) => of.map((m) => sqlString(m.staged!)).join(', ');
+  const parts: string[] = [];
+  const named = files.filter((m) => m.layout !== 'channel_index');
+  if (named.length > 0) {
+    const mapping = named.map((m) => `(${sqlString(m.staged!)}, ${objectOf.get(m)})`).join(', ');
+    parts.push(`SELECT n.ss_id, n.timestamp, n.measured_on, c.channel_id, n.value, n.object_id, n.rank, n.ord, n.pos, n.grp
+      FROM (SELECT CAST(r.ss_id AS BIGINT) AS ss_id, r.timestamp, r.measured_on, CAST(r.sensor AS VARCHAR) AS sensor,
+                   CAST(r.metric_id AS BIGINT) AS metric_id, CAST(r.units AS VARCHAR) AS units, r.value, k.object_id,
+                   k.rank, k.ord, k.pos, k.grp
+            FROM read_parquet([${fileList(named)}], filename = true) r
+            JOIN (VALUES ${mapping}) k(file, object_id, rank, ord, pos, grp) ON r.filename = k.file) n
+      JOIN pv_channels c ON ${channelMatch('c', 'n')}`);
+  }
+  const indexed = files.filter((m) => m.layout === 'channel_index');
+  if (indexed.length > 0) {
+    await conn.run(`CREATE OR REPLACE TEMP TABLE pv_staged_channels AS
+      SELECT v.file, v.channel, v.ss_id, c.channel_id, v.object_id, v.rank, v.ord, v.pos, v.grp
+      FROM (VALUES ${channelPositions(indexed, objectOf).join(', ')})
+        v(file, channel, ss_id, sensor, metric_id, units, object_id, rank, ord, pos, grp)
+      JOIN pv_channels c ON ${channelMatch('c', 'v')}`);
+    parts.push(`SELECT CAST(r.ss_id AS BIGINT) AS ss_id, r.timestamp, r.measured_on, p.channel_id, r.value, p.object_id,
+             p.rank, p.ord, p.pos, p.grp
+      FROM read_parquet([${fileList(indexed)}], filename = true) r
+      JOIN temp.pv_staged_channels p ON p.file = r.filename AND p.channel = r.channel AND p.ss_id = r.ss_id`);
+  }
+  return parts.join(' UNION ALL ');
+}
+
+/** VALUES rows `(file, position, ss_id, sensor, metric_id, units, object columns…)` of files without text. */
+function channelPositions(files: readonly StagedManifest[], objectOf: ReadonlyMap<StagedManifest, string>): string[] {
+  return files.flatMap((m) => {
+    if (!m.channels || m.channels.length === 0) {
+      throw new PermanentError(
+        `${m.key}: staged without text (layout channel_index) but its manifest lists no channel`,
+      );
+    }
+    return m.channels.map(
+      (c, i) =>
+        `(${sqlString(m.staged!)}, ${i}, ${m.ss_id}::BIGINT, ${sqlString(c.sensor)}, ${c.metric_id}::BIGINT, ${c.units === null ? 'NULL' : sqlString(c.units)}::VARCHAR, ${objectOf.get(m)})`,
+    );
+  });
 }
 
 /** Whether the time ranges of two objects of one system in the batch meet (their keys may collide). */

@@ -102,31 +102,33 @@ export function channelMatch(c: string, r: string): string {
 
 /**
  * Numbers the channels of a batch's staged files that `pv_channels` does not
- * hold yet: from their manifests' lists when every manifest has one, else
- * from one scan of the files' channel columns (manifests of older workers).
+ * hold yet: from their manifests' lists, and for manifests of older workers
+ * (no list, the names in the files) from one scan of those files' channel columns.
  */
 export async function registerChannels(conn: DuckDBConnection, files: readonly StagedManifest[]): Promise<void> {
-  if (files.length === 0) return;
-  const listed = files.every((m) => m.channels !== undefined);
-  const tuples = listed
-    ? files.flatMap((m) =>
-        m.channels!.map(
-          (c) =>
-            `(${m.ss_id}::BIGINT, ${sqlString(c.sensor)}, ${c.metric_id}::BIGINT, ${c.units === null ? 'NULL' : sqlString(c.units)}::VARCHAR)`,
-        ),
-      )
-    : [];
-  // lists with no channel at all: nothing to number (the insert's row check then names the fault)
-  if (listed && tuples.length === 0) return;
-  const source = listed
-    ? `(VALUES ${tuples.join(', ')}) v(ss_id, sensor, metric_id, units)`
-    : `(SELECT CAST(ss_id AS BIGINT) AS ss_id, CAST(sensor AS VARCHAR) AS sensor, CAST(metric_id AS BIGINT) AS metric_id,
+  const tuples = files.flatMap((m) =>
+    (m.channels ?? []).map(
+      (c) =>
+        `(${m.ss_id}::BIGINT, ${sqlString(c.sensor)}, ${c.metric_id}::BIGINT, ${c.units === null ? 'NULL' : sqlString(c.units)}::VARCHAR)`,
+    ),
+  );
+  const unlisted = files.filter((m) => m.channels === undefined && m.layout !== 'channel_index');
+  const sources = [
+    ...(tuples.length > 0 ? [`SELECT * FROM (VALUES ${tuples.join(', ')}) v(ss_id, sensor, metric_id, units)`] : []),
+    ...(unlisted.length > 0
+      ? [
+          `SELECT CAST(ss_id AS BIGINT) AS ss_id, CAST(sensor AS VARCHAR) AS sensor, CAST(metric_id AS BIGINT) AS metric_id,
               CAST(units AS VARCHAR) AS units
-        FROM read_parquet([${files.map((m) => sqlString(m.staged!)).join(', ')}]))`;
+           FROM read_parquet([${unlisted.map((m) => sqlString(m.staged!)).join(', ')}])`,
+        ]
+      : []),
+  ];
+  // lists with no channel at all: nothing to number (the insert's row check then names the fault)
+  if (sources.length === 0) return;
   await conn.run(`INSERT INTO pv_channels
     SELECT (SELECT coalesce(max(channel_id), 0) FROM pv_channels) + row_number() OVER (ORDER BY ss_id, sensor, metric_id, units),
            ss_id, sensor, metric_id, units
-    FROM (SELECT DISTINCT * FROM ${source}) s
+    FROM (SELECT DISTINCT * FROM (${sources.join(' UNION ALL ')})) s
     WHERE NOT EXISTS (SELECT 1 FROM pv_channels c WHERE ${channelMatch('c', 's')})`);
 }
 

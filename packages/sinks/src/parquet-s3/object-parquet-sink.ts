@@ -29,6 +29,7 @@ import { batchPrecedence, committedKeeps, outranks } from '../precedence.js';
 import type { CommitResult, DerivedSlice, LedgerFilter, ReaderOptions, Sink, SinkInitOptions } from '../sink.js';
 import { memoryLimitParam, parseSinkUrl, type SinkUrlSource, threadsParam } from '../sink-url.js';
 import { sqlString } from '../sql-literal.js';
+import { assertNamedStagedFiles } from '../staged-layout.js';
 import type { WarehouseReader } from '../warehouse-reader.js';
 import { DatasetBucket, type DatasetBucketOptions } from './dataset-bucket.js';
 import {
@@ -210,6 +211,7 @@ export class ObjectParquetSink implements Sink {
    */
   commit(batch: readonly StagedManifest[], runId: string): Promise<CommitResult> {
     return this.#serial(async () => {
+      assertNamedStagedFiles(this.url, batch);
       const byKey = lastManifestPerKey(batch);
       if (byKey.size === 0) return { rows: 0, replaced: 0 };
       await this.#syncLedger();

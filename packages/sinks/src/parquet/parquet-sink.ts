@@ -26,6 +26,7 @@ import { batchPrecedence, committedKeeps, outranks } from '../precedence.js';
 import type { CommitResult, DerivedSlice, LedgerFilter, ReaderOptions, Sink, SinkInitOptions } from '../sink.js';
 import { memoryLimitParam, parseSinkUrl, type SinkUrlSource, threadsParam } from '../sink-url.js';
 import { sqlString } from '../sql-literal.js';
+import { assertNamedStagedFiles } from '../staged-layout.js';
 import type { WarehouseReader } from '../warehouse-reader.js';
 import { openDatasetReader } from './dataset-reader.js';
 import { type LedgerEntry, LedgerIndex } from './ledger-index.js';
@@ -281,6 +282,7 @@ export class ParquetDatasetSink implements Sink {
    */
   commit(batch: readonly StagedManifest[], runId: string): Promise<CommitResult> {
     return this.serial(async () => {
+      assertNamedStagedFiles(this.url, batch);
       const byKey = lastManifestPerKey(batch);
       if (byKey.size === 0) return { rows: 0, replaced: 0 };
 

@@ -148,6 +148,7 @@ export async function runInline(options: InlineRunOptions): Promise<RunSummary> 
     staging,
     maxObjectBytes: options.maxObjectBytes ?? DEFAULT_MAX_OBJECT_BYTES,
     ...(pool ? { decode: pool.run } : {}),
+    ...(sink.readsChannelIndex ? { channelIndex: true } : {}),
   };
   try {
     await mapConcurrent(plan.toLoad, concurrency, async (obj) => {

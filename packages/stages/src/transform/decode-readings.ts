@@ -8,7 +8,7 @@ import {
   readParquetPvdata,
   type TimeZoneSpec,
 } from '@pv-pipeline/pvdaq';
-import { arrowToStagedParquet, channelsOf, readingsToArrow } from './staged-parquet.js';
+import { arrowToStagedParquet, channelsOf, readingsToArrow, readingsToChannelIndexArrow } from './staged-parquet.js';
 
 /**
  * Everything the CPU-heavy part of a transform needs, as plain data so that it
@@ -29,6 +29,12 @@ export interface DecodeTask {
   zoneSources: string;
   /** The columns of a residential-feed CSV (its dictionary is then built from them). */
   residential?: ResidentialColumn[];
+  /**
+   * Stage the rows without text (layout `channel_index`: channel positions in
+   * the manifest's list instead of the names).
+   * @defaultValue false
+   */
+  channelIndex?: boolean;
 }
 
 /** What {@link decodeReadings} produces: the manifest (not yet staged) and the staged file's bytes. */
@@ -64,7 +70,8 @@ export async function decodeReadings(task: DecodeTask): Promise<EncodedReadings>
   let minTs: number | null = null;
   let maxTs: number | null = null;
   if (readings.length > 0) {
-    file = arrowToStagedParquet(readingsToArrow(readings));
+    // without text, a row's channel is its sensor index: the manifest lists readings.sensors in order
+    file = arrowToStagedParquet(task.channelIndex ? readingsToChannelIndexArrow(readings) : readingsToArrow(readings));
     minTs = Number.POSITIVE_INFINITY;
     maxTs = Number.NEGATIVE_INFINITY;
     for (const t of readings.timestamp) {
@@ -84,6 +91,7 @@ export async function decodeReadings(task: DecodeTask): Promise<EncodedReadings>
     minTimestamp: minTs === null ? null : String(minTs),
     maxTimestamp: maxTs === null ? null : String(maxTs),
     ...(readings.length > 0 ? { channels: channelsOf(readings.sensors) } : {}),
+    ...(readings.length > 0 && task.channelIndex ? { layout: 'channel_index' as const } : {}),
     dropped: readings.dropped,
     droppedBySensor: readings.droppedBySensor,
     group: null,

@@ -1,6 +1,12 @@
 import type { StagedChannel } from '@pv-pipeline/core';
 import type { NormalizedReadings } from '@pv-pipeline/pvdaq';
-import { type SensorEntry, STAGED_READINGS_COLUMNS, stagedArrowType } from '@pv-pipeline/schema';
+import {
+  type ColumnDef,
+  type SensorEntry,
+  STAGED_CHANNEL_INDEX_COLUMNS,
+  STAGED_READINGS_COLUMNS,
+  stagedArrowType,
+} from '@pv-pipeline/schema';
 import * as arrow from 'apache-arrow';
 import * as pw from 'parquet-wasm/node';
 
@@ -34,18 +40,30 @@ export function channelsOf(sensors: readonly SensorEntry[]): StagedChannel[] {
 }
 
 /**
- * Passes batches through, adding the channels of each to `into` (keyed by all
- * three fields), so that a streamed staged file's manifest can list them.
+ * The channels of a staged file in the order first met (its manifest's list),
+ * each with its position there: the `channel` of a file without text.
  */
-export async function* collectingChannels(
-  batches: AsyncIterable<NormalizedReadings>,
-  into: Map<string, StagedChannel>,
-): AsyncGenerator<NormalizedReadings> {
-  for await (const batch of batches) {
-    if (batch.length > 0) {
-      for (const c of channelsOf(batch.sensors)) into.set(JSON.stringify([c.sensor, c.metric_id, c.units]), c);
+export class StagedChannelList {
+  readonly #positions = new Map<string, number>();
+  /** The channels, in position order (what the manifest lists). */
+  readonly channels: StagedChannel[] = [];
+
+  /** The position of a batch's channel, appended to the list when new. */
+  positionOf(s: SensorEntry): number {
+    const units = s.units ?? null;
+    const key = JSON.stringify([s.sensor, s.metric_id, units]);
+    let at = this.#positions.get(key);
+    if (at === undefined) {
+      at = this.channels.length;
+      this.#positions.set(key, at);
+      this.channels.push({ sensor: s.sensor, metric_id: s.metric_id, units });
     }
-    yield batch;
+    return at;
+  }
+
+  /** Each of a batch's sensor indexes → its channel's position in the file (appending new channels). */
+  positionsOf(sensors: readonly SensorEntry[]): Int32Array {
+    return Int32Array.from(sensors, (s) => this.positionOf(s));
   }
 }
 
@@ -75,11 +93,8 @@ export function readingsToArrow(r: NormalizedReadings): arrow.Table {
       else unitNullCount++;
     }
   }
-  // the buffers of each column, by name; the types come from the schema
-  const data: Record<string, ColumnBuffers> = {
-    ss_id: { length: n, data: new Int32Array(n).fill(r.ssId) },
-    timestamp: { length: n, data: toInt64(r.timestamp) },
-    measured_on: { length: n, data: toInt64(r.measuredOn) },
+  return tableOf(STAGED_READINGS_COLUMNS, {
+    ...timeAndValueBuffers(r),
     sensor: { length: n, data: r.sensorIdx, dictionary: sensorNames },
     metric_id: { length: n, data: r.metricId },
     units: {
@@ -88,10 +103,43 @@ export function readingsToArrow(r: NormalizedReadings): arrow.Table {
       dictionary: unitValues,
       ...(unitNulls ? { nullBitmap: unitNulls, nullCount: unitNullCount } : {}),
     },
+  });
+}
+
+/**
+ * The fact rows as an Arrow table without text (STAGED_CHANNEL_INDEX_COLUMNS):
+ * `channel` is each row's sensor index mapped through `positions` (a batch's
+ * indexes → the file's channel positions, see {@link StagedChannelList}), or
+ * the sensor index itself when the file holds this one batch (its manifest
+ * then lists `r.sensors` in order).
+ */
+export function readingsToChannelIndexArrow(r: NormalizedReadings, positions?: Int32Array): arrow.Table {
+  let channel = r.sensorIdx;
+  if (positions) {
+    channel = new Int32Array(r.length);
+    for (let i = 0; i < r.length; i++) channel[i] = positions[r.sensorIdx[i]!]!;
+  }
+  return tableOf(STAGED_CHANNEL_INDEX_COLUMNS, {
+    ...timeAndValueBuffers(r),
+    channel: { length: r.length, data: channel },
+  });
+}
+
+/** The buffers of the columns both staged layouts share. */
+function timeAndValueBuffers(r: NormalizedReadings): Record<string, ColumnBuffers> {
+  const n = r.length;
+  return {
+    ss_id: { length: n, data: new Int32Array(n).fill(r.ssId) },
+    timestamp: { length: n, data: toInt64(r.timestamp) },
+    measured_on: { length: n, data: toInt64(r.measuredOn) },
     value: { length: n, data: r.value },
   };
+}
+
+/** An Arrow table of `columns` (their types from the schema) over the buffers named by column. */
+function tableOf(columns: readonly ColumnDef[], data: Record<string, ColumnBuffers>): arrow.Table {
   const vectors: Record<string, arrow.Vector> = {};
-  for (const c of STAGED_READINGS_COLUMNS) {
+  for (const c of columns) {
     const props = data[c.name];
     if (!props) throw new Error(`staged column ${c.name} has no data`);
     // makeData is typed per Arrow type; the schema decides the type here
@@ -121,9 +169,16 @@ const STREAM_ROW_GROUP = 65_536;
 /**
  * Encodes batches of fact rows as one staged Parquet file, streamed: yields
  * the file's bytes in pieces while batches arrive, holding about one row
- * group in memory whatever the total. Empty batches are skipped.
+ * group in memory whatever the total. Empty batches are skipped. Every
+ * batch's channels are added to `channels` (the manifest's list); with
+ * `channelIndex` the file carries their positions there instead of the names
+ * (layout `channel_index`).
  */
-export async function* stagedParquetStream(batches: AsyncIterable<NormalizedReadings>): AsyncGenerator<Uint8Array> {
+export async function* stagedParquetStream(
+  batches: AsyncIterable<NormalizedReadings>,
+  channels: StagedChannelList,
+  channelIndex: boolean,
+): AsyncGenerator<Uint8Array> {
   const source = batches[Symbol.asyncIterator]();
   // the reader's own error (naming the object), rather than the writer's rewording of it
   let failure: unknown = null;
@@ -152,7 +207,9 @@ export async function* stagedParquetStream(batches: AsyncIterable<NormalizedRead
         return;
       }
       // the wasm table must be freed, or wasm memory grows with every batch
-      const table = pw.Table.fromIPCStream(arrow.tableToIPC(readingsToArrow(readings), 'stream'));
+      const positions = channels.positionsOf(readings.sensors);
+      const rows = channelIndex ? readingsToChannelIndexArrow(readings, positions) : readingsToArrow(readings);
+      const table = pw.Table.fromIPCStream(arrow.tableToIPC(rows, 'stream'));
       try {
         controller.enqueue(table.recordBatch(0)!);
       } finally {

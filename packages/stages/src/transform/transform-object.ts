@@ -36,6 +36,13 @@ export interface TransformDeps {
    */
   readingsFiles?: ReadingsFileWriter;
   /**
+   * Stage files without text, for a DuckDB sink (layout `channel_index`, see
+   * STAGED_CHANNEL_INDEX_COLUMNS): cheaper to encode, and to read and join in
+   * the loader. Ignored with `readingsFiles`.
+   * @defaultValue false (the staged columns with the names, which every sink reads)
+   */
+  channelIndex?: boolean;
+  /**
    * For a `parquet+s3://` sink (with `readingsFiles`): the readings files go
    * straight into the dataset, under names of their own, instead of staging.
    * @defaultValue none (staged)
@@ -80,6 +87,7 @@ export async function transformObject(obj: PlannedObject, deps: TransformDeps): 
     zone: await deps.catalog.zoneOf(parsed.ssId),
     zoneSources: zoneSourcesOf(parsed.ssId),
     ...(residential ? { residential } : {}),
+    ...(deps.channelIndex && !deps.readingsFiles ? { channelIndex: true } : {}),
   };
   const { manifest, file } = await (deps.decode ?? decodeReadings)(task);
   if (file) {

@@ -1,4 +1,4 @@
-import { BadInputError, derivedId, noneDropped, type StagedChannel, type StagedManifest } from '@pv-pipeline/core';
+import { BadInputError, derivedId, noneDropped, type StagedManifest } from '@pv-pipeline/core';
 import {
   emptyPrizeCsvStats,
   LocalTimeResolver,
@@ -14,7 +14,7 @@ import {
 } from '@pv-pipeline/pvdaq';
 import type { PlannedObject } from '../plan/planned-object.js';
 import { precedingWallTimes } from './prize-look-back.js';
-import { collectingChannels, stagedParquetStream } from './staged-parquet.js';
+import { StagedChannelList, stagedParquetStream } from './staged-parquet.js';
 import type { TransformDeps } from './transform-object.js';
 
 /** The day a prize part's ledger row is filed under when it has no readings. */
@@ -90,7 +90,7 @@ export async function transformPrizePart(obj: PlannedObject, deps: TransformDeps
   const name = derivedId('staged', sourceKey, obj.etag);
   const pass = async (holdInstants?: ReadonlySet<number>) => {
     const stats = emptyPrizeCsvStats();
-    const channels = new Map<string, StagedChannel>();
+    const channels = new StagedChannelList();
     const staged = await streamPart({
       deps,
       obj,
@@ -126,7 +126,8 @@ export async function transformPrizePart(obj: PlannedObject, deps: TransformDeps
     bytes: staged?.bytes ?? 0,
     minTimestamp: stats.minTimestamp === null ? null : String(stats.minTimestamp),
     maxTimestamp: stats.maxTimestamp === null ? null : String(stats.maxTimestamp),
-    ...(stats.rows > 0 ? { channels: [...channels.values()] } : {}),
+    ...(stats.rows > 0 ? { channels: channels.channels } : {}),
+    ...(stats.rows > 0 && deps.channelIndex ? { layout: 'channel_index' as const } : {}),
     dropped: stats.dropped,
     droppedBySensor: stats.droppedBySensor,
     ...partOrder(sourceKey, obj.etag),
@@ -146,8 +147,8 @@ async function streamPart(p: {
   stats: PrizeCsvStats;
   name: string;
   holdInstants: ReadonlySet<number> | undefined;
-  /** Filled with the channels of the rows staged. */
-  channels: Map<string, StagedChannel>;
+  /** Filled with the channels of the rows staged, in the order of their positions. */
+  channels: StagedChannelList;
 }): Promise<{ ref: string; bytes: number } | null> {
   const { deps, obj, key, range, header } = p;
   const firstPart = !range || range.start === 0;
@@ -185,7 +186,7 @@ async function streamPart(p: {
     p.stats,
   );
   try {
-    return await deps.staging.writeStream(p.name, stagedParquetStream(collectingChannels(batches, p.channels)));
+    return await deps.staging.writeStream(p.name, stagedParquetStream(batches, p.channels, deps.channelIndex === true));
   } finally {
     stream.destroy();
   }

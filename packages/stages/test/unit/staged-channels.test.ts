@@ -2,12 +2,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import type { StagedChannel } from '@pv-pipeline/core';
+import { noneDropped, type StagedChannel } from '@pv-pipeline/core';
 import { dictionaryOf, type NormalizedReadings } from '@pv-pipeline/pvdaq';
-import type { SensorEntry } from '@pv-pipeline/schema';
+import { type SensorEntry, STAGED_CHANNEL_INDEX_COLUMNS } from '@pv-pipeline/schema';
 import { describe, expect, it } from 'vitest';
 import { decodeReadings } from '../../src/transform/decode-readings.js';
-import { collectingChannels } from '../../src/transform/staged-parquet.js';
+import { StagedChannelList, stagedParquetStream } from '../../src/transform/staged-parquet.js';
 
 const entry = (metric_id: number, sensor: string, units: string | null): SensorEntry => ({
   ss_id: 51,
@@ -25,25 +25,45 @@ const entry = (metric_id: number, sensor: string, units: string | null): SensorE
   interval_s: null,
 });
 
-/** The distinct (sensor, metric_id, units) of a staged Parquet file's rows, as DuckDB reads them. */
-async function channelsInFile(bytes: Uint8Array): Promise<StagedChannel[]> {
+/** Runs `sql` over a staged file (the table `f`) in a fresh in-memory DuckDB, rows as plain objects. */
+async function queryFile(bytes: Uint8Array, sql: string): Promise<Array<Record<string, unknown>>> {
   const db = await DuckDBInstance.create(':memory:');
   const c = await db.connect();
+  const dir = mkdtempSync(join(tmpdir(), 'pv-staged-channels-'));
   try {
-    const dir = mkdtempSync(join(tmpdir(), 'pv-staged-channels-'));
     const file = join(dir, 'staged.parquet');
     writeFileSync(file, bytes);
-    const rows = (
-      await c.runAndReadAll(
-        `SELECT DISTINCT sensor, metric_id::INTEGER AS metric_id, units FROM read_parquet('${file}') ORDER BY ALL`,
-      )
-    ).getRowObjectsJS();
-    rmSync(dir, { recursive: true, force: true });
-    return rows as unknown as StagedChannel[];
+    await c.run("SET TimeZone = 'UTC'");
+    await c.run(`CREATE VIEW f AS SELECT * FROM read_parquet('${file}')`);
+    return (await c.runAndReadAll(sql)).getRowObjectsJS() as Array<Record<string, unknown>>;
   } finally {
+    rmSync(dir, { recursive: true, force: true });
     c.closeSync();
     db.closeSync();
   }
+}
+
+/** The distinct (sensor, metric_id, units) of a staged Parquet file's rows, as DuckDB reads them. */
+async function channelsInFile(bytes: Uint8Array): Promise<StagedChannel[]> {
+  const rows = await queryFile(
+    bytes,
+    'SELECT DISTINCT sensor, metric_id::INTEGER AS metric_id, units FROM f ORDER BY ALL',
+  );
+  return rows as unknown as StagedChannel[];
+}
+
+/** Every row of a staged file with the names, as text, sorted. */
+const NAMED_ROWS = `SELECT ss_id::BIGINT AS ss_id, timestamp::VARCHAR AS ts, measured_on::VARCHAR AS mo, sensor,
+  metric_id::BIGINT AS metric_id, units, value FROM f ORDER BY ALL`;
+
+/** Every row of a staged file without text, its channel positions resolved through `channels`, sorted like NAMED_ROWS. */
+function indexedRows(channels: readonly StagedChannel[]): string {
+  const list = channels
+    .map((c, i) => `(${i}, '${c.sensor}', ${c.metric_id}, ${c.units === null ? 'NULL' : `'${c.units}'`}::VARCHAR)`)
+    .join(', ');
+  return `SELECT f.ss_id::BIGINT AS ss_id, f.timestamp::VARCHAR AS ts, f.measured_on::VARCHAR AS mo, c.sensor,
+    c.metric_id::BIGINT AS metric_id, c.units, f.value
+    FROM f JOIN (VALUES ${list}) c(channel, sensor, metric_id, units) ON c.channel = f.channel ORDER BY ALL`;
 }
 
 describe('a staged file’s manifest lists the channels its rows carry', () => {
@@ -79,21 +99,113 @@ describe('a staged file’s manifest lists the channels its rows carry', () => {
     expect(await channelsInFile(file!)).toEqual(listed);
   });
 
-  it('streamed (prize): the channels of every batch, each once', async () => {
-    const batch = (sensors: SensorEntry[], length: number) => ({ length, sensors }) as unknown as NormalizedReadings;
-    async function* batches() {
-      yield batch([entry(1, 'a', 'W'), entry(2, 'b', null)], 3);
-      yield batch([entry(9, 'unused', 'V')], 0);
-      yield batch([entry(2, 'b', null), entry(3, 'c', 'kW')], 2);
-    }
-    const into = new Map<string, StagedChannel>();
-    const passed: number[] = [];
-    for await (const b of collectingChannels(batches(), into)) passed.push(b.length);
-    expect(passed).toEqual([3, 0, 2]);
-    expect([...into.values()]).toEqual([
+  it('streamed (prize): the channels of every batch, each once, in the order first met', () => {
+    const list = new StagedChannelList();
+    expect([...list.positionsOf([entry(1, 'a', 'W'), entry(2, 'b', null)])]).toEqual([0, 1]);
+    expect([...list.positionsOf([entry(2, 'b', null), entry(3, 'c', 'kW'), entry(1, 'a', 'W')])]).toEqual([1, 2, 0]);
+    // the same name with other units is another channel
+    expect(list.positionOf(entry(1, 'a', 'kW'))).toBe(3);
+    expect(list.channels).toEqual([
+      { sensor: 'a', metric_id: 1, units: 'W' },
+      { sensor: 'b', metric_id: 2, units: null },
+      { sensor: 'c', metric_id: 3, units: 'kW' },
+      { sensor: 'a', metric_id: 1, units: 'kW' },
+    ]);
+  });
+});
+
+describe('staged files without text (layout channel_index) hold the same rows as with the names', () => {
+  const csvTask = (channelIndex: boolean) => ({
+    key: 'csv/pvdata/system_id=51/year=2022/month=1/day=6/system_51__date_2022_01_06.csv',
+    etag: 'e',
+    format: 'csv' as const,
+    ssId: 51,
+    day: '2022-01-06',
+    bytes: new TextEncoder().encode(
+      [
+        'measured_on,ac_power__773,poa_irradiance__771,module_temp__781,system_id',
+        '2022-01-06 00:01:00,-9.89,0.07,-16.1,51',
+        '2022-01-06 00:16:00,2.13,,-16.2,51',
+      ].join('\n'),
+    ),
+    dictionary: dictionaryOf(51, 'metrics.parquet', [
+      entry(773, 'ac_power', 'W'),
+      entry(771, 'poa_irradiance', null),
+      entry(781, 'module_temp', 'C'),
+    ]),
+    zone: { kind: 'fixed' as const, offsetMinutes: -420, label: '-07:00' },
+    zoneSources: 'test',
+    channelIndex,
+  });
+
+  it("daily: the columns are the schema's, and each position names the manifest's channel", async () => {
+    const named = await decodeReadings(csvTask(false));
+    const indexed = await decodeReadings(csvTask(true));
+    expect(named.manifest.layout).toBeUndefined();
+    expect(indexed.manifest.layout).toBe('channel_index');
+    expect(indexed.manifest.rows).toBe(5);
+    const columns = await queryFile(indexed.file!, 'SELECT column_name FROM (DESCRIBE f)');
+    expect(columns.map((c) => c.column_name)).toEqual(STAGED_CHANNEL_INDEX_COLUMNS.map((c) => c.name));
+    const expected = await queryFile(named.file!, NAMED_ROWS);
+    expect(expected).toHaveLength(5);
+    expect(await queryFile(indexed.file!, indexedRows(indexed.manifest.channels!))).toEqual(expected);
+  });
+
+  it('streamed: batches with their own sensor orders map to one list of positions', async () => {
+    const [a, b, c] = [entry(1, 'a', 'W'), entry(2, 'b', null), entry(3, 'c', 'kW')];
+    const batch = (sensors: SensorEntry[], rows: Array<[number, number, number]>): NormalizedReadings => ({
+      ssId: 51,
+      length: rows.length,
+      timestamp: Float64Array.from(rows, ([t]) => t * 60e6),
+      measuredOn: Float64Array.from(rows, ([t]) => (t - 420) * 60e6),
+      sensorIdx: Int32Array.from(rows, ([, s]) => s),
+      metricId: Int32Array.from(rows, ([, s]) => sensors[s]!.metric_id),
+      value: Float64Array.from(rows, ([, , v]) => v),
+      sensors,
+      dropped: noneDropped(),
+      droppedBySensor: {},
+    });
+    const batches = () =>
+      (async function* () {
+        yield batch(
+          [a, b],
+          [
+            [1, 0, 1.5],
+            [1, 1, 2.5],
+          ],
+        );
+        yield batch([entry(9, 'unused', 'V')], []);
+        yield batch(
+          [c, b, a],
+          [
+            [2, 0, 3.5],
+            [2, 1, 4.5],
+            [2, 2, 5.5],
+          ],
+        );
+      })();
+    const fileOf = async (channelIndex: boolean) => {
+      const list = new StagedChannelList();
+      const pieces: Uint8Array[] = [];
+      for await (const piece of stagedParquetStream(batches(), list, channelIndex)) pieces.push(piece);
+      return { bytes: Buffer.concat(pieces), channels: list.channels };
+    };
+    const named = await fileOf(false);
+    const indexed = await fileOf(true);
+    expect(indexed.channels).toEqual([
       { sensor: 'a', metric_id: 1, units: 'W' },
       { sensor: 'b', metric_id: 2, units: null },
       { sensor: 'c', metric_id: 3, units: 'kW' },
     ]);
+    expect(named.channels).toEqual(indexed.channels);
+    const expected = await queryFile(named.bytes, NAMED_ROWS);
+    expect(expected.map((r) => [r.sensor, r.value])).toEqual([
+      ['a', 1.5],
+      ['b', 2.5],
+      ['a', 5.5],
+      ['b', 4.5],
+      ['c', 3.5],
+    ]);
+    expect(await queryFile(indexed.bytes, indexedRows(indexed.channels))).toEqual(expected);
   });
 });
