@@ -27,6 +27,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
+import type { StagedChannel } from '@pv-pipeline/core';
 import { openObjectStore, parsePvdataKey, SENTINELS, SystemCatalog, zoneSourcesOf } from '@pv-pipeline/pvdaq';
 import { type DecodeTask, decodeReadings } from '../packages/stages/src/transform/decode-readings.js';
 import { BENCH_DIR, ensureMirror, FULL_PARAMS, lit, mirrorDir } from './generate-mirror.js';
@@ -47,7 +48,7 @@ const mirror = mirrorDir(false);
 await ensureMirror(mirror, FULL_PARAMS, (s) => console.log(s));
 const out = join(BENCH_DIR, 'out', 'transform-cost');
 rmSync(out, { recursive: true, force: true });
-for (const dir of ['js', 'sql', 'raw']) mkdirSync(join(out, dir), { recursive: true });
+for (const dir of ['js', 'idx', 'sql', 'raw']) mkdirSync(join(out, dir), { recursive: true });
 
 const store = openObjectStore(`file://${mirror}`);
 const catalog = await SystemCatalog.load(store);
@@ -115,6 +116,27 @@ async function pipelineOnce(): Promise<Counts> {
   return c;
 }
 
+/**
+ * The pipeline's transform as it stages for a DuckDB sink: the same rows without text (each row's
+ * channel a position in the manifest's list), and that list kept to compare the rows afterwards.
+ */
+async function pipelineWithoutTextOnce(): Promise<Counts> {
+  const c: Counts = { rows: 0, byValue: 0, duplicate: 0 };
+  channelLists.length = 0;
+  for (const [i, o] of taken.entries()) {
+    const { manifest, file } = await decodeReadings({ ...o, bytes: readFileSync(o.path), channelIndex: true });
+    if (file) await writeFile(join(out, 'idx', `${i}.parquet`), file);
+    channelLists.push(manifest.channels ?? []);
+    const d = manifest.dropped;
+    c.rows += manifest.rows;
+    c.byValue += d.missing + d.sentinel + d.non_finite;
+    c.duplicate += d.duplicate;
+  }
+  return c;
+}
+/** The manifests' lists of channels of the last run without text, by object. */
+const channelLists: StagedChannel[][] = [];
+
 /** The same in DuckDB SQL: a statistics query, then a COPY of the kept rows. */
 async function sqlOnce(): Promise<Counts> {
   const c: Counts = { rows: 0, byValue: 0, duplicate: 0 };
@@ -162,15 +184,18 @@ async function copyOnce(): Promise<void> {
   }
 }
 
-const phases = ['pipeline', 'sql', 'read', 'copy'] as const;
-const cpu: Record<(typeof phases)[number], number[]> = { pipeline: [], sql: [], read: [], copy: [] };
+const phases = ['pipeline', 'withoutText', 'sql', 'read', 'copy'] as const;
+const cpu: Record<(typeof phases)[number], number[]> = { pipeline: [], withoutText: [], sql: [], read: [], copy: [] };
 let pipelineCounts: Counts = { rows: 0, byValue: 0, duplicate: 0 };
+let withoutTextCounts: Counts = { rows: 0, byValue: 0, duplicate: 0 };
 let sqlCounts: Counts = { rows: 0, byValue: 0, duplicate: 0 };
 // the page cache warmed, the JIT and DuckDB's first statements, before the first measure
 await pipelineOnce();
+await pipelineWithoutTextOnce();
 await sqlOnce();
 for (let i = 0; i < repeat; i++) {
   cpu.pipeline.push(await cpuSecondsOf(async () => void (pipelineCounts = await pipelineOnce())));
+  cpu.withoutText.push(await cpuSecondsOf(async () => void (withoutTextCounts = await pipelineWithoutTextOnce())));
   cpu.sql.push(await cpuSecondsOf(async () => void (sqlCounts = await sqlOnce())));
   cpu.read.push(await cpuSecondsOf(readOnce));
   cpu.copy.push(await cpuSecondsOf(copyOnce));
@@ -182,13 +207,31 @@ const cols = 'ss_id::BIGINT, timestamp, measured_on, sensor::VARCHAR, metric_id:
 const side = (dir: string) => `SELECT ${cols} FROM read_parquet(${lit(join(out, dir, '*.parquet'))})`;
 const onlyJs = Number((await rowsOf(`SELECT count(*) FROM (${side('js')} EXCEPT ALL ${side('sql')})`))[0]![0]);
 const onlySql = Number((await rowsOf(`SELECT count(*) FROM (${side('sql')} EXCEPT ALL ${side('js')})`))[0]![0]);
-const same = onlyJs === 0 && onlySql === 0 && JSON.stringify(pipelineCounts) === JSON.stringify(sqlCounts);
+// the files without text, their positions resolved through each manifest's list, hold the same rows
+const positions = channelLists.flatMap((list, i) =>
+  list.map(
+    (ch, at) =>
+      `(${lit(join(out, 'idx', `${i}.parquet`))}, ${at}, ${lit(ch.sensor)}, ${ch.metric_id}, ${ch.units === null ? 'NULL' : lit(ch.units)}::VARCHAR)`,
+  ),
+);
+const resolved = `SELECT r.ss_id::BIGINT, r.timestamp, r.measured_on, p.sensor, p.metric_id::BIGINT, p.units, r.value
+  FROM read_parquet(${lit(join(out, 'idx', '*.parquet'))}, filename = true) r
+  JOIN (VALUES ${positions.join(', ')}) p(file, channel, sensor, metric_id, units) ON p.file = r.filename AND p.channel = r.channel`;
+const onlyIdx = Number((await rowsOf(`SELECT count(*) FROM (${resolved} EXCEPT ALL ${side('js')})`))[0]![0]);
+const onlyJsIdx = Number((await rowsOf(`SELECT count(*) FROM (${side('js')} EXCEPT ALL ${resolved})`))[0]![0]);
+const same =
+  onlyJs === 0 &&
+  onlySql === 0 &&
+  onlyIdx === 0 &&
+  onlyJsIdx === 0 &&
+  JSON.stringify(pipelineCounts) === JSON.stringify(sqlCounts) &&
+  JSON.stringify(withoutTextCounts) === JSON.stringify(pipelineCounts);
 conn.closeSync();
 db.closeSync();
 rmSync(out, { recursive: true, force: true });
 if (!same) {
   throw new Error(
-    `the paths disagree: ${onlyJs} rows only in the pipeline's files, ${onlySql} only in DuckDB's; counts ${JSON.stringify(pipelineCounts)} vs ${JSON.stringify(sqlCounts)}`,
+    `the paths disagree: ${onlyJs} rows only in the pipeline's files, ${onlySql} only in DuckDB's, ${onlyIdx} only and ${onlyJsIdx} not in the files without text; counts ${JSON.stringify(pipelineCounts)} vs ${JSON.stringify(sqlCounts)} vs ${JSON.stringify(withoutTextCounts)}`,
   );
 }
 
@@ -201,12 +244,14 @@ const body = `## One daily Parquet object's transform: the pipeline vs DuckDB SQ
 Latest run, written by \`bench/run-transform-cost.ts\`, at commit ${benchCommit()}, load average ${load.toFixed(2)} at the start,
 node ${process.version}: the ${taken.length} objects of the bench mirror (of ${objects.length}) whose rows all carry
 \`utc_measured_on\`, one after another, CPU seconds of the whole process (DuckDB on 1 thread), medians of ${repeat}.
-Both paths staged the same ${pipelineCounts.rows.toLocaleString('en-US')} rows (every column compared) and dropped the same
+Every path staged the same ${pipelineCounts.rows.toLocaleString('en-US')} rows (every column compared; the files without text
+through their manifests' channel lists) and dropped the same
 readings: ${pipelineCounts.byValue.toLocaleString('en-US')} by the value rules, ${pipelineCounts.duplicate.toLocaleString('en-US')} duplicates.
 
 | per object | CPU s | ms per object | / pipeline |
 |---|---:|---:|---:|
-${row('pipeline: read, decode, rules, encode and write the staged file (`decodeReadings`)', m.pipeline)}
+${row('pipeline: read, decode, rules, encode and write the staged file with the names (`decodeReadings`, as for the Parquet and BigQuery sinks)', m.pipeline)}
+${row('pipeline: the same, the staged file without text (channel positions, as for a DuckDB sink)', m.withoutText)}
 ${row('DuckDB SQL: statistics query + `COPY` of the kept rows (rules, channel join, dedup) to a staged file', m.sql)}
 ${row('floor: DuckDB reading every column of the object', m.read)}
 ${row('floor: DuckDB copying the object as it is to a Parquet file', m.copy)}
