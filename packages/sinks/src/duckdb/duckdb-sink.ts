@@ -25,7 +25,14 @@ import type { CommitResult, DerivedSlice, LedgerFilter, ReaderOptions, Sink, Sin
 import { memoryLimitParam, parseSinkUrl, type SinkUrlSource, threadsParam } from '../sink-url.js';
 import { sqlString } from '../sql-literal.js';
 import { duckdbReader, type WarehouseReader } from '../warehouse-reader.js';
-import { channelMatch, countOf, ensureReadingsStorage, registerChannels, registerObjects } from './readings-storage.js';
+import {
+  channelMatch,
+  channelValues,
+  countOf,
+  ensureReadingsStorage,
+  registerChannels,
+  registerObjects,
+} from './readings-storage.js';
 
 /** Options of {@link DuckDbSink}. */
 export interface DuckDbSinkOptions {
@@ -356,7 +363,8 @@ export class DuckDbSink implements Sink {
           await conn.run('DROP TABLE pv_incoming');
         }
       }
-      await conn.run('DROP TABLE IF EXISTS temp.pv_staged_channels');
+      // the channel positions of files without text, numbered for this commit only
+      if (files.some((m) => m.layout === 'channel_index')) await conn.run('DROP TABLE temp.pv_staged_channels');
       step('rows-inserted');
       await this.#writeLedger(conn, batch, runId);
       step('ledger-written');
@@ -479,8 +487,7 @@ function channelPositions(files: readonly StagedManifest[], objectOf: ReadonlyMa
       );
     }
     return m.channels.map(
-      (c, i) =>
-        `(${sqlString(m.staged!)}, ${i}, ${m.ss_id}::BIGINT, ${sqlString(c.sensor)}, ${c.metric_id}::BIGINT, ${c.units === null ? 'NULL' : sqlString(c.units)}::VARCHAR, ${objectOf.get(m)})`,
+      (c, i) => `(${sqlString(m.staged!)}, ${i}, ${channelValues(m.ss_id, c)}, ${objectOf.get(m)})`,
     );
   });
 }

@@ -1,5 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { PermanentError, type StagedManifest } from '@pv-pipeline/core';
+import { PermanentError, type StagedChannel, type StagedManifest } from '@pv-pipeline/core';
 import { duckdbType, PV_READINGS, quoteIdent } from '@pv-pipeline/schema';
 import { sqlString } from '../sql-literal.js';
 
@@ -100,18 +100,18 @@ export function channelMatch(c: string, r: string): string {
   return `${c}.ss_id = ${r}.ss_id AND ${c}.sensor = ${r}.sensor AND ${c}.metric_id = ${r}.metric_id AND ${c}.units IS NOT DISTINCT FROM ${r}.units`;
 }
 
+/** A channel as SQL values `ss_id, sensor, metric_id, units`, typed as `pv_channels` holds them. */
+export function channelValues(ssId: number, c: StagedChannel): string {
+  return `${ssId}::BIGINT, ${sqlString(c.sensor)}, ${c.metric_id}::BIGINT, ${c.units === null ? 'NULL' : sqlString(c.units)}::VARCHAR`;
+}
+
 /**
  * Numbers the channels of a batch's staged files that `pv_channels` does not
  * hold yet: from their manifests' lists, and for manifests of older workers
  * (no list, the names in the files) from one scan of those files' channel columns.
  */
 export async function registerChannels(conn: DuckDBConnection, files: readonly StagedManifest[]): Promise<void> {
-  const tuples = files.flatMap((m) =>
-    (m.channels ?? []).map(
-      (c) =>
-        `(${m.ss_id}::BIGINT, ${sqlString(c.sensor)}, ${c.metric_id}::BIGINT, ${c.units === null ? 'NULL' : sqlString(c.units)}::VARCHAR)`,
-    ),
-  );
+  const tuples = files.flatMap((m) => (m.channels ?? []).map((c) => `(${channelValues(m.ss_id, c)})`));
   const unlisted = files.filter((m) => m.channels === undefined && m.layout !== 'channel_index');
   const sources = [
     ...(tuples.length > 0 ? [`SELECT * FROM (VALUES ${tuples.join(', ')}) v(ss_id, sensor, metric_id, units)`] : []),

@@ -36,7 +36,12 @@ interface ColumnBuffers {
 
 /** The channels of a batch of fact rows as a manifest lists them (see StagedManifest.channels). */
 export function channelsOf(sensors: readonly SensorEntry[]): StagedChannel[] {
-  return sensors.map((s) => ({ sensor: s.sensor, metric_id: s.metric_id, units: s.units ?? null }));
+  return sensors.map(stagedChannelOf);
+}
+
+/** One channel of a batch as a manifest lists it. */
+function stagedChannelOf(s: SensorEntry): StagedChannel {
+  return { sensor: s.sensor, metric_id: s.metric_id, units: s.units ?? null };
 }
 
 /**
@@ -50,13 +55,13 @@ export class StagedChannelList {
 
   /** The position of a batch's channel, appended to the list when new. */
   positionOf(s: SensorEntry): number {
-    const units = s.units ?? null;
-    const key = JSON.stringify([s.sensor, s.metric_id, units]);
+    const channel = stagedChannelOf(s);
+    const key = JSON.stringify([channel.sensor, channel.metric_id, channel.units]);
     let at = this.#positions.get(key);
     if (at === undefined) {
       at = this.channels.length;
       this.#positions.set(key, at);
-      this.channels.push({ sensor: s.sensor, metric_id: s.metric_id, units });
+      this.channels.push(channel);
     }
     return at;
   }
