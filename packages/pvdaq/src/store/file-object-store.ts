@@ -12,7 +12,7 @@ import {
   type GetStreamOptions,
   type ObjectStore,
 } from './object-store.js';
-import { checkRange, readLimited, tooLargeError } from './s3-object-store.js';
+import { checkRange, readLimited, tooLargeError } from './read-limits.js';
 
 /** Files up to this size are hashed from one read; larger ones are streamed. */
 const SMALL_FILE = 1 << 20;

@@ -4,17 +4,10 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import {
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { BadInputError, RetryableError } from '@pv-pipeline/core';
+
+type S3Module = typeof import('@aws-sdk/client-s3');
 
 /** Options of {@link DatasetBucket}. */
 export interface DatasetBucketOptions {
@@ -48,20 +41,31 @@ export interface ListedObject {
 export class DatasetBucket {
   readonly bucket: string;
   readonly prefix: string;
-  readonly #client: S3Client;
+  readonly #options: DatasetBucketOptions;
+  #client: Promise<{ s3: S3Module; client: S3Client }> | undefined;
 
   constructor(options: DatasetBucketOptions) {
     this.bucket = options.bucket;
     this.prefix = options.prefix;
-    this.#client = new S3Client({
-      region: options.region ?? process.env.AWS_REGION ?? 'us-west-2',
-      maxAttempts: options.maxAttempts ?? 5,
-      retryMode: 'standard',
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      ...(options.endpoint ? { endpoint: options.endpoint, forcePathStyle: true } : {}),
-      ...(options.credentials ? { credentials: options.credentials } : {}),
-    });
+    this.#options = options;
+  }
+
+  /** The SDK, imported on first use (a run into another sink never loads it), and this bucket's client. */
+  #s3(): Promise<{ s3: S3Module; client: S3Client }> {
+    const options = this.#options;
+    this.#client ??= import('@aws-sdk/client-s3').then((s3) => ({
+      s3,
+      client: new s3.S3Client({
+        region: options.region ?? process.env.AWS_REGION ?? 'us-west-2',
+        maxAttempts: options.maxAttempts ?? 5,
+        retryMode: 'standard',
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+        ...(options.endpoint ? { endpoint: options.endpoint, forcePathStyle: true } : {}),
+        ...(options.credentials ? { credentials: options.credentials } : {}),
+      }),
+    }));
+    return this.#client;
   }
 
   /** `s3://bucket/prefix/key`: how a key is named in manifests, errors and the read recipe. */
@@ -78,7 +82,8 @@ export class DatasetBucket {
   /** @throws BadInputError `--sink` when the bucket cannot be reached (missing, no access). */
   async check(): Promise<void> {
     try {
-      await this.#client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      const { s3, client } = await this.#s3();
+      await client.send(new s3.HeadBucketCommand({ Bucket: this.bucket }));
     } catch (err) {
       throw new BadInputError('--sink', `cannot reach bucket ${this.bucket}: ${reason(err)}`, err);
     }
@@ -100,8 +105,8 @@ export class DatasetBucket {
     await mkdir(path.dirname(file), { recursive: true });
     const part = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.part`;
     try {
-      await this.#send('get', key, async () => {
-        const r = await this.#client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.#full(key) }));
+      await this.#send('get', key, async (s3, client) => {
+        const r = await client.send(new s3.GetObjectCommand({ Bucket: this.bucket, Key: this.#full(key) }));
         await pipeline(r.Body as Readable, createWriteStream(part));
       });
       await rename(part, file);
@@ -114,7 +119,8 @@ export class DatasetBucket {
   /** Size of `key`, or null when there is no such object. */
   async size(key: string): Promise<number | null> {
     try {
-      const r = await this.#client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.#full(key) }));
+      const { s3, client } = await this.#s3();
+      const r = await client.send(new s3.HeadObjectCommand({ Bucket: this.bucket, Key: this.#full(key) }));
       return r.ContentLength ?? 0;
     } catch (err) {
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -128,9 +134,9 @@ export class DatasetBucket {
     const out: ListedObject[] = [];
     let token: string | undefined;
     do {
-      const r = await this.#send('list', folder, () =>
-        this.#client.send(
-          new ListObjectsV2Command({
+      const r = await this.#send('list', folder, (s3, client) =>
+        client.send(
+          new s3.ListObjectsV2Command({
             Bucket: this.bucket,
             Prefix: this.#full(folder),
             ...(token ? { ContinuationToken: token } : startAfter ? { StartAfter: this.#full(startAfter) } : {}),
@@ -150,9 +156,9 @@ export class DatasetBucket {
   async delete(keys: readonly string[]): Promise<void> {
     for (let i = 0; i < keys.length; i += 1000) {
       const chunk = keys.slice(i, i + 1000);
-      const r = await this.#send('delete', chunk[0]!, () =>
-        this.#client.send(
-          new DeleteObjectsCommand({
+      const r = await this.#send('delete', chunk[0]!, (s3, client) =>
+        client.send(
+          new s3.DeleteObjectsCommand({
             Bucket: this.bucket,
             Delete: { Objects: chunk.map((k) => ({ Key: this.#full(k) })), Quiet: true },
           }),
@@ -166,9 +172,9 @@ export class DatasetBucket {
 
   /** One PUT of a Parquet object of known length. */
   async #put(key: string, body: Uint8Array | ReturnType<typeof createReadStream>, length: number): Promise<void> {
-    await this.#send('put', key, () =>
-      this.#client.send(
-        new PutObjectCommand({
+    await this.#send('put', key, (s3, client) =>
+      client.send(
+        new s3.PutObjectCommand({
           Bucket: this.bucket,
           Key: this.#full(key),
           Body: body,
@@ -187,9 +193,10 @@ export class DatasetBucket {
     return this.prefix ? full.slice(this.prefix.length + 1) : full;
   }
 
-  async #send<T>(operation: string, key: string, fn: () => Promise<T>): Promise<T> {
+  async #send<T>(operation: string, key: string, fn: (s3: S3Module, client: S3Client) => Promise<T>): Promise<T> {
     try {
-      return await fn();
+      const { s3, client } = await this.#s3();
+      return await fn(s3, client);
     } catch (err) {
       throw fault(operation, this.uri(key), err);
     }

@@ -3,17 +3,11 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import {
-  DeleteObjectCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { BadInputError, mapConcurrent, RetryableError } from '@pv-pipeline/core';
 import { downloadDir, type LocalCopies, type StagingArea, writeStreamToFile } from './staging-area.js';
+
+type S3Module = typeof import('@aws-sdk/client-s3');
 
 /** Options of {@link S3StagingArea}. */
 export interface S3StagingOptions {
@@ -53,18 +47,27 @@ const DELETE_CONCURRENCY = 16;
 export class S3StagingArea implements StagingArea {
   readonly url: string;
   readonly #o: S3StagingOptions;
-  readonly #client: S3Client;
+  #client: Promise<{ s3: S3Module; client: S3Client }> | undefined;
 
   constructor(options: S3StagingOptions) {
     this.#o = options;
     this.url = `${this.#scheme}://${options.bucket}/${options.prefix}`;
-    this.#client = new S3Client({
-      region: options.region ?? process.env.AWS_REGION ?? 'us-west-2',
-      ...(options.endpoint ? { endpoint: options.endpoint, forcePathStyle: true } : {}),
-      ...(options.credentials ? { credentials: options.credentials } : {}),
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
+  }
+
+  /** The SDK, imported on first use (a run staging on local disk never loads it), and this area's client. */
+  #s3(): Promise<{ s3: S3Module; client: S3Client }> {
+    const options = this.#o;
+    this.#client ??= import('@aws-sdk/client-s3').then((s3) => ({
+      s3,
+      client: new s3.S3Client({
+        region: options.region ?? process.env.AWS_REGION ?? 'us-west-2',
+        ...(options.endpoint ? { endpoint: options.endpoint, forcePathStyle: true } : {}),
+        ...(options.credentials ? { credentials: options.credentials } : {}),
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+      }),
+    }));
+    return this.#client;
   }
 
   /** `gs://`: one DELETE per file (the XML API has no multi-object delete); `s3://`: 1,000 per request. */
@@ -93,11 +96,12 @@ export class S3StagingArea implements StagingArea {
 
   async init(): Promise<void> {
     try {
+      const { s3, client } = await this.#s3();
       // Cloud Storage answers HeadBucket only to storage.buckets.get, which an object role lacks: list one key
-      await this.#client.send(
+      await client.send(
         this.#scheme === 'gs'
-          ? new ListObjectsV2Command({ Bucket: this.#o.bucket, Prefix: this.#key(''), MaxKeys: 1 })
-          : new HeadBucketCommand({ Bucket: this.#o.bucket }),
+          ? new s3.ListObjectsV2Command({ Bucket: this.#o.bucket, Prefix: this.#key(''), MaxKeys: 1 })
+          : new s3.HeadBucketCommand({ Bucket: this.#o.bucket }),
       );
     } catch (err) {
       throw new BadInputError(
@@ -110,7 +114,8 @@ export class S3StagingArea implements StagingArea {
   async write(name: string, bytes: Uint8Array): Promise<string> {
     const key = this.#key(`${name}.parquet`);
     try {
-      await this.#client.send(new PutObjectCommand({ Bucket: this.#o.bucket, Key: key, Body: Buffer.from(bytes) }));
+      const { s3, client } = await this.#s3();
+      await client.send(new s3.PutObjectCommand({ Bucket: this.#o.bucket, Key: key, Body: Buffer.from(bytes) }));
     } catch (err) {
       throw new RetryableError(`staging ${this.url}: cannot put ${key}: ${(err as Error).message}`, err);
     }
@@ -126,8 +131,14 @@ export class S3StagingArea implements StagingArea {
       const { size } = await stat(path);
       const key = this.#key(`${name}.parquet`);
       try {
-        await this.#client.send(
-          new PutObjectCommand({ Bucket: this.#o.bucket, Key: key, Body: createReadStream(path), ContentLength: size }),
+        const { s3, client } = await this.#s3();
+        await client.send(
+          new s3.PutObjectCommand({
+            Bucket: this.#o.bucket,
+            Key: key,
+            Body: createReadStream(path),
+            ContentLength: size,
+          }),
         );
       } catch (err) {
         throw new RetryableError(`staging ${this.url}: cannot put ${key}: ${(err as Error).message}`, err);
@@ -142,9 +153,10 @@ export class S3StagingArea implements StagingArea {
     const tmp = await downloadDir();
     const paths = new Map<string, string>();
     try {
+      const { s3, client } = await this.#s3();
       await Promise.all(
         refs.map(async (ref, i) => {
-          const r = await this.#client.send(new GetObjectCommand({ Bucket: this.#o.bucket, Key: this.#refKey(ref) }));
+          const r = await client.send(new s3.GetObjectCommand({ Bucket: this.#o.bucket, Key: this.#refKey(ref) }));
           const path = join(tmp.dir, `${i}.parquet`);
           await pipeline(r.Body as Readable, createWriteStream(path));
           paths.set(ref, path);
@@ -167,18 +179,20 @@ export class S3StagingArea implements StagingArea {
 
   async remove(refs: ReadonlyArray<string | null>): Promise<void> {
     const keys = refs.filter((r): r is string => r !== null).map((r) => this.#refKey(r));
+    if (keys.length === 0) return;
+    const { s3, client } = await this.#s3();
     if (this.#scheme === 'gs') {
       // Cloud Storage's XML API has no multi-object delete: one DELETE each (a missing key is fine)
       await mapConcurrent(keys, DELETE_CONCURRENCY, (Key) =>
-        this.#client.send(new DeleteObjectCommand({ Bucket: this.#o.bucket, Key })).catch((err: Error) => {
+        client.send(new s3.DeleteObjectCommand({ Bucket: this.#o.bucket, Key })).catch((err: Error) => {
           if (err.name !== 'NoSuchKey' && err.name !== 'NotFound') throw err;
         }),
       );
       return;
     }
     for (let i = 0; i < keys.length; i += 1000) {
-      await this.#client.send(
-        new DeleteObjectsCommand({
+      await client.send(
+        new s3.DeleteObjectsCommand({
           Bucket: this.#o.bucket,
           Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true },
         }),
