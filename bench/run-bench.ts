@@ -7,7 +7,7 @@
  *
  * `--batch-rows` (runInline's batchRows, CLI `--batch-rows`) and `--memory-limit` (the sink URL's
  * `?memory_limit=`, CLI `--sink duckdb://FILE?memory_limit=…`) default to the CLI defaults
- * (1,000,000 and 96MB); they are there to try configurations, the issue's figures use the defaults.
+ * (1,000,000 and the sink's `DUCKDB_DEFAULT_MEMORY_LIMIT`); they are there to try configurations, the issue's figures use the defaults.
  *
  * - Makes sure the mirror exists (bench/generate-mirror.ts; reused when params.json matches).
  * - Reads every mirror file once (page cache warm for both phases).
@@ -36,7 +36,7 @@ import { pathToFileURL } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { createLogger } from '@pv-pipeline/core';
 import { openObjectStore } from '@pv-pipeline/pvdaq';
-import { openSink } from '@pv-pipeline/sinks';
+import { DUCKDB_DEFAULT_MEMORY_LIMIT, openSink } from '@pv-pipeline/sinks';
 import { type RunSummary, runInline, validateRunRequest } from '@pv-pipeline/stages';
 import { type Check, compare } from './compare.js';
 import {
@@ -463,7 +463,7 @@ async function main(): Promise<void> {
     load,
     concurrency: args.concurrency,
     batchRows: args.batchRows ?? 1_000_000,
-    memoryLimit: args.memoryLimit ?? '96MB',
+    memoryLimit: args.memoryLimit ?? DUCKDB_DEFAULT_MEMORY_LIMIT,
     order: `${order[0]} first, ${order[1]} second`,
     systems: systemsOf(params).length,
     commit: benchCommit(),

@@ -1,6 +1,11 @@
 export { BIGQUERY_COMMIT_STEPS } from './bigquery/bigquery-load-job.js';
 export { BigQuerySink, type BigQuerySinkOptions } from './bigquery/bigquery-sink.js';
-export { DUCKDB_COMMIT_STEPS, DuckDbSink, type DuckDbSinkOptions } from './duckdb/duckdb-sink.js';
+export {
+  DUCKDB_COMMIT_STEPS,
+  DUCKDB_DEFAULT_MEMORY_LIMIT,
+  DuckDbSink,
+  type DuckDbSinkOptions,
+} from './duckdb/duckdb-sink.js';
 export {
   DEFAULT_SINK_URL,
   isObjectDatasetUrl,

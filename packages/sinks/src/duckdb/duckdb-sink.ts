@@ -34,14 +34,18 @@ import {
   registerObjects,
 } from './readings-storage.js';
 
+/** The DuckDB file sink's `memory_limit` unless its URL says otherwise. */
+export const DUCKDB_DEFAULT_MEMORY_LIMIT = '64MB';
+
 /** Options of {@link DuckDbSink}. */
 export interface DuckDbSinkOptions {
   /** Database file; `:memory:` for an in-memory database. */
   path: string;
   /**
    * DuckDB `memory_limit`.
-   * @defaultValue `96MB`: loading is streaming (Parquet scan → insert),
-   * and the benchmark loads as fast with 96 MB as with 512 MB (bench/RESULTS.md).
+   * @defaultValue `64MB`: loading is streaming (Parquet scan → insert); the
+   * benchmark loads as fast with 64 MB as with 96 MB or 512 MB, and the
+   * process peaks 30–40 MB lower than with 96 MB (bench/RESULTS.md).
    */
   memoryLimit?: string;
   /** DuckDB `threads`. @defaultValue DuckDB's own (the number of cores) */
@@ -102,7 +106,11 @@ export class DuckDbSink implements Sink {
         throw new BadInputError('--sink', `cannot create the folder of ${path}: ${(err as Error).message}`);
       }
     }
-    const config: Record<string, string> = { memory_limit: this.#options.memoryLimit ?? '96MB' };
+    const config: Record<string, string> = {
+      memory_limit: this.#options.memoryLimit ?? DUCKDB_DEFAULT_MEMORY_LIMIT,
+      // each staged file is read once: caching its bytes only holds memory
+      enable_external_file_cache: 'false',
+    };
     if (this.#options.threads) config.threads = String(this.#options.threads);
     try {
       this.#instance = await DuckDBInstance.create(path, config);
@@ -515,7 +523,7 @@ export function openDuckDbSink(url: string, from: SinkUrlSource = '--sink'): Duc
     url,
     'duckdb',
     ['memory_limit', 'threads'],
-    'duckdb:///abs/file.duckdb?memory_limit=96MB&threads=N',
+    'duckdb:///abs/file.duckdb?memory_limit=64MB&threads=N',
     from,
   );
   const threads = threadsParam(p, from);
