@@ -1,11 +1,14 @@
 import { BadInputError } from '@pv-pipeline/core';
-import * as arrow from 'apache-arrow';
+import type * as arrow from 'apache-arrow';
+import { parseTable } from 'arrow-js-ffi';
 import * as pw from 'parquet-wasm/node';
 
 /**
  * Decodes a whole Parquet object into an Arrow table (parquet-wasm, i.e. the
- * Rust arrow-rs reader compiled to WebAssembly). A corrupt or truncated file is
- * a BadInputError naming `key`.
+ * Rust arrow-rs reader compiled to WebAssembly). The columns are copied out of
+ * WebAssembly memory through the Arrow C data interface (arrow-js-ffi), not
+ * serialized to Arrow IPC and parsed again. A corrupt or truncated file is a
+ * BadInputError naming `key`.
  */
 export function decodeParquet(key: string, bytes: Uint8Array): arrow.Table {
   if (bytes.length === 0) throw new BadInputError(key, 'empty object (0 bytes)');
@@ -13,8 +16,12 @@ export function decodeParquet(key: string, bytes: Uint8Array): arrow.Table {
     throw new BadInputError(key, 'not a Parquet file (no PAR1 magic at start and end; corrupt or truncated)');
   }
   try {
-    const table = pw.readParquet(bytes);
-    return arrow.tableFromIPC(table.intoIPCStream());
+    const ffi = pw.readParquet(bytes).intoFFI();
+    try {
+      return parseTable(pw.wasmMemory().buffer, ffi.arrayAddrs(), ffi.schemaAddr(), true);
+    } finally {
+      ffi.drop();
+    }
   } catch (err) {
     throw new BadInputError(key, `corrupt Parquet: ${String((err as Error)?.message ?? err).split('\n')[0]}`, err);
   }
