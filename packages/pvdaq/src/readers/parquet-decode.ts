@@ -11,20 +11,47 @@ import * as pw from 'parquet-wasm/node';
  * BadInputError naming `key`.
  */
 export function decodeParquet(key: string, bytes: Uint8Array): arrow.Table {
+  return decodeWith(key, bytes, true, (table) => table);
+}
+
+/**
+ * Decodes a whole Parquet object as {@link decodeParquet} does, but without
+ * copying its columns out of WebAssembly memory: `use` gets a table whose
+ * buffers are views into that memory and must copy whatever it keeps. The
+ * views hold only until `use` returns (the decoded table is then freed), and
+ * `use` must not call into parquet-wasm (memory growth would detach them).
+ * Errors that `use` throws pass through as they are.
+ */
+export function withParquetTable<T>(key: string, bytes: Uint8Array, use: (table: arrow.Table) => T): T {
+  return decodeWith(key, bytes, false, use);
+}
+
+function decodeWith<T>(key: string, bytes: Uint8Array, copy: boolean, use: (table: arrow.Table) => T): T {
   if (bytes.length === 0) throw new BadInputError(key, 'empty object (0 bytes)');
   if (bytes.length < 12 || !isParquetMagic(bytes)) {
     throw new BadInputError(key, 'not a Parquet file (no PAR1 magic at start and end; corrupt or truncated)');
   }
+  let ffi: pw.FFIStream;
+  let table: arrow.Table;
   try {
-    const ffi = pw.readParquet(bytes).intoFFI();
-    try {
-      return parseTable(pw.wasmMemory().buffer, ffi.arrayAddrs(), ffi.schemaAddr(), true);
-    } finally {
-      ffi.drop();
-    }
+    ffi = pw.readParquet(bytes).intoFFI();
   } catch (err) {
-    throw new BadInputError(key, `corrupt Parquet: ${String((err as Error)?.message ?? err).split('\n')[0]}`, err);
+    throw corrupt(key, err);
   }
+  try {
+    try {
+      table = parseTable(pw.wasmMemory().buffer, ffi.arrayAddrs(), ffi.schemaAddr(), copy);
+    } catch (err) {
+      throw corrupt(key, err);
+    }
+    return use(table);
+  } finally {
+    ffi.drop();
+  }
+}
+
+function corrupt(key: string, err: unknown): BadInputError {
+  return new BadInputError(key, `corrupt Parquet: ${String((err as Error)?.message ?? err).split('\n')[0]}`, err);
 }
 
 function isParquetMagic(b: Uint8Array): boolean {

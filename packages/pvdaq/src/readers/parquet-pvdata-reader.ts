@@ -5,7 +5,7 @@ import { parseTimeZone } from '../catalog/time-zone.js';
 import { ZoneClock } from '../rules/local-time.js';
 import { parseCell } from '../rules/reading-rules.js';
 import { columnToFloat64, isNumericLike, timestampZone } from './arrow-columns.js';
-import { decodeParquet } from './parquet-decode.js';
+import { withParquetTable } from './parquet-decode.js';
 import type { RawReadings } from './raw-readings.js';
 import { parseTimestampText } from './timestamp-text.js';
 
@@ -16,7 +16,11 @@ import { parseTimestampText } from './timestamp-text.js';
  * archive); timestamps may be in any unit (INT96 from Spark arrives as ns).
  */
 export function readParquetPvdata(key: string, bytes: Uint8Array): RawReadings {
-  const table = decodeParquet(key, bytes);
+  // every column is converted into arrays of our own, so the decoded table needs no copy
+  return withParquetTable(key, bytes, (table) => rawReadingsOf(key, table));
+}
+
+function rawReadingsOf(key: string, table: arrow.Table): RawReadings {
   const names = table.schema.fields.map((f) => f.name.toLowerCase());
   const col = (name: string) => {
     const i = names.indexOf(name);

@@ -121,7 +121,8 @@ export class ZoneClock {
  */
 export class LocalTimeResolver {
   readonly clock: ZoneClock;
-  #previous: number | null = null;
+  // NaN before the first row: a number field, so storing each row's time allocates nothing
+  #previous = Number.NaN;
   #afterStepBack = false;
 
   constructor(clock: ZoneClock | TimeZoneSpec) {
@@ -139,7 +140,7 @@ export class LocalTimeResolver {
     }
     if (
       !this.#afterStepBack &&
-      previous !== null &&
+      !Number.isNaN(previous) &&
       localUs < previous &&
       previous - localUs <= o.daylight - o.standard
     ) {

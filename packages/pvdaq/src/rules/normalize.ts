@@ -193,6 +193,8 @@ function keepLastPerKey(
     duplicates++;
     onDuplicate(sensorIdx[i]!);
   };
+  // each channel's instants rising in file order (a long file sorted by channel, then time): no key repeats
+  if (risingPerChannel(timestamp, sensorIdx, len, channels)) return len;
   // walk backwards so the last occurrence of a (timestamp, channel) wins
   let ascending = true;
   for (let i = 1; i < len && ascending; i++) ascending = timestamp[i]! >= timestamp[i - 1]!;
@@ -234,6 +236,18 @@ function keepLastPerKey(
     w++;
   }
   return w;
+}
+
+/** Whether every channel's instants strictly increase in file order (then no (instant, channel) repeats). */
+function risingPerChannel(timestamp: Float64Array, sensorIdx: Int32Array, len: number, channels: number): boolean {
+  const last = new Float64Array(channels).fill(Number.NEGATIVE_INFINITY);
+  for (let i = 0; i < len; i++) {
+    const s = sensorIdx[i]!;
+    const t = timestamp[i]!;
+    if (!(t > last[s]!)) return false;
+    last[s] = t;
+  }
+  return true;
 }
 
 function describeUs(us: number): string {

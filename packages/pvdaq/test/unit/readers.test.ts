@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { BadInputError } from '@pv-pipeline/core';
+import { BadInputError, noneDropped } from '@pv-pipeline/core';
 import type { SensorEntry } from '@pv-pipeline/schema';
 import { describe, expect, it } from 'vitest';
 import type { MetricsDictionary } from '../../src/catalog/metrics-dictionary.js';
 import { uniqueSensorNames } from '../../src/catalog/sensor-names.js';
 import { parseTimeZone } from '../../src/catalog/time-zone.js';
 import { readCsvPvdata } from '../../src/readers/csv-pvdata-reader.js';
+import type { RawReadings } from '../../src/readers/raw-readings.js';
 import { LocalTimeResolver } from '../../src/rules/local-time.js';
 import { normalizeReadings } from '../../src/rules/normalize.js';
 
@@ -185,6 +186,62 @@ describe('normalizeReadings', () => {
     expect(r.droppedBySensor).toEqual({
       ac_power: { missing: 1, sentinel: 0, non_finite: 0, duplicate: 2 },
       ac_current: { missing: 1, sentinel: 0, non_finite: 0, duplicate: 2 },
+    });
+  });
+
+  describe('a long object sorted by channel, then time (the instants of each channel rising)', () => {
+    const t = (m: number) => us(`2020-01-23T16:${String(50 + m).padStart(2, '0')}:00`);
+    /** Raw long readings in the given (minute, metric id, value) order, all with their UTC instant. */
+    const raw = (entries: Array<[number, number, number]>): RawReadings => ({
+      length: entries.length,
+      measuredOn: Float64Array.from(entries, ([m]) => t(m) - 7 * 3_600_000_000),
+      utc: Float64Array.from(entries, ([m]) => t(m)),
+      metricId: Int32Array.from(entries, ([, id]) => id),
+      value: Float64Array.from(entries, ([, , v]) => v),
+      dropped: noneDropped(),
+      droppedByMetric: new Map(),
+    });
+    const normLong = (entries: Array<[number, number, number]>) =>
+      normalizeReadings(raw(entries), { key: KEY, ssId: 4, dictionary: dict4, zone: null });
+
+    it('keeps every row, in file order, when no key repeats', () => {
+      const r = normLong([
+        [0, 315, 1],
+        [1, 315, 2],
+        [2, 315, 3],
+        [0, 319, 4],
+        [1, 319, 5],
+        [2, 319, 6],
+      ]);
+      expect(rows(r)).toEqual([
+        ['2020-01-23T16:50:00.000Z', 'ac_power', 1],
+        ['2020-01-23T16:51:00.000Z', 'ac_power', 2],
+        ['2020-01-23T16:52:00.000Z', 'ac_power', 3],
+        ['2020-01-23T16:50:00.000Z', 'ac_current', 4],
+        ['2020-01-23T16:51:00.000Z', 'ac_current', 5],
+        ['2020-01-23T16:52:00.000Z', 'ac_current', 6],
+      ]);
+      expect(r.dropped.duplicate).toBe(0);
+    });
+
+    it('keeps the last of a key repeated within a channel', () => {
+      const r = normLong([
+        [0, 315, 1],
+        [1, 315, 2],
+        [0, 319, 4],
+        [1, 319, 5],
+        [1, 319, 7],
+        [2, 319, 6],
+      ]);
+      expect(rows(r)).toEqual([
+        ['2020-01-23T16:50:00.000Z', 'ac_power', 1],
+        ['2020-01-23T16:51:00.000Z', 'ac_power', 2],
+        ['2020-01-23T16:50:00.000Z', 'ac_current', 4],
+        ['2020-01-23T16:51:00.000Z', 'ac_current', 7],
+        ['2020-01-23T16:52:00.000Z', 'ac_current', 6],
+      ]);
+      expect(r.dropped).toEqual({ missing: 0, sentinel: 0, non_finite: 0, duplicate: 1 });
+      expect(r.droppedBySensor).toEqual({ ac_current: { missing: 0, sentinel: 0, non_finite: 0, duplicate: 1 } });
     });
   });
 
