@@ -134,6 +134,17 @@ export const median = (xs: readonly number[]): number => {
   return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
+/**
+ * The node version and the flags this process runs under (`npm run bench…` starts it as the CLI starts
+ * node: 2 MiB semi-spaces, two V8 helper threads, two malloc arenas), for the figures a bench writes.
+ */
+export function nodeRuntime(): string {
+  const flags = process.execArgv.filter((a) => a.startsWith('--max-semi-space-size') || a.startsWith('--v8-pool-size'));
+  const arenas = process.env.MALLOC_ARENA_MAX ? `MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX}` : '';
+  const how = [...flags, arenas].filter(Boolean).join(' ');
+  return `node ${process.version} (${how || "node's default flags"})`;
+}
+
 /** The short hash of the checked-out commit, for the figures a bench writes. */
 export function benchCommit(): string {
   return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: dirname(fileURLToPath(import.meta.url)) })

@@ -49,7 +49,7 @@ import {
   SMALL_PARAMS,
   systemsOf,
 } from './generate-mirror.js';
-import { benchCommit, mb, measurePhase, median, type PhaseMeasure, procStatus } from './measure.js';
+import { benchCommit, mb, measurePhase, median, nodeRuntime, type PhaseMeasure, procStatus } from './measure.js';
 import { type ReferenceResult, runCsvReference, runRawCopy, runReference, runStoreCopy } from './reference.js';
 import { writeResultsSection } from './results-section.js';
 
@@ -194,6 +194,7 @@ interface Figures {
   date: string;
   nproc: number;
   cpuModel: string;
+  /** The node version and its flags (nodeRuntime). */
   node: string;
   duckdb: string;
   load: number;
@@ -305,7 +306,7 @@ function resultsMarkdown(f: Figures): string {
 Latest full run, written by \`bench/run-bench.ts\` (this section is replaced on every full run).
 
 - Date: ${f.date}, commit ${f.commit}, load average ${f.load.toFixed(2)} at the start
-- Machine: nproc ${f.nproc} (${f.cpuModel}), node ${f.node}, DuckDB ${f.duckdb}
+- Machine: nproc ${f.nproc} (${f.cpuModel}), ${f.node}, DuckDB ${f.duckdb}
 - Data: synthetic mirror in the OEDI layout (\`bench/generate-mirror.ts\`): ${f.systems} systems, the same days as
   daily Parquet and as daily wide CSV (the CSV holds each minute's last value, so both load the same readings)
 - Pipeline: \`runInline\`, concurrency ${f.concurrency}, batchRows ${fmtInt(f.batchRows)}, DuckDB sink (its default threads, memory_limit ${f.memoryLimit})
@@ -458,7 +459,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     nproc: nproc(),
     cpuModel: cpuModel(),
-    node: process.version,
+    node: nodeRuntime(),
     duckdb: duckdbVersion,
     load,
     concurrency: args.concurrency,
@@ -471,7 +472,7 @@ async function main(): Promise<void> {
     formats,
   };
   out('\n=== results ===');
-  out(`date ${fig.date}; nproc ${fig.nproc}; node ${fig.node}; DuckDB ${fig.duckdb}; load average ${load.toFixed(2)}`);
+  out(`date ${fig.date}; nproc ${fig.nproc}; ${fig.node}; DuckDB ${fig.duckdb}; load average ${load.toFixed(2)}`);
   for (const f of formats) {
     const line = (name: string, m: PhaseMeasure) =>
       out(

@@ -28,7 +28,7 @@ import { openObjectStore } from '@pv-pipeline/pvdaq';
 import { openSink } from '@pv-pipeline/sinks';
 import { type RunSummary, runInline, validateRunRequest } from '@pv-pipeline/stages';
 import { BENCH_DIR, lit } from './generate-mirror.js';
-import { benchCommit, mb, measurePhase, type PhaseMeasure } from './measure.js';
+import { benchCommit, mb, measurePhase, nodeRuntime, type PhaseMeasure } from './measure.js';
 import { ensurePrizeFile } from './prize-file.js';
 import { runStoreCopy } from './reference.js';
 import { writeResultsSection } from './results-section.js';
@@ -133,7 +133,7 @@ const ratio = r.measure.wallSeconds / p.measure.wallSeconds;
 const commit = benchCommit();
 const body = `## Prize CSV: pipeline vs DuckDB reading and unpivoting the same file (\`npm run bench:prize\`)
 
-Measured ${new Date().toISOString().slice(0, 10)} at commit ${commit}, load average ${load.toFixed(2)} at the start, on ${availableParallelism()} cores, node ${process.version}: one ${(bytes / MiB).toFixed(0)} MiB prize CSV (system 7333 layout, 8 channels at 10 s, empty cells, NaN and sentinels mixed in), ${summary.counts.planned} byte-range parts of 16 MiB; the phases one after another in one process.
+Measured ${new Date().toISOString().slice(0, 10)} at commit ${commit}, load average ${load.toFixed(2)} at the start, on ${availableParallelism()} cores, ${nodeRuntime()}: one ${(bytes / MiB).toFixed(0)} MiB prize CSV (system 7333 layout, 8 channels at 10 s, empty cells, NaN and sentinels mixed in), ${summary.counts.planned} byte-range parts of 16 MiB; the phases one after another in one process.
 
 | phase | MB/s | readings/s | seconds | CPU s | peak RSS |
 |---|---|---|---|---|---|

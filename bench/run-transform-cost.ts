@@ -31,7 +31,7 @@ import type { StagedChannel } from '@pv-pipeline/core';
 import { openObjectStore, parsePvdataKey, SENTINELS, SystemCatalog, zoneSourcesOf } from '@pv-pipeline/pvdaq';
 import { type DecodeTask, decodeReadings } from '../packages/stages/src/transform/decode-readings.js';
 import { BENCH_DIR, ensureMirror, FULL_PARAMS, lit, mirrorDir } from './generate-mirror.js';
-import { benchCommit, cpuSecondsOf, median } from './measure.js';
+import { benchCommit, cpuSecondsOf, median, nodeRuntime } from './measure.js';
 import { writeResultsSection } from './results-section.js';
 
 const { values } = parseArgs({
@@ -242,7 +242,7 @@ const row = (name: string, s: number) =>
 const body = `## One daily Parquet object's transform: the pipeline vs DuckDB SQL (\`npm run bench:transform\`)
 
 Latest run, written by \`bench/run-transform-cost.ts\`, at commit ${benchCommit()}, load average ${load.toFixed(2)} at the start,
-node ${process.version}: the ${taken.length} objects of the bench mirror (of ${objects.length}) whose rows all carry
+${nodeRuntime()}: the ${taken.length} objects of the bench mirror (of ${objects.length}) whose rows all carry
 \`utc_measured_on\`, one after another, CPU seconds of the whole process (DuckDB on 1 thread), medians of ${repeat}.
 Every path staged the same ${pipelineCounts.rows.toLocaleString('en-US')} rows (every column compared; the files without text
 through their manifests' channel lists) and dropped the same

@@ -1,10 +1,12 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=2
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=2 --v8-pool-size=2
 // Entry point of the `pv-pipeline` CLI: the built JavaScript (npm install builds it; npm run build again
 // after changing the sources). Node's compile cache keeps the compiled code between starts.
 // A small young generation (2 MiB semi-spaces, as the image's entry point): parsing garbage is collected
 // young, which keeps a run of the whole bench mirror near 450 MB peak RSS instead of 600 on Node 24.
 // Two malloc arenas instead of glibc's 8 per core: DuckDB's and libuv's threads then reuse freed memory
 // instead of holding it in arenas of their own (bench/RESULTS.md, "Peak RSS of a CLI run").
+// Two V8 helper threads instead of Node's four: on 2 cores, four GC helpers crowd DuckDB's threads; a run of the
+// bench mirror spent about 7 % less CPU with two (alternating runs, bench/RESULTS.md, issue #19).
 import module from 'node:module';
 
 module.enableCompileCache?.();

@@ -54,7 +54,7 @@ describe('Dockerfile', () => {
 
   it('runs as a non-root numeric user, one image for every role', () => {
     expect(docker.user).toMatch(/^[1-9]\d*(:[1-9]\d*)?$/);
-    expect(docker.entrypoint).toEqual(['node', '--max-semi-space-size=2', 'bin/pv-pipeline.js']);
+    expect(docker.entrypoint).toEqual(['node', '--max-semi-space-size=2', '--v8-pool-size=2', 'bin/pv-pipeline.js']);
     expect(docker.cmd).toEqual(['serve', 'all']);
     expect(docker.healthcheck).toEqual(['node', 'bin/healthcheck.js']);
     expect(docker.env.NODE_ENV).toBe('production');
