@@ -94,8 +94,11 @@ describe('cluster mode with staging on S3 (workers and loader share no volume)',
     const id = await d.trigger({ systems: 'all', from: '2010-01-01', to: '2025-12-31', format: 'parquet' });
     const run = await d.finished(id);
     expect(run.counts).toMatchObject({ planned: 34, loaded: 34, failed: 0, readings: 17_426 });
-    const left = await d.s3.client.send(new ListObjectsV2Command({ Bucket: 'pv-staging' }));
-    expect(left.KeyCount ?? 0).toBe(0);
+    // the loader removes a batch's staged objects right after it records their outcomes (which may finish the run)
+    const staged = async () =>
+      (await d.s3.client.send(new ListObjectsV2Command({ Bucket: 'pv-staging' }))).KeyCount ?? 0;
+    await waitFor(async () => (await staged()) === 0, { timeoutMs: 30_000, what: 'the staged objects to be removed' });
+    expect(await staged()).toBe(0);
     await d.stop('loader');
     expect((await query(d.db, 'SELECT count(*) AS n FROM pv_readings'))[0]!.n).toBe(17_426);
     expect((await query(d.db, DUPLICATE_KEYS))[0]!.n).toBe(0);
