@@ -32,18 +32,19 @@ function decodeWith<T>(key: string, bytes: Uint8Array, copy: boolean, use: (tabl
     throw new BadInputError(key, 'not a Parquet file (no PAR1 magic at start and end; corrupt or truncated)');
   }
   let ffi: pw.FFIStream;
-  let table: arrow.Table;
   try {
     ffi = pw.readParquet(bytes).intoFFI();
   } catch (err) {
     throw corrupt(key, err);
   }
   try {
+    let table: arrow.Table;
     try {
       table = parseTable(pw.wasmMemory().buffer, ffi.arrayAddrs(), ffi.schemaAddr(), copy);
     } catch (err) {
       throw corrupt(key, err);
     }
+    // outside the catch above: the caller's own errors pass through as they are
     return use(table);
   } finally {
     ffi.drop();

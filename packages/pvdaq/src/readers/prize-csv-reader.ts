@@ -1,7 +1,7 @@
 import { addDropped, BadInputError, type DroppedCounts, noneDropped } from '@pv-pipeline/core';
 import type { MetricsDictionary } from '../catalog/metrics-dictionary.js';
 import type { LocalTimeResolver } from '../rules/local-time.js';
-import { type NormalizedReadings, normalizeReadings } from '../rules/normalize.js';
+import { type NormalizedReadings, normalizeReadings, timeRangeOf } from '../rules/normalize.js';
 import { csvRecords } from './csv-lines.js';
 import { wideCellValue } from './csv-pvdata-reader.js';
 import type { PrizeHeader } from './prize-columns.js';
@@ -124,10 +124,10 @@ export async function* readPrizeCsv(
     for (const [sensor, counts] of Object.entries(out.droppedBySensor)) {
       addDropped((stats.droppedBySensor[sensor] ??= noneDropped()), counts);
     }
-    for (let i = 0; i < out.length; i++) {
-      const t = out.timestamp[i]!;
-      if (stats.minTimestamp === null || t < stats.minTimestamp) stats.minTimestamp = t;
-      if (stats.maxTimestamp === null || t > stats.maxTimestamp) stats.maxTimestamp = t;
+    const range = timeRangeOf(out.timestamp);
+    if (range) {
+      if (stats.minTimestamp === null || range[0] < stats.minTimestamp) stats.minTimestamp = range[0];
+      if (stats.maxTimestamp === null || range[1] > stats.maxTimestamp) stats.maxTimestamp = range[1];
     }
     return out;
   };

@@ -7,6 +7,7 @@ import {
   readCsvPvdata,
   readParquetPvdata,
   type TimeZoneSpec,
+  timeRangeOf,
 } from '@pv-pipeline/pvdaq';
 import { arrowToStagedParquet, channelsOf, readingsToArrow, readingsToChannelIndexArrow } from './staged-parquet.js';
 
@@ -66,14 +67,12 @@ export async function decodeReadings(task: DecodeTask): Promise<EncodedReadings>
     zone: task.zone ? new LocalTimeResolver(task.zone) : null,
     zoneSources: task.zoneSources,
   });
-  let file: Uint8Array | null = null;
-  let minTs: number | null = null;
-  let maxTs: number | null = null;
-  if (readings.length > 0) {
-    // without text, a row's channel is its sensor index: the manifest lists readings.sensors in order
-    file = arrowToStagedParquet(task.channelIndex ? readingsToChannelIndexArrow(readings) : readingsToArrow(readings));
-    [minTs, maxTs] = timeRange(readings.timestamp);
-  }
+  // without text, a row's channel is its sensor index: the manifest lists readings.sensors in order
+  const file =
+    readings.length > 0
+      ? arrowToStagedParquet(task.channelIndex ? readingsToChannelIndexArrow(readings) : readingsToArrow(readings))
+      : null;
+  const range = timeRangeOf(readings.timestamp);
   const manifest: StagedManifest = {
     key,
     etag: task.etag,
@@ -83,8 +82,8 @@ export async function decodeReadings(task: DecodeTask): Promise<EncodedReadings>
     rows: readings.length,
     staged: null,
     bytes: file?.byteLength ?? 0,
-    minTimestamp: minTs === null ? null : String(minTs),
-    maxTimestamp: maxTs === null ? null : String(maxTs),
+    minTimestamp: range ? String(range[0]) : null,
+    maxTimestamp: range ? String(range[1]) : null,
     ...(readings.length > 0 ? { channels: channelsOf(readings.sensors) } : {}),
     ...(readings.length > 0 && task.channelIndex ? { layout: 'channel_index' as const } : {}),
     dropped: readings.dropped,
@@ -93,20 +92,4 @@ export async function decodeReadings(task: DecodeTask): Promise<EncodedReadings>
     order: null,
   };
   return { manifest, file };
-}
-
-/**
- * The least and greatest of the instants. An indexed loop in a function of
- * its own: a `for…of` over the typed array inside the async decode boxed
- * every value (about 1 GB of young garbage over the bench mirror).
- */
-function timeRange(timestamp: Float64Array): [number, number] {
-  let lo = Number.POSITIVE_INFINITY;
-  let hi = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < timestamp.length; i++) {
-    const t = timestamp[i]!;
-    if (t < lo) lo = t;
-    if (t > hi) hi = t;
-  }
-  return [lo, hi];
 }
