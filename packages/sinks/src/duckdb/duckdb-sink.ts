@@ -4,7 +4,6 @@ import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb
 import { BadInputError, PermanentError, type StagedManifest } from '@pv-pipeline/core';
 import {
   ALL_TABLES,
-  type ColumnType,
   duckdbCreateTable,
   duckdbType,
   PV_INGEST_LEDGER,
@@ -20,19 +19,13 @@ import {
 } from '@pv-pipeline/schema';
 import { InFlight } from '../in-flight.js';
 import { ledgerFieldsOf } from '../ledger-fields.js';
-import { batchPrecedence } from '../precedence.js';
 import type { CommitResult, DerivedSlice, LedgerFilter, ReaderOptions, Sink, SinkInitOptions } from '../sink.js';
 import { memoryLimitParam, parseSinkUrl, type SinkUrlSource, threadsParam } from '../sink-url.js';
 import { sqlString } from '../sql-literal.js';
 import { duckdbReader, type WarehouseReader } from '../warehouse-reader.js';
-import {
-  channelMatch,
-  channelValues,
-  countOf,
-  ensureReadingsStorage,
-  registerChannels,
-  registerObjects,
-} from './readings-storage.js';
+import { BATCH_CHANNELS, BATCH_FILES, dropBatchTables, writeBatchTables } from './batch-tables.js';
+import { channelMatch, countOf, ensureReadingsStorage, registerChannels, registerObjects } from './readings-storage.js';
+import { appendTempRows, plainType } from './temp-rows.js';
 
 /** The DuckDB file sink's `memory_limit` unless its URL says otherwise. */
 export const DUCKDB_DEFAULT_MEMORY_LIMIT = '64MB';
@@ -261,8 +254,6 @@ export class DuckDbSink implements Sink {
    */
   async replaceDerived(table: TableDef, rows: readonly object[], slice: DerivedSlice): Promise<void> {
     const staging = `pv_derived_${process.pid}`;
-    const plain = (t: ColumnType) =>
-      t === 'INT64' ? 'BIGINT' : t === 'FLOAT64' ? 'DOUBLE' : t === 'BOOL' ? 'BOOLEAN' : 'VARCHAR';
     await this.#transaction(async (conn) => {
       await conn.run(duckdbCreateTable(table, { primaryKey: true }));
       if (slice.ssIds.length > 0) {
@@ -273,22 +264,12 @@ export class DuckDbSink implements Sink {
         );
       }
       if (rows.length === 0) return;
-      await conn.run(
-        `CREATE OR REPLACE TEMP TABLE ${staging} (${table.columns.map((c) => `${quoteIdent(c.name)} ${plain(c.type)}`).join(', ')})`,
+      await appendTempRows(
+        conn,
+        staging,
+        table.columns.map((c) => ({ name: c.name, type: plainType(c.type) })),
+        (rows as ReadonlyArray<Record<string, unknown>>).map((row) => table.columns.map((c) => row[c.name])),
       );
-      const appender = await conn.createAppender(staging, 'main', 'temp');
-      for (const row of rows as ReadonlyArray<Record<string, unknown>>) {
-        for (const c of table.columns) {
-          const v = row[c.name];
-          if (v === null || v === undefined) appender.appendNull();
-          else if (c.type === 'INT64') appender.appendBigInt(BigInt(Math.round(Number(v))));
-          else if (c.type === 'FLOAT64') appender.appendDouble(Number(v));
-          else if (c.type === 'BOOL') appender.appendBoolean(Boolean(v));
-          else appender.appendVarchar(String(v));
-        }
-        appender.endRow();
-      }
-      appender.closeSync();
       const casts = table.columns.map((c) => `CAST(${quoteIdent(c.name)} AS ${duckdbType(c.type)})`).join(', ');
       await conn.run(`INSERT INTO ${quoteIdent(table.name)} SELECT ${casts} FROM temp.${staging}`);
       await conn.run(`DROP TABLE temp.${staging}`);
@@ -315,12 +296,13 @@ export class DuckDbSink implements Sink {
       step('old-rows-deleted');
       let inserted = 0;
       if (files.length > 0) {
-        await registerChannels(conn, files);
         const objectIds = await registerObjects(
           conn,
           files.map((m) => m.key),
         );
-        const incoming = await incomingReadings(conn, files, objectIds);
+        await writeBatchTables(conn, files, objectIds);
+        await registerChannels(conn, files);
+        const incoming = await incomingReadings(conn, files);
         const expected = files.reduce((s, m) => s + m.rows, 0);
         const ranges = files
           .map((m) => `(${m.ss_id}, ${Number(m.minTimestamp)}, ${Number(m.maxTimestamp)})`)
@@ -371,8 +353,9 @@ export class DuckDbSink implements Sink {
           await conn.run('DROP TABLE pv_incoming');
         }
       }
-      // the channel positions of files without text, numbered for this commit only
+      // the batch's files and channel positions, for this commit only
       if (files.some((m) => m.layout === 'channel_index')) await conn.run('DROP TABLE temp.pv_staged_channels');
+      if (files.length > 0) await dropBatchTables(conn);
       step('rows-inserted');
       await this.#writeLedger(conn, batch, runId);
       step('ledger-written');
@@ -380,26 +363,32 @@ export class DuckDbSink implements Sink {
     });
   }
 
-  /** The ledger rows of a batch (INSERT OR REPLACE by source key), in the commit's transaction. */
+  /**
+   * The ledger rows of a batch (INSERT OR REPLACE by source key), in the commit's transaction:
+   * appended to a temporary table (see temp-rows.ts), instants as epoch microseconds.
+   */
   async #writeLedger(conn: DuckDBConnection, batch: readonly StagedManifest[], runId: string): Promise<void> {
-    const cols = PV_INGEST_LEDGER.columns;
-    const params: DuckDBValue[] = [];
-    const tuples = batch.map((m) => {
-      const fields: Record<string, unknown> = { ...ledgerFieldsOf(m), run_id: runId };
-      const slots = cols.map((c) => {
-        if (c.name === 'loaded_at') return 'now()';
-        const v = fields[c.name];
-        if (v === null || v === undefined) return 'NULL';
-        if (c.type === 'TIMESTAMP') return `make_timestamp(${String(v)})::TIMESTAMPTZ`;
-        params.push(v as DuckDBValue);
-        return `CAST($${params.length} AS ${duckdbType(c.type)})`;
-      });
-      return `(${slots.join(', ')})`;
+    const cols = PV_INGEST_LEDGER.columns.filter((c) => c.name !== 'loaded_at');
+    await appendTempRows(
+      conn,
+      'pv_ledger_rows',
+      cols.map((c) => ({ name: c.name, type: c.type === 'TIMESTAMP' ? 'BIGINT' : plainType(c.type) })),
+      batch.map((m) => {
+        const fields: Record<string, unknown> = { ...ledgerFieldsOf(m), run_id: runId };
+        return cols.map((c) => fields[c.name]);
+      }),
+    );
+    const values = PV_INGEST_LEDGER.columns.map((c) => {
+      const name = quoteIdent(c.name);
+      if (c.name === 'loaded_at') return 'now()';
+      if (c.type === 'TIMESTAMP') return `make_timestamp(${name})::TIMESTAMPTZ`;
+      return `CAST(${name} AS ${duckdbType(c.type)})`;
     });
     await conn.run(
-      `INSERT OR REPLACE INTO ${PV_INGEST_LEDGER.name} (${cols.map((c) => quoteIdent(c.name)).join(', ')}) VALUES ${tuples.join(', ')}`,
-      params,
+      `INSERT OR REPLACE INTO ${PV_INGEST_LEDGER.name} (${PV_INGEST_LEDGER.columns.map((c) => quoteIdent(c.name)).join(', ')})
+       SELECT ${values.join(', ')} FROM temp.pv_ledger_rows`,
     );
+    await conn.run('DROP TABLE temp.pv_ledger_rows');
   }
 
   /** A reader on a connection of its own to the database file (its tables are the warehouse). */
@@ -439,65 +428,38 @@ export class DuckDbSink implements Sink {
 /**
  * SQL of a batch's staged rows as `pv_reading_rows` stores them, with the
  * precedence columns of each row's object (`ss_id, timestamp, measured_on,
- * channel_id, value, object_id, rank, ord, pos, grp`). Files with the names
- * join `pv_channels` on them; files without text (layout `channel_index`) join
- * their channel positions, numbered here from their manifests. A row whose
- * channel is not numbered, or whose system is not its manifest's, drops out,
- * so that the caller's row check fails.
+ * channel_id, value, object_id, rank, ord, pos, grp`), from the batch tables
+ * (writeBatchTables). Files with the names join `pv_channels` on them; files
+ * without text (layout `channel_index`) join their channel positions. A row
+ * whose channel is not numbered, or whose system is not its manifest's, drops
+ * out, so that the caller's row check fails.
  */
-async function incomingReadings(
-  conn: DuckDBConnection,
-  files: readonly StagedManifest[],
-  objectIds: ReadonlyMap<string, number>,
-): Promise<string> {
-  const precedence = batchPrecedence(files);
-  const objectOf = new Map(
-    files.map((m, i) => {
-      const p = precedence[i]!;
-      const group = m.group === null ? 'NULL' : sqlString(m.group);
-      return [m, `${objectIds.get(m.key)}, ${p.rank}, ${p.order}, ${p.pos}, ${group}`] as const;
-    }),
-  );
+async function incomingReadings(conn: DuckDBConnection, files: readonly StagedManifest[]): Promise<string> {
   const fileList = (of: readonly StagedManifest[]) => of.map((m) => sqlString(m.staged!)).join(', ');
   const parts: string[] = [];
   const named = files.filter((m) => m.layout !== 'channel_index');
   if (named.length > 0) {
-    const mapping = named.map((m) => `(${sqlString(m.staged!)}, ${objectOf.get(m)})`).join(', ');
     parts.push(`SELECT n.ss_id, n.timestamp, n.measured_on, c.channel_id, n.value, n.object_id, n.rank, n.ord, n.pos, n.grp
       FROM (SELECT CAST(r.ss_id AS BIGINT) AS ss_id, r.timestamp, r.measured_on, CAST(r.sensor AS VARCHAR) AS sensor,
-                   CAST(r.metric_id AS BIGINT) AS metric_id, CAST(r.units AS VARCHAR) AS units, r.value, k.object_id,
-                   k.rank, k.ord, k.pos, k.grp
+                   CAST(r.metric_id AS BIGINT) AS metric_id, CAST(r.units AS VARCHAR) AS units, r.value,
+                   CAST(k.object_id AS INTEGER) AS object_id, k.rank, k.ord, k.pos, k.grp
             FROM read_parquet([${fileList(named)}], filename = true) r
-            JOIN (VALUES ${mapping}) k(file, object_id, rank, ord, pos, grp) ON r.filename = k.file) n
+            JOIN ${BATCH_FILES} k ON r.filename = k.file) n
       JOIN pv_channels c ON ${channelMatch('c', 'n')}`);
   }
   const indexed = files.filter((m) => m.layout === 'channel_index');
   if (indexed.length > 0) {
     await conn.run(`CREATE OR REPLACE TEMP TABLE pv_staged_channels AS
-      SELECT v.file, v.channel, v.ss_id, c.channel_id, v.object_id, v.rank, v.ord, v.pos, v.grp
-      FROM (VALUES ${channelPositions(indexed, objectOf).join(', ')})
-        v(file, channel, ss_id, sensor, metric_id, units, object_id, rank, ord, pos, grp)
-      JOIN pv_channels c ON ${channelMatch('c', 'v')}`);
+      SELECT b.file, b.channel, b.ss_id, c.channel_id, CAST(k.object_id AS INTEGER) AS object_id, k.rank, k.ord, k.pos, k.grp
+      FROM ${BATCH_CHANNELS} b
+      JOIN ${BATCH_FILES} k ON k.file = b.file AND k.indexed
+      JOIN pv_channels c ON ${channelMatch('c', 'b')}`);
     parts.push(`SELECT CAST(r.ss_id AS BIGINT) AS ss_id, r.timestamp, r.measured_on, p.channel_id, r.value, p.object_id,
              p.rank, p.ord, p.pos, p.grp
       FROM read_parquet([${fileList(indexed)}], filename = true) r
       JOIN temp.pv_staged_channels p ON p.file = r.filename AND p.channel = r.channel AND p.ss_id = r.ss_id`);
   }
   return parts.join(' UNION ALL ');
-}
-
-/** VALUES rows `(file, position, ss_id, sensor, metric_id, units, object columns…)` of files without text. */
-function channelPositions(files: readonly StagedManifest[], objectOf: ReadonlyMap<StagedManifest, string>): string[] {
-  return files.flatMap((m) => {
-    if (!m.channels || m.channels.length === 0) {
-      throw new PermanentError(
-        `${m.key}: staged without text (layout channel_index) but its manifest lists no channel`,
-      );
-    }
-    return m.channels.map(
-      (c, i) => `(${sqlString(m.staged!)}, ${i}, ${channelValues(m.ss_id, c)}, ${objectOf.get(m)})`,
-    );
-  });
 }
 
 /** Whether the time ranges of two objects of one system in the batch meet (their keys may collide). */

@@ -1,7 +1,8 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { PermanentError, type StagedChannel, type StagedManifest } from '@pv-pipeline/core';
+import { PermanentError, type StagedManifest } from '@pv-pipeline/core';
 import { duckdbType, PV_READINGS, quoteIdent } from '@pv-pipeline/schema';
 import { sqlString } from '../sql-literal.js';
+import { BATCH_CHANNELS } from './batch-tables.js';
 
 /**
  * How a DuckDB database stores `pv_readings` without a string per row.
@@ -100,21 +101,16 @@ export function channelMatch(c: string, r: string): string {
   return `${c}.ss_id = ${r}.ss_id AND ${c}.sensor = ${r}.sensor AND ${c}.metric_id = ${r}.metric_id AND ${c}.units IS NOT DISTINCT FROM ${r}.units`;
 }
 
-/** A channel as SQL values `ss_id, sensor, metric_id, units`, typed as `pv_channels` holds them. */
-export function channelValues(ssId: number, c: StagedChannel): string {
-  return `${ssId}::BIGINT, ${sqlString(c.sensor)}, ${c.metric_id}::BIGINT, ${c.units === null ? 'NULL' : sqlString(c.units)}::VARCHAR`;
-}
-
 /**
  * Numbers the channels of a batch's staged files that `pv_channels` does not
- * hold yet: from their manifests' lists, and for manifests of older workers
- * (no list, the names in the files) from one scan of those files' channel columns.
+ * hold yet: from their manifests' lists ({@link BATCH_CHANNELS}, written by
+ * writeBatchTables first), and for manifests of older workers (no list, the
+ * names in the files) from one scan of those files' channel columns.
  */
 export async function registerChannels(conn: DuckDBConnection, files: readonly StagedManifest[]): Promise<void> {
-  const tuples = files.flatMap((m) => (m.channels ?? []).map((c) => `(${channelValues(m.ss_id, c)})`));
   const unlisted = files.filter((m) => m.channels === undefined && m.layout !== 'channel_index');
   const sources = [
-    ...(tuples.length > 0 ? [`SELECT * FROM (VALUES ${tuples.join(', ')}) v(ss_id, sensor, metric_id, units)`] : []),
+    `SELECT ss_id, sensor, metric_id, units FROM ${BATCH_CHANNELS}`,
     ...(unlisted.length > 0
       ? [
           `SELECT CAST(ss_id AS BIGINT) AS ss_id, CAST(sensor AS VARCHAR) AS sensor, CAST(metric_id AS BIGINT) AS metric_id,
@@ -123,8 +119,7 @@ export async function registerChannels(conn: DuckDBConnection, files: readonly S
         ]
       : []),
   ];
-  // lists with no channel at all: nothing to number (the insert's row check then names the fault)
-  if (sources.length === 0) return;
+  // lists with no channel at all number nothing (the insert's row check then names the fault)
   await conn.run(`INSERT INTO pv_channels
     SELECT (SELECT coalesce(max(channel_id), 0) FROM pv_channels) + row_number() OVER (ORDER BY ss_id, sensor, metric_id, units),
            ss_id, sensor, metric_id, units
