@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, type Dirent, type Stats } from 'node:fs';
-import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { open, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -12,7 +12,7 @@ import {
   type GetStreamOptions,
   type ObjectStore,
 } from './object-store.js';
-import { checkRange, readLimited, tooLargeError } from './read-limits.js';
+import { checkRange, tooLargeError } from './read-limits.js';
 
 /** Files up to this size are hashed from one read; larger ones are streamed. */
 const SMALL_FILE = 1 << 20;
@@ -30,6 +30,11 @@ const leavesRoot = (rel: string): boolean => rel === '..' || rel.startsWith(`..$
 
 function codeOf(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null ? (err as { code?: string }).code : undefined;
+}
+
+/** Whether two stats are of the same file at the same size and modification time (its content taken as unchanged). */
+function sameStat(a: Pick<Stats, 'size' | 'mtimeMs' | 'ino'>, b: Pick<Stats, 'size' | 'mtimeMs' | 'ino'>): boolean {
+  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino;
 }
 
 /** Compares keys as S3 does: by their UTF-8 bytes. */
@@ -140,10 +145,16 @@ export class FileObjectStore implements ObjectStore {
     if (this.#etags.size > ETAG_MEMORY) this.#etags.delete(this.#etags.keys().next().value as string);
   }
 
+  /** The ETag remembered for the file when its stat is still the one it was hashed at, else null. */
+  #rememberedEtag(file: string, st: Stats): string | null {
+    const known = this.#etags.get(file);
+    return known && sameStat(known, st) ? known.etag : null;
+  }
+
   /** The file's ETag: remembered when its stat is unchanged, else hashed again. */
   private async etagOfStat(file: string, st: Stats): Promise<string> {
-    const known = this.#etags.get(file);
-    if (known && known.size === st.size && known.mtimeMs === st.mtimeMs && known.ino === st.ino) return known.etag;
+    const known = this.#rememberedEtag(file, st);
+    if (known !== null) return known;
     const etag = await this.etagOf(file, st.size);
     this.#remember(file, st, etag);
     return etag;
@@ -388,15 +399,26 @@ export class FileObjectStore implements ObjectStore {
     const file = this.pathOf(key);
     const st = await this.statObject(key, file);
     if (st.size > options.maxBytes) throw tooLargeError(key, st.size, options.maxBytes);
-    const stream = await this.open(key, file);
     let bytes: Uint8Array;
+    let after: Stats;
     try {
-      bytes = await readLimited(stream, key, options.maxBytes, undefined);
+      // one open file read whole (no stream), and its stat once read
+      const handle = await open(file, 'r');
+      try {
+        bytes = await handle.readFile();
+        after = await handle.stat();
+      } finally {
+        await handle.close();
+      }
     } catch (err) {
+      if (MISSING_CODES.has(codeOf(err) ?? '')) throw new BadInputError(key, 'object not found', err);
       throw this.mapError(err, key, 'read');
     }
+    if (bytes.length > options.maxBytes) throw tooLargeError(key, bytes.length, options.maxBytes);
     if (options.ifMatch !== undefined) {
-      const etag = createHash('md5').update(bytes).digest('hex');
+      // the ETag hashed when the file was listed, if it has not changed since, before or during this read
+      const known = sameStat(st, after) ? this.#rememberedEtag(file, st) : null;
+      const etag = known ?? createHash('md5').update(bytes).digest('hex');
       if (etag !== options.ifMatch) throw changedSinceListedError(key, options.ifMatch, etag);
     }
     return bytes;
