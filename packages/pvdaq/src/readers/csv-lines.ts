@@ -7,7 +7,21 @@ export interface CsvRecord {
   fields: string[];
 }
 
-/** Options of {@link csvRecords}. */
+/**
+ * One line of a CSV stream, uncut: `text.slice(start, end)`, its line break
+ * (`\n` or `\r\n`) left out. `text` is the chunk's text, shared by its lines.
+ */
+export interface CsvLine {
+  /** Its 1-based line number in the stream. */
+  line: number;
+  text: string;
+  start: number;
+  end: number;
+  /** Whether the line holds a quote (then only a CSV parser cuts it right). */
+  quoted: boolean;
+}
+
+/** Options of {@link csvLines} and {@link csvRecords}. */
 export interface CsvRecordsOptions {
   /** The object (part) key, for messages. */
   key: string;
@@ -18,42 +32,36 @@ export interface CsvRecordsOptions {
 }
 
 /**
- * The records of a CSV stream, line by line (`\n` or `\r\n`), skipping blank
- * lines. Lines without a quote are split on commas directly, the common case
- * of numeric sensor files and several times faster than a general parser;
- * a line with quotes goes through csv-parse. A quoted field spanning lines is
- * refused (BadInputError naming the line), as is a line over the limit.
- * Yields the records of each chunk as a lazy iterable (one await per chunk,
- * not per line), each with its 1-based line number in the stream.
+ * The lines of a CSV stream (`\n` or `\r\n`), skipping blank lines, as spans
+ * of their chunk's text: nothing is cut until the caller cuts it. A line over
+ * the limit is refused (BadInputError naming the line). Yields the lines of
+ * each chunk as a lazy iterable (one await per chunk, not per line).
  */
-export async function* csvRecords(
+export async function* csvLines(
   chunks: AsyncIterable<Uint8Array>,
   options: CsvRecordsOptions,
-): AsyncGenerator<Iterable<CsvRecord>> {
+): AsyncGenerator<Iterable<CsvLine>> {
   const decoder = new TextDecoder('utf-8');
   let carry = '';
   let line = 0;
-  const toRecord = (text: string): string[] | null => {
-    line++;
-    if (line === 1 && options.skipFirstLine) return null;
-    const t = text.endsWith('\r') ? text.slice(0, -1) : text;
-    if (t === '') return null;
-    if (!t.includes('"')) return t.split(',');
-    try {
-      return (parse(t, { relax_column_count: true }) as string[][])[0] ?? null;
-    } catch (err) {
-      throw new BadInputError(options.key, `line ${line}: malformed CSV (${(err as Error).message})`, err);
-    }
-  };
-  // Records are cut lazily while the consumer iterates, so that no array of
-  // them outlives the chunk (garbage that dies young keeps the heap small).
-  // `end` is the index of the text's last newline
-  function* linesOf(text: string, end: number): Generator<CsvRecord> {
+  // Lines are found lazily while the consumer iterates, so that nothing
+  // outlives the chunk (garbage that dies young keeps the heap small).
+  // `last` is the index of the text's last newline
+  function* linesOf(text: string, last: number): Generator<CsvLine> {
+    // the next quote at or after `from` (text.length when none): one search per quote, not per line
+    let quote = -1;
     let from = 0;
-    while (from <= end) {
+    while (from <= last) {
       const nl = text.indexOf('\n', from);
-      const rec = toRecord(text.slice(from, nl));
-      if (rec) yield { line, fields: rec };
+      line++;
+      const end = nl > from && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+      if (end > from && !(line === 1 && options.skipFirstLine)) {
+        if (quote < from) {
+          quote = text.indexOf('"', from);
+          if (quote < 0) quote = text.length;
+        }
+        yield { line, text, start: from, end, quoted: quote < end };
+      }
       from = nl + 1;
     }
   }
@@ -72,6 +80,37 @@ export async function* csvRecords(
   }
   carry += decoder.decode();
   if (carry !== '') yield linesOf(`${carry}\n`, carry.length);
+}
+
+/**
+ * The fields of a line: split on commas when it has no quote (the common case
+ * of numeric sensor files, several times faster than a general parser), else
+ * through csv-parse; null when csv-parse finds no record in it. A quoted field
+ * spanning lines is refused (BadInputError naming the line).
+ */
+export function csvFields(key: string, l: CsvLine): string[] | null {
+  const t = l.text.slice(l.start, l.end);
+  if (!l.quoted) return t.split(',');
+  try {
+    return (parse(t, { relax_column_count: true }) as string[][])[0] ?? null;
+  } catch (err) {
+    throw new BadInputError(key, `line ${l.line}: malformed CSV (${(err as Error).message})`, err);
+  }
+}
+
+/** The records of a CSV stream: {@link csvLines} cut by {@link csvFields}. */
+export async function* csvRecords(
+  chunks: AsyncIterable<Uint8Array>,
+  options: CsvRecordsOptions,
+): AsyncGenerator<Iterable<CsvRecord>> {
+  for await (const lines of csvLines(chunks, options)) {
+    yield (function* () {
+      for (const l of lines) {
+        const fields = csvFields(options.key, l);
+        if (fields) yield { line: l.line, fields };
+      }
+    })();
+  }
 }
 
 /** Options of {@link csvObjectRecords}. */

@@ -95,8 +95,9 @@ export function naiveTimestampUs(text: string): number {
   const mi = digit(text, 14) * 10 + digit(text, 15);
   const s = digit(text, 17) * 10 + digit(text, 18);
   if (!(h >= 0 && h < 24 && mi >= 0 && mi < 60 && s >= 0 && s < 60)) return Number.NaN;
-  const day = text.slice(0, 10);
-  if (day !== cachedDay) {
+  // the day compared in place: no string cut per line
+  if (cachedDay === '' || !text.startsWith(cachedDay)) {
+    const day = text.slice(0, 10);
     const y = digit(text, 0) * 1000 + digit(text, 1) * 100 + digit(text, 2) * 10 + digit(text, 3);
     const mo = digit(text, 5) * 10 + digit(text, 6);
     const d = digit(text, 8) * 10 + digit(text, 9);
