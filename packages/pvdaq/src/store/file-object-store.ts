@@ -13,7 +13,7 @@ import {
 } from './object-store.js';
 import { checkRange, tooLargeError } from './read-limits.js';
 
-/** Files up to this size are hashed from one read; larger ones are streamed. */
+/** Files up to this size are hashed from one read; larger ones a piece of this size at a time. */
 const SMALL_FILE = 1 << 20;
 /** Files whose ETag is remembered for pinned reads (see FileObjectStore.etagOfStat). */
 const ETAG_MEMORY = 4096;

@@ -47,9 +47,14 @@ export async function appendTempRows(
       }
       appender.endRow();
     }
-  } finally {
-    appender.closeSync();
+  } catch (err) {
+    // the value's error, not the closing's (the caller's transaction rolls the rows back)
+    try {
+      appender.closeSync();
+    } catch {}
+    throw err;
   }
+  appender.closeSync();
 }
 
 type Appender = Awaited<ReturnType<DuckDBConnection['createAppender']>>;
