@@ -66,13 +66,21 @@ describe('cluster mode with a BigQuery sink and gs:// staging (load jobs read th
     expect(BigQueryFake.sourceUris(loads).sort()).toEqual(files.sort());
     expect(loads.every((j) => BigQueryFake.sourceUris([j]).length > 0)).toBe(true);
     // Cloud Storage deletes one file per request: the loader hands each batch's files to the workers as one cleanup job
-    await waitFor(async () => (await staged()).length === 0, { timeoutMs: 60_000, what: 'the staged files removed' });
     const redis = new Redis(d.redis.url);
     try {
-      const cleanups = await redis.zrange('{pv}:cleanup:completed', '0', '-1');
-      const removed = await Promise.all(cleanups.map((id) => redis.hget(`{pv}:cleanup:${id}`, 'data')));
-      expect(removed.flatMap((data) => (JSON.parse(data!) as { staged: string[] }).staged).sort()).toEqual(files);
-      expect(cleanups.length).toBeLessThan(files.length);
+      const completedCleanups = async () => {
+        const ids = await redis.zrange('{pv}:cleanup:completed', '0', '-1');
+        const data = await Promise.all(ids.map((id) => redis.hget(`{pv}:cleanup:${id}`, 'data')));
+        return { ids, staged: data.flatMap((d) => (JSON.parse(d!) as { staged: string[] }).staged).sort() };
+      };
+      // a cleanup job is recorded as completed after it has removed its files: wait for both
+      await waitFor(
+        async () => (await staged()).length === 0 && (await completedCleanups()).staged.length >= files.length,
+        { timeoutMs: 60_000, what: 'the staged files removed by completed cleanup jobs' },
+      );
+      const cleanups = await completedCleanups();
+      expect(cleanups.staged).toEqual(files);
+      expect(cleanups.ids.length).toBeLessThan(files.length);
     } finally {
       redis.disconnect();
     }
