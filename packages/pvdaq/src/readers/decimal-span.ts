@@ -15,8 +15,8 @@ const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
  * Exactly `Number(text.slice(start, end))` where it answers: the digits form
  * an integer m < 2^53 and the power of ten k has |k| ≤ 22, so m and 10^|k| are
  * exact doubles and one IEEE multiplication or division rounds m × 10^k
- * correctly (Clinger's fast path). A sensor reading (up to 15 significant
- * digits) is always on it.
+ * correctly (Clinger's fast path). Sensor readings as loggers write them (up
+ * to 15 significant digits, a few decimals) are on it.
  */
 export function plainDecimalInto(text: string, start: number, end: number, out: Float64Array): boolean {
   let i = start;
