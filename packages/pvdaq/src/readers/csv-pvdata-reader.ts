@@ -140,9 +140,7 @@ export function readCsvPvdata(key: string, bytes: Uint8Array, ctx: CsvPvdataCont
       }
     }
     for (const s of sensors) {
-      const v = wideCellValue(key, line, header[s.idx]!, rec[s.idx] ?? '');
-      if (typeof v === 'string') b.drop(s.metricId, v);
-      else b.push(ts.localUs, ts.utcUs, s.metricId, v);
+      b.pushCell(ts.localUs, ts.utcUs, s.metricId, wideCellValue(key, line, header[s.idx]!, rec[s.idx] ?? ''));
     }
   }
   return b.build(seen);

@@ -181,9 +181,7 @@ export async function* readPrizeCsv(
         const into = held && holdInstants!.has(utc) ? held : builder;
         if (fields) {
           for (const c of channels) {
-            const v = wideCellValue(key, line, c.column, fields[c.index]!);
-            if (typeof v === 'string') into.drop(c.metricId, v);
-            else into.push(localUs, utc, c.metricId, v);
+            into.pushCell(localUs, utc, c.metricId, wideCellValue(key, line, c.column, fields[c.index]!));
           }
         } else pushCellsInPlace(into, channels, l, starts, ends, localUs, utc, key, cell);
         if (into === builder && ++inBatch >= batchLines) {
@@ -246,8 +244,6 @@ function pushCellsInPlace(
       into.push(localUs, utc, c.metricId, cell[0]!);
       continue;
     }
-    const v = wideCellValue(key, l.line, c.column, text.slice(start, end));
-    if (typeof v === 'string') into.drop(c.metricId, v);
-    else into.push(localUs, utc, c.metricId, v);
+    into.pushCell(localUs, utc, c.metricId, wideCellValue(key, l.line, c.column, text.slice(start, end)));
   }
 }

@@ -52,6 +52,12 @@ export class RawReadingsBuilder {
     counts[rule]++;
   }
 
+  /** A text cell as the rules read it (`wideCellValue`): a reading pushed, or the rule that drops it counted. */
+  pushCell(measuredOn: number, utc: number, metricId: number, cell: number | ReadingRuleId): void {
+    if (typeof cell === 'string') this.drop(metricId, cell);
+    else this.push(measuredOn, utc, metricId, cell);
+  }
+
   push(measuredOn: number, utc: number, metricId: number, value: number): void {
     if (this.#len === this.#cap) this.#grow();
     const i = this.#len++;
