@@ -1,12 +1,6 @@
 import { BadInputError } from '@pv-pipeline/core';
 import { parse } from 'csv-parse/sync';
 
-/** One CSV record and the line it was on. */
-export interface CsvRecord {
-  line: number;
-  fields: string[];
-}
-
 /**
  * One line of a CSV stream, uncut: `text.slice(start, end)`, its line break
  * (`\n` or `\r\n`) left out. `text` is the chunk's text, shared by its lines.
@@ -21,8 +15,8 @@ export interface CsvLine {
   quoted: boolean;
 }
 
-/** Options of {@link csvLines} and {@link csvRecords}. */
-export interface CsvRecordsOptions {
+/** Options of {@link csvLines}. */
+export interface CsvLinesOptions {
   /** The object (part) key, for messages. */
   key: string;
   /** Skip the first line (the header of an object's first part). */
@@ -39,7 +33,7 @@ export interface CsvRecordsOptions {
  */
 export async function* csvLines(
   chunks: AsyncIterable<Uint8Array>,
-  options: CsvRecordsOptions,
+  options: CsvLinesOptions,
 ): AsyncGenerator<Iterable<CsvLine>> {
   const decoder = new TextDecoder('utf-8');
   let carry = '';
@@ -95,21 +89,6 @@ export function csvFields(key: string, l: CsvLine): string[] | null {
     return (parse(t, { relax_column_count: true }) as string[][])[0] ?? null;
   } catch (err) {
     throw new BadInputError(key, `line ${l.line}: malformed CSV (${(err as Error).message})`, err);
-  }
-}
-
-/** The records of a CSV stream: {@link csvLines} cut by {@link csvFields}. */
-export async function* csvRecords(
-  chunks: AsyncIterable<Uint8Array>,
-  options: CsvRecordsOptions,
-): AsyncGenerator<Iterable<CsvRecord>> {
-  for await (const lines of csvLines(chunks, options)) {
-    yield (function* () {
-      for (const l of lines) {
-        const fields = csvFields(options.key, l);
-        if (fields) yield { line: l.line, fields };
-      }
-    })();
   }
 }
 

@@ -7,7 +7,7 @@ import {
   partKey,
   splitByteRanges,
 } from '../../src/layout/prize-layout.js';
-import { csvRecords } from '../../src/readers/csv-lines.js';
+import { csvFields, csvLines } from '../../src/readers/csv-lines.js';
 import { classifyPrizeHeader } from '../../src/readers/prize-columns.js';
 import { linesOfRange } from '../../src/store/line-range.js';
 
@@ -59,12 +59,12 @@ describe('byte ranges of a CSV', () => {
 describe('CSV records', () => {
   it('splits plain lines, parses quoted ones, skips the header and blank lines, across chunks', async () => {
     const out: Array<{ line: number; fields: string[] }> = [];
-    for await (const recs of csvRecords(chunked('a,b\r\n1,2\n\n"x,y",3\n4,5', 3), {
+    for await (const lines of csvLines(chunked('a,b\r\n1,2\n\n"x,y",3\n4,5', 3), {
       key: 'k',
       skipFirstLine: true,
       maxLineBytes: 100,
     }))
-      out.push(...recs);
+      for (const l of lines) out.push({ line: l.line, fields: csvFields('k', l)! });
     expect(out).toEqual([
       { line: 2, fields: ['1', '2'] },
       { line: 4, fields: ['x,y', '3'] },
@@ -74,12 +74,12 @@ describe('CSV records', () => {
 
   it('refuses a line over the limit, naming it', async () => {
     const run = async () => {
-      for await (const recs of csvRecords(chunked(`a\n${'9'.repeat(50)}\n`, 8), {
+      for await (const lines of csvLines(chunked(`a\n${'9'.repeat(50)}\n`, 8), {
         key: 'k',
         skipFirstLine: false,
         maxLineBytes: 20,
       }))
-        for (const r of recs) void r;
+        for (const l of lines) void l;
     };
     await expect(run()).rejects.toThrow(/k: line 2 is longer than 20 bytes/);
   });
