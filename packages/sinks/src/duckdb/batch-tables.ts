@@ -30,6 +30,13 @@ export async function writeBatchTables(
   files: readonly StagedManifest[],
   objectIds: ReadonlyMap<string, number>,
 ): Promise<void> {
+  for (const m of files) {
+    if (m.layout === 'channel_index' && (!m.channels || m.channels.length === 0)) {
+      throw new PermanentError(
+        `${m.key}: staged without text (layout channel_index) but its manifest lists no channel`,
+      );
+    }
+  }
   const precedence = batchPrecedence(files);
   await appendTempRows(
     conn,
@@ -48,13 +55,6 @@ export async function writeBatchTables(
       return [m.staged, m.layout === 'channel_index', objectIds.get(m.key), p.rank, p.order, p.pos, m.group];
     }),
   );
-  for (const m of files) {
-    if (m.layout === 'channel_index' && (!m.channels || m.channels.length === 0)) {
-      throw new PermanentError(
-        `${m.key}: staged without text (layout channel_index) but its manifest lists no channel`,
-      );
-    }
-  }
   await appendTempRows(
     conn,
     'pv_batch_channels',
