@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { BadInputError, type ObjectInfo, PermanentError, RetryableError } from '@pv-pipeline/core';
-import { FileObjectStore, type ObjectStore, openObjectStore, S3ObjectStore } from '@pv-pipeline/pvdaq';
+import { FileObjectStore, type ObjectStore, openObjectStore, pinTo, S3ObjectStore } from '@pv-pipeline/pvdaq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, S3RVER_CREDENTIALS, type S3Server, startS3Server } from '../support/s3-server.js';
 
@@ -347,6 +347,38 @@ describe('FileObjectStore', () => {
         ((await caught(store.getBytes('day.csv', { maxBytes: 100, ifMatch: relisted!.etag }))) as Error).message,
       ).toBe(
         `day.csv: changed since it was listed (ETag ${relisted!.etag} when planned, ETag ${md5(Buffer.from('a,b\n5,6\n'))} now); the next run loads the new version`,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('trusts the ETag another store listed while the file keeps its listed version, and hashes it once it changes', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'object-store-version-'));
+    try {
+      const file = path.join(dir, 'day.csv');
+      await writeFile(file, 'a,b\n1,2\n');
+      const [listed] = await collect(new FileObjectStore(dir).listObjects(''));
+      expect(listed!.fileVersion).toMatch(/^\d+:\d+:8:[\d.]+$/);
+      // a queue worker's store listed nothing: the listed version stands in for hashing
+      const worker = () => new FileObjectStore(dir);
+      const bytes = await worker().getBytes('day.csv', { maxBytes: 100, ...pinTo(listed!) });
+      expect(Buffer.from(bytes).toString()).toBe('a,b\n1,2\n');
+      const range = { start: 4, end: 7 };
+      expect((await readAll(await worker().getStream('day.csv', { range, ...pinTo(listed!) }))).toString()).toBe(
+        '1,2\n',
+      );
+      // the version alone decides: while it holds, the file is not hashed (so even an ETag it never had is taken)
+      const unhashed = { maxBytes: 100, ifMatch: 'f'.repeat(32), listedVersion: listed!.fileVersion! };
+      expect(Buffer.from(await worker().getBytes('day.csv', unhashed)).toString()).toBe('a,b\n1,2\n');
+      // the same size, a new mtime: another version, hashed, and refused
+      await writeFile(file, 'a,b\n3,4\n');
+      const changed = `day.csv: changed since it was listed (ETag ${listed!.etag} when planned, ETag ${md5(Buffer.from('a,b\n3,4\n'))} now); the next run loads the new version`;
+      expect(
+        ((await caught(worker().getBytes('day.csv', { maxBytes: 100, ...pinTo(listed!) }))) as Error).message,
+      ).toBe(changed);
+      expect(((await caught(worker().getStream('day.csv', { range, ...pinTo(listed!) }))) as Error).message).toBe(
+        changed,
       );
     } finally {
       await rm(dir, { recursive: true, force: true });

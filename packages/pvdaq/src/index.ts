@@ -37,6 +37,6 @@ export { type NormalizedReadings, normalizeReadings, timeRangeOf } from './rules
 export { parseCell, READING_RULES, type ReadingRule, ruleForValue, SENTINELS } from './rules/reading-rules.js';
 export { FileObjectStore } from './store/file-object-store.js';
 export { linesOfRange } from './store/line-range.js';
-export type { ObjectStore } from './store/object-store.js';
+export { type ObjectStore, pinTo, type ReadPin } from './store/object-store.js';
 export { openObjectStore } from './store/open-object-store.js';
 export { S3ObjectStore } from './store/s3-object-store.js';

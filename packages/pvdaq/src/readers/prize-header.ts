@@ -1,6 +1,6 @@
 import { BadInputError } from '@pv-pipeline/core';
 import { parse } from 'csv-parse/sync';
-import type { ObjectStore } from '../store/object-store.js';
+import type { ObjectStore, ReadPin } from '../store/object-store.js';
 import { classifyPrizeHeader, type PrizeHeader } from './prize-columns.js';
 
 /** Longest header line read, bytes (a 9069 file with hundreds of channels fits well). */
@@ -10,12 +10,12 @@ export const MAX_HEADER_BYTES = 1024 * 1024;
  * The first line of an object, read with a ranged GET of at most
  * {@link MAX_HEADER_BYTES} (the stream is dropped once the line is complete).
  * A zero-byte object, or a first line longer than the limit, is a
- * BadInputError naming the key. With `ifMatch`, the read is pinned to that
- * listed ETag (see GetStreamOptions.ifMatch).
+ * BadInputError naming the key. With `pin`, the read is pinned to the listed
+ * version (see GetStreamOptions.ifMatch and `pinTo`).
  */
-export async function readFirstLine(store: ObjectStore, key: string, ifMatch?: string): Promise<string> {
+export async function readFirstLine(store: ObjectStore, key: string, pin: ReadPin = {}): Promise<string> {
   const range = { start: 0, end: MAX_HEADER_BYTES - 1 };
-  const stream = await store.getStream(key, ifMatch === undefined ? { range } : { range, ifMatch }).catch((err) => {
+  const stream = await store.getStream(key, { range, ...pin }).catch((err) => {
     // a range on an empty object is not satisfiable
     if (err instanceof BadInputError && /not satisfiable/.test(err.message)) {
       throw new BadInputError(key, 'empty object (0 bytes)', err);
@@ -45,15 +45,15 @@ export async function readFirstLine(store: ObjectStore, key: string, ifMatch?: s
 
 /**
  * Reads and classifies the header of a prize CSV (see {@link classifyPrizeHeader}),
- * pinned to the listed ETag `ifMatch` when given.
+ * pinned to the listed version when `pin` is given (see {@link readFirstLine}).
  */
 export async function readPrizeHeader(
   store: ObjectStore,
   key: string,
   unitsByName?: ReadonlyMap<string, string>,
-  ifMatch?: string,
+  pin?: ReadPin,
 ): Promise<PrizeHeader> {
-  const line = await readFirstLine(store, key, ifMatch);
+  const line = await readFirstLine(store, key, pin);
   let fields: string[];
   try {
     fields = (parse(line, { bom: true, relax_quotes: true }) as string[][])[0] ?? [];

@@ -10,6 +10,7 @@ import {
   type GetBytesOptions,
   type GetStreamOptions,
   type ObjectStore,
+  type ReadPin,
 } from './object-store.js';
 import { checkRange, tooLargeError } from './read-limits.js';
 
@@ -41,6 +42,15 @@ function codeOf(err: unknown): string | undefined {
 /** Whether two stats are of the same file at the same size and modification time (its content taken as unchanged). */
 function sameStat(a: Pick<Stats, 'size' | 'mtimeMs' | 'ino'>, b: Pick<Stats, 'size' | 'mtimeMs' | 'ino'>): boolean {
   return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino;
+}
+
+/**
+ * The version of a file its ETag was hashed at (ObjectInfo.fileVersion): its
+ * device, inode, size and modification time. A process on a machine that sees
+ * the file's device under another number hashes it again.
+ */
+function fileVersionOf(st: Pick<Stats, 'dev' | 'ino' | 'size' | 'mtimeMs'>): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
 }
 
 /**
@@ -161,7 +171,7 @@ export class FileObjectStore implements ObjectStore {
   private async info(key: string, file: string, st: Stats): Promise<ObjectInfo> {
     const etag = await this.etagOf(file, st.size);
     this.#remember(file, st, etag);
-    return { key, etag, size: st.size, lastModified: st.mtime };
+    return { key, etag, size: st.size, lastModified: st.mtime, fileVersion: fileVersionOf(st) };
   }
 
   #remember(file: string, st: Stats, etag: string): void {
@@ -170,15 +180,22 @@ export class FileObjectStore implements ObjectStore {
     if (this.#etags.size > ETAG_MEMORY) this.#etags.delete(this.#etags.keys().next().value as string);
   }
 
-  /** The ETag remembered for the file when its stat is still the one it was hashed at, else null. */
-  #rememberedEtag(file: string, st: Stats): string | null {
+  /**
+   * The ETag known for the file at this stat without hashing, else null: the
+   * one remembered here, or the pinned read's `ifMatch` when the file is still
+   * at the version it was listed at (elsewhere: another process listed it).
+   */
+  #knownEtag(file: string, st: Stats, pin: ReadPin): string | null {
     const known = this.#etags.get(file);
-    return known && sameStat(known, st) ? known.etag : null;
+    if (known && sameStat(known, st)) return known.etag;
+    if (pin.ifMatch === undefined || pin.listedVersion !== fileVersionOf(st)) return null;
+    this.#remember(file, st, pin.ifMatch);
+    return pin.ifMatch;
   }
 
-  /** The file's ETag: remembered when its stat is unchanged, else hashed again. */
-  private async etagOfStat(file: string, st: Stats): Promise<string> {
-    const known = this.#rememberedEtag(file, st);
+  /** The file's ETag: known when its stat is unchanged (see #knownEtag), else hashed again. */
+  private async etagOfStat(file: string, st: Stats, pin: ReadPin = {}): Promise<string> {
+    const known = this.#knownEtag(file, st, pin);
     if (known !== null) return known;
     const etag = await this.etagOf(file, st.size);
     this.#remember(file, st, etag);
@@ -414,7 +431,7 @@ export class FileObjectStore implements ObjectStore {
     if (options.ifMatch !== undefined) {
       let etag: string;
       try {
-        etag = await this.etagOfStat(file, st);
+        etag = await this.etagOfStat(file, st, options);
       } catch (err) {
         throw this.mapError(err, key, 'hashing');
       }
@@ -445,7 +462,7 @@ export class FileObjectStore implements ObjectStore {
     if (bytes.length > options.maxBytes) throw tooLargeError(key, bytes.length, options.maxBytes);
     if (options.ifMatch !== undefined) {
       // the ETag hashed when the file was listed, if it has not changed since, before or during this read
-      const known = sameStat(st, after) ? this.#rememberedEtag(file, st) : null;
+      const known = sameStat(st, after) ? this.#knownEtag(file, st, options) : null;
       const etag = known ?? createHash('md5').update(bytes).digest('hex');
       if (etag !== options.ifMatch) throw changedSinceListedError(key, options.ifMatch, etag);
     }

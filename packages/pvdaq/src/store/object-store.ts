@@ -11,6 +11,13 @@ export interface GetBytesOptions {
    * @defaultValue none (any version).
    */
   ifMatch?: string;
+  /**
+   * With `ifMatch`: the listed {@link ObjectInfo.fileVersion}. A `file://`
+   * store that still finds the file at that version (before and after the
+   * read) takes `ifMatch` as its ETag instead of hashing it again.
+   * @defaultValue none (hashed, unless this store listed or read the file)
+   */
+  listedVersion?: string;
 }
 
 /** Options of {@link ObjectStore.getStream}. */
@@ -19,6 +26,18 @@ export interface GetStreamOptions {
   range?: { start: number; end: number };
   /** As {@link GetBytesOptions.ifMatch}: the listed ETag the stream must come from. */
   ifMatch?: string;
+  /** As {@link GetBytesOptions.listedVersion} (checked when the stream opens). @defaultValue none */
+  listedVersion?: string;
+}
+
+/** What pins a read to the listed version of an object: its ETag, and for `file://` its file version. */
+export type ReadPin = Pick<GetStreamOptions, 'ifMatch' | 'listedVersion'>;
+
+/** The read options that pin a read to a listed object (see {@link GetBytesOptions.ifMatch}). */
+export function pinTo(listed: Pick<ObjectInfo, 'etag' | 'fileVersion'>): ReadPin {
+  return listed.fileVersion === undefined
+    ? { ifMatch: listed.etag }
+    : { ifMatch: listed.etag, listedVersion: listed.fileVersion };
 }
 
 /**

@@ -85,6 +85,7 @@ export async function listPage(
           etag: info.etag,
           size: info.size === 0 ? 0 : range.end - range.start + 1,
           ...(info.lastModified ? { lastModified: info.lastModified } : {}),
+          ...(info.fileVersion ? { fileVersion: info.fileVersion } : {}),
           format: 'prize',
           ssId: page.ssId,
           day: null,

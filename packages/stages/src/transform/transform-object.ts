@@ -5,6 +5,7 @@ import {
   type MetricsDictionary,
   type ObjectStore,
   parsePvdataKey,
+  pinTo,
   residentialColumns,
   residentialDictionary,
   type SystemCatalog,
@@ -64,7 +65,7 @@ export async function transformObject(obj: PlannedObject, deps: TransformDeps): 
   if (isPrizeKey(key)) return transformPrizePart(obj, deps);
   const parsed = parsePvdataKey(key);
   // pinned to the listed version: the ledger records the ETag of what was read
-  const bytes = await deps.store.getBytes(key, { maxBytes: deps.maxObjectBytes, ifMatch: obj.etag });
+  const bytes = await deps.store.getBytes(key, { maxBytes: deps.maxObjectBytes, ...pinTo(obj) });
   // the residential feed names its channels in the header and has no dictionary
   const residential = parsed.format === 'csv' ? residentialColumns(parsed.ssId, firstCsvLine(bytes)) : null;
   let dictionary: MetricsDictionary;

@@ -7,6 +7,7 @@ import {
   type PrizeHeader,
   parsePartKey,
   parsePrizeKey,
+  pinTo,
   readPrizeCsv,
   readPrizeHeader,
   type TimeZoneSpec,
@@ -85,7 +86,7 @@ export async function transformPrizePart(obj: PlannedObject, deps: TransformDeps
   })();
   const zone = await deps.catalog.zoneOf(ssId);
   // every read is pinned to the listed version, so a file rewritten mid-run cannot mix two versions' lines
-  const header = await readPrizeHeader(deps.store, key, deps.catalog.prizeUnits(ssId), obj.etag).catch(rename);
+  const header = await readPrizeHeader(deps.store, key, deps.catalog.prizeUnits(ssId), pinTo(obj)).catch(rename);
   const dictionary = await deps.catalog.channels(ssId).catch(rename);
   const name = derivedId('staged', sourceKey, obj.etag);
   const pass = async (holdInstants?: ReadonlySet<number>) => {
@@ -154,9 +155,7 @@ async function streamPart(p: {
   const firstPart = !range || range.start === 0;
   const stream = await deps.store.getStream(
     key,
-    firstPart
-      ? { ifMatch: obj.etag }
-      : { range: { start: range.start - 1, end: Number.MAX_SAFE_INTEGER }, ifMatch: obj.etag },
+    firstPart ? pinTo(obj) : { range: { start: range.start - 1, end: Number.MAX_SAFE_INTEGER }, ...pinTo(obj) },
   );
   const resolver = p.zone ? new LocalTimeResolver(p.zone) : null;
   const batches = readPrizeCsv(
