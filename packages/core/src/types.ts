@@ -17,8 +17,8 @@ export interface ObjectInfo {
   /** Last modification time. */
   lastModified?: Date;
   /**
-   * `file://` only: the file's inode, size and modification time when its ETag
-   * was hashed. A read pinned to the ETag passes it on (`listedVersion` of the
+   * `file://` only: the file's device, inode, size and modification time when
+   * its ETag was hashed. A read pinned to the ETag passes it on (`listedVersion` of the
    * store's read options), so that a process that did not list the file (a
    * queue worker) trusts the ETag without hashing the file again, as long as
    * the file still has them. @defaultValue none (other stores)

@@ -89,11 +89,15 @@ function compareKeys(a: string, b: string): number {
  *   the root and is not a directory above it in the walk, so a symlink cannot
  *   lead the listing out of the root and a symlink loop ends nothing.
  * - The ETag is the MD5 hex digest of the content (what S3 gives a single-part
- *   upload), computed by streaming each file when it is listed or headed.
- *   A read pinned to an ETag (`ifMatch`) checks it: `getBytes` hashes the bytes
- *   it read; `getStream` (whose range may be a sliver of a large file) uses the
- *   ETag computed when the file was last listed or read here, as long as its
- *   size, mtime and inode are unchanged, and hashes the file again otherwise.
+ *   upload), computed by reading each file when it is listed or headed.
+ *   A read pinned to an ETag (`ifMatch`) checks it against the ETag computed
+ *   when the file was last listed or read here, as long as its size, mtime and
+ *   inode are unchanged (for `getBytes` before and after the read; for
+ *   `getStream`, whose range may be a sliver of a large file, when it opens),
+ *   and hashes the file (`getBytes`: the bytes it read) otherwise. A read that
+ *   passes the listed `fileVersion` (`listedVersion`, see `pinTo`) takes the
+ *   listed ETag the same way in a store that never listed the file (a queue
+ *   worker's), while the file keeps that version.
  * - Keys that are absolute, contain `..` segments, backslashes or NUL, or
  *   resolve outside the root throw `BadInputError(key, 'key escapes the source root')`,
  *   and so does reading a file whose symlinks lead outside the root (it is still listed);
