@@ -39,15 +39,11 @@ function codeOf(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null ? (err as { code?: string }).code : undefined;
 }
 
-/** Whether two stats are of the same file at the same size and modification time (its content taken as unchanged). */
-function sameStat(a: Pick<Stats, 'size' | 'mtimeMs' | 'ino'>, b: Pick<Stats, 'size' | 'mtimeMs' | 'ino'>): boolean {
-  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino;
-}
-
 /**
- * The version of a file its ETag was hashed at (ObjectInfo.fileVersion): its
- * device, inode, size and modification time. A process on a machine that sees
- * the file's device under another number hashes it again.
+ * The version of a file (ObjectInfo.fileVersion): its device, inode, size and
+ * modification time. Two stats of the same version are taken to see the same
+ * content; a process on a machine that sees the file's device under another
+ * number hashes it again.
  */
 function fileVersionOf(st: Pick<Stats, 'dev' | 'ino' | 'size' | 'mtimeMs'>): string {
   return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
@@ -91,10 +87,11 @@ function compareKeys(a: string, b: string): number {
  * - The ETag is the MD5 hex digest of the content (what S3 gives a single-part
  *   upload), computed by reading each file when it is listed or headed.
  *   A read pinned to an ETag (`ifMatch`) checks it against the ETag computed
- *   when the file was last listed or read here, as long as its size, mtime and
- *   inode are unchanged (for `getBytes` before and after the read; for
- *   `getStream`, whose range may be a sliver of a large file, when it opens),
- *   and hashes the file (`getBytes`: the bytes it read) otherwise. A read that
+ *   when the file was last listed or read here, as long as its version
+ *   (device, inode, size, mtime) is unchanged (for `getBytes` before and after
+ *   the read; for `getStream`, whose range may be a sliver of a large file,
+ *   when it opens), and hashes the file (`getBytes`: the bytes it read)
+ *   otherwise. A read that
  *   passes the listed `fileVersion` (`listedVersion`, see `pinTo`) takes the
  *   listed ETag the same way in a store that never listed the file (a queue
  *   worker's), while the file keeps that version.
@@ -111,8 +108,8 @@ export class FileObjectStore implements ObjectStore {
   readonly url: string;
   /** The absolute root directory. */
   readonly root: string;
-  /** ETags computed here, by file, with the stat they were computed for (most recent last). */
-  readonly #etags = new Map<string, { size: number; mtimeMs: number; ino: number; etag: string }>();
+  /** ETags computed here, by file, with the file version they were computed for (most recent last). */
+  readonly #etags = new Map<string, { version: string; etag: string }>();
 
   /** @param root the source directory; resolved against the cwd when relative. */
   constructor(root: string) {
@@ -180,7 +177,7 @@ export class FileObjectStore implements ObjectStore {
 
   #remember(file: string, st: Stats, etag: string): void {
     this.#etags.delete(file);
-    this.#etags.set(file, { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, etag });
+    this.#etags.set(file, { version: fileVersionOf(st), etag });
     if (this.#etags.size > ETAG_MEMORY) this.#etags.delete(this.#etags.keys().next().value as string);
   }
 
@@ -190,9 +187,10 @@ export class FileObjectStore implements ObjectStore {
    * at the version it was listed at (elsewhere: another process listed it).
    */
   #knownEtag(file: string, st: Stats, pin: ReadPin): string | null {
+    const version = fileVersionOf(st);
     const known = this.#etags.get(file);
-    if (known && sameStat(known, st)) return known.etag;
-    if (pin.ifMatch === undefined || pin.listedVersion !== fileVersionOf(st)) return null;
+    if (known?.version === version) return known.etag;
+    if (pin.ifMatch === undefined || pin.listedVersion !== version) return null;
     this.#remember(file, st, pin.ifMatch);
     return pin.ifMatch;
   }
@@ -466,7 +464,7 @@ export class FileObjectStore implements ObjectStore {
     if (bytes.length > options.maxBytes) throw tooLargeError(key, bytes.length, options.maxBytes);
     if (options.ifMatch !== undefined) {
       // the ETag hashed when the file was listed, if it has not changed since, before or during this read
-      const known = sameStat(st, after) ? this.#knownEtag(file, st, options) : null;
+      const known = fileVersionOf(st) === fileVersionOf(after) ? this.#knownEtag(file, st, options) : null;
       const etag = known ?? createHash('md5').update(bytes).digest('hex');
       if (etag !== options.ifMatch) throw changedSinceListedError(key, options.ifMatch, etag);
     }
