@@ -136,12 +136,17 @@ export const median = (xs: readonly number[]): number => {
 
 /**
  * The node version and the flags this process runs under (`npm run bench…` starts it as the CLI starts
- * node: 2 MiB semi-spaces, two V8 helper threads, two malloc arenas), for the figures a bench writes.
+ * node: 2 MiB semi-spaces, two V8 helper threads, 20 % old-generation growth, two malloc arenas, big buffers
+ * mapped alone), for the figures a bench writes.
  */
 export function nodeRuntime(): string {
-  const flags = process.execArgv.filter((a) => a.startsWith('--max-semi-space-size') || a.startsWith('--v8-pool-size'));
-  const arenas = process.env.MALLOC_ARENA_MAX ? `MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX}` : '';
-  const how = [...flags, arenas].filter(Boolean).join(' ');
+  const flags = process.execArgv.filter((a) =>
+    ['--max-semi-space-size', '--v8-pool-size', '--heap-growing-percent'].some((f) => a.startsWith(f)),
+  );
+  const malloc = ['MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_'].flatMap((v) =>
+    process.env[v] ? [`${v}=${process.env[v]}`] : [],
+  );
+  const how = [...flags, ...malloc].join(' ');
   return `node ${process.version} (${how || "node's default flags"})`;
 }
 

@@ -8,7 +8,7 @@
  *   npm run bench:memory -- [--mb 100,500,1024] [--memory-limit SIZE] [--no-write]
  *
  * `--memory-limit` runs with the sink URL's `?memory_limit=SIZE` instead of the default
- * (64MB) and writes its own section ("memory-SIZE"), so both stay side by side.
+ * (48MB) and writes its own section ("memory-SIZE"), so both stay side by side.
  *
  * Peak RSS is the child's VmHWM (/proc/PID/status), read every 50 ms until it
  * exits (a high-water mark: a late read still sees an earlier peak). CPU is the

@@ -173,7 +173,14 @@ describe('the image entry point with production dependencies only (serve all, as
   it('starts with ENTRYPOINT + CMD and answers /healthz and /readyz', async () => {
     const [cmd, ...args] = [...docker.entrypoint, ...docker.cmd];
     expect(cmd).toBe('node');
-    expect(args).toEqual(['--max-semi-space-size=2', '--v8-pool-size=2', 'bin/pv-pipeline.js', 'serve', 'all']);
+    expect(args).toEqual([
+      '--max-semi-space-size=2',
+      '--v8-pool-size=2',
+      '--heap-growing-percent=20',
+      'bin/pv-pipeline.js',
+      'serve',
+      'all',
+    ]);
     const out = createWriteStream(logFile);
     child = spawn(process.execPath, args, { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.pipe(out);

@@ -54,12 +54,19 @@ describe('Dockerfile', () => {
 
   it('runs as a non-root numeric user, one image for every role', () => {
     expect(docker.user).toMatch(/^[1-9]\d*(:[1-9]\d*)?$/);
-    expect(docker.entrypoint).toEqual(['node', '--max-semi-space-size=2', '--v8-pool-size=2', 'bin/pv-pipeline.js']);
+    expect(docker.entrypoint).toEqual([
+      'node',
+      '--max-semi-space-size=2',
+      '--v8-pool-size=2',
+      '--heap-growing-percent=20',
+      'bin/pv-pipeline.js',
+    ]);
     expect(docker.cmd).toEqual(['serve', 'all']);
     expect(docker.healthcheck).toEqual(['node', 'bin/healthcheck.js']);
     expect(docker.env.NODE_ENV).toBe('production');
-    // as the CLI's shebang starts node: two malloc arenas (bench/RESULTS.md, peak RSS)
+    // as the CLI's shebang starts node: two malloc arenas, big buffers mapped alone (bench/RESULTS.md, peak RSS)
     expect(docker.env.MALLOC_ARENA_MAX).toBe('2');
+    expect(docker.env.MALLOC_MMAP_THRESHOLD_).toBe('262144');
   });
 });
 

@@ -91,7 +91,7 @@ export const KNOBS = {
     flag: '--sink <url>',
     schema: z.string().min(1).default(DEFAULT_SINK_URL),
     defaultDoc: DEFAULT_SINK_URL,
-    doc: 'duckdb://FILE (?memory_limit=64MB&threads=N), parquet://DIR, parquet+s3://BUCKET/PREFIX (S3_ENDPOINT and the AWS credential chain), or bigquery://PROJECT/DATASET (?mode=stream&location=US); with a Parquet dataset the workers write the readings files themselves (on S3, straight into the bucket)',
+    doc: 'duckdb://FILE (?memory_limit=48MB&threads=N), parquet://DIR, parquet+s3://BUCKET/PREFIX (S3_ENDPOINT and the AWS credential chain), or bigquery://PROJECT/DATASET (?mode=stream&location=US); with a Parquet dataset the workers write the readings files themselves (on S3, straight into the bucket)',
     readers: ['run', 'api', 'worker', 'loader'],
     envDefaultsFlag: true,
   },

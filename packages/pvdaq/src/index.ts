@@ -33,7 +33,7 @@ export { readPrizeHeader } from './readers/prize-header.js';
 export { type ResidentialColumn, residentialColumns, residentialDictionary } from './readers/residential-csv.js';
 export { parseTimestampText } from './readers/timestamp-text.js';
 export { LocalTimeResolver, ZoneClock } from './rules/local-time.js';
-export { type NormalizedReadings, normalizeReadings, timeRangeOf } from './rules/normalize.js';
+export { NormalizedBuffers, type NormalizedReadings, normalizeReadings, timeRangeOf } from './rules/normalize.js';
 export { parseCell, READING_RULES, type ReadingRule, ruleForValue, SENTINELS } from './rules/reading-rules.js';
 export { FileObjectStore } from './store/file-object-store.js';
 export { linesOfRange } from './store/line-range.js';

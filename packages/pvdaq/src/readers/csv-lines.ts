@@ -26,6 +26,15 @@ export interface CsvLinesOptions {
 }
 
 /**
+ * Bytes of a chunk decoded to text at a time. Under V8's large-object size
+ * (128 KiB), so that a piece's text is an ordinary young string: a whole
+ * 256 KiB read decoded at once was a large object that outlived a scavenge
+ * while its lines were read, went to the old generation, and left about its
+ * own size of garbage there per read (bench/RESULTS.md, issue #19).
+ */
+const DECODE_PIECE_BYTES = 48 * 1024;
+
+/**
  * The lines of a CSV stream (`\n` or `\r\n`), skipping blank lines, as spans
  * of their chunk's text: nothing is cut until the caller cuts it. A line over
  * the limit is refused (BadInputError naming the line). Yields the lines of
@@ -60,17 +69,19 @@ export async function* csvLines(
     }
   }
   for await (const chunk of chunks) {
-    const text = carry + decoder.decode(chunk, { stream: true });
-    const last = text.lastIndexOf('\n');
-    if (last < 0) {
-      carry = text;
-      if (carry.length > options.maxLineBytes) {
-        throw new BadInputError(options.key, `line ${line + 1} is longer than ${options.maxLineBytes} bytes`);
+    for (let at = 0; at < chunk.byteLength; at += DECODE_PIECE_BYTES) {
+      const text = carry + decoder.decode(chunk.subarray(at, at + DECODE_PIECE_BYTES), { stream: true });
+      const last = text.lastIndexOf('\n');
+      if (last < 0) {
+        carry = text;
+        if (carry.length > options.maxLineBytes) {
+          throw new BadInputError(options.key, `line ${line + 1} is longer than ${options.maxLineBytes} bytes`);
+        }
+        continue;
       }
-      continue;
+      carry = text.slice(last + 1);
+      yield linesOf(text, last);
     }
-    carry = text.slice(last + 1);
-    yield linesOf(text, last);
   }
   carry += decoder.decode();
   if (carry !== '') yield linesOf(`${carry}\n`, carry.length);

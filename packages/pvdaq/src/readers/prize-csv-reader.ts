@@ -1,7 +1,7 @@
 import { addDropped, BadInputError, type DroppedCounts, noneDropped } from '@pv-pipeline/core';
 import type { MetricsDictionary } from '../catalog/metrics-dictionary.js';
 import type { LocalTimeResolver } from '../rules/local-time.js';
-import { type NormalizedReadings, normalizeReadings, timeRangeOf } from '../rules/normalize.js';
+import { NormalizedBuffers, type NormalizedReadings, normalizeReadings, timeRangeOf } from '../rules/normalize.js';
 import { type CsvLine, csvFields, csvLines } from './csv-lines.js';
 import { wideCellValue } from './csv-pvdata-reader.js';
 import { plainDecimalInto } from './decimal-span.js';
@@ -47,6 +47,13 @@ export interface PrizeCsvOptions {
   batchLines?: number;
   /** Longest line accepted, bytes. @defaultValue 1 MiB */
   maxLineBytes?: number;
+  /**
+   * Write every batch into the same column buffers (see NormalizedBuffers):
+   * a batch then holds only until the next is asked for, so the consumer must
+   * be done with it by then. Saves the collector a batch of garbage per batch.
+   * @defaultValue false: each batch has arrays of its own
+   */
+  reuseBatchBuffers?: boolean;
 }
 
 /** Running totals of a {@link readPrizeCsv} pass, complete once the iteration ends. */
@@ -114,12 +121,19 @@ export async function* readPrizeCsv(
   let maxSeen = Number.NEGATIVE_INFINITY;
   let lookedBack = options.lookBack === undefined;
   const newBuilder = () => new RawReadingsBuilder(batchLines * channels.length, true);
-  let builder = newBuilder();
+  const builder = newBuilder();
   const held = holdInstants && holdInstants.size > 0 ? newBuilder() : null;
   let inBatch = 0;
+  const batchBuffers = options.reuseBatchBuffers ? new NormalizedBuffers() : undefined;
   // the rows are already in UTC: normalize only joins, applies the value rules and dedups
   const normalize = (b: RawReadingsBuilder): NormalizedReadings => {
-    const out = normalizeReadings(b.build(columnNames), { key, ssId: options.ssId, dictionary, zone: null });
+    const out = normalizeReadings(b.build(columnNames), {
+      key,
+      ssId: options.ssId,
+      dictionary,
+      zone: null,
+      ...(batchBuffers ? { into: batchBuffers } : {}),
+    });
     stats.rows += out.length;
     addDropped(stats.dropped, out.dropped);
     for (const [sensor, counts] of Object.entries(out.droppedBySensor)) {
@@ -185,9 +199,11 @@ export async function* readPrizeCsv(
           }
         } else pushCellsInPlace(into, channels, l, starts, ends, localUs, utc, key, cell);
         if (into === builder && ++inBatch >= batchLines) {
-          yield normalize(builder);
-          builder = newBuilder();
+          // normalize copies the batch out: the builder's buffers serve the next one
+          const batch = normalize(builder);
+          builder.reset();
           inBatch = 0;
+          yield batch;
         }
       }
     }

@@ -80,6 +80,16 @@ export class RawReadingsBuilder {
     this.#value = grow(this.#value, (n) => new Float64Array(n));
   }
 
+  /**
+   * Empties the builder for the next batch, keeping its buffers: what an
+   * earlier {@link build} returned then no longer holds its readings.
+   */
+  reset(): void {
+    this.#len = 0;
+    for (const rule of Object.keys(this.dropped) as ReadingRuleId[]) this.dropped[rule] = 0;
+    this.#droppedByMetric.clear();
+  }
+
   build(columnNames?: Map<number, string>): RawReadings {
     const n = this.#len;
     return {

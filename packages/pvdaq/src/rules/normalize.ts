@@ -61,6 +61,47 @@ export interface NormalizeContext {
   zone: LocalTimeResolver | null;
   /** Where the zone was looked for, for the message when it is unknown. @defaultValue the systems index */
   zoneSources?: string;
+  /**
+   * Buffers to write the fact rows' columns into, reused batch after batch:
+   * the rows returned then hold only until the next call with the same
+   * buffers. @defaultValue none: new arrays for every call
+   */
+  into?: NormalizedBuffers;
+}
+
+/**
+ * The column buffers of {@link normalizeReadings}, for a reader that
+ * normalizes batch after batch and whose consumer is done with a batch before
+ * it asks for the next: one set of buffers then serves every batch instead of
+ * each batch leaving its own for the garbage collector.
+ */
+export class NormalizedBuffers {
+  #capacity = 0;
+  #timestamp = new Float64Array(0);
+  #measuredOn = new Float64Array(0);
+  #sensorIdx = new Int32Array(0);
+  #metricId = new Int32Array(0);
+  #value = new Float64Array(0);
+
+  /** Columns of at least `n` rows (their contents are whatever the last batch left). */
+  columns(n: number): Pick<NormalizedReadings, 'timestamp' | 'measuredOn' | 'sensorIdx' | 'metricId' | 'value'> {
+    if (this.#capacity < n) {
+      // grown by half at least, so that batches of varying size seldom reallocate
+      this.#capacity = Math.max(n, Math.ceil(this.#capacity * 1.5));
+      this.#timestamp = new Float64Array(this.#capacity);
+      this.#measuredOn = new Float64Array(this.#capacity);
+      this.#sensorIdx = new Int32Array(this.#capacity);
+      this.#metricId = new Int32Array(this.#capacity);
+      this.#value = new Float64Array(this.#capacity);
+    }
+    return {
+      timestamp: this.#timestamp,
+      measuredOn: this.#measuredOn,
+      sensorIdx: this.#sensorIdx,
+      metricId: this.#metricId,
+      value: this.#value,
+    };
+  }
 }
 
 /**
@@ -80,8 +121,9 @@ export function normalizeReadings(raw: RawReadings, ctx: NormalizeContext): Norm
   const rawIdOf: number[] = [];
   const slots = new IdSlots();
   const unknown = new Set<number>();
+  const columns = ctx.into?.columns(n);
   // every row's sensor index, written here first; the loop below compacts it in place
-  const sensorIdx = new Int32Array(n);
+  const sensorIdx = columns?.sensorIdx ?? new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const id = raw.metricId[i]!;
     let s = slots.get(id);
@@ -109,11 +151,11 @@ export function normalizeReadings(raw: RawReadings, ctx: NormalizeContext): Norm
     );
   }
 
-  const timestamp = new Float64Array(n);
-  const measuredOn = new Float64Array(n);
-  const metricId = new Int32Array(n);
+  const timestamp = columns?.timestamp ?? new Float64Array(n);
+  const measuredOn = columns?.measuredOn ?? new Float64Array(n);
+  const metricId = columns?.metricId ?? new Int32Array(n);
   const metricOf = Int32Array.from(sensors, (e) => e.metric_id);
-  const value = new Float64Array(n);
+  const value = columns?.value ?? new Float64Array(n);
   const dropped = addDropped(noneDropped(), raw.dropped);
   // by channel: what the reader dropped, then what the value and duplicate rules drop
   const byMetric = new Map<number, DroppedCounts>();

@@ -72,6 +72,18 @@ describe('CSV records', () => {
     ]);
   });
 
+  it('reads larger than its decode piece: lines and multi-byte characters across pieces stay whole', async () => {
+    // 3000 lines of 2- to 4-byte characters: about 170 KB, so a 256 KiB read holds several 48 KiB pieces
+    const lines = Array.from({ length: 3000 }, (_, i) => `${i},é°€𝄞${'ü'.repeat(i % 17)},${i * 0.5}`);
+    const text = `${lines.join('\n')}\n`;
+    for (const size of [256 * 1024, 48 * 1024 + 1, 7]) {
+      const out: string[] = [];
+      for await (const chunk of csvLines(chunked(text, size), { key: 'k', skipFirstLine: false, maxLineBytes: 100 }))
+        for (const l of chunk) out.push(l.text.slice(l.start, l.end));
+      expect(out, `reads of ${size} bytes`).toEqual(lines);
+    }
+  });
+
   it('refuses a line over the limit, naming it', async () => {
     const run = async () => {
       for await (const lines of csvLines(chunked(`a\n${'9'.repeat(50)}\n`, 8), {

@@ -7,9 +7,9 @@ import type { MetricsDictionary } from '../../src/catalog/metrics-dictionary.js'
 import { uniqueSensorNames } from '../../src/catalog/sensor-names.js';
 import { parseTimeZone } from '../../src/catalog/time-zone.js';
 import { readCsvPvdata } from '../../src/readers/csv-pvdata-reader.js';
-import type { RawReadings } from '../../src/readers/raw-readings.js';
+import { type RawReadings, RawReadingsBuilder } from '../../src/readers/raw-readings.js';
 import { LocalTimeResolver } from '../../src/rules/local-time.js';
-import { normalizeReadings } from '../../src/rules/normalize.js';
+import { NormalizedBuffers, normalizeReadings } from '../../src/rules/normalize.js';
 
 const excerpt = (name: string) =>
   readFileSync(fileURLToPath(new URL(`../../../../samples/excerpts/${name}`, import.meta.url)));
@@ -245,6 +245,68 @@ describe('normalizeReadings', () => {
     });
   });
 
+  it('normalizes batch after batch into one set of buffers, each batch with its own rows, sentinels and duplicates', () => {
+    /** Long raw readings (minute, metric id, value), all with their UTC instant. */
+    const raw = (entries: Array<[number, number, number]>): RawReadings => ({
+      length: entries.length,
+      measuredOn: Float64Array.from(entries, ([m]) => us('2020-01-23T09:00:00') + m * 60e6),
+      utc: Float64Array.from(entries, ([m]) => us('2020-01-23T16:00:00') + m * 60e6),
+      metricId: Int32Array.from(entries, ([, id]) => id),
+      value: Float64Array.from(entries, ([, , v]) => v),
+      dropped: noneDropped(),
+      droppedByMetric: new Map(),
+    });
+    const into = new NormalizedBuffers();
+    const normalize = (entries: Array<[number, number, number]>, buffers?: NormalizedBuffers) => {
+      const r = normalizeReadings(raw(entries), {
+        key: KEY,
+        ssId: 4,
+        dictionary: dict4,
+        zone: null,
+        ...(buffers ? { into: buffers } : {}),
+      });
+      // every column, row by row, and what the rules dropped
+      const columns = Array.from(r.timestamp, (t, i) => [
+        t,
+        r.measuredOn[i],
+        r.sensors[r.sensorIdx[i]!]!.sensor,
+        r.metricId[i],
+        r.value[i],
+      ]);
+      return { r, columns, dropped: r.dropped, droppedBySensor: r.droppedBySensor };
+    };
+    const batches: Array<Array<[number, number, number]>> = [
+      // a repeated key and a sentinel
+      [
+        [0, 315, 1],
+        [1, 315, -9999],
+        [0, 319, 4],
+        [0, 319, 5],
+      ],
+      // smaller: the buffers hold more than this batch's rows
+      [[3, 1137, 2.5]],
+      // larger: the buffers grow
+      Array.from({ length: 500 }, (_, i): [number, number, number] => [i, i % 2 ? 315 : 319, i / 4]),
+      [
+        [7, 319, 1],
+        [6, 315, Number.NaN],
+      ],
+    ];
+    for (const entries of batches) {
+      const reused = normalize(entries, into);
+      const { r, ...expected } = normalize(entries);
+      expect({ columns: reused.columns, dropped: reused.dropped, droppedBySensor: reused.droppedBySensor }).toEqual(
+        expected,
+      );
+      expect(reused.r.length).toBe(r.length);
+    }
+    // a batch holds until the next one only: the next writes over it
+    const last = normalize([[0, 315, 1]], into).r;
+    const next = normalize([[1, 319, 2]], into).r;
+    expect(next.value.buffer).toBe(last.value.buffer);
+    expect(last.value[0]).toBe(2);
+  });
+
   it('the fall-back hour of a daily CSV: both occurrences kept, each at its true instant (issue #14, defect 1)', () => {
     const r = norm(
       'measured_on,ac_power__315\n2011-11-06 01:00:00,11\n2011-11-06 01:30:00,12\n2011-11-06 01:00:00,21\n2011-11-06 01:30:00,22\n',
@@ -303,5 +365,35 @@ describe('normalizeReadings', () => {
 
   it('fails timestamps outside 1970..2100', () => {
     expect(() => norm('measured_on,ac_power__315\n2150-01-23 09:50:00,1\n')).toThrow(/outside 1970..2100/);
+  });
+});
+
+describe('RawReadingsBuilder', () => {
+  it('reset empties it for the next batch, its drop counts too, keeping its buffers', () => {
+    const fill = (b: RawReadingsBuilder, base: number) => {
+      for (let i = 0; i < 40; i++) b.pushCell(base + i, base + i + 0.5, 315 + (i % 3), i % 5 ? i * 1.5 : 'missing');
+      b.drop(999, 'non_finite');
+    };
+    const reused = new RawReadingsBuilder(16, true);
+    fill(reused, 0);
+    const first = reused.build();
+    reused.reset();
+    expect(reused.build().length).toBe(0);
+    expect(reused.build().dropped).toEqual(noneDropped());
+    fill(reused, 1000);
+    const fresh = new RawReadingsBuilder(16, true);
+    fill(fresh, 1000);
+    const plain = (r: RawReadings) => ({
+      ...r,
+      measuredOn: Array.from(r.measuredOn),
+      utc: Array.from(r.utc!),
+      metricId: Array.from(r.metricId),
+      value: Array.from(r.value),
+    });
+    expect(plain(reused.build())).toEqual(plain(fresh.build()));
+    expect(reused.build().dropped).toEqual({ missing: 8, sentinel: 0, non_finite: 1, duplicate: 0 });
+    // the first batch's rows were in the same buffers: a build holds until the next reset only
+    expect(first.measuredOn.buffer).toBe(reused.build().measuredOn.buffer);
+    expect(first.measuredOn[0]).toBe(1001);
   });
 });

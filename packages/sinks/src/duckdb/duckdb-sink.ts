@@ -28,7 +28,7 @@ import { channelMatch, countOf, ensureReadingsStorage, registerChannels, registe
 import { appendTempRows, plainType } from './temp-rows.js';
 
 /** The DuckDB file sink's `memory_limit` unless its URL says otherwise. */
-export const DUCKDB_DEFAULT_MEMORY_LIMIT = '64MB';
+export const DUCKDB_DEFAULT_MEMORY_LIMIT = '48MB';
 
 /** Options of {@link DuckDbSink}. */
 export interface DuckDbSinkOptions {
@@ -36,9 +36,11 @@ export interface DuckDbSinkOptions {
   path: string;
   /**
    * DuckDB `memory_limit`.
-   * @defaultValue `64MB`: loading is streaming (Parquet scan → insert); the
-   * benchmark loads as fast with 64 MB as with 96 MB or 512 MB, and the
-   * process peaks 30–40 MB lower than with 96 MB (bench/RESULTS.md).
+   * @defaultValue `48MB`: loading is streaming (Parquet scan → insert); the
+   * benchmark loads in the same CPU time with 48 MB as with 64 MB (and 64 MB
+   * as with 96 or 512 MB), and a prize CSV's run peaks about 30 MB lower than
+   * with 64 MB (bench/RESULTS.md). A commit whose keys collide with stored
+   * rows spills its window to the database's temp folder instead.
    */
   memoryLimit?: string;
   /** DuckDB `threads`. @defaultValue DuckDB's own (the number of cores) */
@@ -485,7 +487,7 @@ export function openDuckDbSink(url: string, from: SinkUrlSource = '--sink'): Duc
     url,
     'duckdb',
     ['memory_limit', 'threads'],
-    'duckdb:///abs/file.duckdb?memory_limit=64MB&threads=N',
+    'duckdb:///abs/file.duckdb?memory_limit=48MB&threads=N',
     from,
   );
   const threads = threadsParam(p, from);

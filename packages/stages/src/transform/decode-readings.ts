@@ -9,7 +9,13 @@ import {
   type TimeZoneSpec,
   timeRangeOf,
 } from '@pv-pipeline/pvdaq';
-import { arrowToStagedParquet, channelsOf, readingsToArrow, readingsToChannelIndexArrow } from './staged-parquet.js';
+import {
+  arrowToStagedParquet,
+  channelsOf,
+  readingsToArrow,
+  readingsToChannelIndexArrow,
+  StagedBatchScratch,
+} from './staged-parquet.js';
 
 /**
  * Everything the CPU-heavy part of a transform needs, as plain data so that it
@@ -47,6 +53,14 @@ export interface EncodedReadings {
 }
 
 /**
+ * The encoding buffers of this thread's objects: an object is encoded in one
+ * synchronous stretch (below), so they never serve two at once.
+ */
+const scratch = new StagedBatchScratch();
+/** Rows of the largest object encoded in {@link scratch} (about 10 MB of buffers): a larger one gets its own, for the collector. */
+const SCRATCH_MAX_ROWS = 1 << 18;
+
+/**
  * Decode (Parquet long or CSV wide) → the reading rules → encode the staged
  * Parquet file. Pure CPU; runs in-process or in a worker thread.
  */
@@ -67,10 +81,16 @@ export async function decodeReadings(task: DecodeTask): Promise<EncodedReadings>
     zone: task.zone ? new LocalTimeResolver(task.zone) : null,
     zoneSources: task.zoneSources,
   });
+  const buffers = readings.length <= SCRATCH_MAX_ROWS ? scratch : undefined;
   // without text, a row's channel is its sensor index: the manifest lists readings.sensors in order
   const file =
     readings.length > 0
-      ? arrowToStagedParquet(task.channelIndex ? readingsToChannelIndexArrow(readings) : readingsToArrow(readings))
+      ? arrowToStagedParquet(
+          task.channelIndex
+            ? readingsToChannelIndexArrow(readings, undefined, buffers)
+            : readingsToArrow(readings, buffers),
+          buffers,
+        )
       : null;
   const range = timeRangeOf(readings.timestamp);
   const manifest: StagedManifest = {

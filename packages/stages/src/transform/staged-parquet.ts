@@ -12,17 +12,16 @@ import * as pw from 'parquet-wasm/node';
 
 const TWO_32 = 4294967296;
 
-/** Epoch µs held in doubles → an Int64 buffer, without a BigInt per value. */
-function toInt64(values: Float64Array): BigInt64Array {
-  const out = new BigInt64Array(values.length);
-  const words = new Int32Array(out.buffer);
+/** Epoch µs held in doubles → Int64 (into `out`, else a new buffer), without a BigInt per value. */
+function toInt64(values: Float64Array, out = new BigInt64Array(values.length)): BigInt64Array {
+  const words = new Int32Array(out.buffer, out.byteOffset, 2 * values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
     const hi = Math.floor(v / TWO_32);
     words[2 * i] = (v - hi * TWO_32) | 0;
     words[2 * i + 1] = hi | 0;
   }
-  return out;
+  return out.length === values.length ? out : out.subarray(0, values.length);
 }
 
 /** The buffers of one staged column (its type comes from the schema). */
@@ -32,6 +31,90 @@ interface ColumnBuffers {
   dictionary?: arrow.Vector;
   nullBitmap?: Uint8Array;
   nullCount?: number;
+}
+
+/**
+ * The buffers one staged batch is encoded in, reused by the next batch: its
+ * Int64 instants, its system and channel columns, and its Arrow IPC bytes.
+ * Without them every batch allocated these anew (about 5.5 MB of garbage per
+ * MB of prize CSV), and the garbage waiting for V8's next full collection set
+ * the process's peak RSS (bench/RESULTS.md, issue #19). What a batch encodes
+ * with a scratch is valid until the next batch uses it.
+ */
+export class StagedBatchScratch {
+  #timestamp = new BigInt64Array(0);
+  #measuredOn = new BigInt64Array(0);
+  #ssId = new Int32Array(0);
+  #ssIdValue = Number.NaN;
+  #channel = new Int32Array(0);
+  #ipc = new Uint8Array(0);
+  #ipcLength = 0;
+
+  /** The Int64 instants of a batch (`timestamp`, `measuredOn`). */
+  instants(r: NormalizedReadings): { timestamp: BigInt64Array; measuredOn: BigInt64Array } {
+    if (this.#timestamp.length < r.length) {
+      this.#timestamp = new BigInt64Array(grownLength(this.#timestamp.length, r.length));
+      this.#measuredOn = new BigInt64Array(this.#timestamp.length);
+    }
+    return { timestamp: toInt64(r.timestamp, this.#timestamp), measuredOn: toInt64(r.measuredOn, this.#measuredOn) };
+  }
+
+  /** A column of `n` times the system id. */
+  ssId(n: number, ssId: number): Int32Array {
+    if (this.#ssId.length < n) {
+      this.#ssId = new Int32Array(grownLength(this.#ssId.length, n));
+      this.#ssIdValue = Number.NaN;
+    }
+    if (this.#ssIdValue !== ssId) this.#ssId.fill(ssId);
+    this.#ssIdValue = ssId;
+    return this.#ssId.subarray(0, n);
+  }
+
+  /** A column of `n` channel positions, for the caller to fill. */
+  channel(n: number): Int32Array {
+    if (this.#channel.length < n) this.#channel = new Int32Array(grownLength(this.#channel.length, n));
+    return this.#channel.subarray(0, n);
+  }
+
+  /** The Arrow IPC stream of `table` (schema, batches, end of stream). */
+  ipcOf(table: arrow.Table): Uint8Array {
+    this.#ipcLength = 0;
+    const writer = new arrow.RecordBatchStreamWriter();
+    // the writer hands each piece to its sink: copied here, not queued and joined
+    writer.reset(new ScratchSink((bytes) => this.#appendIpc(bytes)));
+    writer.write(table);
+    writer.finish();
+    return this.#ipc.subarray(0, this.#ipcLength);
+  }
+
+  #appendIpc(bytes: Uint8Array): void {
+    const end = this.#ipcLength + bytes.byteLength;
+    if (end > this.#ipc.length) {
+      const grown = new Uint8Array(grownLength(this.#ipc.length, end));
+      grown.set(this.#ipc.subarray(0, this.#ipcLength));
+      this.#ipc = grown;
+    }
+    this.#ipc.set(bytes, this.#ipcLength);
+    this.#ipcLength = end;
+  }
+}
+
+/** A capacity of at least `needed`, growing by half at least (few regrowths as batches vary). */
+function grownLength(current: number, needed: number): number {
+  return Math.max(needed, Math.ceil(current * 1.5));
+}
+
+/** The sink of an Arrow IPC writer that passes each piece written to `onBytes` instead of queueing it. */
+class ScratchSink extends arrow.AsyncByteQueue {
+  readonly #onBytes: (bytes: Uint8Array) => void;
+  constructor(onBytes: (bytes: Uint8Array) => void) {
+    super();
+    this.#onBytes = onBytes;
+  }
+  override write(value: Parameters<arrow.AsyncByteQueue['write']>[0]): void {
+    if (!(value instanceof Uint8Array)) throw new Error('Arrow IPC writer wrote something other than bytes');
+    this.#onBytes(value);
+  }
 }
 
 /** The channels of a batch of fact rows as a manifest lists them (see StagedManifest.channels). */
@@ -78,7 +161,7 @@ export class StagedChannelList {
  * timestamp timestamp[us, UTC], measured_on timestamp[us], sensor
  * dictionary<utf8>, metric_id int32, units dictionary<utf8> (nullable), value float64`.
  */
-export function readingsToArrow(r: NormalizedReadings): arrow.Table {
+export function readingsToArrow(r: NormalizedReadings, scratch?: StagedBatchScratch): arrow.Table {
   const n = r.length;
   const sensorNames = arrow.vectorFromArray(
     r.sensors.map((s) => s.sensor),
@@ -99,7 +182,7 @@ export function readingsToArrow(r: NormalizedReadings): arrow.Table {
     }
   }
   return tableOf(STAGED_READINGS_COLUMNS, {
-    ...timeAndValueBuffers(r),
+    ...timeAndValueBuffers(r, scratch),
     sensor: { length: n, data: r.sensorIdx, dictionary: sensorNames },
     metric_id: { length: n, data: r.metricId },
     units: {
@@ -118,25 +201,30 @@ export function readingsToArrow(r: NormalizedReadings): arrow.Table {
  * the sensor index itself when the file holds this one batch (its manifest
  * then lists `r.sensors` in order).
  */
-export function readingsToChannelIndexArrow(r: NormalizedReadings, positions?: Int32Array): arrow.Table {
+export function readingsToChannelIndexArrow(
+  r: NormalizedReadings,
+  positions?: Int32Array,
+  scratch?: StagedBatchScratch,
+): arrow.Table {
   let channel = r.sensorIdx;
   if (positions) {
-    channel = new Int32Array(r.length);
+    channel = scratch ? scratch.channel(r.length) : new Int32Array(r.length);
     for (let i = 0; i < r.length; i++) channel[i] = positions[r.sensorIdx[i]!]!;
   }
   return tableOf(STAGED_CHANNEL_INDEX_COLUMNS, {
-    ...timeAndValueBuffers(r),
+    ...timeAndValueBuffers(r, scratch),
     channel: { length: r.length, data: channel },
   });
 }
 
-/** The buffers of the columns both staged layouts share. */
-function timeAndValueBuffers(r: NormalizedReadings): Record<string, ColumnBuffers> {
+/** The buffers of the columns both staged layouts share (in `scratch` where given). */
+function timeAndValueBuffers(r: NormalizedReadings, scratch?: StagedBatchScratch): Record<string, ColumnBuffers> {
   const n = r.length;
+  const instants = scratch?.instants(r) ?? { timestamp: toInt64(r.timestamp), measuredOn: toInt64(r.measuredOn) };
   return {
-    ss_id: { length: n, data: new Int32Array(n).fill(r.ssId) },
-    timestamp: { length: n, data: toInt64(r.timestamp) },
-    measured_on: { length: n, data: toInt64(r.measuredOn) },
+    ss_id: { length: n, data: scratch ? scratch.ssId(n, r.ssId) : new Int32Array(n).fill(r.ssId) },
+    timestamp: { length: n, data: instants.timestamp },
+    measured_on: { length: n, data: instants.measuredOn },
     value: { length: n, data: r.value },
   };
 }
@@ -163,9 +251,10 @@ function stagedWriterProperties(maxRowGroupSize?: number): pw.WriterProperties {
   return b.build();
 }
 
-/** Encodes an Arrow table as Parquet, tuned for a short-lived staged file. */
-export function arrowToStagedParquet(table: arrow.Table): Uint8Array {
-  return pw.writeParquet(pw.Table.fromIPCStream(arrow.tableToIPC(table, 'stream')), stagedWriterProperties());
+/** Encodes an Arrow table as Parquet, tuned for a short-lived staged file (its IPC bytes in `scratch` where given). */
+export function arrowToStagedParquet(table: arrow.Table, scratch?: StagedBatchScratch): Uint8Array {
+  const ipc = scratch ? scratch.ipcOf(table) : arrow.tableToIPC(table, 'stream');
+  return pw.writeParquet(pw.Table.fromIPCStream(ipc), stagedWriterProperties());
 }
 
 /** Row groups of a streamed staged file: small enough that the writer's buffer stays small. */
@@ -203,6 +292,8 @@ export async function* stagedParquetStream(
   // no rows at all: no file (the writer needs a first batch for the schema)
   let pending = await nextNonEmpty();
   if (!pending) return;
+  // each batch is in wasm memory before the next is read: one scratch serves them all
+  const scratch = new StagedBatchScratch();
   const recordBatches = new ReadableStream<pw.RecordBatch>({
     async pull(controller) {
       const readings = pending ?? (await nextNonEmpty());
@@ -213,8 +304,10 @@ export async function* stagedParquetStream(
       }
       // the wasm table must be freed, or wasm memory grows with every batch
       const positions = channels.positionsOf(readings.sensors);
-      const rows = channelIndex ? readingsToChannelIndexArrow(readings, positions) : readingsToArrow(readings);
-      const table = pw.Table.fromIPCStream(arrow.tableToIPC(rows, 'stream'));
+      const rows = channelIndex
+        ? readingsToChannelIndexArrow(readings, positions, scratch)
+        : readingsToArrow(readings, scratch);
+      const table = pw.Table.fromIPCStream(scratch.ipcOf(rows));
       try {
         controller.enqueue(table.recordBatch(0)!);
       } finally {

@@ -181,6 +181,8 @@ async function streamPart(p: {
           }
         : {}),
       ...(p.holdInstants ? { holdInstants: p.holdInstants } : {}),
+      // stagedParquetStream has a batch in wasm memory before it asks for the next
+      reuseBatchBuffers: true,
     },
     p.stats,
   );

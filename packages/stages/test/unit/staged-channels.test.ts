@@ -208,4 +208,61 @@ describe('staged files without text (layout channel_index) hold the same rows as
     ]);
     expect(await queryFile(indexed.bytes, indexedRows(indexed.channels))).toEqual(expected);
   });
+
+  it('streamed: batches that shrink, grow and change system share the encoding buffers without mixing rows', async () => {
+    const sensors = [entry(1, 'a', 'W'), entry(2, 'b', null), entry(3, 'c', 'kW')];
+    // (system, rows): the encoding buffers grow, then hold more than a batch, then grow again
+    const shapes: Array<[number, number]> = [
+      [51, 3000],
+      [51, 7],
+      [52, 20_000],
+      [52, 1],
+      [51, 4500],
+    ];
+    let minute = 0;
+    const made = shapes.map(([ssId, n]): NormalizedReadings => {
+      const first = minute;
+      minute += n;
+      return {
+        ssId,
+        length: n,
+        timestamp: Float64Array.from({ length: n }, (_, i) => (first + i) * 60e6),
+        measuredOn: Float64Array.from({ length: n }, (_, i) => (first + i - 420) * 60e6),
+        sensorIdx: Int32Array.from({ length: n }, (_, i) => (first + i) % 3),
+        metricId: Int32Array.from({ length: n }, (_, i) => sensors[(first + i) % 3]!.metric_id),
+        value: Float64Array.from({ length: n }, (_, i) => (first + i) / 8),
+        sensors,
+        dropped: noneDropped(),
+        droppedBySensor: {},
+      };
+    });
+    const expected = made
+      .flatMap((r) =>
+        Array.from(r.timestamp, (t, i) => ({
+          ss_id: r.ssId,
+          ts: t,
+          mo: r.measuredOn[i],
+          sensor: sensors[r.sensorIdx[i]!]!.sensor,
+          value: r.value[i],
+        })),
+      )
+      .sort((x, y) => x.ts - y.ts);
+    for (const channelIndex of [false, true]) {
+      const list = new StagedChannelList();
+      const pieces: Uint8Array[] = [];
+      const batches = (async function* () {
+        yield* made;
+      })();
+      for await (const piece of stagedParquetStream(batches, list, channelIndex)) pieces.push(piece);
+      const sensor = channelIndex
+        ? `(['${list.channels.map((c) => c.sensor).join("', '")}'])[channel + 1]`
+        : 'sensor::VARCHAR';
+      const rows = await queryFile(
+        Buffer.concat(pieces),
+        `SELECT ss_id::INTEGER AS ss_id, epoch_us(timestamp)::DOUBLE AS ts, epoch_us(measured_on)::DOUBLE AS mo,
+          ${sensor} AS sensor, value FROM f ORDER BY ts`,
+      );
+      expect(rows, channelIndex ? 'channel_index' : 'named').toEqual(expected);
+    }
+  });
 });
