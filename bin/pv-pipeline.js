@@ -11,7 +11,8 @@
 // to 4x when collections are quick): the I/O buffers that a scavenge promoted are freed within a few MB
 // instead of piling up; and buffers of 256 KiB and more (reads, encoded row groups) get pages of their own
 // (MALLOC_MMAP_THRESHOLD_), returned when freed instead of left scattered in malloc's heap. Together about
-// 60-90 MB less peak RSS for a prize CSV, at the same CPU (bench/RESULTS.md, issue #19).
+// 60-90 MB less peak RSS for a prize CSV at the same CPU, and 50-70 MB less for the bench mirror at about
+// 5 % more CPU (bench/RESULTS.md, issue #19).
 import module from 'node:module';
 
 module.enableCompileCache?.();
