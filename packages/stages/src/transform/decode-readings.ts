@@ -57,7 +57,7 @@ export interface EncodedReadings {
  * synchronous stretch (below), so they never serve two at once.
  */
 const scratch = new StagedBatchScratch();
-/** Rows of the largest object encoded in {@link scratch} (about 10 MB of buffers): a larger one gets its own, for the collector. */
+/** Rows of the largest object encoded in {@link scratch} (about 10 MB of buffers): a larger one gets buffers of its own, for the collector. */
 const SCRATCH_MAX_ROWS = 1 << 18;
 
 /**
@@ -81,14 +81,12 @@ export async function decodeReadings(task: DecodeTask): Promise<EncodedReadings>
     zone: task.zone ? new LocalTimeResolver(task.zone) : null,
     zoneSources: task.zoneSources,
   });
-  const buffers = readings.length <= SCRATCH_MAX_ROWS ? scratch : undefined;
+  const buffers = readings.length <= SCRATCH_MAX_ROWS ? scratch : new StagedBatchScratch();
   // without text, a row's channel is its sensor index: the manifest lists readings.sensors in order
   const file =
     readings.length > 0
       ? arrowToStagedParquet(
-          task.channelIndex
-            ? readingsToChannelIndexArrow(readings, undefined, buffers)
-            : readingsToArrow(readings, buffers),
+          task.channelIndex ? readingsToChannelIndexArrow(readings, buffers) : readingsToArrow(readings, buffers),
           buffers,
         )
       : null;

@@ -12,8 +12,8 @@ import * as pw from 'parquet-wasm/node';
 
 const TWO_32 = 4294967296;
 
-/** Epoch µs held in doubles → Int64 (into `out`, else a new buffer), without a BigInt per value. */
-function toInt64(values: Float64Array, out = new BigInt64Array(values.length)): BigInt64Array {
+/** Epoch µs held in doubles → Int64 in `out` (at least as long), without a BigInt per value. */
+function toInt64(values: Float64Array, out: BigInt64Array): BigInt64Array {
   const words = new Int32Array(out.buffer, out.byteOffset, 2 * values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
@@ -160,8 +160,9 @@ export class StagedChannelList {
  * derived from `pv_readings` (schema's stagedReadingsSchema): `ss_id int32,
  * timestamp timestamp[us, UTC], measured_on timestamp[us], sensor
  * dictionary<utf8>, metric_id int32, units dictionary<utf8> (nullable), value float64`.
+ * Its system and instant columns are in `scratch`: the table holds until the scratch's next batch.
  */
-export function readingsToArrow(r: NormalizedReadings, scratch?: StagedBatchScratch): arrow.Table {
+export function readingsToArrow(r: NormalizedReadings, scratch: StagedBatchScratch): arrow.Table {
   const n = r.length;
   const sensorNames = arrow.vectorFromArray(
     r.sensors.map((s) => s.sensor),
@@ -199,16 +200,17 @@ export function readingsToArrow(r: NormalizedReadings, scratch?: StagedBatchScra
  * `channel` is each row's sensor index mapped through `positions` (a batch's
  * indexes → the file's channel positions, see {@link StagedChannelList}), or
  * the sensor index itself when the file holds this one batch (its manifest
- * then lists `r.sensors` in order).
+ * then lists `r.sensors` in order). Its system, instant and mapped channel
+ * columns are in `scratch`, as for {@link readingsToArrow}.
  */
 export function readingsToChannelIndexArrow(
   r: NormalizedReadings,
+  scratch: StagedBatchScratch,
   positions?: Int32Array,
-  scratch?: StagedBatchScratch,
 ): arrow.Table {
   let channel = r.sensorIdx;
   if (positions) {
-    channel = scratch ? scratch.channel(r.length) : new Int32Array(r.length);
+    channel = scratch.channel(r.length);
     for (let i = 0; i < r.length; i++) channel[i] = positions[r.sensorIdx[i]!]!;
   }
   return tableOf(STAGED_CHANNEL_INDEX_COLUMNS, {
@@ -217,12 +219,12 @@ export function readingsToChannelIndexArrow(
   });
 }
 
-/** The buffers of the columns both staged layouts share (in `scratch` where given). */
-function timeAndValueBuffers(r: NormalizedReadings, scratch?: StagedBatchScratch): Record<string, ColumnBuffers> {
+/** The buffers of the columns both staged layouts share (those not the batch's own in `scratch`). */
+function timeAndValueBuffers(r: NormalizedReadings, scratch: StagedBatchScratch): Record<string, ColumnBuffers> {
   const n = r.length;
-  const instants = scratch?.instants(r) ?? { timestamp: toInt64(r.timestamp), measuredOn: toInt64(r.measuredOn) };
+  const instants = scratch.instants(r);
   return {
-    ss_id: { length: n, data: scratch ? scratch.ssId(n, r.ssId) : new Int32Array(n).fill(r.ssId) },
+    ss_id: { length: n, data: scratch.ssId(n, r.ssId) },
     timestamp: { length: n, data: instants.timestamp },
     measured_on: { length: n, data: instants.measuredOn },
     value: { length: n, data: r.value },
@@ -251,10 +253,9 @@ function stagedWriterProperties(maxRowGroupSize?: number): pw.WriterProperties {
   return b.build();
 }
 
-/** Encodes an Arrow table as Parquet, tuned for a short-lived staged file (its IPC bytes in `scratch` where given). */
-export function arrowToStagedParquet(table: arrow.Table, scratch?: StagedBatchScratch): Uint8Array {
-  const ipc = scratch ? scratch.ipcOf(table) : arrow.tableToIPC(table, 'stream');
-  return pw.writeParquet(pw.Table.fromIPCStream(ipc), stagedWriterProperties());
+/** Encodes an Arrow table as Parquet, tuned for a short-lived staged file (its IPC bytes in `scratch`). */
+export function arrowToStagedParquet(table: arrow.Table, scratch: StagedBatchScratch): Uint8Array {
+  return pw.writeParquet(pw.Table.fromIPCStream(scratch.ipcOf(table)), stagedWriterProperties());
 }
 
 /** Row groups of a streamed staged file: small enough that the writer's buffer stays small. */
@@ -305,7 +306,7 @@ export async function* stagedParquetStream(
       // the wasm table must be freed, or wasm memory grows with every batch
       const positions = channels.positionsOf(readings.sensors);
       const rows = channelIndex
-        ? readingsToChannelIndexArrow(readings, positions, scratch)
+        ? readingsToChannelIndexArrow(readings, scratch, positions)
         : readingsToArrow(readings, scratch);
       const table = pw.Table.fromIPCStream(scratch.ipcOf(rows));
       try {
