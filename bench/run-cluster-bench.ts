@@ -6,7 +6,7 @@
  * against a redis-server of its own; the run is triggered through the queues and timed from
  * trigger to completion.
  *
- *   npm run bench:cluster -- [--systems N] [--threads N] [--repeat N] [--no-write]
+ *   npm run bench:cluster -- [--systems N] [--threads N] [--repeat N] [--no-write] [--pairs-only]
  *
  * `--systems` (default 32, the whole mirror) takes the first N systems of the mirror; `--threads` (default 1)
  * is the decoding threads per worker process and of the inline run, so that "one worker" means one
@@ -21,7 +21,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createRedisConnection, DEFAULT_TUNING, JOB_NAMES, openQueues, RunStore } from '@pv-pipeline/queue';
 import { isFinished } from '@pv-pipeline/stages';
 import { Queue, Worker } from 'bullmq';
@@ -55,10 +55,21 @@ interface Args {
    * @defaultValue 1
    */
   repeat: number;
+  /** Run only the pairs of inline and queue-with-1-worker runs, print them and write nothing (`--pairs-only`). */
+  pairsOnly: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { systems: 32, threads: 1, write: true, sink: 'duckdb', duckdbThreads: 1, env: {}, repeat: 1 };
+  const a: Args = {
+    systems: 32,
+    threads: 1,
+    write: true,
+    sink: 'duckdb',
+    duckdbThreads: 1,
+    env: {},
+    repeat: 1,
+    pairsOnly: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const num = () => {
@@ -69,6 +80,7 @@ function parseArgs(argv: string[]): Args {
     if (arg === '--systems') a.systems = num();
     else if (arg === '--threads') a.threads = num();
     else if (arg === '--no-write') a.write = false;
+    else if (arg === '--pairs-only') a.pairsOnly = true;
     else if (arg === '--duckdb-threads') a.duckdbThreads = num();
     else if (arg === '--repeat') a.repeat = Math.max(1, num());
     else if (arg === '--sink') {
@@ -130,12 +142,19 @@ function sinkUrl(args: Args, dir: string, name: string): string {
 }
 
 /**
- * V8 flags that make a process write a CPU profile into `PV_BENCH_PROFILE_DIR` when it exits
- * (`--cpu-prof`), for every process of every mode, inline and services alike; none when unset.
+ * The environment of a CLI child process, which is started as a user starts it: by its first
+ * line, which runs `node` (this process's, first on PATH) with the CLI's flags and malloc
+ * settings. With `PV_BENCH_PROFILE_DIR` set, every process of every mode, inline and services
+ * alike, also writes a V8 CPU profile there when it exits (`--cpu-prof` in NODE_OPTIONS).
  */
-function profileFlags(): string[] {
+function cliEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const dir = process.env.PV_BENCH_PROFILE_DIR;
-  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+  const options = [base.NODE_OPTIONS ?? '', ...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [])];
+  return {
+    ...base,
+    PATH: `${dirname(process.execPath)}:${base.PATH ?? ''}`,
+    NODE_OPTIONS: options.join(' ').trim(),
+  };
 }
 
 /** The inline executor as a user runs it (`pv-pipeline run`), in a child process. */
@@ -145,10 +164,8 @@ function runInlineMode(mirror: string, args: Args, work: string): ModeResult {
   const busy0 = machineBusySeconds();
   const t0 = performance.now();
   const out = execFileSync(
-    process.execPath,
+    CLI,
     [
-      ...profileFlags(),
-      CLI,
       'run',
       '--source',
       r.source,
@@ -167,7 +184,7 @@ function runInlineMode(mirror: string, args: Args, work: string): ModeResult {
       '--log-level',
       'warn',
     ],
-    { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 },
+    { cwd: ROOT, env: cliEnv(), maxBuffer: 64 * 1024 * 1024 },
   );
   const seconds = (performance.now() - t0) / 1000;
   const s = JSON.parse(out.toString()) as { counts: { loaded: number; readings: number } };
@@ -196,7 +213,7 @@ async function runQueueMode(
 ): Promise<ModeResult> {
   const dir = mkdtempSync(join(work, `q${workers}-`));
   const redis = await startRedis(dir);
-  const env = {
+  const env = cliEnv({
     ...process.env,
     REDIS_URL: redis.url,
     PV_SOURCE: `file://${mirror}`,
@@ -207,11 +224,11 @@ async function runQueueMode(
     PV_LOG_LEVEL: 'warn',
     PV_WORKER_WARM_UP_ROUNDS: String(warmUpRounds),
     ...args.env,
-  };
+  });
   const procs: ChildProcess[] = [];
   const roles: Array<{ role: string; pid: number }> = [{ role: 'redis', pid: redis.child.pid! }];
   const serve = (role: string) => {
-    const child = spawn(process.execPath, [...profileFlags(), CLI, 'serve', role], { cwd: ROOT, env, stdio: 'ignore' });
+    const child = spawn(CLI, ['serve', role], { cwd: ROOT, env, stdio: 'ignore' });
     procs.push(child);
     roles.push({ role, pid: child.pid! });
   };
@@ -448,7 +465,7 @@ function resultsBody(
       `The loader, the sink's one writer, was busy ${(100 * loaderBusy).toFixed(0)} % of the one-worker run (${q1.cpu.loader!.toFixed(1)} s of CPU in ${q1.seconds.toFixed(1)} s): even with the workers' CPU free, more workers could speed that run up by ${(1 / loaderBusy).toFixed(2)}× at most. ` +
       `Where each worker has a core to itself and the sink's work is elsewhere (the fixed-cost transform above), two workers do ${(fixed.two / fixed.one).toFixed(2)}× one: the queue itself does not hold them back.`,
     '',
-    'Reproduce: `npm run bench:cluster` (`--systems N`, `--threads N`, `--sink duckdb|parquet`, `--duckdb-threads N`, `--env KEY=VALUE` for the services, `--repeat N` pairs of inline and 1-worker runs, `--no-write`).',
+    'Reproduce: `npm run bench:cluster` (`--systems N`, `--threads N`, `--sink duckdb|parquet`, `--duckdb-threads N`, `--env KEY=VALUE` for the services, `--repeat N` pairs of inline and 1-worker runs, `--no-write`; `--pairs-only` runs just those pairs and prints their ratios).',
   ].join('\n');
 }
 
@@ -476,6 +493,12 @@ async function main(): Promise<void> {
       pairs.push({ inline: a, q1: b, ratio: rate(b) / rate(a) });
     }
     const median = [...pairs].sort((x, y) => x.ratio - y.ratio)[Math.floor(pairs.length / 2)]!;
+    if (args.pairsOnly) {
+      console.log(
+        `queue (1 worker) / inline: ${pairs.map((p) => p.ratio.toFixed(2)).join(', ')}; median ${median.ratio.toFixed(2)}`,
+      );
+      return;
+    }
     const { inline, q1 } = median;
     const q2 = await runQueueMode(mirror, args, work, 2);
     show(q2);

@@ -34,5 +34,6 @@ export {
   type ReadingRuleId,
 } from './reading-rule-ids.js';
 export { ReplacedDirectory } from './replaced-directory.js';
+export { type ColumnArrayKind, type ColumnArrays, grownCapacity, ReusedColumns } from './reused-columns.js';
 export { parseSystemsOption } from './systems-option.js';
 export type { ObjectInfo, PvdataFormat, SourceFormat, StagedChannel, StagedManifest } from './types.js';

@@ -30,6 +30,7 @@ export { readParquetPvdata } from './readers/parquet-pvdata-reader.js';
 export type { PrizeHeader } from './readers/prize-columns.js';
 export { emptyPrizeCsvStats, type PrizeCsvStats, readPrizeCsv } from './readers/prize-csv-reader.js';
 export { readPrizeHeader } from './readers/prize-header.js';
+export { RawColumnBuffers, RawReadingsBuilder } from './readers/raw-readings.js';
 export { type ResidentialColumn, residentialColumns, residentialDictionary } from './readers/residential-csv.js';
 export { parseTimestampText } from './readers/timestamp-text.js';
 export { LocalTimeResolver, ZoneClock } from './rules/local-time.js';

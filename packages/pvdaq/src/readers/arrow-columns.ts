@@ -24,9 +24,13 @@ export function isNumericLike(type: arrow.DataType): boolean {
  * Copies a column into a Float64Array: numbers as they are, timestamps and
  * dates as epoch microseconds, nulls as NaN. Dictionary and string columns are
  * not handled here (callers decide how to parse them).
+ * @param out where to write, exactly as long as the column @defaultValue a new array
  */
-export function columnToFloat64(vector: arrow.Vector): Float64Array {
-  const out = new Float64Array(vector.length);
+export function columnToFloat64(
+  vector: arrow.Vector,
+  out: Float64Array = new Float64Array(vector.length),
+): Float64Array {
+  if (out.length !== vector.length) throw new RangeError(`column of ${vector.length} values into ${out.length}`);
   const type = vector.type as arrow.DataType;
   let pos = 0;
   for (const data of vector.data) {

@@ -28,6 +28,12 @@ export interface CsvPvdataContext {
    * replace the `__<metric_id>` classification, each keyed by its raw id.
    */
   residential?: readonly ResidentialColumn[];
+  /**
+   * A builder to read into, emptied first and kept for the next object: the
+   * readings returned then hold only until its next use.
+   * @defaultValue a new builder for this object
+   */
+  into?: RawReadingsBuilder;
 }
 
 /** Up to `max` characters of input text for a message, control bytes and undecodable bytes escaped. */
@@ -123,7 +129,8 @@ export function readCsvPvdata(key: string, bytes: Uint8Array, ctx: CsvPvdataCont
     );
   }
   const sysIdx = cols.findIndex((c) => c.kind === 'system_id');
-  const b = new RawReadingsBuilder((records.length - 1) * sensors.length, true);
+  const b = ctx.into ?? new RawReadingsBuilder((records.length - 1) * sensors.length, true);
+  b.reset();
   for (let r = 1; r < records.length; r++) {
     const rec = records[r]!;
     const line = r + 1;

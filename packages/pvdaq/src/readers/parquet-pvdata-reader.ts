@@ -6,7 +6,7 @@ import { ZoneClock } from '../rules/local-time.js';
 import { parseCell } from '../rules/reading-rules.js';
 import { columnToFloat64, isNumericLike, timestampZone } from './arrow-columns.js';
 import { withParquetTable } from './parquet-decode.js';
-import type { RawReadings } from './raw-readings.js';
+import type { RawColumnBuffers, RawReadings } from './raw-readings.js';
 import { parseTimestampText } from './timestamp-text.js';
 
 /**
@@ -14,13 +14,15 @@ import { parseTimestampText } from './timestamp-text.js';
  * (`measured_on, utc_measured_on, metric_id, value`; no system id inside).
  * `utc_measured_on` may be absent or null (whole years are null in the real
  * archive); timestamps may be in any unit (INT96 from Spark arrives as ns).
+ * With `into`, the readings are decoded into its buffers and hold until its
+ * next use.
  */
-export function readParquetPvdata(key: string, bytes: Uint8Array): RawReadings {
+export function readParquetPvdata(key: string, bytes: Uint8Array, into?: RawColumnBuffers): RawReadings {
   // every column is converted into arrays of our own, so the decoded table needs no copy
-  return withParquetTable(key, bytes, (table) => rawReadingsOf(key, table));
+  return withParquetTable(key, bytes, (table) => rawReadingsOf(key, table, into));
 }
 
-function rawReadingsOf(key: string, table: arrow.Table): RawReadings {
+function rawReadingsOf(key: string, table: arrow.Table, into?: RawColumnBuffers): RawReadings {
   const names = table.schema.fields.map((f) => f.name.toLowerCase());
   const col = (name: string) => {
     const i = names.indexOf(name);
@@ -43,23 +45,26 @@ function rawReadingsOf(key: string, table: arrow.Table): RawReadings {
     );
   }
   const utcCol = col('utc_measured_on');
-  let measuredOn = timeColumn(key, 'measured_on', measured!);
-  let utc = utcCol ? timeColumn(key, 'utc_measured_on', utcCol) : null;
-
-  // measured_on stored as an instant with a zone: derive the local wall time from it.
+  const buffers = into?.columns(table.numRows);
+  // measured_on stored as an instant with a zone: the local wall time is derived from it
   const zone = timestampZone(measured!.type);
-  if (zone && !/^(utc|\+00:?00|z|etc\/utc)$/i.test(zone)) {
+  const zoned = zone !== null && !/^(utc|\+00:?00|z|etc\/utc)$/i.test(zone);
+  // zoned instants stand in for a missing UTC column, so they go where it would
+  const instantsInto = zoned ? (utcCol ? undefined : buffers?.utc) : buffers?.measuredOn;
+  let measuredOn = timeColumn(key, 'measured_on', measured!, instantsInto);
+  let utc = utcCol ? timeColumn(key, 'utc_measured_on', utcCol, buffers?.utc) : null;
+  if (zoned) {
     const spec = parseTimeZone(zone, `${key}: measured_on time zone`);
     const instants = measuredOn;
     if (!utc) utc = instants;
-    const local = new Float64Array(instants.length);
+    const local = buffers?.measuredOn ?? new Float64Array(instants.length);
     const clock = new ZoneClock(spec);
     for (let i = 0; i < instants.length; i++) local[i] = clock.wallTime(instants[i]!);
     measuredOn = local;
   }
 
-  const metricId = numberColumn(key, 'metric_id', metric!);
-  const ids = new Int32Array(metricId.length);
+  const metricId = numberColumn(key, 'metric_id', metric!, buffers?.numbers);
+  const ids = buffers?.metricId ?? new Int32Array(metricId.length);
   for (let i = 0; i < metricId.length; i++) {
     const m = metricId[i]!;
     if (!Number.isInteger(m)) throw new BadInputError(key, `row ${i + 1}: metric_id ${m} is not an integer`);
@@ -76,17 +81,18 @@ function rawReadingsOf(key: string, table: arrow.Table): RawReadings {
     measuredOn,
     utc,
     metricId: ids,
-    value: numberColumn(key, 'value', value!),
+    value: numberColumn(key, 'value', value!, buffers?.value),
     dropped: noneDropped(),
     droppedByMetric: new Map(),
   };
 }
 
-function timeColumn(key: string, name: string, v: arrow.Vector): Float64Array {
+/** A timestamp column (or its text) as epoch µs, into `out` (exactly as long) when given. */
+function timeColumn(key: string, name: string, v: arrow.Vector, out?: Float64Array): Float64Array {
   const t = v.type as arrow.DataType;
-  if (arrow.DataType.isTimestamp(t) || arrow.DataType.isDate(t)) return columnToFloat64(v);
+  if (arrow.DataType.isTimestamp(t) || arrow.DataType.isDate(t)) return columnToFloat64(v, out);
   if (arrow.DataType.isUtf8(t) || arrow.DataType.isLargeUtf8(t) || arrow.DataType.isDictionary(t)) {
-    const out = new Float64Array(v.length);
+    out ??= new Float64Array(v.length);
     for (let i = 0; i < v.length; i++) {
       const s = v.get(i) as string | null;
       if (s == null || s === '') {
@@ -102,11 +108,12 @@ function timeColumn(key: string, name: string, v: arrow.Vector): Float64Array {
   throw new BadInputError(key, `${name} has type ${t}, expected a timestamp`);
 }
 
-function numberColumn(key: string, name: string, v: arrow.Vector): Float64Array {
+/** A numeric column (or its text, read by the rules) as doubles, into `out` (exactly as long) when given. */
+function numberColumn(key: string, name: string, v: arrow.Vector, out?: Float64Array): Float64Array {
   const t = v.type as arrow.DataType;
-  if (isNumericLike(t)) return columnToFloat64(v);
+  if (isNumericLike(t)) return columnToFloat64(v, out);
   if (arrow.DataType.isUtf8(t) || arrow.DataType.isLargeUtf8(t) || arrow.DataType.isDictionary(t)) {
-    const out = new Float64Array(v.length);
+    out ??= new Float64Array(v.length);
     for (let i = 0; i < v.length; i++) {
       const s = v.get(i) as string | null;
       // text the rules drop becomes the value they drop: NaN (missing) or Infinity (non-finite)

@@ -1,4 +1,4 @@
-import { type DroppedCounts, noneDropped, type ReadingRuleId } from '@pv-pipeline/core';
+import { type DroppedCounts, noneDropped, type ReadingRuleId, ReusedColumns } from '@pv-pipeline/core';
 
 /**
  * Readings as a reader decoded them from one object, before normalization:
@@ -22,6 +22,33 @@ export interface RawReadings {
   droppedByMetric: Map<number, DroppedCounts>;
   /** Column names by metric id, for wide sources (used in messages). */
   columnNames?: Map<number, string>;
+}
+
+/** The columns of {@link RawColumnBuffers}: `numbers` is a spare one for a reader's own conversions. */
+const RAW_COLUMNS = {
+  measuredOn: Float64Array,
+  utc: Float64Array,
+  metricId: Int32Array,
+  value: Float64Array,
+  numbers: Float64Array,
+};
+
+/**
+ * The columns a columnar reader (daily Parquet) decodes one object into,
+ * reused object after object. Each object's columns used to be new typed
+ * arrays, about 36 bytes per entry: over the bench mirror they set off most
+ * of V8's 80 full collections (bench/RESULTS.md, issue #19). What a read
+ * returns over these buffers holds until the next read into them.
+ */
+export class RawColumnBuffers extends ReusedColumns<typeof RAW_COLUMNS> {
+  /**
+   * @param retainUpTo the most entries kept for the next object: a larger
+   * object gets columns of its own, left to the collector
+   * @defaultValue 262,144 (about 9 MB of buffers)
+   */
+  constructor(retainUpTo = 1 << 18) {
+    super(RAW_COLUMNS, retainUpTo);
+  }
 }
 
 /** A growable builder for {@link RawReadings}. */

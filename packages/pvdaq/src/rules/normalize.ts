@@ -1,4 +1,4 @@
-import { addDropped, BadInputError, type DroppedCounts, noneDropped } from '@pv-pipeline/core';
+import { addDropped, BadInputError, type DroppedCounts, noneDropped, ReusedColumns } from '@pv-pipeline/core';
 import type { SensorEntry } from '@pv-pipeline/schema';
 import type { MetricsDictionary } from '../catalog/metrics-dictionary.js';
 import type { RawReadings } from '../readers/raw-readings.js';
@@ -69,38 +69,29 @@ export interface NormalizeContext {
   into?: NormalizedBuffers;
 }
 
+/** The columns of {@link NormalizedBuffers}. */
+const NORMALIZED_COLUMNS = {
+  timestamp: Float64Array,
+  measuredOn: Float64Array,
+  sensorIdx: Int32Array,
+  metricId: Int32Array,
+  value: Float64Array,
+};
+
 /**
  * The column buffers of {@link normalizeReadings}, for a reader that
- * normalizes batch after batch and whose consumer is done with a batch before
- * it asks for the next: one set of buffers then serves every batch instead of
- * each batch leaving its own for the garbage collector.
+ * normalizes batch after batch (or object after object) and whose consumer is
+ * done with a batch before it asks for the next: one set of buffers then
+ * serves every batch instead of each batch leaving its own for the garbage
+ * collector.
  */
-export class NormalizedBuffers {
-  #capacity = 0;
-  #timestamp = new Float64Array(0);
-  #measuredOn = new Float64Array(0);
-  #sensorIdx = new Int32Array(0);
-  #metricId = new Int32Array(0);
-  #value = new Float64Array(0);
-
-  /** Columns of at least `n` rows (their contents are whatever the last batch left). */
-  columns(n: number): Pick<NormalizedReadings, 'timestamp' | 'measuredOn' | 'sensorIdx' | 'metricId' | 'value'> {
-    if (this.#capacity < n) {
-      // grown by half at least, so that batches of varying size seldom reallocate
-      this.#capacity = Math.max(n, Math.ceil(this.#capacity * 1.5));
-      this.#timestamp = new Float64Array(this.#capacity);
-      this.#measuredOn = new Float64Array(this.#capacity);
-      this.#sensorIdx = new Int32Array(this.#capacity);
-      this.#metricId = new Int32Array(this.#capacity);
-      this.#value = new Float64Array(this.#capacity);
-    }
-    return {
-      timestamp: this.#timestamp,
-      measuredOn: this.#measuredOn,
-      sensorIdx: this.#sensorIdx,
-      metricId: this.#metricId,
-      value: this.#value,
-    };
+export class NormalizedBuffers extends ReusedColumns<typeof NORMALIZED_COLUMNS> {
+  /**
+   * @param retainUpTo the most rows kept for the next batch: a larger one
+   * gets columns of its own @defaultValue no bound
+   */
+  constructor(retainUpTo = Number.POSITIVE_INFINITY) {
+    super(NORMALIZED_COLUMNS, retainUpTo);
   }
 }
 

@@ -2,10 +2,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BadInputError } from '@pv-pipeline/core';
+import * as arrow from 'apache-arrow';
+import * as pw from 'parquet-wasm/node';
 import { describe, expect, it } from 'vitest';
 import { decodeParquet, withParquetTable } from '../../src/readers/parquet-decode.js';
 import { readParquetPvdata } from '../../src/readers/parquet-pvdata-reader.js';
-import type { RawReadings } from '../../src/readers/raw-readings.js';
+import { RawColumnBuffers, type RawReadings } from '../../src/readers/raw-readings.js';
 
 const SAMPLES = fileURLToPath(new URL('../../../../samples/pvdaq/parquet/pvdata/', import.meta.url));
 /** The demo's daily Parquet objects of system 51 (time-major, 1440 rows each). */
@@ -58,10 +60,98 @@ describe('decoding Parquet without copying out of WebAssembly memory', () => {
         throw fault;
       }),
     ).toThrow(fault);
-    const cut = files[0]!.bytes.slice();
+    // a copy (Buffer.slice would be a view, and the fill below would corrupt the sample for later tests)
+    const cut = Uint8Array.from(files[0]!.bytes);
     cut.fill(0, 8, cut.length - 8);
     expect(() => withParquetTable('cut.parquet', cut, () => 1)).toThrow(/cut\.parquet.*corrupt Parquet/);
     // the memory is still usable after both
     expect(plain(readParquetPvdata(files[1]!.key, files[1]!.bytes)).length).toBe(1440);
+  });
+});
+
+/** A vector of Arrow `type` over `data`, nulls where `valid` says (every row valid by default). */
+function vectorOf(type: arrow.DataType, data: ArrayLike<number> | BigInt64Array, valid?: boolean[]): arrow.Vector {
+  const nullBitmap = valid && new Uint8Array(Math.ceil(valid.length / 8));
+  valid?.forEach((v, i) => {
+    if (v) nullBitmap![i >> 3]! |= 1 << (i & 7);
+  });
+  return arrow.makeVector(
+    arrow.makeData({
+      type,
+      length: data.length,
+      data,
+      ...(valid ? { nullBitmap, nullCount: valid.filter((v) => !v).length } : {}),
+    } as never),
+  );
+}
+
+/** A Parquet object of `n` rows from 2023-03-12 06:00 UTC (across Denver's spring-forward), columns as asked. */
+function variant(n: number, opts: { zone?: string; utc?: boolean; text?: boolean }): Uint8Array {
+  const t0 = Date.UTC(2023, 2, 12, 6) * 1000;
+  const instants = BigInt64Array.from({ length: n }, (_, i) => BigInt(t0 + Math.floor(i / 3) * 60_000_000));
+  const metric = Int32Array.from({ length: n }, (_, i) => 315 + (i % 3));
+  const value = Float64Array.from({ length: n }, (_, i) => (i % 7 === 0 ? -99999 : i * 0.25));
+  const valid = Array.from({ length: n }, (_, i) => i % 11 !== 5);
+  const columns: Record<string, arrow.Vector> = {};
+  if (opts.text) {
+    const iso = (us: bigint) => new Date(Number(us / 1000n)).toISOString().slice(0, 19).replace('T', ' ');
+    columns.measured_on = arrow.vectorFromArray([...instants].map(iso), new arrow.Utf8());
+    columns.metric_id = arrow.vectorFromArray([...metric].map(String), new arrow.Utf8());
+    columns.value = arrow.vectorFromArray(
+      [...value].map((v, i) => (valid[i] ? String(v) : i % 2 ? 'NaN' : null)),
+      new arrow.Utf8(),
+    );
+  } else {
+    columns.measured_on = vectorOf(new arrow.TimestampMicrosecond(opts.zone ?? null), instants);
+    if (opts.utc) columns.utc_measured_on = vectorOf(new arrow.TimestampMicrosecond(), instants, valid);
+    columns.metric_id = vectorOf(new arrow.Int32(), metric);
+    columns.value = vectorOf(new arrow.Float64(), value, valid);
+  }
+  const ipc = arrow.tableToIPC(new arrow.Table(columns), 'stream');
+  return pw.writeParquet(pw.Table.fromIPCStream(ipc));
+}
+
+describe('decoding daily Parquet objects one after another into one set of buffers', () => {
+  const objects: Array<[string, Uint8Array]> = [
+    ['a sample', files[0]!.bytes],
+    ['measured_on as Denver instants, no UTC column', variant(3000, { zone: 'America/Denver' })],
+    ['text columns (timestamps, ids and values as strings)', variant(500, { text: true })],
+    [
+      'measured_on as Denver instants beside a UTC column with nulls',
+      variant(4500, { zone: 'America/Denver', utc: true }),
+    ],
+    ['local measured_on, a UTC column with nulls', variant(700, { utc: true })],
+    ['another sample', files[1]!.bytes],
+  ];
+
+  it('gives every object the same readings as a read of its own, whatever the object before it', () => {
+    const into = new RawColumnBuffers();
+    for (const [label, bytes] of [...objects, ...objects.slice().reverse()]) {
+      const fresh = plain(readParquetPvdata(label, bytes));
+      expect({ label, ...plain(readParquetPvdata(label, bytes, into)) }).toEqual({ label, ...fresh });
+    }
+  });
+
+  it('the zoned objects really are read as instants: local wall times an hour apart across spring-forward', () => {
+    const r = readParquetPvdata('zoned', variant(3000, { zone: 'America/Denver' }), new RawColumnBuffers());
+    // 2023-03-12 09:00 UTC is 03:00 MDT; a minute before it was 01:59 MST
+    const at = (us: number) => r.measuredOn[Array.from(r.utc!).indexOf(us)];
+    expect(at(Date.UTC(2023, 2, 12, 9) * 1000)).toBe(Date.UTC(2023, 2, 12, 3) * 1000);
+    expect(at(Date.UTC(2023, 2, 12, 8, 59) * 1000)).toBe(Date.UTC(2023, 2, 12, 1, 59) * 1000);
+  });
+
+  it('a read holds until the next read into the same buffers; an object above the bound gets columns of its own', () => {
+    const into = new RawColumnBuffers(1000);
+    const small = readParquetPvdata('small', variant(900, { utc: true }), into);
+    const kept = plain(small);
+    const large = readParquetPvdata('large', variant(1200, { utc: true }), into);
+    // above the bound: the small object's readings are untouched, the large one's are not in the buffers
+    expect(plain(small)).toEqual(kept);
+    expect(large.measuredOn.buffer).not.toBe(small.measuredOn.buffer);
+    const next = readParquetPvdata('next', variant(600, { zone: 'America/Denver' }), into);
+    // within the bound: the same buffers, so the small object's readings are gone
+    expect(next.measuredOn.buffer).toBe(small.measuredOn.buffer);
+    expect(plain(small)).not.toEqual(kept);
+    expect(plain(large)).toEqual(plain(readParquetPvdata('large', variant(1200, { utc: true }))));
   });
 });

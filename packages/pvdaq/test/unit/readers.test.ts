@@ -368,7 +368,30 @@ describe('normalizeReadings', () => {
   });
 });
 
+/** Raw readings with every column as a plain array (a copy no later read can touch). */
+const plainRaw = (r: RawReadings) => ({
+  ...r,
+  measuredOn: Array.from(r.measuredOn),
+  utc: r.utc && Array.from(r.utc),
+  metricId: Array.from(r.metricId),
+  value: Array.from(r.value),
+});
+
 describe('RawReadingsBuilder', () => {
+  it('reads daily CSVs one after another into one builder, each with its own readings and drop counts', () => {
+    const csvs = [
+      'measured_on,ac_power__315,dc_power__316\n2023-01-01 00:00:00,1,\n2023-01-01 00:01:00,NaN,2.5\n',
+      `measured_on,ac_power__315\n${Array.from({ length: 60 }, (_, i) => `2023-01-02 00:${String(i).padStart(2, '0')}:00,${i % 4 ? i : 'Infinity'}`).join('\n')}\n`,
+      'measured_on,dc_power__316,ac_power__315\n2023-01-03 00:00:00-07:00,,7\n',
+    ];
+    const ctx = { ssId: 2, knownMetricIds: new Set([315, 316]) };
+    const into = new RawReadingsBuilder(0, true);
+    for (const csv of [...csvs, ...csvs.slice().reverse()]) {
+      const fresh = plainRaw(readCsvPvdata('k.csv', enc(csv), ctx));
+      expect(plainRaw(readCsvPvdata('k.csv', enc(csv), { ...ctx, into }))).toEqual(fresh);
+    }
+  });
+
   it('reset empties it for the next batch, its drop counts too, keeping its buffers', () => {
     const fill = (b: RawReadingsBuilder, base: number) => {
       for (let i = 0; i < 40; i++) b.pushCell(base + i, base + i + 0.5, 315 + (i % 3), i % 5 ? i * 1.5 : 'missing');
@@ -383,14 +406,7 @@ describe('RawReadingsBuilder', () => {
     fill(reused, 1000);
     const fresh = new RawReadingsBuilder(16, true);
     fill(fresh, 1000);
-    const plain = (r: RawReadings) => ({
-      ...r,
-      measuredOn: Array.from(r.measuredOn),
-      utc: Array.from(r.utc!),
-      metricId: Array.from(r.metricId),
-      value: Array.from(r.value),
-    });
-    expect(plain(reused.build())).toEqual(plain(fresh.build()));
+    expect(plainRaw(reused.build())).toEqual(plainRaw(fresh.build()));
     expect(reused.build().dropped).toEqual({ missing: 8, sentinel: 0, non_finite: 1, duplicate: 0 });
     // the first batch's rows were in the same buffers: a build holds until the next reset only
     expect(first.measuredOn.buffer).toBe(reused.build().measuredOn.buffer);

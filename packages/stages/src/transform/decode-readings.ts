@@ -2,7 +2,10 @@ import type { PvdataFormat, StagedManifest } from '@pv-pipeline/core';
 import {
   LocalTimeResolver,
   type MetricsDictionary,
+  NormalizedBuffers,
   normalizeReadings,
+  RawColumnBuffers,
+  RawReadingsBuilder,
   type ResidentialColumn,
   readCsvPvdata,
   readParquetPvdata,
@@ -53,12 +56,22 @@ export interface EncodedReadings {
 }
 
 /**
- * The encoding buffers of this thread's objects: an object is encoded in one
- * synchronous stretch (below), so they never serve two at once.
+ * Rows of the largest object decoded and encoded in this thread's buffers
+ * below (at most about 50 MB of them in all; a few MB for a day of 1-minute
+ * data): a larger one gets buffers of its own, for the collector.
  */
-const scratch = new StagedBatchScratch();
-/** Rows of the largest object encoded in {@link scratch} (about 10 MB of buffers): a larger one gets buffers of its own, for the collector. */
 const SCRATCH_MAX_ROWS = 1 << 18;
+/**
+ * This thread's buffers: an object is decoded, normalized and encoded in one
+ * synchronous stretch (below), so they never serve two objects at once. New
+ * typed arrays for every object set off most of V8's full collections over
+ * the bench mirror (82 against 13 per run, bench/RESULTS.md, issue #19).
+ */
+const rawColumns = new RawColumnBuffers(SCRATCH_MAX_ROWS);
+/** Read into only from a CSV of at most 2 × SCRATCH_MAX_ROWS bytes: every entry it holds took 2 bytes at least. */
+const rawBuilder = new RawReadingsBuilder(0, true);
+const normalized = new NormalizedBuffers(SCRATCH_MAX_ROWS);
+const scratch = new StagedBatchScratch();
 
 /**
  * Decode (Parquet long or CSV wide) → the reading rules → encode the staged
@@ -68,10 +81,11 @@ export async function decodeReadings(task: DecodeTask): Promise<EncodedReadings>
   const { key, bytes, dictionary } = task;
   const raw =
     task.format === 'parquet'
-      ? readParquetPvdata(key, bytes)
+      ? readParquetPvdata(key, bytes, rawColumns)
       : readCsvPvdata(key, bytes, {
           ssId: task.ssId,
           knownMetricIds: new Set(dictionary.byMetricId.keys()),
+          ...(bytes.length <= 2 * SCRATCH_MAX_ROWS ? { into: rawBuilder } : {}),
           ...(task.residential ? { residential: task.residential } : {}),
         });
   const readings = normalizeReadings(raw, {
@@ -80,6 +94,7 @@ export async function decodeReadings(task: DecodeTask): Promise<EncodedReadings>
     dictionary,
     zone: task.zone ? new LocalTimeResolver(task.zone) : null,
     zoneSources: task.zoneSources,
+    into: normalized,
   });
   const buffers = readings.length <= SCRATCH_MAX_ROWS ? scratch : new StagedBatchScratch();
   // without text, a row's channel is its sensor index: the manifest lists readings.sensors in order

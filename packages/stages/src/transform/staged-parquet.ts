@@ -1,4 +1,4 @@
-import type { StagedChannel } from '@pv-pipeline/core';
+import { grownCapacity, type StagedChannel } from '@pv-pipeline/core';
 import type { NormalizedReadings } from '@pv-pipeline/pvdaq';
 import {
   type ColumnDef,
@@ -53,7 +53,7 @@ export class StagedBatchScratch {
   /** The Int64 instants of a batch (`timestamp`, `measuredOn`). */
   instants(r: NormalizedReadings): { timestamp: BigInt64Array; measuredOn: BigInt64Array } {
     if (this.#timestamp.length < r.length) {
-      this.#timestamp = new BigInt64Array(grownLength(this.#timestamp.length, r.length));
+      this.#timestamp = new BigInt64Array(grownCapacity(this.#timestamp.length, r.length));
       this.#measuredOn = new BigInt64Array(this.#timestamp.length);
     }
     return { timestamp: toInt64(r.timestamp, this.#timestamp), measuredOn: toInt64(r.measuredOn, this.#measuredOn) };
@@ -62,7 +62,7 @@ export class StagedBatchScratch {
   /** A column of `n` times the system id. */
   ssId(n: number, ssId: number): Int32Array {
     if (this.#ssId.length < n) {
-      this.#ssId = new Int32Array(grownLength(this.#ssId.length, n));
+      this.#ssId = new Int32Array(grownCapacity(this.#ssId.length, n));
       this.#ssIdValue = Number.NaN;
     }
     if (this.#ssIdValue !== ssId) this.#ssId.fill(ssId);
@@ -72,7 +72,7 @@ export class StagedBatchScratch {
 
   /** A column of `n` channel positions, for the caller to fill. */
   channel(n: number): Int32Array {
-    if (this.#channel.length < n) this.#channel = new Int32Array(grownLength(this.#channel.length, n));
+    if (this.#channel.length < n) this.#channel = new Int32Array(grownCapacity(this.#channel.length, n));
     return this.#channel.subarray(0, n);
   }
 
@@ -90,18 +90,13 @@ export class StagedBatchScratch {
   #appendIpc(bytes: Uint8Array): void {
     const end = this.#ipcLength + bytes.byteLength;
     if (end > this.#ipc.length) {
-      const grown = new Uint8Array(grownLength(this.#ipc.length, end));
+      const grown = new Uint8Array(grownCapacity(this.#ipc.length, end));
       grown.set(this.#ipc.subarray(0, this.#ipcLength));
       this.#ipc = grown;
     }
     this.#ipc.set(bytes, this.#ipcLength);
     this.#ipcLength = end;
   }
-}
-
-/** A capacity of at least `needed`, growing by half at least (few regrowths as batches vary). */
-function grownLength(current: number, needed: number): number {
-  return Math.max(needed, Math.ceil(current * 1.5));
 }
 
 /** The sink of an Arrow IPC writer that passes each piece written to `onBytes` instead of queueing it. */
