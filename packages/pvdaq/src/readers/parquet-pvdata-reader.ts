@@ -2,7 +2,7 @@ import { BadInputError, noneDropped } from '@pv-pipeline/core';
 import * as arrow from 'apache-arrow';
 import { MAX_METRIC_ID } from '../catalog/metrics-dictionary.js';
 import { parseTimeZone } from '../catalog/time-zone.js';
-import { ZoneClock } from '../rules/local-time.js';
+import { zoneClockOf } from '../rules/local-time.js';
 import { parseCell } from '../rules/reading-rules.js';
 import { columnToFloat64, isNumericLike, timestampZone } from './arrow-columns.js';
 import { withParquetTable } from './parquet-decode.js';
@@ -58,21 +58,12 @@ function rawReadingsOf(key: string, table: arrow.Table, into?: RawColumnBuffers)
     const instants = measuredOn;
     if (!utc) utc = instants;
     const local = buffers?.measuredOn ?? new Float64Array(instants.length);
-    const clock = new ZoneClock(spec);
+    const clock = zoneClockOf(spec);
     for (let i = 0; i < instants.length; i++) local[i] = clock.wallTime(instants[i]!);
     measuredOn = local;
   }
 
-  const metricId = numberColumn(key, 'metric_id', metric!, buffers?.numbers);
-  const ids = buffers?.metricId ?? new Int32Array(metricId.length);
-  for (let i = 0; i < metricId.length; i++) {
-    const m = metricId[i]!;
-    if (!Number.isInteger(m)) throw new BadInputError(key, `row ${i + 1}: metric_id ${m} is not an integer`);
-    if (m < 0 || m > MAX_METRIC_ID) {
-      throw new BadInputError(key, `row ${i + 1}: metric_id ${m} is beyond the 32-bit ids PVDAQ uses`);
-    }
-    ids[i] = m;
-  }
+  const ids = metricIdColumn(key, metric!, buffers?.metricId, buffers?.numbers);
   for (let i = 0; i < measuredOn.length; i++) {
     if (Number.isNaN(measuredOn[i])) throw new BadInputError(key, `row ${i + 1}: measured_on is null`);
   }
@@ -85,6 +76,41 @@ function rawReadingsOf(key: string, table: arrow.Table, into?: RawColumnBuffers)
     dropped: noneDropped(),
     droppedByMetric: new Map(),
   };
+}
+
+/**
+ * The metric id column as 32-bit ids, into `out` (exactly as long) when
+ * given: an integer column of 32 bits or fewer without nulls is copied as it
+ * is, any other is read as numbers (through `spare`) and checked one by one.
+ */
+function metricIdColumn(key: string, v: arrow.Vector, out?: Int32Array, spare?: Float64Array): Int32Array {
+  const ids = out ?? new Int32Array(v.length);
+  const t = v.type as arrow.DataType;
+  if (arrow.DataType.isInt(t) && (t as arrow.Int).bitWidth <= 32 && v.nullCount === 0) {
+    let pos = 0;
+    for (const data of v.data) {
+      const values = data.values as Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array;
+      for (let i = 0; i < data.length; i++) {
+        const m = values[i]!;
+        if (m < 0 || m > MAX_METRIC_ID) throw metricIdBeyond(key, pos + i, m);
+        ids[pos + i] = m;
+      }
+      pos += data.length;
+    }
+    return ids;
+  }
+  const numbers = numberColumn(key, 'metric_id', v, spare);
+  for (let i = 0; i < numbers.length; i++) {
+    const m = numbers[i]!;
+    if (!Number.isInteger(m)) throw new BadInputError(key, `row ${i + 1}: metric_id ${m} is not an integer`);
+    if (m < 0 || m > MAX_METRIC_ID) throw metricIdBeyond(key, i, m);
+    ids[i] = m;
+  }
+  return ids;
+}
+
+function metricIdBeyond(key: string, row: number, m: number): BadInputError {
+  return new BadInputError(key, `row ${row + 1}: metric_id ${m} is beyond the 32-bit ids PVDAQ uses`);
 }
 
 /** A timestamp column (or its text) as epoch µs, into `out` (exactly as long) when given. */

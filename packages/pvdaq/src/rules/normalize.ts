@@ -1,10 +1,17 @@
-import { addDropped, BadInputError, type DroppedCounts, noneDropped, ReusedColumns } from '@pv-pipeline/core';
+import {
+  addDropped,
+  BadInputError,
+  type DroppedCounts,
+  noneDropped,
+  type ReadingRuleId,
+  ReusedColumns,
+} from '@pv-pipeline/core';
 import type { SensorEntry } from '@pv-pipeline/schema';
 import type { MetricsDictionary } from '../catalog/metrics-dictionary.js';
 import type { RawReadings } from '../readers/raw-readings.js';
 import { IdSlots } from './id-slots.js';
 import type { LocalTimeResolver } from './local-time.js';
-import { ruleForValue } from './reading-rules.js';
+import { ruleForValue, SENTINEL_MAX } from './reading-rules.js';
 
 /** Earliest and latest UTC instants accepted (µs): 1970-01-01 .. 2100-01-01. */
 const MIN_US = 0;
@@ -113,23 +120,18 @@ export function normalizeReadings(raw: RawReadings, ctx: NormalizeContext): Norm
   const slots = new IdSlots();
   const unknown = new Set<number>();
   const columns = ctx.into?.columns(n);
-  // every row's sensor index, written here first; the loop below compacts it in place
+  // every row's sensor index, written here first; keepReadings compacts it in place
   const sensorIdx = columns?.sensorIdx ?? new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const id = raw.metricId[i]!;
-    let s = slots.get(id);
-    if (s < 0) {
-      const e = unknown.has(id) ? undefined : dictionary.byMetricId.get(id);
-      if (!e) {
-        unknown.add(id);
-        continue;
-      }
-      s = slots.add(id);
-      rawIdOf.push(id);
-      sensors.push(e);
+  indexSensors(raw.metricId, slots, sensorIdx, (id) => {
+    const e = unknown.has(id) ? undefined : dictionary.byMetricId.get(id);
+    if (!e) {
+      unknown.add(id);
+      return -1;
     }
-    sensorIdx[i] = s;
-  }
+    rawIdOf.push(id);
+    sensors.push(e);
+    return slots.add(id);
+  });
   if (unknown.size > 0) {
     const ids = [...unknown].sort((a, b) => a - b);
     const named = ids.slice(0, 10).map((id) => {
@@ -142,11 +144,13 @@ export function normalizeReadings(raw: RawReadings, ctx: NormalizeContext): Norm
     );
   }
 
-  const timestamp = columns?.timestamp ?? new Float64Array(n);
-  const measuredOn = columns?.measuredOn ?? new Float64Array(n);
-  const metricId = columns?.metricId ?? new Int32Array(n);
-  const metricOf = Int32Array.from(sensors, (e) => e.metric_id);
-  const value = columns?.value ?? new Float64Array(n);
+  const cols: FactColumns = {
+    timestamp: columns?.timestamp ?? new Float64Array(n),
+    measuredOn: columns?.measuredOn ?? new Float64Array(n),
+    sensorIdx,
+    metricId: columns?.metricId ?? new Int32Array(n),
+    value: columns?.value ?? new Float64Array(n),
+  };
   const dropped = addDropped(noneDropped(), raw.dropped);
   // by channel: what the reader dropped, then what the value and duplicate rules drop
   const byMetric = new Map<number, DroppedCounts>();
@@ -156,48 +160,30 @@ export function normalizeReadings(raw: RawReadings, ctx: NormalizeContext): Norm
     if (!c) byMetric.set(id, (c = noneDropped()));
     return c;
   };
-  let len = 0;
-  let ordered = true;
+  // every row's UTC instant, placed first (the rows lacking one in file order, dropped or not: the
+  // fall-back rule reads them so)
   const utc = raw.utc;
-  for (let i = 0; i < n; i++) {
-    const local = raw.measuredOn[i]!;
-    let ts = utc ? utc[i]! : Number.NaN;
-    // localize every row lacking UTC, dropped or not: the fall-back rule reads the rows in file order
-    if (Number.isNaN(ts)) {
-      if (!ctx.zone) {
-        throw new BadInputError(
-          key,
-          `system ${ctx.ssId} has no time zone (looked in ${ctx.zoneSources ?? 'the systems index'}), so its local measured_on cannot be placed in UTC`,
-        );
-      }
-      ts = ctx.zone.toUtc(local);
-    }
-    const v = raw.value[i]!;
-    const rule = ruleForValue(v);
-    if (rule !== null) {
+  if (!ctx.zone && (utc === null ? n > 0 : hasNaN(utc))) {
+    throw new BadInputError(
+      key,
+      `system ${ctx.ssId} has no time zone (looked in ${ctx.zoneSources ?? 'the systems index'}), so its local measured_on cannot be placed in UTC`,
+    );
+  }
+  if (ctx.zone) ctx.zone.placeAll(raw.measuredOn, utc, cols.timestamp);
+  else cols.timestamp.set(utc!);
+  const kept = keepReadings(
+    raw,
+    cols,
+    Int32Array.from(sensors, (e) => e.metric_id),
+    (i, rule) => {
       dropped[rule]++;
       countFor(raw.metricId[i]!)[rule]++;
-      continue;
-    }
-    if (!(ts >= MIN_US && ts < MAX_US)) {
-      throw new BadInputError(key, `entry ${i + 1}: timestamp ${describeUs(ts)} is outside 1970..2100`);
-    }
-    // read before the write at len <= i below
-    const s = sensorIdx[i]!;
-    if (len > 0) {
-      const pt = timestamp[len - 1]!;
-      if (ts < pt || (ts === pt && s <= sensorIdx[len - 1]!)) ordered = false;
-    }
-    timestamp[len] = ts;
-    measuredOn[len] = local;
-    sensorIdx[len] = s;
-    metricId[len] = metricOf[s]!;
-    value[len] = v;
-    len++;
-  }
-
-  if (!ordered) {
-    len = keepLastPerKey({ timestamp, measuredOn, sensorIdx, metricId, value }, len, sensors.length, (s) => {
+    },
+    (i, ts) => new BadInputError(key, `entry ${i + 1}: timestamp ${describeUs(ts)} is outside 1970..2100`),
+  );
+  let len = kept.len;
+  if (!kept.ordered) {
+    len = keepLastPerKey(cols, len, sensors.length, (s) => {
       dropped.duplicate++;
       countFor(rawIdOf[s]!).duplicate++;
     });
@@ -210,15 +196,84 @@ export function normalizeReadings(raw: RawReadings, ctx: NormalizeContext): Norm
   return {
     ssId: ctx.ssId,
     length: len,
-    timestamp: timestamp.subarray(0, len),
-    measuredOn: measuredOn.subarray(0, len),
-    sensorIdx: sensorIdx.subarray(0, len),
-    metricId: metricId.subarray(0, len),
-    value: value.subarray(0, len),
+    timestamp: cols.timestamp.subarray(0, len),
+    measuredOn: cols.measuredOn.subarray(0, len),
+    sensorIdx: cols.sensorIdx.subarray(0, len),
+    metricId: cols.metricId.subarray(0, len),
+    value: cols.value.subarray(0, len),
     sensors,
     dropped,
     droppedBySensor,
   };
+}
+
+/** The fact rows' columns while they are worked on (at least as long as the rows). */
+type FactColumns = Pick<NormalizedReadings, 'timestamp' | 'measuredOn' | 'sensorIdx' | 'metricId' | 'value'>;
+
+/**
+ * Each entry's sensor index into `sensorIdx`: its metric id's slot, or what
+ * `channelOf` makes of an id met for the first time (−1: unknown). Its own
+ * function, as {@link keepReadings} is: see there.
+ */
+function indexSensors(
+  metricIds: Int32Array,
+  slots: IdSlots,
+  sensorIdx: Int32Array,
+  channelOf: (id: number) => number,
+): void {
+  for (let i = 0; i < metricIds.length; i++) {
+    const id = metricIds[i]!;
+    const s = slots.get(id);
+    sensorIdx[i] = s < 0 ? channelOf(id) : s;
+  }
+}
+
+/**
+ * The value rules and the time range, row by row in file order: `onDrop`
+ * counts a dropped row, an instant out of range fails the object (the error
+ * `outOfRange` makes), and the kept rows are compacted in place (row i is read
+ * before row `len` <= i is written; `cols.timestamp` holds the placed
+ * instants on entry). Whether the kept rows' (instant, channel) keys rise in
+ * file order says whether the duplicate rule has work. A function of its own,
+ * so that V8 keeps its loop optimized: inside normalizeReadings, whose cold
+ * parts deoptimized it about 16 times over the bench mirror, each object that
+ * ran unoptimized boxed about 17 bytes per row.
+ */
+function keepReadings(
+  raw: RawReadings,
+  cols: FactColumns,
+  metricOf: Int32Array,
+  onDrop: (i: number, rule: ReadingRuleId) => void,
+  outOfRange: (i: number, ts: number) => Error,
+): { len: number; ordered: boolean } {
+  const { timestamp, measuredOn, sensorIdx, metricId, value } = cols;
+  const local = raw.measuredOn;
+  const values = raw.value;
+  let len = 0;
+  let ordered = true;
+  for (let i = 0; i < raw.length; i++) {
+    const ts = timestamp[i]!;
+    const v = values[i]!;
+    // a finite value above every sentinel is a reading: no call (which would box v) for the common value
+    const rule = v > SENTINEL_MAX && v !== Number.POSITIVE_INFINITY ? null : ruleForValue(v);
+    if (rule !== null) {
+      onDrop(i, rule);
+      continue;
+    }
+    if (!(ts >= MIN_US && ts < MAX_US)) throw outOfRange(i, ts);
+    const s = sensorIdx[i]!;
+    if (len > 0) {
+      const pt = timestamp[len - 1]!;
+      if (ts < pt || (ts === pt && s <= sensorIdx[len - 1]!)) ordered = false;
+    }
+    timestamp[len] = ts;
+    measuredOn[len] = local[i]!;
+    sensorIdx[len] = s;
+    metricId[len] = metricOf[s]!;
+    value[len] = v;
+    len++;
+  }
+  return { len, ordered };
 }
 
 /**
@@ -226,67 +281,96 @@ export function normalizeReadings(raw: RawReadings, ctx: NormalizeContext): Norm
  * order, compacting the columns in place; counts the others. Returns the new length.
  */
 function keepLastPerKey(
-  cols: {
-    timestamp: Float64Array;
-    measuredOn: Float64Array;
-    sensorIdx: Int32Array;
-    metricId: Int32Array;
-    value: Float64Array;
-  },
+  cols: FactColumns,
   len: number,
   channels: number,
   onDuplicate: (sensorIdx: number) => void,
 ): number {
-  const { timestamp, measuredOn, sensorIdx, metricId, value } = cols;
-  const keep = new Uint8Array(len);
-  let duplicates = 0;
-  const drop = (i: number) => {
-    duplicates++;
-    onDuplicate(sensorIdx[i]!);
-  };
+  const { timestamp, sensorIdx } = cols;
+  let ascending = true;
+  for (let i = 1; i < len && ascending; i++) ascending = timestamp[i]! >= timestamp[i - 1]!;
+  // time never goes back (the usual file): a key repeats only within a run of one instant
+  if (ascending) return keepLastInRuns(cols, len, channels, onDuplicate);
   // each channel's instants rising in file order (a long file sorted by channel, then time): no key repeats
   if (risingPerChannel(timestamp, sensorIdx, len, channels)) return len;
   // walk backwards so the last occurrence of a (timestamp, channel) wins
-  let ascending = true;
-  for (let i = 1; i < len && ascending; i++) ascending = timestamp[i]! >= timestamp[i - 1]!;
-  if (ascending) {
-    // time never goes back (the usual file): a key repeats only within a run of one instant,
-    // so a stamp per channel (the run's first index) replaces a set of instants
-    const stamp = new Int32Array(channels).fill(-1);
-    let run = len;
-    for (let i = len - 1; i >= 0; i--) {
-      if (i === len - 1 || timestamp[i] !== timestamp[i + 1]) run = i;
-      const s = sensorIdx[i]!;
-      if (stamp[s] === run) drop(i);
-      else {
-        stamp[s] = run;
-        keep[i] = 1;
-      }
-    }
-  } else {
-    const seen: Array<Set<number>> = Array.from({ length: channels }, () => new Set<number>());
-    for (let i = len - 1; i >= 0; i--) {
-      const set = seen[sensorIdx[i]!]!;
-      const t = timestamp[i]!;
-      if (set.has(t)) drop(i);
-      else {
-        set.add(t);
-        keep[i] = 1;
-      }
+  const keep = new Uint8Array(len);
+  const seen: Array<Set<number>> = Array.from({ length: channels }, () => new Set<number>());
+  let duplicates = 0;
+  for (let i = len - 1; i >= 0; i--) {
+    const set = seen[sensorIdx[i]!]!;
+    const t = timestamp[i]!;
+    if (set.has(t)) {
+      duplicates++;
+      onDuplicate(sensorIdx[i]!);
+    } else {
+      set.add(t);
+      keep[i] = 1;
     }
   }
   if (duplicates === 0) return len;
   let w = 0;
   for (let i = 0; i < len; i++) {
-    if (!keep[i]) continue;
-    timestamp[w] = timestamp[i]!;
-    measuredOn[w] = measuredOn[i]!;
-    sensorIdx[w] = sensorIdx[i]!;
-    metricId[w] = metricId[i]!;
-    value[w] = value[i]!;
+    if (keep[i]) moveRow(cols, i, w++);
+  }
+  return w;
+}
+
+/**
+ * The duplicate rule over rows whose instants never go back, in one pass: a
+ * key repeats only within a run of one instant, so each channel's place in
+ * the current run replaces a set of instants. A repeat drops the channel's
+ * earlier row (the rows after it in the run move up one) and takes the end
+ * of the run, so the kept rows stay in file order.
+ */
+function keepLastInRuns(
+  cols: FactColumns,
+  len: number,
+  channels: number,
+  onDuplicate: (sensorIdx: number) => void,
+): number {
+  const { timestamp, measuredOn, sensorIdx, metricId, value } = cols;
+  // each channel's output row in the run that started at input row runOf[s] (−1: none yet)
+  const at = new Int32Array(channels);
+  const runOf = new Int32Array(channels).fill(-1);
+  let run = 0;
+  let previous = Number.NaN;
+  let w = 0;
+  for (let i = 0; i < len; i++) {
+    const t = timestamp[i]!;
+    if (t !== previous) run = i;
+    previous = t;
+    const s = sensorIdx[i]!;
+    if (runOf[s] === run) {
+      onDuplicate(s);
+      w--;
+      for (let k = at[s]!; k < w; k++) {
+        moveRow(cols, k + 1, k);
+        at[sensorIdx[k]!] = k;
+      }
+    }
+    runOf[s] = run;
+    at[s] = w;
+    // rows stay where they are until the first repeat
+    if (w !== i) {
+      timestamp[w] = t;
+      measuredOn[w] = measuredOn[i]!;
+      sensorIdx[w] = s;
+      metricId[w] = metricId[i]!;
+      value[w] = value[i]!;
+    }
     w++;
   }
   return w;
+}
+
+/** Copies row `from` of the columns to row `to` (the same row: nothing changes). */
+function moveRow(cols: FactColumns, from: number, to: number): void {
+  cols.timestamp[to] = cols.timestamp[from]!;
+  cols.measuredOn[to] = cols.measuredOn[from]!;
+  cols.sensorIdx[to] = cols.sensorIdx[from]!;
+  cols.metricId[to] = cols.metricId[from]!;
+  cols.value[to] = cols.value[from]!;
 }
 
 /** Whether every channel's instants strictly increase in file order (then no (instant, channel) repeats). */
@@ -299,6 +383,12 @@ function risingPerChannel(timestamp: Float64Array, sensorIdx: Int32Array, len: n
     last[s] = t;
   }
   return true;
+}
+
+/** Whether any value is NaN (an indexed loop: a callback per element would box each double). */
+function hasNaN(values: Float64Array): boolean {
+  for (let i = 0; i < values.length; i++) if (Number.isNaN(values[i])) return true;
+  return false;
 }
 
 function describeUs(us: number): string {

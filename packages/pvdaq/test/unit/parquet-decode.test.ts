@@ -86,10 +86,15 @@ function vectorOf(type: arrow.DataType, data: ArrayLike<number> | BigInt64Array,
 }
 
 /** A Parquet object of `n` rows from 2023-03-12 06:00 UTC (across Denver's spring-forward), columns as asked. */
-function variant(n: number, opts: { zone?: string; utc?: boolean; text?: boolean }): Uint8Array {
+function variant(
+  n: number,
+  opts: { zone?: string; utc?: boolean; text?: boolean; metricIds?: number[]; int64Ids?: boolean },
+): Uint8Array {
   const t0 = Date.UTC(2023, 2, 12, 6) * 1000;
   const instants = BigInt64Array.from({ length: n }, (_, i) => BigInt(t0 + Math.floor(i / 3) * 60_000_000));
-  const metric = Int32Array.from({ length: n }, (_, i) => 315 + (i % 3));
+  const metric = Array.from({ length: n }, (_, i) =>
+    opts.metricIds ? opts.metricIds[i % opts.metricIds.length]! : 315 + (i % 3),
+  );
   const value = Float64Array.from({ length: n }, (_, i) => (i % 7 === 0 ? -99999 : i * 0.25));
   const valid = Array.from({ length: n }, (_, i) => i % 11 !== 5);
   const columns: Record<string, arrow.Vector> = {};
@@ -104,7 +109,9 @@ function variant(n: number, opts: { zone?: string; utc?: boolean; text?: boolean
   } else {
     columns.measured_on = vectorOf(new arrow.TimestampMicrosecond(opts.zone ?? null), instants);
     if (opts.utc) columns.utc_measured_on = vectorOf(new arrow.TimestampMicrosecond(), instants, valid);
-    columns.metric_id = vectorOf(new arrow.Int32(), metric);
+    columns.metric_id = opts.int64Ids
+      ? vectorOf(new arrow.Int64(), BigInt64Array.from(metric, BigInt))
+      : vectorOf(new arrow.Int32(), Int32Array.from(metric));
     columns.value = vectorOf(new arrow.Float64(), value, valid);
   }
   const ipc = arrow.tableToIPC(new arrow.Table(columns), 'stream');
@@ -121,6 +128,7 @@ describe('decoding daily Parquet objects one after another into one set of buffe
       variant(4500, { zone: 'America/Denver', utc: true }),
     ],
     ['local measured_on, a UTC column with nulls', variant(700, { utc: true })],
+    ['64-bit metric ids', variant(800, { utc: true, int64Ids: true })],
     ['another sample', files[1]!.bytes],
   ];
 
@@ -129,6 +137,18 @@ describe('decoding daily Parquet objects one after another into one set of buffe
     for (const [label, bytes] of [...objects, ...objects.slice().reverse()]) {
       const fresh = plain(readParquetPvdata(label, bytes));
       expect({ label, ...plain(readParquetPvdata(label, bytes, into)) }).toEqual({ label, ...fresh });
+    }
+  });
+
+  it('fails a metric id out of the 32-bit range PVDAQ uses, naming its row, whatever the column type', () => {
+    const cases: Array<[number[], boolean, RegExp]> = [
+      [[315, -5], false, /bad\.parquet: row 2: metric_id -5 is beyond/],
+      [[315, -5], true, /bad\.parquet: row 2: metric_id -5 is beyond/],
+      [[315, 316, 2 ** 31], true, /bad\.parquet: row 3: metric_id 2147483648 is beyond/],
+    ];
+    for (const [metricIds, int64Ids, error] of cases) {
+      const bytes = variant(10, { utc: true, metricIds, int64Ids });
+      expect(() => readParquetPvdata('bad.parquet', bytes, new RawColumnBuffers())).toThrow(error);
     }
   });
 

@@ -189,6 +189,44 @@ describe('normalizeReadings', () => {
     });
   });
 
+  it('keeps, in file order, the last row of every (instant, channel) whatever the order of repeats (against a plain reference)', () => {
+    // seeded pseudo-random rows: instants rising (one of three paths) or not, channels and repeats at random
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const ids = [315, 319];
+    for (let trial = 0; trial < 60; trial++) {
+      const rising = trial % 3 !== 0;
+      const n = 1 + Math.floor(random() * 80);
+      let minute = 0;
+      const entries = Array.from({ length: n }, (_, i): [number, number, number] => {
+        if (rising) minute += random() < 0.4 ? 1 : 0;
+        else minute = Math.floor(random() * 6);
+        return [minute, ids[Math.floor(random() * ids.length)]!, i];
+      });
+      const t0 = us('2020-01-23T16:00:00');
+      const raw: RawReadings = {
+        length: n,
+        measuredOn: Float64Array.from(entries, ([m]) => t0 + m * 60_000_000),
+        utc: Float64Array.from(entries, ([m]) => t0 + m * 60_000_000),
+        metricId: Int32Array.from(entries, ([, id]) => id),
+        value: Float64Array.from(entries, ([, , v]) => v),
+        dropped: noneDropped(),
+        droppedByMetric: new Map(),
+      };
+      const r = normalizeReadings(raw, { key: KEY, ssId: 4, dictionary: dict4, zone: null });
+      // the reference: a row is kept when no later row has its key; kept rows in file order
+      const expected = entries.filter(
+        ([m, id], i) => !entries.slice(i + 1).some(([m2, id2]) => m2 === m && id2 === id),
+      );
+      const got = Array.from(r.value, (v, i) => [(r.timestamp[i]! - t0) / 60_000_000, r.metricId[i], v]);
+      expect({ trial, rows: got }).toEqual({ trial, rows: expected });
+      expect(r.dropped.duplicate).toBe(n - expected.length);
+    }
+  });
+
   describe('a long object sorted by channel, then time (the instants of each channel rising)', () => {
     const t = (m: number) => us(`2020-01-23T16:${String(50 + m).padStart(2, '0')}:00`);
     /** Raw long readings in the given (minute, metric id, value) order, all with their UTC instant. */
