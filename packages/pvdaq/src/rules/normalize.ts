@@ -170,7 +170,7 @@ export function normalizeReadings(raw: RawReadings, ctx: NormalizeContext): Norm
     );
   }
   if (ctx.zone) ctx.zone.placeAll(raw.measuredOn, utc, cols.timestamp);
-  else cols.timestamp.set(utc!);
+  else if (utc) cols.timestamp.set(utc);
   const kept = keepReadings(
     raw,
     cols,

@@ -397,6 +397,21 @@ describe('normalizeReadings', () => {
     );
   });
 
+  it('an object without rows needs no zone, with a UTC column or without', () => {
+    for (const utc of [null, new Float64Array(0)]) {
+      const raw: RawReadings = {
+        length: 0,
+        measuredOn: new Float64Array(0),
+        utc,
+        metricId: new Int32Array(0),
+        value: new Float64Array(0),
+        dropped: noneDropped(),
+        droppedByMetric: new Map(),
+      };
+      expect(normalizeReadings(raw, { key: KEY, ssId: 4, dictionary: dict4, zone: null }).length).toBe(0);
+    }
+  });
+
   it('fails when neither a UTC column nor a zone can place the readings', () => {
     expect(() => norm('measured_on,ac_power__315\n2020-01-23 09:50:00,1\n', null)).toThrow(/no time zone/);
   });
