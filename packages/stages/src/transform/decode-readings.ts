@@ -65,7 +65,7 @@ const SCRATCH_MAX_ROWS = 1 << 18;
  * This thread's buffers: an object is decoded, normalized and encoded in one
  * synchronous stretch (below), so they never serve two objects at once. New
  * typed arrays for every object set off most of V8's full collections over
- * the bench mirror (82 against 13 per run, bench/RESULTS.md, issue #19).
+ * the bench mirror (82 per run against about 10, bench/RESULTS.md, issue #19).
  */
 const rawColumns = new RawColumnBuffers(SCRATCH_MAX_ROWS);
 /** Read into only from a CSV of at most 2 × SCRATCH_MAX_ROWS bytes: every entry it holds took 2 bytes at least. */
