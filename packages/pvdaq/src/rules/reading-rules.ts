@@ -14,7 +14,7 @@ const SENTINEL_SET: ReadonlySet<number> = new Set(SENTINELS);
  * The largest sentinel: a finite value above it is a reading under every
  * value rule (NaN is not above it). A loop over millions of values checks
  * this before it calls {@link ruleForValue}: a call that V8 does not inline
- * boxes its double argument, about 14 bytes of garbage per value.
+ * boxes its double argument.
  */
 export const SENTINEL_MAX = Math.max(...SENTINELS);
 
