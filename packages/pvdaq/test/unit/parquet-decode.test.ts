@@ -7,7 +7,8 @@ import * as pw from 'parquet-wasm/node';
 import { describe, expect, it } from 'vitest';
 import { decodeParquet, withParquetTable } from '../../src/readers/parquet-decode.js';
 import { readParquetPvdata } from '../../src/readers/parquet-pvdata-reader.js';
-import { RawColumnBuffers, type RawReadings } from '../../src/readers/raw-readings.js';
+import { RawColumnBuffers } from '../../src/readers/raw-readings.js';
+import { plainRaw } from '../support/plain-raw.js';
 
 const SAMPLES = fileURLToPath(new URL('../../../../samples/pvdaq/parquet/pvdata/', import.meta.url));
 /** The demo's daily Parquet objects of system 51 (time-major, 1440 rows each). */
@@ -15,15 +16,6 @@ const files = readdirSync(SAMPLES, { recursive: true, encoding: 'utf8' })
   .filter((f) => f.startsWith('system_id=51') && f.endsWith('.parquet'))
   .sort()
   .map((f) => ({ key: `parquet/pvdata/${f}`, bytes: readFileSync(join(SAMPLES, f)) }));
-
-/** Every column of raw readings as plain arrays (a copy that no later decode can touch). */
-const plain = (r: RawReadings) => ({
-  length: r.length,
-  measuredOn: Array.from(r.measuredOn),
-  utc: r.utc && Array.from(r.utc),
-  metricId: Array.from(r.metricId),
-  value: Array.from(r.value),
-});
 
 describe('decoding Parquet without copying out of WebAssembly memory', () => {
   it('the samples are there to read', () => {
@@ -45,12 +37,12 @@ describe('decoding Parquet without copying out of WebAssembly memory', () => {
 
   it('readings read earlier keep their values while later objects are decoded into the same memory', () => {
     const first = readParquetPvdata(files[0]!.key, files[0]!.bytes);
-    const before = plain(first);
+    const before = plainRaw(first);
     expect(before.length).toBe(1440);
     // the next objects reuse the WebAssembly memory the first one was decoded in
     for (const { key, bytes } of files.slice(1)) readParquetPvdata(key, bytes);
-    expect(plain(first)).toEqual(before);
-    expect(plain(readParquetPvdata(files[0]!.key, files[0]!.bytes))).toEqual(before);
+    expect(plainRaw(first)).toEqual(before);
+    expect(plainRaw(readParquetPvdata(files[0]!.key, files[0]!.bytes))).toEqual(before);
   });
 
   it('passes an error of the caller through as it is, and still fails a corrupt file as corrupt', () => {
@@ -65,7 +57,7 @@ describe('decoding Parquet without copying out of WebAssembly memory', () => {
     cut.fill(0, 8, cut.length - 8);
     expect(() => withParquetTable('cut.parquet', cut, () => 1)).toThrow(/cut\.parquet.*corrupt Parquet/);
     // the memory is still usable after both
-    expect(plain(readParquetPvdata(files[1]!.key, files[1]!.bytes)).length).toBe(1440);
+    expect(plainRaw(readParquetPvdata(files[1]!.key, files[1]!.bytes)).length).toBe(1440);
   });
 });
 
@@ -135,8 +127,8 @@ describe('decoding daily Parquet objects one after another into one set of buffe
   it('gives every object the same readings as a read of its own, whatever the object before it', () => {
     const into = new RawColumnBuffers();
     for (const [label, bytes] of [...objects, ...objects.slice().reverse()]) {
-      const fresh = plain(readParquetPvdata(label, bytes));
-      expect({ label, ...plain(readParquetPvdata(label, bytes, into)) }).toEqual({ label, ...fresh });
+      const fresh = plainRaw(readParquetPvdata(label, bytes));
+      expect({ label, ...plainRaw(readParquetPvdata(label, bytes, into)) }).toEqual({ label, ...fresh });
     }
   });
 
@@ -163,15 +155,15 @@ describe('decoding daily Parquet objects one after another into one set of buffe
   it('a read holds until the next read into the same buffers; an object above the bound gets columns of its own', () => {
     const into = new RawColumnBuffers(1000);
     const small = readParquetPvdata('small', variant(900, { utc: true }), into);
-    const kept = plain(small);
+    const kept = plainRaw(small);
     const large = readParquetPvdata('large', variant(1200, { utc: true }), into);
     // above the bound: the small object's readings are untouched, the large one's are not in the buffers
-    expect(plain(small)).toEqual(kept);
+    expect(plainRaw(small)).toEqual(kept);
     expect(large.measuredOn.buffer).not.toBe(small.measuredOn.buffer);
     const next = readParquetPvdata('next', variant(600, { zone: 'America/Denver' }), into);
     // within the bound: the same buffers, so the small object's readings are gone
     expect(next.measuredOn.buffer).toBe(small.measuredOn.buffer);
-    expect(plain(small)).not.toEqual(kept);
-    expect(plain(large)).toEqual(plain(readParquetPvdata('large', variant(1200, { utc: true }))));
+    expect(plainRaw(small)).not.toEqual(kept);
+    expect(plainRaw(large)).toEqual(plainRaw(readParquetPvdata('large', variant(1200, { utc: true }))));
   });
 });

@@ -10,6 +10,7 @@ import { readCsvPvdata } from '../../src/readers/csv-pvdata-reader.js';
 import { type RawReadings, RawReadingsBuilder } from '../../src/readers/raw-readings.js';
 import { LocalTimeResolver } from '../../src/rules/local-time.js';
 import { NormalizedBuffers, normalizeReadings } from '../../src/rules/normalize.js';
+import { plainRaw } from '../support/plain-raw.js';
 
 const excerpt = (name: string) =>
   readFileSync(fileURLToPath(new URL(`../../../../samples/excerpts/${name}`, import.meta.url)));
@@ -419,15 +420,6 @@ describe('normalizeReadings', () => {
   it('fails timestamps outside 1970..2100', () => {
     expect(() => norm('measured_on,ac_power__315\n2150-01-23 09:50:00,1\n')).toThrow(/outside 1970..2100/);
   });
-});
-
-/** Raw readings with every column as a plain array (a copy no later read can touch). */
-const plainRaw = (r: RawReadings) => ({
-  ...r,
-  measuredOn: Array.from(r.measuredOn),
-  utc: r.utc && Array.from(r.utc),
-  metricId: Array.from(r.metricId),
-  value: Array.from(r.value),
 });
 
 describe('RawReadingsBuilder', () => {
